@@ -1,0 +1,35 @@
+# 六比六看 讲绩效 — analysis pipeline. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export MPLCONFIGDIR := $(CURDIR)/.mplconfig
+export PYTHONHASHSEED := 0
+
+.PHONY: help venv report test bench clean synth
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+venv: $(VENV)/.installed ## create .venv and install the package with its test tools
+
+report: venv ## run the whole pipeline on the bundled sample → reports/
+	$(PY) -m pipeline all
+
+test: venv ## run the test suite (pytest + nbval)
+	$(PY) -m pytest -q
+
+bench: venv ## run the benchmarks; results go to benchmarks/README.md
+	$(PY) -m pipeline bench
+
+synth: venv ## regenerate the bundled sample world in data/raw (and its ground truth)
+	$(PY) -m pipeline synth
+
+clean: ## remove derived outputs (data/processed, reports); data/raw is kept
+	rm -rf data/processed reports .mplconfig .pytest_cache

@@ -1,0 +1,153 @@
+"""Command line: ``python -m pipeline {synth,clean,check,analyze,report,all,bench}``.
+
+Every failure ends with one clear line on stderr and a non-zero exit code; ``--debug``
+shows the traceback for developers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from pipeline import config
+from pipeline.errors import PipelineError
+
+__all__ = ["main", "build_parser"]
+
+
+def _common(p: argparse.ArgumentParser, year: bool = True) -> None:
+    if year:
+        p.add_argument("--year", type=int, help="one assessment year, e.g. 2015")
+    p.add_argument("--years", help="a span of years, e.g. 2009-2016 (default: all in the data)")
+    p.add_argument("--raw", help=f"raw data folder (default: {config.RAW.relative_to(config.ROOT)})")
+    p.add_argument("--out", help="output folder (default depends on the command)")
+    p.add_argument("--params", help="YAML file of parameters (top_n, na_policy, lang, seed, …)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline",
+        description="六比六看 讲绩效 — assessment-score analysis pipeline (clean → check → analyze → report).",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on failure")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("synth", help="write the synthetic sample world (raw workbooks + ground truth)")
+    p.add_argument("--out", default=None, help="raw folder to write (default: data/raw)")
+    p.add_argument("--truth", default=None, help="ground-truth folder (default: tests/fixtures/truth)")
+    p.add_argument("--seed", type=int, default=config.SEED)
+    p.add_argument("--units", type=int, default=74)
+    p.add_argument("--years", default="2009-2016")
+    p.add_argument("--monthly-years", default=None, help="years that get monthly sheets (default: all)")
+
+    p = sub.add_parser("clean", help="read the raw workbooks and write the processed tables")
+    _common(p, year=False)
+    p.add_argument("--allow-quarantine", action="store_true", help="continue without uninterpretable values")
+
+    p = sub.add_parser("check", help="integrity checks against fake numbers → integrity.csv")
+    _common(p, year=False)
+
+    p = sub.add_parser("analyze", help="run the analysis notebooks for a year")
+    _common(p)
+    p.add_argument("--lang", choices=config.LANGS)
+
+    p = sub.add_parser("report", help="render the report of a year (HTML + PDF + tables)")
+    _common(p)
+    p.add_argument("--lang", choices=config.LANGS)
+
+    p = sub.add_parser("all", help="clean → check → analyze → report for every year, plus the multi-year study")
+    _common(p, year=False)
+    p.add_argument("--lang", choices=config.LANGS)
+    p.add_argument("--allow-quarantine", action="store_true")
+
+    p = sub.add_parser("bench", help="run the benchmarks and print their results")
+    p.add_argument("--only", help="run only benchmarks whose name contains this text")
+    return parser
+
+
+def _params(args):
+    from pipeline import params as P
+
+    over = {
+        "year": getattr(args, "year", None),
+        "years": getattr(args, "years", None),
+        "raw": getattr(args, "raw", None),
+        "lang": getattr(args, "lang", None),
+        "allow_quarantine": getattr(args, "allow_quarantine", None) or None,
+    }
+    return P.load(getattr(args, "params", None), **over)
+
+
+def _dispatch(args) -> int:
+    cmd = args.command
+    if cmd == "synth":
+        from pipeline import params as P
+        from pipeline import synth
+
+        years = P.parse_years(args.years)
+        monthly = P.parse_years(args.monthly_years) if args.monthly_years else None
+        synth.write_world(
+            Path(args.out or config.RAW),
+            Path(args.truth or config.TRUTH),
+            seed=args.seed,
+            n_units=args.units,
+            years=years,
+            monthly_years=monthly,
+        )
+        return 0
+    if cmd == "bench":
+        from pipeline import bench
+
+        return bench.run(only=args.only)
+    prm = _params(args)
+    if cmd == "clean":
+        from pipeline import clean
+
+        clean.run(Path(prm.raw), Path(args.out or prm.processed), years=prm.years, allow_quarantine=prm.allow_quarantine)
+        return 0
+    if cmd == "check":
+        from pipeline import integrity
+
+        integrity.run(Path(prm.raw), Path(args.out or prm.processed), years=prm.years)
+        return 0
+    if cmd == "analyze":
+        from pipeline import report
+
+        report.analyze(prm, out=Path(args.out) if args.out else None)
+        return 0
+    if cmd == "report":
+        from pipeline import report
+
+        report.build_year(prm, out=Path(args.out) if args.out else None)
+        return 0
+    if cmd == "all":
+        from pipeline import report
+
+        report.run_all(prm, out=Path(args.out) if args.out else None)
+        return 0
+    raise PipelineError(f"unknown command {cmd!r}")  # pragma: no cover
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    t0 = time.perf_counter()
+    try:
+        code = _dispatch(args)
+    except PipelineError as err:
+        print(f"错误 error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # never a traceback for the user
+        if args.debug:
+            raise
+        first = (str(err).strip().splitlines() or [""])[0]
+        print(f"错误 error: {type(err).__name__}: {first} (rerun with --debug for details)", file=sys.stderr)
+        return 1
+    print(f"done: {args.command} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    return code

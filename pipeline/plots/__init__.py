@@ -1,0 +1,11 @@
+"""Charts for analysts (matplotlib, CJK labels via the bundled Noto Sans CJK SC font).
+
+Every chart function returns a :class:`matplotlib.figure.Figure`, takes ``lang="zh"|"en"``,
+and can be saved as PNG and SVG with :func:`pipeline.plots.style.save`. Chart modules:
+:mod:`pipeline.plots.compare` (horizontal/vertical/trend), :mod:`pipeline.plots.weights`
+(sensitivity), :mod:`pipeline.plots.integrity`.
+"""
+
+from pipeline.plots.style import save, use_style
+
+__all__ = ["save", "use_style"]

@@ -1,0 +1,165 @@
+"""Pandera schemas of the processed tables (SPEC §3): the contract between cleaning and analysis.
+
+Each schema is ``strict=True, coerce=True``; :func:`validate` runs them lazily so that every
+failure is reported at once, as one :class:`~pipeline.errors.PipelineError`.
+
+Tables beyond SPEC §3 (same folder): ``adjustments`` (述职评议 verified adjustments) and
+``weak_orgs`` (软弱涣散党组织 status). ``scores`` carries a ``grade`` column (好/较好/一般 for
+graded items, empty otherwise) so that the grade mapping can be varied in sensitivity analysis.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+from pipeline import config
+from pipeline.errors import PipelineError
+
+__all__ = ["Items", "Units", "Scores", "Totals", "Adjustments", "WeakOrgs", "validate", "SCHEMAS"]
+
+_PERIODS = ["Y"] + [str(m) for m in range(1, 13)]
+
+
+class Items(pa.DataFrameModel):
+    """One row per year and assessment item (考评项目一览表)."""
+
+    year: Series[int] = pa.Field(ge=2000, le=2100)
+    item_id: Series[str] = pa.Field(str_matches=r"^I\d{2}$")
+    item_name: Series[str]
+    category: Series[str] = pa.Field(isin=list(config.CATEGORIES))
+    dimension: Series[str] = pa.Field(isin=list(config.DIMENSIONS))
+    max_points: Series[float] = pa.Field(gt=0, le=100)
+    method: Series[str] = pa.Field(isin=list(config.METHODS))
+
+    class Config:
+        strict = True
+        coerce = True
+        unique = ["year", "item_id"]
+
+
+class Units(pa.DataFrameModel):
+    """The unit registry (单位名录) as cleaned."""
+
+    unit_id: Series[str] = pa.Field(unique=True, str_matches=r"^[A-Za-z0-9_]+$")
+    name: Series[str]
+    aliases: Series[str] = pa.Field(nullable=True)
+    type: Series[str]
+    sector: Series[str]
+    members: Series[int] = pa.Field(ge=0)
+    valid_from: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    valid_to: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    successor_id: Series[str] = pa.Field(nullable=True)
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+class Scores(pa.DataFrameModel):
+    """Tidy long scores: one row per year, period, unit and item."""
+
+    year: Series[int]
+    period: Series[str] = pa.Field(isin=_PERIODS)
+    unit_id: Series[str]
+    item_id: Series[str]
+    points: Series[float] = pa.Field(nullable=True, ge=0)
+    status: Series[str] = pa.Field(isin=["ok", "na", "missing"])
+    grade: Series[str] = pa.Field(nullable=True)
+    source: Series[str]
+
+    class Config:
+        strict = True
+        coerce = True
+        unique = ["year", "period", "unit_id", "item_id"]
+
+
+class Totals(pa.DataFrameModel):
+    """One row per year and unit (see :func:`pipeline.score.totals` for each column)."""
+
+    year: Series[int]
+    unit_id: Series[str]
+    raw_total: Series[float]
+    base: Series[float]
+    adjustment: Series[float]
+    total: Series[float]
+    rank: Series[int] = pa.Field(ge=1)
+    is_winner: Series[bool]
+    n_na: Series[int] = pa.Field(ge=0)
+    n_missing: Series[int] = pa.Field(ge=0)
+    cat_ideology: Series[float]
+    cat_organisation: Series[float]
+    cat_conduct: Series[float]
+    cat_special: Series[float]
+    dim_competence: Series[float]
+    dim_efficiency: Series[float]
+    dim_service: Series[float]
+    dim_highlights: Series[float]
+    dim_results: Series[float]
+    dim_image: Series[float]
+    pct_of_max: Series[float]
+
+    class Config:
+        strict = True
+        coerce = True
+        unique = ["year", "unit_id"]
+
+
+class Adjustments(pa.DataFrameModel):
+    """述职评议: verified signed adjustment per unit and year."""
+
+    year: Series[int]
+    unit_id: Series[str]
+    adjustment: Series[float]
+    note: Series[str] = pa.Field(nullable=True)
+    source: Series[str]
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+class WeakOrgs(pa.DataFrameModel):
+    """软弱涣散党组织: status per unit and year (整顿中 → ``rectifying``, 已整顿 → ``rectified``)."""
+
+    year: Series[int]
+    unit_id: Series[str]
+    status: Series[str] = pa.Field(isin=["rectifying", "rectified"])
+    source: Series[str]
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+SCHEMAS = {
+    "items": Items,
+    "units": Units,
+    "scores": Scores,
+    "totals": Totals,
+    "adjustments": Adjustments,
+    "weak_orgs": WeakOrgs,
+}
+
+
+def validate(df: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Validate (and coerce) ``df`` against the schema of ``table``; all failures at once.
+
+    Raises
+    ------
+    PipelineError
+        One line listing up to five failures (column, check, failing value).
+    """
+    model = SCHEMAS[table]
+    try:
+        return model.validate(df, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        fc = err.failure_cases
+        rows = [
+            f"{r.get('column')}: {r.get('check')} (value {r.get('failure_case')!r})"
+            for r in fc.head(5).to_dict("records")
+        ]
+        raise PipelineError(
+            f"processed table '{table}' fails its schema ({len(fc)} failures): " + "; ".join(rows)
+        ) from None
