@@ -17,7 +17,7 @@ from pandera.typing import Series
 from pipeline import config
 from pipeline.errors import PipelineError
 
-__all__ = ["Items", "Units", "Scores", "Totals", "Adjustments", "WeakOrgs", "validate", "SCHEMAS"]
+__all__ = ["Items", "Units", "Scores", "Totals", "Adjustments", "WeakOrgs", "Given", "validate", "SCHEMAS"]
 
 _PERIODS = ["Y"] + [str(m) for m in range(1, 13)]
 
@@ -133,6 +133,22 @@ class WeakOrgs(pa.DataFrameModel):
         coerce = True
 
 
+class Given(pa.DataFrameModel):
+    """The workbook's own 总分 / 名次 / 备注 per unit and year (kept for comparison, never trusted)."""
+
+    year: Series[int]
+    unit_id: Series[str]
+    given_total: Series[float] = pa.Field(nullable=True)
+    given_rank: Series[float] = pa.Field(nullable=True)
+    note: Series[str] = pa.Field(nullable=True)
+    source: Series[str]
+
+    class Config:
+        strict = True
+        coerce = True
+        unique = ["year", "unit_id"]
+
+
 SCHEMAS = {
     "items": Items,
     "units": Units,
@@ -140,6 +156,7 @@ SCHEMAS = {
     "totals": Totals,
     "adjustments": Adjustments,
     "weak_orgs": WeakOrgs,
+    "given": Given,
 }
 
 

@@ -1,0 +1,624 @@
+"""Findings and recommendations derived from the numbers (报告 五、问题与不足 / 六、对策建议).
+
+Two layers, both pure functions of DataFrames (no I/O, no hidden state):
+
+1. **Evidence tables** (``item_stats``, ``system_by_year``, ``effective_weights``,
+   ``scheme_ranks``, ``favour_test``, ``peer_test``, ``persistence``) turn the processed tables
+   (SPEC §3) into the small tidy tables that the rules read.
+2. **Rules** (``rule_*``) each read one evidence table and return a list of :class:`Finding`
+   records — empty when the data show nothing noteworthy. :func:`derive` runs every rule
+   whose evidence is available and sorts the findings by severity.
+
+A finding never carries prose: it carries the rule id, the numbers, the names it mentions
+(as ``(kind, ids)`` so that the report can print them in the report language) and symbolic
+evidence references (``"fig:…"``, ``"tab:…"``) that the report resolves to numbered figures
+and tables. The text of a finding and of its recommendation lives in
+``pipeline/labels/report.yaml`` under ``rep_find_<rule>`` and ``rep_rec_<rule>``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from pipeline import config
+from pipeline.i18n import t
+from pipeline.score import aggregate, rank
+
+__all__ = [
+    "Finding",
+    "item_matrix",
+    "item_stats",
+    "system_by_year",
+    "effective_weights",
+    "scheme_ranks",
+    "favour_test",
+    "peer_test",
+    "persistence",
+    "rule_winner_stability",
+    "rule_flat_items",
+    "rule_ceiling",
+    "rule_effective_weights",
+    "rule_group_favour",
+    "rule_peer_groups",
+    "rule_close_cut",
+    "rule_persistence",
+    "rule_integrity",
+    "rule_quarantine",
+    "derive",
+    "to_frame",
+    "SEVERITIES",
+]
+
+SEVERITIES = ("high", "medium", "low")
+#: Share of the maximum from which a unit counts as "at the ceiling" (SPEC §4 Trend: units ≥ 95).
+CEILING = 95.0
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One finding: a rule that fired, with its numbers and evidence.
+
+    Attributes
+    ----------
+    rule : str
+        Rule id (``winner_stability``, ``flat_items`` …); the label keys are
+        ``rep_find_<rule>`` (finding) and ``rep_rec_<rule>`` (recommendation).
+    severity : {"high", "medium", "low"}
+    values : dict
+        Numbers formatted into the texts (JSON-able).
+    names : dict
+        Placeholder → ``(kind, [ids…])`` for names printed in the report language
+        (kinds: ``unit``, ``item``, ``sector``, ``type``, ``category``, ``check``, ``group``).
+    evidence : tuple of str
+        Symbolic references (``"fig:<name>"`` / ``"tab:<name>"``) resolved by the report.
+    """
+
+    rule: str
+    severity: str
+    values: dict = field(default_factory=dict)
+    names: dict = field(default_factory=dict)
+    evidence: tuple = ()
+
+    def _fmt(self, lang: str, namer: Callable[[str, object], str] | None) -> dict:
+        namer = namer or (lambda kind, v: str(v))
+        sep = "、" if lang == "zh" else ", "
+        out = dict(self.values)
+        for key, (kind, ids) in self.names.items():
+            out[key] = sep.join(namer(kind, v) for v in ids)
+        return out
+
+    def text(self, lang: str = "zh", namer: Callable[[str, object], str] | None = None) -> str:
+        """The finding as one sentence in ``lang`` (names via ``namer(kind, id)``)."""
+        return t(f"rep_find_{self.rule}", lang, **self._fmt(lang, namer))
+
+    def recommendation(self, lang: str = "zh", namer: Callable[[str, object], str] | None = None) -> str:
+        """The recommendation tied to this finding, in ``lang``."""
+        return t(f"rep_rec_{self.rule}", lang, **self._fmt(lang, namer))
+
+
+# --------------------------------------------------------------------------------------------
+# Evidence tables
+# --------------------------------------------------------------------------------------------
+
+
+def item_matrix(scores: pd.DataFrame, items: pd.DataFrame, year: int) -> pd.DataFrame:
+    """Units × items matrix of annual points for one year.
+
+    Returns
+    -------
+    DataFrame
+        Index ``unit_id`` (sorted), columns ``item_id`` (the year's item list order); values are
+        earned points; NaN where the item does not apply (status ``na``); 0 where the cell was
+        missing (a missing cell earns nothing, :mod:`pipeline.score`).
+    """
+    s = scores.loc[(scores["year"] == year) & (scores["period"].astype(str) == "Y")]
+    pts = s["points"].astype(float).where(s["status"] != "missing", 0.0)
+    pts = pts.where(s["status"] != "na", np.nan)
+    m = pd.DataFrame({"unit_id": s["unit_id"], "item_id": s["item_id"], "points": pts})
+    m = m.pivot(index="unit_id", columns="item_id", values="points").sort_index()
+    order = items.loc[items["year"] == year].sort_values("item_id")["item_id"].tolist()
+    return m.reindex(columns=order)
+
+
+def item_stats(scores: pd.DataFrame, items: pd.DataFrame, year: int) -> pd.DataFrame:
+    """Spread and discrimination of each item in one year.
+
+    Returns
+    -------
+    DataFrame
+        One row per item: ``item_id``, ``item_name``, ``category``, ``dimension``, ``method``,
+        ``max_points``; ``mean`` and ``sd`` (sample sd, ddof=1) of the points over applicable
+        units; ``sd_rel`` = sd / max_points; ``share_full`` = share of applicable units at full
+        marks; ``r_it`` = corrected item–total correlation (Pearson correlation of the item's
+        points with the sum of the *other* items' points, units with the item applicable).
+    """
+    m = item_matrix(scores, items, year)
+    it = items.loc[items["year"] == year].set_index("item_id").reindex(m.columns)
+    x = m.to_numpy(dtype=float)
+    mx = it["max_points"].to_numpy(dtype=float)
+    present = ~np.isnan(x)
+    n = present.sum(axis=0)
+    mean = np.nanmean(x, axis=0)
+    sd = np.nanstd(x, axis=0, ddof=1)
+    full = np.where(present, np.isclose(x, mx[None, :]), False).sum(axis=0) / np.maximum(n, 1)
+    x0 = np.where(present, x, 0.0)
+    rest = x0.sum(axis=1, keepdims=True) - x0  # total of the other items, per unit and item
+    xc = np.where(present, x0 - mean[None, :], 0.0)
+    rest_mean = np.where(present, rest, 0.0).sum(axis=0) / np.maximum(n, 1)
+    rc = np.where(present, rest - rest_mean[None, :], 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r_it = (xc * rc).sum(axis=0) / np.sqrt((xc**2).sum(axis=0) * (rc**2).sum(axis=0))
+    return pd.DataFrame(
+        {
+            "item_id": m.columns.to_numpy(),
+            "item_name": it["item_name"].to_numpy(),
+            "category": it["category"].to_numpy(),
+            "dimension": it["dimension"].to_numpy(),
+            "method": it["method"].to_numpy(),
+            "max_points": mx,
+            "mean": mean,
+            "sd": sd,
+            "sd_rel": sd / mx,
+            "share_full": full,
+            "r_it": r_it,
+        }
+    )
+
+
+def system_by_year(totals: pd.DataFrame, top_n: int = config.TOP_N) -> pd.DataFrame:
+    """System-level statistics of each year (is the assessment losing its power to discriminate?).
+
+    Returns
+    -------
+    DataFrame
+        One row per year: ``year``, ``n_units``; ``mean``, ``median``, ``sd`` (ddof=1), ``cv``
+        (sd / mean), ``min``, ``max`` of ``pct_of_max``; ``share_ceiling`` = share of units with
+        pct_of_max ≥ 95 (:data:`CEILING`); ``cut`` = pct_of_max of the lowest-ranked winner
+        (the score needed to be in the top ``top_n``).
+    """
+    rows = []
+    for year, g in totals.groupby("year", sort=True):
+        p = g["pct_of_max"].astype(float)
+        win = g.loc[g["rank"] <= top_n, "pct_of_max"]
+        rows.append(
+            {
+                "year": int(year),
+                "n_units": int(len(g)),
+                "mean": p.mean(),
+                "median": p.median(),
+                "sd": p.std(ddof=1),
+                "cv": p.std(ddof=1) / p.mean(),
+                "min": p.min(),
+                "max": p.max(),
+                "share_ceiling": float((p >= CEILING).mean()),
+                "cut": float(win.min()) if len(win) else np.nan,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def effective_weights(totals: pd.DataFrame, items: pd.DataFrame, year: int) -> pd.DataFrame:
+    """Nominal vs effective weight of each category in one year.
+
+    The effective weight of a category is its squared Pearson correlation with the total,
+    normalised over categories (Paruolo, Saisana & Saltelli 2013, "Ratings and rankings: voodoo
+    or science?", J. R. Stat. Soc. A 176(3): the correlation ratio / squared correlation as the
+    "main effect" of an indicator on a composite).
+
+    Returns
+    -------
+    DataFrame
+        One row per category: ``category``; ``nominal_share`` = category max / total max;
+        ``r2`` = squared correlation of the category points with ``total``;
+        ``effective_share`` = r2 / Σ r2; ``ratio`` = effective_share / nominal_share.
+    """
+    g = totals.loc[totals["year"] == year]
+    it = items.loc[items["year"] == year]
+    cmax = it.groupby("category")["max_points"].sum()
+    rows = []
+    for c in config.CATEGORIES:
+        if c not in cmax.index or cmax[c] <= 0:
+            continue
+        x = g[f"cat_{c}"].astype(float).to_numpy()
+        y = g["total"].astype(float).to_numpy()
+        r = np.corrcoef(x, y)[0, 1] if np.std(x) > 0 and np.std(y) > 0 else 0.0
+        rows.append({"category": c, "nominal_share": cmax[c] / cmax.sum(), "r2": float(r) ** 2})
+    out = pd.DataFrame(rows)
+    s = out["r2"].sum()
+    out["effective_share"] = out["r2"] / s if s > 0 else np.nan
+    out["ratio"] = out["effective_share"] / out["nominal_share"]
+    return out
+
+
+def scheme_ranks(scores: pd.DataFrame, items: pd.DataFrame, totals: pd.DataFrame, year: int) -> pd.DataFrame:
+    """Ranks under the nominal item maxima and under equal category weights (25 each).
+
+    Both composites are ``100 × Σ_j w_j x_j / Σ_j w_j`` over the unit's applicable items with
+    ``x_j`` = points / max (:func:`pipeline.score.aggregate`, NA prorated), plus the verified
+    adjustment. Nominal: ``w_j = max_j``; equal categories: ``w_j = max_j / max(category_j)``.
+
+    Returns
+    -------
+    DataFrame
+        ``unit_id``, ``score_nominal``, ``score_equal``, ``rank_nominal``, ``rank_equal``,
+        ``shift`` = rank_equal − rank_nominal (positive: the nominal scheme ranks the unit better).
+    """
+    m = item_matrix(scores, items, year)
+    it = items.loc[items["year"] == year].set_index("item_id").reindex(m.columns)
+    mx = it["max_points"].to_numpy(dtype=float)
+    x = m.to_numpy(dtype=float) / mx[None, :]
+    cmax = it.groupby("category")["max_points"].transform("sum").to_numpy(dtype=float)
+    w = np.vstack([mx, mx / cmax])
+    comp = 100.0 * aggregate(x, w)  # (2, units)
+    adj = totals.loc[totals["year"] == year].set_index("unit_id")["adjustment"].reindex(m.index).fillna(0.0)
+    comp = comp + adj.to_numpy()[None, :]
+    r = rank(np.round(comp, 6), axis=1)
+    return pd.DataFrame(
+        {
+            "unit_id": m.index.to_numpy(),
+            "score_nominal": comp[0],
+            "score_equal": comp[1],
+            "rank_nominal": r[0],
+            "rank_equal": r[1],
+            "shift": r[1] - r[0],
+        }
+    )
+
+
+def favour_test(ranks: pd.DataFrame, units: pd.DataFrame, by: Iterable[str] = ("sector", "type"), n_perm: int = 4999, seed: int = config.SEED) -> pd.DataFrame:
+    """Permutation test: does the nominal scheme favour a group of units?
+
+    Statistic: the group's mean ``shift`` (rank under equal category weights minus nominal
+    rank; positive = the nominal scheme places the group's units higher than the alternative).
+    Null: group labels are exchangeable across units. One-sided p-value
+    ``(b + 1) / (n_perm + 1)`` with ``b`` = permutations whose group mean is ≥ the observed one
+    (Phipson & Smyth 2010, "Permutation p-values should never be zero"). All permutations are
+    drawn at once (``rng.permuted`` on an n_perm × n_units matrix), seeded.
+
+    Returns
+    -------
+    DataFrame
+        One row per grouping variable and group: ``by``, ``group``, ``n``, ``mean_shift``,
+        ``p_value``.
+    """
+    d = ranks.merge(units[["unit_id", *by]], on="unit_id", how="left")
+    shift = d["shift"].to_numpy(dtype=float)
+    rng = np.random.default_rng(seed)
+    perm = rng.permuted(np.broadcast_to(np.arange(len(d)), (n_perm, len(d))), axis=1)
+    ps = shift[perm]  # (n_perm, units)
+    rows = []
+    for var in by:
+        lab = d[var].astype(str).to_numpy()
+        for gname in sorted(set(lab)):
+            mask = lab == gname
+            k = int(mask.sum())
+            if k < 2 or k == len(d):
+                continue
+            obs = shift[mask].mean()
+            null = ps[:, :k].mean(axis=1)  # the first k of a random permutation = a random k-subset
+            p = (np.sum(null >= obs - 1e-12) + 1) / (n_perm + 1)
+            rows.append({"by": var, "group": gname, "n": k, "mean_shift": float(obs), "p_value": float(p)})
+    return pd.DataFrame(rows, columns=["by", "group", "n", "mean_shift", "p_value"])
+
+
+def peer_test(totals: pd.DataFrame, units: pd.DataFrame, year: int, by: str = "sector") -> pd.DataFrame:
+    """Kruskal–Wallis test of the totals of one year across groups (``scipy.stats.kruskal``).
+
+    Returns
+    -------
+    DataFrame
+        One row per group: ``by``, ``group``, ``n``, ``median`` (pct_of_max), and the test's
+        ``H``, ``p_value`` and ``epsilon2`` = H / (n − 1) (Tomczak & Tomczak 2014) repeated on
+        every row.
+    """
+    g = totals.loc[totals["year"] == year].merge(units[["unit_id", by]], on="unit_id", how="left")
+    groups = {k: v["pct_of_max"].to_numpy(dtype=float) for k, v in g.groupby(by, sort=True)}
+    groups = {k: v for k, v in groups.items() if len(v) >= 2}
+    if len(groups) < 2:
+        return pd.DataFrame(columns=["by", "group", "n", "median", "H", "p_value", "epsilon2"])
+    h, p = stats.kruskal(*groups.values())
+    n = sum(len(v) for v in groups.values())
+    return pd.DataFrame(
+        [{"by": by, "group": k, "n": len(v), "median": float(np.median(v)), "H": float(h), "p_value": float(p), "epsilon2": float(h) / (n - 1)} for k, v in groups.items()]
+    )
+
+
+def persistence(totals: pd.DataFrame, year: int, lookback: int = 3) -> pd.DataFrame:
+    """For each winner of ``year``: in how many of the ``lookback`` previous years it also won.
+
+    Returns
+    -------
+    DataFrame
+        ``unit_id``, ``years_seen`` (previous years with a row for the unit), ``years_won``
+        (previous years it was a winner), ``always`` (won in all ``lookback`` previous years).
+        Empty when fewer than ``lookback`` previous years exist.
+    """
+    prev = sorted(y for y in totals["year"].unique() if y < year)[-lookback:]
+    cols = ["unit_id", "years_seen", "years_won", "always"]
+    if len(prev) < lookback:
+        return pd.DataFrame(columns=cols)
+    win = totals.loc[(totals["year"] == year) & totals["is_winner"], ["unit_id"]]
+    p = totals.loc[totals["year"].isin(prev)]
+    agg = p.groupby("unit_id").agg(years_seen=("year", "nunique"), years_won=("is_winner", "sum")).reset_index()
+    out = win.merge(agg, on="unit_id", how="left").fillna({"years_seen": 0, "years_won": 0})
+    out["years_seen"] = out["years_seen"].astype(int)
+    out["years_won"] = out["years_won"].astype(int)
+    out["always"] = out["years_won"] >= lookback
+    return out[cols].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Rules: evidence table → list[Finding] (empty when nothing is noteworthy)
+# --------------------------------------------------------------------------------------------
+
+
+def rule_winner_stability(unc: pd.DataFrame, top_n: int = config.TOP_N, threshold: float = 0.8) -> list[Finding]:
+    """Nominal winners that keep their place in fewer than ``threshold`` of the weight scenarios.
+
+    ``unc`` has ``unit_id``, ``nominal_rank``, ``p_winner`` (the Monte Carlo output of
+    :func:`pipeline.sensitivity.uncertainty`). Fires when at least one nominal winner has
+    ``p_winner < threshold``; severity high when that is a quarter of the winners or more.
+    """
+    if unc is None or not len(unc) or "p_winner" not in unc:
+        return []
+    win = unc.loc[unc["nominal_rank"] <= top_n]
+    weak = win.loc[win["p_winner"] < threshold].sort_values(["p_winner", "unit_id"])
+    k, n = len(weak), len(win)
+    if k == 0:
+        return []
+    contenders = unc.loc[(unc["nominal_rank"] > top_n) & (unc["p_winner"] >= 1 - threshold)]
+    return [
+        Finding(
+            "winner_stability",
+            "high" if k >= 0.25 * n else "medium",
+            {"k": k, "n": n, "threshold": threshold, "m": int(len(contenders))},
+            {"units": ("unit", weak["unit_id"].head(5).tolist())},
+            ("fig:rank_interval", "tab:uncertainty"),
+        )
+    ]
+
+
+def rule_flat_items(items: pd.DataFrame, sd_rel_max: float = 0.05, full_share_min: float = 0.8) -> list[Finding]:
+    """Items with almost no spread: they carry (almost) no weight in the ranking in effect.
+
+    ``items`` is :func:`item_stats`. An item is flat when ``sd_rel`` (sd / max) < ``sd_rel_max``
+    or at least ``full_share_min`` of the units earn full marks on it.
+    """
+    if items is None or not len(items):
+        return []
+    flat = items.loc[(items["sd_rel"] < sd_rel_max) | (items["share_full"] >= full_share_min)]
+    if not len(flat):
+        return []
+    pts = float(flat["max_points"].sum())
+    return [
+        Finding(
+            "flat_items",
+            "high" if pts >= 20 else "medium",
+            {"k": int(len(flat)), "points": pts, "sd_rel_max": sd_rel_max, "full_share_min": full_share_min},
+            {"items": ("item", flat.sort_values("sd_rel")["item_id"].head(6).tolist())},
+            ("tab:items",),
+        )
+    ]
+
+
+def rule_ceiling(system: pd.DataFrame, alpha: float = 0.05, min_years: int = 4) -> list[Finding]:
+    """Scores compressing toward the ceiling over the years.
+
+    ``system`` is :func:`system_by_year`. Kendall's tau of ``share_ceiling`` and of ``sd`` against
+    the year (``scipy.stats.kendalltau``, exact p for small untied samples). Fires when the
+    ceiling share rises or the spread falls with p < ``alpha`` (one-sided: p/2 with the sign).
+    """
+    if system is None or len(system) < min_years:
+        return []
+    s = system.sort_values("year")
+    yrs = s["year"].to_numpy()
+    res = {}
+    for col, sign in (("share_ceiling", 1), ("sd", -1)):
+        v = s[col].to_numpy(dtype=float)
+        if np.nanstd(v) == 0:
+            res[col] = (0.0, 1.0)
+            continue
+        tau, p = stats.kendalltau(yrs, v)
+        p1 = p / 2 if np.sign(tau) == sign else 1 - p / 2
+        res[col] = (float(tau), float(p1))
+    if min(res["share_ceiling"][1], res["sd"][1]) >= alpha:
+        return []
+    first, last = s.iloc[0], s.iloc[-1]
+    return [
+        Finding(
+            "ceiling",
+            "high",
+            {
+                "first": int(first["year"]),
+                "last": int(last["year"]),
+                "ceil_first": float(first["share_ceiling"]),
+                "ceil_last": float(last["share_ceiling"]),
+                "sd_first": float(first["sd"]),
+                "sd_last": float(last["sd"]),
+                "p": min(res["share_ceiling"][1], res["sd"][1]),
+            },
+            {},
+            ("fig:system", "tab:system"),
+        )
+    ]
+
+
+def rule_effective_weights(ew: pd.DataFrame, low: float = 0.5, high: float = 1.5) -> list[Finding]:
+    """Categories whose effective weight departs from the nominal one.
+
+    ``ew`` is :func:`effective_weights`. Fires for categories with ``ratio`` (effective /
+    nominal share) < ``low`` (the category barely moves the ranking) or > ``high`` (it
+    dominates the ranking beyond its points).
+    """
+    if ew is None or not len(ew):
+        return []
+    out = []
+    lo = ew.loc[ew["ratio"] < low].sort_values("ratio")
+    hi = ew.loc[ew["ratio"] > high].sort_values("ratio", ascending=False)
+    for part, key in ((lo, "weights_low"), (hi, "weights_high")):
+        if len(part):
+            r = part.iloc[0]
+            out.append(
+                Finding(
+                    key,
+                    "medium",
+                    {"nominal": float(r["nominal_share"]), "effective": float(r["effective_share"]), "k": int(len(part))},
+                    {"categories": ("category", part["category"].tolist())},
+                    ("fig:effective_weights", "tab:effective_weights"),
+                )
+            )
+    return out
+
+
+def rule_group_favour(fav: pd.DataFrame, alpha: float = 0.05) -> list[Finding]:
+    """The nominal scheme favours a group (type or sector) compared with equal category weights.
+
+    ``fav`` is :func:`favour_test`. Bonferroni over the groups tested: fires for groups with
+    ``p_value < alpha / m`` and a positive mean shift.
+    """
+    if fav is None or not len(fav):
+        return []
+    m = len(fav)
+    hit = fav.loc[(fav["p_value"] < alpha / m) & (fav["mean_shift"] > 0)].sort_values("p_value")
+    return [
+        Finding(
+            "group_favour",
+            "high",
+            {"shift": float(r["mean_shift"]), "p": float(r["p_value"]), "n": int(r["n"]), "m": m},
+            {"group": (str(r["by"]), [r["group"]])},
+            ("tab:favour",),
+        )
+        for r in hit.to_dict("records")
+    ]
+
+
+def rule_peer_groups(peer: pd.DataFrame, alpha: float = 0.05) -> list[Finding]:
+    """Totals differ between sectors (Kruskal–Wallis p < ``alpha``); names the best and worst group."""
+    if peer is None or not len(peer) or float(peer["p_value"].iloc[0]) >= alpha:
+        return []
+    s = peer.sort_values(["median", "group"])
+    return [
+        Finding(
+            "peer_groups",
+            "medium",
+            {"H": float(s["H"].iloc[0]), "p": float(s["p_value"].iloc[0]), "eps2": float(s["epsilon2"].iloc[0]),
+             "hi_median": float(s["median"].iloc[-1]), "lo_median": float(s["median"].iloc[0])},
+            {"best": (str(s["by"].iloc[0]), [s["group"].iloc[-1]]), "worst": (str(s["by"].iloc[0]), [s["group"].iloc[0]])},
+            ("tab:peer",),
+        )
+    ]
+
+
+def rule_close_cut(ranking: pd.DataFrame, top_n: int = config.TOP_N, margin: float = 0.5, min_units: int = 3) -> list[Finding]:
+    """Many units within ``margin`` points of the top-``top_n`` cut: fractions decide who wins.
+
+    ``ranking`` has ``unit_id``, ``total``, ``rank``. The cut is the total of the lowest-ranked
+    winner; fires when at least ``min_units`` units (winners and non-winners) lie within
+    ``margin`` points of it.
+    """
+    if ranking is None or len(ranking) <= top_n:
+        return []
+    cut = float(ranking.loc[ranking["rank"] <= top_n, "total"].min())
+    near = ranking.loc[(ranking["total"] - cut).abs() <= margin + 1e-9]
+    if len(near) < min_units:
+        return []
+    return [
+        Finding(
+            "close_cut",
+            "medium",
+            {"k": int(len(near)), "margin": margin, "cut": cut,
+             "k_out": int((near["rank"] > top_n).sum())},
+            {},
+            ("fig:ranking", "tab:ranking"),
+        )
+    ]
+
+
+def rule_persistence(pers: pd.DataFrame, share_min: float = 0.6) -> list[Finding]:
+    """Honours entrench: most winners also won in every one of the previous years looked at."""
+    if pers is None or not len(pers):
+        return []
+    share = float(pers["always"].mean())
+    if share < share_min:
+        return []
+    return [Finding("persistence", "low", {"share": share, "k": int(pers["always"].sum()), "n": int(len(pers))}, {}, ("tab:ranking",))]
+
+
+def rule_integrity(integ: pd.DataFrame) -> list[Finding]:
+    """High-severity integrity findings (防止假数字): how many, on how many units, which checks."""
+    if integ is None or not len(integ) or "severity" not in integ:
+        return []
+    hi = integ.loc[integ["severity"] == "high"]
+    if not len(hi):
+        return []
+    checks = hi["check"].value_counts().sort_index().index.tolist()
+    return [
+        Finding(
+            "integrity",
+            "high",
+            {"k": int(len(hi)), "units_n": int(hi["unit_id"].nunique())},
+            {"checks": ("check", checks)},
+            ("tab:integrity",),
+        )
+    ]
+
+
+def rule_quarantine(n_quarantined: int) -> list[Finding]:
+    """Values were left out of the analysis (``--allow-quarantine``): the report must say so."""
+    if not n_quarantined:
+        return []
+    return [Finding("quarantine", "high", {"k": int(n_quarantined)}, {}, ("tab:quality",))]
+
+
+def derive(evidence: dict, top_n: int = config.TOP_N) -> list[Finding]:
+    """Run every rule whose evidence is present in ``evidence`` and sort by severity.
+
+    Parameters
+    ----------
+    evidence : dict
+        Keys (any subset): ``uncertainty``, ``items``, ``system``, ``effective_weights``,
+        ``favour``, ``peer``, ``ranking``, ``persistence``, ``integrity`` (DataFrames) and
+        ``n_quarantined`` (int).
+
+    Returns
+    -------
+    list of Finding
+        High before medium before low; within a severity, in rule order.
+    """
+    e = evidence
+    found: list[Finding] = []
+    found += rule_quarantine(int(e.get("n_quarantined", 0) or 0))
+    found += rule_winner_stability(e.get("uncertainty"), top_n=top_n)
+    found += rule_group_favour(e.get("favour"))
+    found += rule_ceiling(e.get("system"))
+    found += rule_flat_items(e.get("items"))
+    found += rule_effective_weights(e.get("effective_weights"))
+    found += rule_close_cut(e.get("ranking"), top_n=top_n)
+    found += rule_peer_groups(e.get("peer"))
+    found += rule_integrity(e.get("integrity"))
+    found += rule_persistence(e.get("persistence"))
+    order = {s: i for i, s in enumerate(SEVERITIES)}
+    return sorted(found, key=lambda f: order.get(f.severity, 9))
+
+
+def to_frame(found: list[Finding], lang: str = "zh", namer: Callable[[str, object], str] | None = None) -> pd.DataFrame:
+    """Findings as a table: ``no``, ``rule``, ``severity``, ``finding``, ``recommendation``, ``evidence``."""
+    return pd.DataFrame(
+        [
+            {
+                "no": i + 1,
+                "rule": f.rule,
+                "severity": f.severity,
+                "finding": f.text(lang, namer),
+                "recommendation": f.recommendation(lang, namer),
+                "evidence": ", ".join(f.evidence),
+            }
+            for i, f in enumerate(found)
+        ],
+        columns=["no", "rule", "severity", "finding", "recommendation", "evidence"],
+    )

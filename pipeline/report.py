@@ -1,0 +1,1448 @@
+"""Orchestration and rendering of the research-style reports (SPEC §5, issue #5).
+
+Entry points (called by :mod:`pipeline.cli`):
+
+* :func:`analyze` — run the chapter notebooks of a year (papermill, 2 worker processes) into
+  ``<processed>/analysis/<year>/<chapter>/`` (``tables/``, ``figures/``, ``headline.json``),
+  keeping the executed copies in ``reports/<year>/executed/``.
+* :func:`build_year` — render ``reports/<year>/``: ``report.html`` (self-contained),
+  ``report.pdf`` (A4, CJK font embedded), ``tables.xlsx``, ``figures/``, ``bulletin_H1.html``,
+  ``units/<unit_id>.html``, ``manifest.json``.
+* :func:`build_study` — the multi-year study ``reports/study_<first>-<last>/``.
+* :func:`run_all` — synth (only when the default ``data/raw`` is empty) → clean → check →
+  analyze + report for every year → study.
+
+Overview chapter helpers (used by ``notebooks/01-overview.ipynb``): :func:`overview_stats`,
+:func:`category_profile`, :func:`plot_distribution`, :func:`plot_profile`,
+:func:`plot_system`, :func:`plot_item_spread`, :func:`overview_reading`.
+
+Everything a reader sees comes from ``pipeline/labels/*.yaml`` (``rep_`` keys) in the report
+language; no timestamps appear in the HTML (they live in ``manifest.json`` only), so two runs
+with the same inputs and parameters give the same HTML and the same ``tables.xlsx``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html as _html
+import io as _io
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import time
+import zipfile
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline import config, findings as F
+from pipeline.errors import PipelineError
+from pipeline.i18n import labels, t
+from pipeline.io import atomic_path, atomic_write, neutralise_formulas
+
+__all__ = [
+    "CHAPTERS",
+    "analyze",
+    "build_year",
+    "build_study",
+    "run_all",
+    "available_years",
+    "overview_stats",
+    "category_profile",
+    "overview_reading",
+    "plot_distribution",
+    "plot_profile",
+    "plot_system",
+    "plot_item_spread",
+    "bulletin_table",
+    "write_xlsx",
+    "manifest",
+]
+
+#: Chapter notebooks in report order, with the report section each one feeds.
+CHAPTERS = ("01-overview", "02-horizontal", "03-vertical-trend", "04-weights", "05-integrity")
+_SECTION = {
+    "01-overview": "overview",
+    "02-horizontal": "horizontal",
+    "03-vertical-trend": "vertical",
+    "04-weights": "weights",
+    "05-integrity": "quality",
+}
+_TEMPLATES = Path(__file__).parent / "templates"
+_CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+#: Tables wider than this stay in tables.xlsx only; longer ones are cut in the HTML.
+_MAX_COLS, _MAX_ROWS = 9, 25
+
+
+def _log(msg: str) -> None:
+    print(f"[pipeline] {msg}", file=sys.stderr, flush=True)
+
+
+# ============================================================================================
+# Overview chapter (notebooks/01-overview): pure functions + charts
+# ============================================================================================
+
+
+def overview_stats(totals: pd.DataFrame, year: int, top_n: int = config.TOP_N) -> pd.DataFrame:
+    """Distribution statistics of one year's totals.
+
+    Returns
+    -------
+    DataFrame
+        One row per statistic: ``statistic`` (key: n_units, n_winners, mean, median, sd, cv,
+        min, max, cut, share_ceiling, n_adjusted, n_na, n_missing) and ``value``. Location and
+        spread are of ``pct_of_max``; ``cut`` is the total (points) of the lowest-ranked winner.
+    """
+    g = totals.loc[totals["year"] == year]
+    if not len(g):
+        raise PipelineError(f"no totals for year {year}")
+    p = g["pct_of_max"].astype(float)
+    vals = {
+        "n_units": len(g),
+        "n_winners": int(g["is_winner"].sum()),
+        "mean": p.mean(),
+        "median": p.median(),
+        "sd": p.std(ddof=1),
+        "cv": p.std(ddof=1) / p.mean(),
+        "min": p.min(),
+        "max": p.max(),
+        "cut": float(g.loc[g["rank"] <= top_n, "total"].min()),
+        "share_ceiling": float((p >= F.CEILING).mean()),
+        "n_adjusted": int((g["adjustment"] != 0).sum()),
+        "n_na": int(g["n_na"].sum()),
+        "n_missing": int(g["n_missing"].sum()),
+    }
+    return pd.DataFrame({"statistic": list(vals), "value": [float(v) for v in vals.values()]})
+
+
+def category_profile(totals: pd.DataFrame, items: pd.DataFrame, year: int) -> pd.DataFrame:
+    """Points earned per category as % of the category maximum: all units, winners, others.
+
+    Returns
+    -------
+    DataFrame
+        One row per category (config order): ``category``, ``max_points``, ``all``,
+        ``winners``, ``others`` (mean % of the category max), ``gap`` = winners − others.
+    """
+    g = totals.loc[totals["year"] == year]
+    cmax = items.loc[items["year"] == year].groupby("category")["max_points"].sum()
+    rows = []
+    for c in config.CATEGORIES:
+        if c not in cmax.index:
+            continue
+        pct = 100.0 * g[f"cat_{c}"].astype(float) / cmax[c]
+        w = g["is_winner"].astype(bool)
+        rows.append({"category": c, "max_points": float(cmax[c]), "all": pct.mean(), "winners": pct[w].mean(), "others": pct[~w].mean()})
+    out = pd.DataFrame(rows)
+    out["gap"] = out["winners"] - out["others"]
+    return out
+
+
+def overview_reading(kind: str, lang: str, **tables: pd.DataFrame) -> str:
+    """One sentence of reading, generated from the numbers of an overview table.
+
+    ``kind``: ``items`` (tables ``items`` of the year's item list), ``dist`` (``stats`` from
+    :func:`overview_stats`), ``profile`` (``profile`` from :func:`category_profile`),
+    ``system`` (``system`` from :func:`pipeline.findings.system_by_year`), ``flat``
+    (``item_stats`` from :func:`pipeline.findings.item_stats`).
+    """
+    if kind == "items":
+        it = tables["items"]
+        return t("rep_ov_items", lang, year=int(it["year"].iloc[0]), n_items=len(it), n_points=int((it["method"] == "points").sum()),
+                 n_grade=int((it["method"] == "grade").sum()), max_total=float(it["max_points"].sum()))
+    if kind == "dist":
+        s = tables["stats"].set_index("statistic")["value"]
+        return t("rep_ov_dist", lang, mean=s["mean"], median=s["median"], sd=s["sd"], cv=s["cv"], share_ceiling=s["share_ceiling"])
+    if kind == "profile":
+        p = tables["profile"]
+        best, worst, gap = p.loc[p["all"].idxmax()], p.loc[p["all"].idxmin()], p.loc[p["gap"].idxmax()]
+        cat = lambda c: t(f"cat_{c}", lang)  # noqa: E731
+        return t("rep_ov_profile", lang, best=cat(best["category"]), best_pct=best["all"], worst=cat(worst["category"]),
+                 worst_pct=worst["all"], gap_cat=cat(gap["category"]), gap=gap["gap"])
+    if kind == "system":
+        s = tables["system"].sort_values("year")
+        if len(s) < 2:
+            return t("rep_ov_system_one", lang)
+        a, b = s.iloc[0], s.iloc[-1]
+        return t("rep_ov_system", lang, first=int(a["year"]), last=int(b["year"]), mean_first=a["mean"], mean_last=b["mean"],
+                 sd_first=a["sd"], sd_last=b["sd"], ceil_first=a["share_ceiling"], ceil_last=b["share_ceiling"])
+    if kind == "flat":
+        found = F.rule_flat_items(tables["item_stats"])
+        if not found:
+            return t("rep_ov_flat_none", lang)
+        nm = _namer(lang, items=tables["item_stats"].set_index("item_id"))
+        sep = "、" if lang == "zh" else ", "
+        return t("rep_ov_flat", lang, items=sep.join(nm("item", i) for i in found[0].names["items"][1]))
+    raise PipelineError(f"overview_reading: unknown kind {kind!r}")
+
+
+def _plt():
+    from pipeline.plots.style import use_style
+
+    use_style()
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_distribution(totals: pd.DataFrame, year: int, top_n: int = config.TOP_N, lang: str = "zh"):
+    """Histogram of ``pct_of_max`` for one year, winners and others stacked, with the cut line."""
+    from pipeline.plots.style import OTHER, WINNER
+
+    plt = _plt()
+    g = totals.loc[totals["year"] == year]
+    p = g["pct_of_max"].astype(float)
+    w = g["is_winner"].astype(bool)
+    bins = np.linspace(np.floor(p.min()), np.ceil(p.max()) + 1e-9, 16)
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    ax.hist([p[~w], p[w]], bins=bins, stacked=True, color=[OTHER, WINNER], label=[t("rep_lg_others", lang), t("rep_lg_winners", lang)])
+    cut = float(p[g["rank"] <= top_n].min())
+    ax.axvline(cut, color="black", ls="--", lw=1, label=t("rep_lg_cut", lang))
+    ax.set_xlabel(t("rep_ax_pct", lang))
+    ax.set_ylabel(t("rep_ax_units", lang))
+    ax.legend(frameon=False, fontsize=8, loc="upper left")
+    return fig
+
+
+def plot_profile(profile: pd.DataFrame, lang: str = "zh"):
+    """Grouped bars: % of category maximum for winners and other units."""
+    from pipeline.plots.style import OTHER, WINNER
+
+    plt = _plt()
+    x = np.arange(len(profile))
+    fig, ax = plt.subplots(figsize=(6.4, 3.2))
+    ax.bar(x - 0.2, profile["winners"], 0.4, color=WINNER, label=t("rep_lg_winners", lang))
+    ax.bar(x + 0.2, profile["others"], 0.4, color=OTHER, label=t("rep_lg_others", lang))
+    ax.set_xticks(x, [t(f"cat_{c}", lang) for c in profile["category"]])
+    lo = float(min(profile["winners"].min(), profile["others"].min()))
+    ax.set_ylim(max(0.0, lo - 10), 100)
+    ax.set_ylabel(t("rep_ax_pct", lang))
+    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    return fig
+
+
+def plot_system(system: pd.DataFrame, lang: str = "zh"):
+    """Three panels over the years: mean score, sd, and share of units at ≥ 95 % of max."""
+    from pipeline.plots.style import PALETTE
+
+    plt = _plt()
+    s = system.sort_values("year")
+    fig, axes = plt.subplots(1, 3, figsize=(7.6, 2.8))
+    for ax, col, key, fmt in ((axes[0], "mean", "rep_ax_mean", None), (axes[1], "sd", "rep_ax_sd", None), (axes[2], "share_ceiling", "rep_ax_share_ceiling", "pct")):
+        y = s[col].to_numpy(dtype=float) * (100 if fmt == "pct" else 1)
+        ax.plot(s["year"], y, marker="o", color=PALETTE[1])
+        ax.set_title(t(key, lang) + (" (%)" if fmt == "pct" else ""), fontsize=9)
+        ax.set_xticks(s["year"].to_numpy(), [f"{int(v) % 100:02d}" if len(s) > 5 else str(int(v)) for v in s["year"]])
+        ax.tick_params(labelsize=8)
+    axes[1].set_xlabel(t("rep_ax_year", lang), fontsize=8)
+    return fig
+
+
+def plot_item_spread(item_stats: pd.DataFrame, lang: str = "zh", threshold: float = 0.05):
+    """Horizontal bars of sd / max per item, flat items (below ``threshold``) highlighted."""
+    from pipeline.plots.style import OTHER, WINNER
+
+    plt = _plt()
+    s = item_stats.sort_values("sd_rel")
+    names = [i if lang != "zh" else f"{i} {n}"[:14] for i, n in zip(s["item_id"], s["item_name"])]
+    fig, ax = plt.subplots(figsize=(6.4, 0.22 * len(s) + 0.9))
+    colors = [WINNER if (v < threshold or f >= 0.8) else OTHER for v, f in zip(s["sd_rel"], s["share_full"])]
+    ax.barh(np.arange(len(s)), s["sd_rel"], color=colors)
+    ax.set_yticks(np.arange(len(s)), names, fontsize=7)
+    ax.axvline(threshold, color="black", ls="--", lw=0.8)
+    ax.set_xlabel(t("rep_ax_sd_rel", lang))
+    return fig
+
+
+# ============================================================================================
+# Paths, data loading
+# ============================================================================================
+
+
+def _analysis_root(prm, out: Path | None = None) -> Path:
+    return Path(out) if out is not None else Path(prm.processed) / "analysis"
+
+
+def available_years(processed: Path) -> list[int]:
+    path = Path(processed) / "items.parquet"
+    if not path.exists():
+        raise PipelineError(f"{path}: not found — run `python -m pipeline clean` first")
+    return sorted(int(y) for y in pd.read_parquet(path, columns=["year"])["year"].unique())
+
+
+def _year_of(prm) -> int:
+    avail = available_years(Path(prm.processed))
+    if prm.year is None:
+        if prm.years is not None:
+            inside = [y for y in avail if prm.years[0] <= y <= prm.years[1]]
+            if inside:
+                return inside[-1]
+        return avail[-1]
+    if prm.year not in avail:
+        raise PipelineError(f"year {prm.year} is not in the data (available: {avail[0]}–{avail[-1]})")
+    return int(prm.year)
+
+
+def _span(prm, year: int | None = None) -> tuple[int, int]:
+    avail = available_years(Path(prm.processed))
+    if prm.years is not None:
+        inside = [y for y in avail if prm.years[0] <= y <= prm.years[1]] or avail
+        first, last = inside[0], inside[-1]
+    else:
+        first, last = avail[0], avail[-1]
+    if year is not None:
+        last = max(min(last, year), first)
+    return first, last
+
+
+def _read(processed: Path, name: str, required: bool = True) -> pd.DataFrame | None:
+    p = Path(processed)
+    if (p / f"{name}.parquet").exists():
+        return pd.read_parquet(p / f"{name}.parquet")
+    if (p / f"{name}.csv").exists():
+        return pd.read_csv(p / f"{name}.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    if required:
+        raise PipelineError(f"{p / name}.parquet: not found — run `python -m pipeline clean` first")
+    return None
+
+
+def _load(processed: Path) -> dict[str, pd.DataFrame | None]:
+    d = {n: _read(processed, n) for n in ("items", "units", "scores", "totals")}
+    for n in ("adjustments", "weak_orgs", "given", "cleaning_log", "quarantine", "integrity"):
+        d[n] = _read(processed, n, required=False)
+    return d
+
+
+# ============================================================================================
+# analyze: chapter notebooks through papermill
+# ============================================================================================
+
+
+def _nb_params(prm, year: int, chapter: str, out_dir: Path) -> dict[str, Any]:
+    first, last = _span(prm, year)
+    p = {
+        "year": int(year),
+        "years": [int(first), int(last)],
+        "top_n": int(prm.top_n),
+        "na_policy": str(prm.na_policy),
+        "lang": str(prm.lang),
+        "seed": int(prm.seed),
+        "processed": str(Path(prm.processed).resolve()),
+        "out_dir": str(out_dir.resolve()),
+    }
+    if chapter == "04-weights":
+        p.update(scheme=str(prm.scheme), n_samples=int(prm.n_samples), kappa=float(prm.kappa), p=float(prm.p), n_sobol=int(prm.n_sobol))
+    if chapter == "05-integrity":
+        p["raw"] = str(Path(prm.raw).resolve())
+    return p
+
+
+def _kernel_env() -> None:
+    """Let notebook kernels import ``pipeline`` even when the package is not pip-installed."""
+    root = str(config.ROOT)
+    pp = os.environ.get("PYTHONPATH", "")
+    if root not in pp.split(os.pathsep):
+        os.environ["PYTHONPATH"] = root + (os.pathsep + pp if pp else "")
+    os.environ.setdefault("MPLCONFIGDIR", str(config.ROOT / ".mplconfig"))
+
+
+def _run_chapter(chapter: str, executed: str, parameters: dict) -> tuple[str, float, dict]:
+    """Worker: run one notebook, store its headline record beside its outputs."""
+    from pipeline import notebooks
+
+    _kernel_env()
+    t0 = time.perf_counter()
+    notebooks.run(f"{chapter}.ipynb", executed, parameters)
+    rec = notebooks.read_record(executed)
+    out_dir = Path(parameters["out_dir"])
+    atomic_write(out_dir / "headline.json", json.dumps(rec, ensure_ascii=False, sort_keys=True, indent=1, default=float))
+    return chapter, time.perf_counter() - t0, rec
+
+
+def _chapters_present(allow_missing: bool) -> list[str]:
+    have = [c for c in CHAPTERS if (config.NOTEBOOKS / f"{c}.ipynb").exists()]
+    missing = [c for c in CHAPTERS if c not in have]
+    if missing and not allow_missing:
+        raise PipelineError(f"chapter notebook(s) missing: {', '.join(missing)} (notebooks/)")
+    return have
+
+
+def _run_jobs(jobs: list[tuple[str, str, dict]], workers: int = 2) -> dict[tuple[str, str], float]:
+    """Run (chapter, executed_path, params) jobs in ``workers`` processes; first failure stops."""
+    timings: dict[tuple[str, str], float] = {}
+    if not jobs:
+        return timings
+    workers = max(1, min(workers, len(jobs)))
+    if workers == 1:
+        for ch, ex, prm in jobs:
+            _log(f"analyze {prm['year']}: {ch} …")
+            _, dt, _ = _run_chapter(ch, ex, prm)
+            timings[(str(prm["year"]), ch)] = dt
+            _log(f"analyze {prm['year']}: {ch} done ({dt:.1f} s)")
+        return timings
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futs = {}
+        for ch, ex, prm in jobs:
+            futs[pool.submit(_run_chapter, ch, ex, prm)] = (ch, prm["year"])
+        _log(f"analyze: {len(jobs)} notebook run(s) on {workers} workers")
+        done = 0
+        try:
+            for fut in as_completed(futs):
+                ch, yr = futs[fut]
+                _, dt, _ = fut.result()
+                done += 1
+                timings[(str(yr), ch)] = dt
+                _log(f"analyze {yr}: {ch} done ({dt:.1f} s) [{done}/{len(jobs)}]")
+        except BaseException:
+            for f in futs:
+                f.cancel()
+            raise
+    return timings
+
+
+def analyze(params, out: Path | None = None, allow_missing: bool = False, workers: int = 2) -> Path:
+    """Run the chapter notebooks of one year.
+
+    Parameters
+    ----------
+    params : pipeline.params.Params
+        ``year`` (default: the latest year in the data), ``years`` (the span of the vertical
+        chapter; default all years up to ``year``), top_n, na_policy, lang, seed, the Monte
+        Carlo settings and the ``processed`` / ``reports`` folders.
+    out : Path, optional
+        Analysis root (default ``<processed>/analysis``); the year's outputs go to
+        ``<out>/<year>/<chapter>/``.
+    allow_missing : bool
+        Development only: skip chapter notebooks that do not exist yet.
+    workers : int
+        Notebooks run concurrently in this many processes.
+
+    Returns
+    -------
+    Path
+        The year's analysis folder.
+    """
+    year = _year_of(params)
+    root = _analysis_root(params, out) / str(year)
+    executed = Path(params.reports) / str(year) / "executed"
+    jobs = [(c, str(executed / f"{c}.ipynb"), _nb_params(params, year, c, root / c)) for c in _chapters_present(allow_missing)]
+    timings = _run_jobs(jobs, workers)
+    atomic_write(root / "timings.json", json.dumps({c: round(v, 2) for (_, c), v in sorted(timings.items())}, indent=1))
+    return root
+
+
+# ============================================================================================
+# Document model → HTML / PDF
+# ============================================================================================
+
+
+class _Doc:
+    """Numbered figures and tables in document order, with symbolic keys for evidence links."""
+
+    def __init__(self, lang: str):
+        self.lang = lang
+        self.n_fig = 0
+        self.n_tab = 0
+        self.refs: dict[str, str] = {}
+        self.xlsx: list[tuple[str, pd.DataFrame]] = []
+
+    def figure(self, png: bytes | Path, caption: str, key: str | None = None) -> dict:
+        data = Path(png).read_bytes() if isinstance(png, Path) else png
+        self.n_fig += 1
+        ref = t("rep_fig_ref", self.lang, n=self.n_fig)
+        if key:
+            self.refs.setdefault(f"fig:{key}", ref)
+        return {"kind": "fig", "n": self.n_fig, "ref": ref, "caption": caption, "src": "data:image/png;base64," + base64.b64encode(data).decode("ascii")}
+
+    def table(self, df: pd.DataFrame, caption: str, key: str | None = None, xlsx: bool = True, max_rows: int = _MAX_ROWS, index_col: bool = False) -> dict:
+        self.n_tab += 1
+        ref = t("rep_tab_ref", self.lang, n=self.n_tab)
+        if key:
+            self.refs.setdefault(f"tab:{key}", ref)
+        shown = _display(df, self.lang)
+        if xlsx:
+            self.xlsx.append((f"{self.n_tab:02d} {caption}", shown))
+        note = t("rep_table_truncated", self.lang, k=max_rows, n=len(df)) if len(df) > max_rows else ""
+        return {"kind": "table", "n": self.n_tab, "ref": ref, "caption": caption, "html": _table_html(shown.head(max_rows)), "note": note}
+
+    def resolve(self, evidence: tuple) -> str:
+        refs = [self.refs[e] for e in evidence if e in self.refs]
+        return "、".join(refs) if self.lang == "zh" else ", ".join(refs)
+
+
+def _label(key: str, lang: str, default: str | None = None) -> str:
+    lab = labels(lang)
+    return lab.get(key, default if default is not None else key)
+
+
+def _col_label(col: str, lang: str) -> str:
+    lab = labels(lang)
+    for k in (f"rep_col_{col}", col, f"cmp_col_{col}", f"sens_col_{col}", f"int_col_{col}"):
+        if k in lab:
+            return lab[k]
+    return col.replace("_", " ")
+
+
+def _value_label(col: str, v: Any, lang: str) -> Any:
+    if not isinstance(v, str):
+        return v
+    lab = labels(lang)
+    prefix = {"category": "cat_", "dimension": "dim_", "sector": "sector_", "type": "type_", "severity": "rep_severity_", "check": "int_check_"}.get(col)
+    if prefix and prefix + v in lab:
+        return lab[prefix + v]
+    if col == "method":
+        return {"points": "计分" if lang == "zh" else "points", "grade": "评档" if lang == "zh" else "graded"}.get(v, v)
+    if col == "group":
+        for p in ("sector_", "type_", "cat_", "dim_"):
+            if p + v in lab:
+                return lab[p + v]
+    return v
+
+
+_NAME_COLS = {"name", "unit_name", "unit", "name_from", "name_to", "successor_name"}
+
+
+def _display(df: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Translate values and headers for display; in English, drop CJK-only columns except names."""
+    out = pd.DataFrame(index=df.index)
+    for col in df.columns:
+        s = df[col]
+        if s.dtype == bool or str(s.dtype) == "boolean":
+            s = s.map(lambda v: t("rep_yes", lang) if v is True or v == 1 else "")
+        elif s.dtype == object or pd.api.types.is_string_dtype(s):
+            s = s.map(lambda v, c=col: _value_label(c, v, lang))
+            if lang == "en" and col not in _NAME_COLS and s.map(lambda v: isinstance(v, str) and bool(_CJK.search(v))).any():
+                continue  # e.g. Chinese item names: the English report shows the item id instead
+        out[_col_label(str(col), lang)] = s
+    return out.reset_index(drop=True)
+
+
+def _fmt_cell(v: Any, col: str) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
+        return ""
+    if isinstance(v, (bool, np.bool_)):
+        return "✓" if v else ""
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        x = float(v)
+        if x.is_integer() and abs(x) < 1e6:
+            return str(int(x))
+        if re.search(r"p[ _-]?val|p$|^p |p-value|p 值", col, re.I):
+            return f"{x:.4f}"
+        return f"{x:.3f}" if abs(x) < 1 else f"{x:.2f}"
+    return str(v)
+
+
+def _table_html(df: pd.DataFrame) -> str:
+    head = "".join(f"<th>{_html.escape(str(c))}</th>" for c in df.columns)
+    rows = []
+    for rec in df.itertuples(index=False):
+        cells = []
+        for c, v in zip(df.columns, rec):
+            txt = _fmt_cell(v, str(c))
+            num = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+            cells.append(f'<td class="num">{_html.escape(txt)}</td>' if num else f"<td>{_html.escape(txt)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f'<table class="data"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def _jinja():
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)), autoescape=jinja2.select_autoescape(["html"]), keep_trailing_newline=True)
+    return env
+
+
+def _css(pdf: bool) -> str:
+    css = (_TEMPLATES / "report.css").read_text(encoding="utf-8")
+    if pdf:
+        from pipeline.plots.style import font_path
+
+        face = f'@font-face {{ font-family: "NotoSansCJKsc"; src: url("{font_path().as_uri()}"); }}\n'
+        css = face + css + "\n" + (_TEMPLATES / "print.css").read_text(encoding="utf-8")
+    return css
+
+
+def _render(template: str, ctx: dict, pdf: bool = False) -> str:
+    from markupsafe import Markup
+
+    return _jinja().get_template(template).render(css=Markup(_css(pdf)), pdf=pdf, **ctx)
+
+
+def _write_pdf(html_text: str, path: Path) -> None:
+    import logging
+
+    import weasyprint
+
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+    with atomic_path(path) as tmp:
+        weasyprint.HTML(string=html_text, base_url=str(_TEMPLATES)).write_pdf(str(tmp))
+
+
+# ============================================================================================
+# Chapter outputs
+# ============================================================================================
+
+
+def _chapter(root: Path, chapter: str) -> dict | None:
+    d = root / chapter
+    if not d.exists():
+        return None
+    tables = {}
+    for p in sorted((d / "tables").glob("*.parquet")):
+        try:
+            tables[p.stem] = pd.read_parquet(p)
+        except Exception as err:  # a broken table is one clear line
+            raise PipelineError(f"{p}: cannot read ({type(err).__name__})") from None
+    figs = sorted((d / "figures").glob("*.png"))
+    rec = json.loads((d / "headline.json").read_text(encoding="utf-8")) if (d / "headline.json").exists() else {}
+    return {"tables": tables, "figures": figs, "headline": rec, "dir": d}
+
+
+def _readings(executed: Path) -> list[str]:
+    """The sentences of reading a chapter notebook printed (stdout/markdown outputs)."""
+    if not executed.exists():
+        return []
+    import nbformat
+
+    nb = nbformat.read(str(executed), as_version=4)
+    out = []
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "parameters" in cell.get("metadata", {}).get("tags", []) or "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            continue
+        for o in cell.get("outputs", []):
+            text = ""
+            if o.get("output_type") == "stream" and o.get("name") == "stdout":
+                text = o.get("text", "")
+            elif "text/markdown" in o.get("data", {}):
+                text = o["data"]["text/markdown"]
+            for line in str(text).splitlines():
+                line = line.strip().lstrip("#*> ").strip()
+                if not line or line.startswith("HEADLINE") or "\t" in line or "  " in line or len(line) > 400:
+                    continue
+                out.append(line)
+    return out
+
+
+def _caption(kind: str, name: str, lang: str) -> str:
+    lab = labels(lang)
+    for k in (f"rep_{'cap' if kind == 'fig' else 'tabcap'}_{name}", f"{kind}_{name}", f"cmp_{kind}_{name}", f"sens_{kind}_{name}", f"int_{kind}_{name}", f"wts_{kind}_{name}"):
+        if k in lab:
+            return lab[k]
+    hits = sorted(k for k in lab if k.endswith(f"_{kind}_{name}") or k.endswith(f"{kind}cap_{name}"))
+    if hits:
+        return lab[hits[0]]
+    return name.replace("_", " ").replace("-", " ").strip().capitalize()
+
+
+def _headline_table(rec: dict, lang: str) -> pd.DataFrame:
+    rows = [(k, v) for k, v in sorted(rec.items()) if isinstance(v, (int, float, str)) and not isinstance(v, bool)]
+    rows = [(k, v) for k, v in rows if lang != "en" or not (isinstance(v, str) and _CJK.search(v))]
+    return pd.DataFrame({"statistic": [_label(f"rep_stat_{k}", lang, _col_label(k, lang)) for k, _ in rows], "value": [v for _, v in rows]}).rename(
+        columns={"statistic": "statistic", "value": "value"}
+    )
+
+
+# ============================================================================================
+# Evidence for the findings
+# ============================================================================================
+
+
+def _uncertainty(prm, data: dict, chapters: dict, year: int) -> pd.DataFrame | None:
+    ch = chapters.get("04-weights") or {}
+    for name, tab in sorted((ch.get("tables") or {}).items()):
+        if {"unit_id", "nominal_rank", "p_winner", "q05", "q95"} <= set(tab.columns) and ("year" not in tab or (tab["year"] == year).all()):
+            return tab
+    try:
+        from pipeline.sensitivity import uncertainty
+    except ImportError:
+        return None
+    m = F.item_matrix(data["scores"], data["items"], year)
+    it = data["items"].loc[data["items"]["year"] == year].set_index("item_id").reindex(m.columns)
+    adj = data["totals"].loc[data["totals"]["year"] == year].set_index("unit_id")["adjustment"].reindex(m.index).fillna(0.0)
+    res = uncertainty(m, it["max_points"].to_numpy(dtype=float), n=int(min(prm.n_samples, 5000)), seed=prm.seed, scheme=prm.scheme,
+                      top_n=prm.top_n, kappa=prm.kappa, p=prm.p, offset=adj.to_numpy(), unit_ids=m.index.to_numpy())
+    return res
+
+
+def _evidence(prm, data: dict, chapters: dict, year: int) -> dict:
+    items, totals, scores, units = data["items"], data["totals"], data["scores"], data["units"]
+    upto = totals.loc[totals["year"] <= year]
+    ranks = F.scheme_ranks(scores, items, totals, year)
+    ev = {
+        "items": F.item_stats(scores, items, year),
+        "system": F.system_by_year(upto, prm.top_n),
+        "effective_weights": F.effective_weights(totals, items, year),
+        "favour": F.favour_test(ranks, units, seed=prm.seed),
+        "peer": F.peer_test(totals, units, year, by="sector"),
+        "persistence": F.persistence(totals, year),
+        "ranking": totals.loc[totals["year"] == year, ["unit_id", "total", "rank", "is_winner", "pct_of_max", "adjustment"]],
+        "uncertainty": _uncertainty(prm, data, chapters, year),
+    }
+    integ = data.get("integrity")
+    if integ is not None and len(integ):
+        integ = integ.copy()
+        integ["year"] = pd.to_numeric(integ["year"], errors="coerce")
+        ev["integrity"] = integ.loc[integ["year"] == year]
+    q = data.get("quarantine")
+    ev["n_quarantined"] = int(len(q)) if (q is not None and prm.allow_quarantine) else 0
+    return ev
+
+
+def _namer(lang: str, units: pd.DataFrame | None = None, items: pd.DataFrame | None = None):
+    unit_names = units.set_index("unit_id")["name"].to_dict() if units is not None else {}
+
+    def name(kind: str, v: Any) -> str:
+        v = str(v)
+        if kind == "unit":
+            return unit_names.get(v, v)
+        if kind == "item":
+            if items is not None and v in items.index:
+                r = items.loc[v]
+                return f"{v} {r['item_name']}" if lang == "zh" else f"{v} ({t('cat_' + str(r['category']), lang)})"
+            return v
+        if kind in ("sector", "type"):
+            return _label(f"{kind}_{v}", lang, v)
+        if kind == "category":
+            return _label(f"cat_{v}", lang, v)
+        if kind == "check":
+            return _label(f"int_check_{v}", lang, v.replace("_", " "))
+        return v
+
+    return name
+
+
+# ============================================================================================
+# build_year
+# ============================================================================================
+
+
+def _ranking_table(data: dict, year: int, top_n: int) -> pd.DataFrame:
+    g = data["totals"].loc[data["totals"]["year"] == year].merge(data["units"][["unit_id", "name", "sector"]], on="unit_id", how="left")
+    cut = float(g.loc[g["rank"] <= top_n, "total"].min())
+    g = g.assign(gap=g["total"] - cut).sort_values(["rank", "unit_id"])
+    return g[["rank", "unit_id", "name", "sector", "total", "pct_of_max", "adjustment", "gap", "is_winner"]].reset_index(drop=True)
+
+
+def _chapter_blocks(doc: _Doc, ch: dict | None, chapter: str, executed: Path, skip_tables: set[str] = frozenset(), fig_keys: dict | None = None) -> list[dict]:
+    lang = doc.lang
+    if ch is None:
+        return [{"kind": "p", "text": t("rep_chapter_missing", lang, name=chapter)}]
+    blocks: list[dict] = [{"kind": "p", "text": s} for s in _readings(executed)]
+    for fig in ch["figures"]:
+        key = None
+        for k, pat in (fig_keys or {}).items():
+            if re.search(pat, fig.stem):
+                key = k
+        blocks.append(doc.figure(fig, _caption("fig", fig.stem, lang), key=key or fig.stem))
+    for name, tab in ch["tables"].items():
+        if name in skip_tables or tab.shape[1] > _MAX_COLS + 3 or not len(tab):
+            if len(tab):
+                doc.xlsx.append((f"{chapter[:2]} {name}", _display(tab, lang)))
+            continue
+        blocks.append(doc.table(tab, _caption("tab", name, lang), key=name))
+    if ch["headline"]:
+        blocks.append(doc.table(_headline_table(ch["headline"], lang).rename(columns={"statistic": "rep_col_statistic", "value": "rep_col_value"}).rename(
+            columns=lambda c: c.replace("rep_col_", "")), t("rep_headline", lang) + f" ({chapter})", xlsx=True))
+    return blocks
+
+
+def _quality_blocks(doc: _Doc, data: dict, prm, year: int) -> list[dict]:
+    lang = doc.lang
+    log, quar, integ = data.get("cleaning_log"), data.get("quarantine"), data.get("integrity")
+    n_log = 0 if log is None else len(log)
+    n_quar = 0 if quar is None else len(quar)
+    blocks = [{"kind": "p", "text": t("rep_q_intro", lang, n_log=n_log, n_quar=n_quar)}]
+    if log is not None and len(log):
+        by_rule = log.groupby("rule").size().rename("count").reset_index().sort_values(["count", "rule"], ascending=[False, True])
+        blocks.append(doc.table(by_rule.rename(columns={"rule": "rule"}), t("rep_tabcap_quality", lang), key="quality"))
+    if n_quar:
+        if prm.allow_quarantine:
+            blocks.append({"kind": "p", "text": t("rep_q_quarantine_used", lang)})
+        blocks.append(doc.table(quar, t("rep_tabcap_quarantine", lang), key="quarantine"))
+    if integ is None:
+        blocks.append({"kind": "p", "text": t("rep_q_integrity_missing", lang)})
+        return blocks
+    iy = integ.loc[pd.to_numeric(integ["year"], errors="coerce") == year]
+    sev = iy["severity"].value_counts()
+    blocks.append({"kind": "p", "text": t("rep_q_integrity", lang, n=len(iy), high=int(sev.get("high", 0)), medium=int(sev.get("medium", 0)), low=int(sev.get("low", 0)))})
+    if len(iy):
+        summ = iy.pivot_table(index="check", columns="severity", values="unit_id", aggfunc="count", fill_value=0).reindex(columns=list(F.SEVERITIES), fill_value=0).reset_index()
+        blocks.append(doc.table(summ, t("rep_tabcap_integrity", lang), key="integrity"))
+        hi = iy.loc[iy["severity"] == "high"]
+        if len(hi):
+            cols = [c for c in ("unit_id", "item", "check", "statistic", "evidence") if c in hi]
+            blocks.append(doc.table(hi[cols].sort_values(["check", "unit_id"]), t("rep_tabcap_integrity_high", lang), key="integrity_high"))
+    return blocks
+
+
+def _methods_blocks(prm) -> list[dict]:
+    lang = prm.lang
+    keys = ["rep_m_total", "rep_m_rank", "rep_m_dist", "rep_m_items", "rep_m_mc", "rep_m_sobol", "rep_m_eff", "rep_m_favour", "rep_m_kw", "rep_m_trend", "rep_m_rules"]
+    fmt = dict(na_policy=prm.na_policy, top_n=prm.top_n, kappa=prm.kappa, p=prm.p, n_samples=prm.n_samples, n_perm=4999)
+    return [{"kind": "list", "items": [t(k, lang, **fmt) for k in keys]}]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _git_commit() -> str:
+    try:
+        r = subprocess.run(["git", "rev-parse", "HEAD"], cwd=config.ROOT, capture_output=True, text=True, timeout=10)
+        return r.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def manifest(prm, inputs: list[Path], timings: dict[str, float], root: Path | None = None) -> dict:
+    """Reproducibility record: SHA-256 of every input file, parameters, versions, commit, timings.
+
+    Returns
+    -------
+    dict
+        ``created_utc`` (the only timestamp of a run), ``parameters`` (:class:`Params` as a
+        dict), ``inputs`` (list of ``{path, sha256, bytes}``, sorted by path), ``versions``
+        (python and the packages used), ``git_commit``, ``wall_time_s`` (step → seconds).
+    """
+    from importlib import metadata
+
+    vers = {"python": sys.version.split()[0]}
+    for pkg in ("pipeline", "numpy", "pandas", "scipy", "matplotlib", "papermill", "nbformat", "openpyxl", "pyarrow", "jinja2", "weasyprint", "mplfonts", "python-calamine", "pandera"):
+        try:
+            vers[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            vers[pkg] = "not installed"
+    base = root or config.ROOT
+    files = []
+    for p in sorted(set(Path(x).resolve() for x in inputs)):
+        if p.is_file():
+            try:
+                rel = str(p.relative_to(Path(base).resolve()))
+            except ValueError:
+                rel = str(p)
+            files.append({"path": rel, "sha256": _sha256(p), "bytes": p.stat().st_size})
+    return {
+        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "parameters": prm.to_dict(),
+        "inputs": files,
+        "versions": vers,
+        "git_commit": _git_commit(),
+        "wall_time_s": {k: round(float(v), 3) for k, v in timings.items()},
+    }
+
+
+def _input_files(prm) -> list[Path]:
+    raw = Path(prm.raw)
+    files = [p for p in raw.rglob("*") if p.is_file()] if raw.exists() else []
+    proc = Path(prm.processed)
+    files += [p for p in proc.glob("*") if p.is_file() and p.suffix in (".parquet", ".csv")]
+    return files
+
+
+def write_xlsx(sheets: list[tuple[str, pd.DataFrame]], path: Path) -> Path:
+    """Write one sheet per table: translated headers, frozen header row, widths, guarded text.
+
+    Text cells that a spreadsheet would run as a formula are prefixed with an apostrophe
+    (:func:`pipeline.io.neutralise_formulas`). The file is byte-identical for the same tables:
+    workbook timestamps and zip entry dates are fixed.
+    """
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    used: set[str] = set()
+    for title, df in sheets:
+        name = re.sub(r"[\[\]:*?/\\]", " ", str(title)).strip()[:31] or "Sheet"
+        base, i = name, 2
+        while name.lower() in used:
+            suffix = f" ({i})"
+            name = base[: 31 - len(suffix)] + suffix
+            i += 1
+        used.add(name.lower())
+        ws = wb.create_sheet(name)
+        d = neutralise_formulas(df.reset_index(drop=True))
+        ws.append([str(c) for c in d.columns])
+        for rec in d.itertuples(index=False):
+            row = []
+            for v in rec:
+                if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+                    row.append(None)
+                elif isinstance(v, (np.integer,)):
+                    row.append(int(v))
+                elif isinstance(v, (np.floating, float)):
+                    row.append(float(v))
+                elif isinstance(v, (bool, np.bool_)):
+                    row.append(bool(v))
+                else:
+                    row.append(str(v))
+            ws.append(row)
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+        ws.freeze_panes = "A2"
+        for j, col in enumerate(d.columns, start=1):
+            vals = [str(col)] + [_fmt_cell(v, str(col)) for v in d.iloc[:200, j - 1]]
+            width = max(sum(2 if _CJK.match(ch) else 1 for ch in s) for s in vals)
+            ws.column_dimensions[get_column_letter(j)].width = min(max(8, width + 2), 60)
+    from datetime import datetime
+
+    fixed = datetime(2000, 1, 1)
+    wb.properties.created = fixed
+    wb.properties.modified = fixed
+    wb.properties.creator = "pipeline"
+    buf = _io.BytesIO()
+    wb.save(buf)
+    # re-zip with fixed entry dates so that the bytes depend on the content only
+    src = zipfile.ZipFile(buf)
+    out = _io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            data = re.sub(rb"<dcterms:modified[^>]*>[^<]*</dcterms:modified>", b'<dcterms:modified xsi:type="dcterms:W3CDTF">2000-01-01T00:00:00Z</dcterms:modified>', data) if info.filename == "docProps/core.xml" else data
+            zi = zipfile.ZipInfo(info.filename, date_time=(2000, 1, 1, 0, 0, 0))
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(zi, data)
+    return atomic_write(path, out.getvalue())
+
+
+def _abstract(prm, data: dict, year: int, found: list, unc: pd.DataFrame | None) -> list[str]:
+    lang = prm.lang
+    st = overview_stats(data["totals"], year, prm.top_n).set_index("statistic")["value"]
+    paras = [t("rep_abs_main", lang, year=year, n_units=int(st["n_units"]), mean=st["mean"], median=st["median"], sd=st["sd"], max=st["max"], min=st["min"],
+               top_n=prm.top_n, n_winners=int(st["n_winners"]), cut=st["cut"])]
+    if unc is not None and len(unc):
+        win = unc.loc[unc["nominal_rank"] <= prm.top_n]
+        paras.append(t("rep_abs_stab", lang, n_samples=_n_samples(prm, unc), stable=int((win["p_winner"] >= 0.8).sum()), n_winners=len(win)))
+    if found:
+        paras.append(t("rep_abs_find", lang, k=len(found), k_high=sum(f.severity == "high" for f in found)))
+    else:
+        paras.append(t("rep_abs_none", lang))
+    return paras
+
+
+def _n_samples(prm, unc: pd.DataFrame) -> int:
+    sysd = unc.attrs.get("system") if hasattr(unc, "attrs") else None
+    if isinstance(sysd, dict) and "n" in sysd:
+        return int(sysd["n"])
+    return int(prm.n_samples)
+
+
+def _finding_blocks(doc: _Doc, found: list, namer) -> tuple[list[dict], list[dict]]:
+    lang = doc.lang
+    if not found:
+        return [{"kind": "p", "text": t("rep_nothing", lang)}], [{"kind": "p", "text": t("rep_nothing_rec", lang)}]
+    probs, recs = [], []
+    for i, f in enumerate(found, start=1):
+        ev = doc.resolve(f.evidence)
+        probs.append({"kind": "finding", "n": i, "head": t("rep_finding_no", lang, n=i), "severity": t(f"rep_severity_{f.severity}", lang), "sev": f.severity,
+                      "text": f.text(lang, namer), "evidence": (t("rep_evidence", lang) + ("：" if lang == "zh" else ": ") + ev) if ev else ""})
+        recs.append({"kind": "finding", "n": i, "head": t("rep_rec_for", lang, n=i), "severity": "", "sev": "", "text": f.recommendation(lang, namer), "evidence": ""})
+    return probs, recs
+
+
+def build_year(params, out: Path | None = None, allow_missing: bool = False, timings: dict | None = None, analysis: Path | None = None, pdf: bool = True) -> Path:
+    """Render the report of one year into ``<out or params.reports>/<year>/``.
+
+    Reads the processed tables and the chapter outputs written by :func:`analyze`; writes
+    ``report.html``, ``report.pdf``, ``tables.xlsx``, ``figures/`` (PNG + SVG of every chart),
+    ``bulletin_H1.html``, ``units/<unit_id>.html`` (+ ``units/index.html``) and
+    ``manifest.json``. ``allow_missing`` (development only) renders with absent chapters;
+    ``analysis`` is the analysis root written by :func:`analyze` (default
+    ``<processed>/analysis``); ``pdf=False`` skips the PDF (quick re-renders).
+
+    Returns
+    -------
+    Path
+        The year's report folder.
+    """
+    t0 = time.perf_counter()
+    steps: dict[str, float] = dict(timings or {})
+    prm = params
+    lang = prm.lang
+    year = _year_of(prm)
+    processed = Path(prm.processed)
+    dest = Path(out if out is not None else prm.reports) / str(year)
+    root = _analysis_root(prm, analysis) / str(year)
+    executed = Path(prm.reports) / str(year) / "executed"
+    _log(f"report {year}: loading tables")
+    data = _load(processed)
+    chapters = {c: _chapter(root, c) for c in CHAPTERS}
+    missing = [c for c, v in chapters.items() if v is None]
+    if missing and not allow_missing:
+        raise PipelineError(f"analysis results missing for {year}: {', '.join(missing)} — run `python -m pipeline analyze --year {year}` first")
+    if (root / "timings.json").exists():
+        steps.update({f"analyze:{k}": v for k, v in json.loads((root / "timings.json").read_text()).items()})
+    _log(f"report {year}: findings")
+    t1 = time.perf_counter()
+    ev = _evidence(prm, data, chapters, year)
+    found = F.derive(ev, top_n=prm.top_n)
+    steps["findings"] = time.perf_counter() - t1
+    it_idx = data["items"].loc[data["items"]["year"] == year].set_index("item_id")
+    namer = _namer(lang, data["units"], it_idx)
+
+    doc = _Doc(lang)
+    sections = []
+    # 一、总体情况
+    ov = chapters.get("01-overview")
+    blocks = _chapter_blocks(doc, ov, "01-overview", executed / "01-overview.ipynb", skip_tables={"system", "item_stats", "distribution", "profile"},
+                             fig_keys={"system": r"system", "items": r"item_spread"})
+    blocks.append(doc.table(overview_stats(data["totals"], year, prm.top_n).assign(statistic=lambda d: d["statistic"].map(lambda k: t(f"rep_stat_{k}", lang))),
+                            t("rep_tabcap_distribution", lang), key="distribution"))
+    blocks.append(doc.table(category_profile(data["totals"], data["items"], year), t("rep_tabcap_profile", lang), key="profile"))
+    blocks.append(doc.table(ev["system"], t("rep_tabcap_system", lang), key="system"))
+    blocks.append(doc.table(ev["items"].drop(columns=["item_name"] if lang == "en" else []), t("rep_tabcap_items", lang), key="items", max_rows=30))
+    sections.append({"id": "overview", "title": t("rep_sec_overview", lang), "blocks": blocks})
+    # 二、横向比较
+    blocks = _chapter_blocks(doc, chapters.get("02-horizontal"), "02-horizontal", executed / "02-horizontal.ipynb", fig_keys={"ranking": r"rank"})
+    rk = _ranking_table(data, year, prm.top_n)
+    if lang == "en":
+        pass
+    blocks.append(doc.table(rk, t("rep_tabcap_ranking", lang), key="ranking", max_rows=len(rk)))
+    blocks.append(doc.table(ev["peer"], t("rep_tabcap_peer", lang), key="peer"))
+    sections.append({"id": "horizontal", "title": t("rep_sec_horizontal", lang), "blocks": blocks})
+    # 三、纵向比较与趋势
+    blocks = _chapter_blocks(doc, chapters.get("03-vertical-trend"), "03-vertical-trend", executed / "03-vertical-trend.ipynb")
+    sections.append({"id": "vertical", "title": t("rep_sec_vertical", lang), "blocks": blocks})
+    # 四、权重敏感性与公平性
+    blocks = _chapter_blocks(doc, chapters.get("04-weights"), "04-weights", executed / "04-weights.ipynb",
+                             fig_keys={"rank_interval": r"interval", "effective_weights": r"effective"})
+    unc = ev.get("uncertainty")
+    if unc is not None and len(unc):
+        u = unc.merge(data["units"][["unit_id", "name"]], on="unit_id", how="left").sort_values(["nominal_rank", "unit_id"])
+        u = u.loc[(u["nominal_rank"] <= prm.top_n) | (u["p_winner"] > 0)]
+        cols = [c for c in ("nominal_rank", "unit_id", "name", "median_rank", "q05", "q95", "p_winner") if c in u]
+        blocks.append(doc.table(u[cols], t("rep_tabcap_uncertainty", lang), key="uncertainty", max_rows=40))
+    blocks.append(doc.table(ev["effective_weights"], t("rep_tabcap_effective_weights", lang), key="effective_weights"))
+    blocks.append(doc.table(ev["favour"], t("rep_tabcap_favour", lang), key="favour"))
+    sections.append({"id": "weights", "title": t("rep_sec_weights", lang), "blocks": blocks})
+    # 附录 (built before 五/六 so that evidence references to appendix tables resolve)
+    qual = _quality_blocks(doc, data, prm, year)
+    qual += [b for b in _chapter_blocks(doc, chapters.get("05-integrity"), "05-integrity", executed / "05-integrity.ipynb") if b["kind"] != "p" or b["text"]]
+    # 五、六
+    probs, recs = _finding_blocks(doc, found, namer)
+    ftab = F.to_frame(found, lang, namer)
+    doc.xlsx.append((t("rep_tabcap_findings", lang), _display(ftab.drop(columns=["rule"]), lang)))
+    sections.append({"id": "problems", "title": t("rep_sec_problems", lang), "blocks": probs})
+    sections.append({"id": "recommend", "title": t("rep_sec_recommend", lang), "blocks": recs})
+    man = manifest(prm, _input_files(prm), steps)
+    repro = [{"kind": "p", "text": t("rep_r_commit", lang, commit=man["git_commit"])},
+             {"kind": "p", "text": t("rep_r_inputs", lang, n=len(man["inputs"]), k=min(12, len(man["inputs"])))}]
+    repro.append(doc.table(pd.DataFrame(man["inputs"])[["path", "sha256"]] if man["inputs"] else pd.DataFrame(columns=["path", "sha256"]), t("rep_tabcap_inputs", lang), key="inputs", max_rows=12))
+    pv = pd.DataFrame({"parameter": list(prm.to_dict()), "value": [json.dumps(v, ensure_ascii=False) for v in prm.to_dict().values()]})
+    pv = pv.loc[~pv["parameter"].isin(["raw", "processed", "reports"])]
+    repro.append(doc.table(pv, t("rep_tabcap_params", lang), key="params", max_rows=40))
+    repro.append(doc.table(pd.DataFrame({"package": list(man["versions"]), "version": list(man["versions"].values())}), t("rep_tabcap_versions", lang), key="versions", max_rows=40))
+    repro.append({"kind": "p", "text": t("rep_r_rerun", lang, year=year)})
+    appendix = [
+        {"id": "quality", "title": t("rep_app_quality", lang), "blocks": qual},
+        {"id": "methods", "title": t("rep_app_methods", lang), "blocks": _methods_blocks(prm)},
+        {"id": "repro", "title": t("rep_app_repro", lang), "blocks": repro},
+    ]
+    ctx = {
+        "lang": lang,
+        "title": t("rep_title", lang, year=year),
+        "subtitle": t("rep_subtitle", lang),
+        "params_line": t("rep_params_line", lang, top_n=prm.top_n, na_policy=prm.na_policy, seed=prm.seed, n_samples=_n_samples(prm, unc) if unc is not None else prm.n_samples, scheme=prm.scheme),
+        "generated_by": t("rep_generated_by", lang),
+        "abstract_title": t("rep_abstract", lang),
+        "abstract": _abstract(prm, data, year, found, unc),
+        "toc_title": t("rep_toc", lang),
+        "sections": sections,
+        "appendix_title": t("rep_sec_appendix", lang),
+        "appendix": appendix,
+        "fig_label": t("rep_fig", lang),
+        "tab_label": t("rep_tab", lang),
+        "links": [("bulletin_H1.html", t("rep_cap_bulletin", lang)), ("units/index.html", t("rep_unit_index", lang))],
+    }
+    t1 = time.perf_counter()
+    _log(f"report {year}: HTML")
+    html_text = _render("report.html", ctx)
+    atomic_write(dest / "report.html", html_text)
+    write_xlsx(doc.xlsx, dest / "tables.xlsx")
+    _copy_figures(root, dest / "figures")
+    steps["html+xlsx"] = time.perf_counter() - t1
+    t1 = time.perf_counter()
+    _log(f"report {year}: bulletin and unit pages")
+    write_bulletin(data, year, prm, dest / "bulletin_H1.html")
+    write_unit_pages(data, year, prm, ev.get("uncertainty"), dest / "units")
+    steps["bulletin+units"] = time.perf_counter() - t1
+    if pdf:
+        t1 = time.perf_counter()
+        _log(f"report {year}: PDF")
+        ctx["links"] = []
+        _write_pdf(_render("report.html", ctx, pdf=True), dest / "report.pdf")
+        steps["pdf"] = time.perf_counter() - t1
+    steps["build_year"] = time.perf_counter() - t0
+    man["wall_time_s"] = {k: round(float(v), 3) for k, v in steps.items()}
+    atomic_write(dest / "manifest.json", json.dumps(man, ensure_ascii=False, indent=1, sort_keys=True))
+    _log(f"report {year}: done ({steps['build_year']:.1f} s) → {dest}")
+    return dest
+
+
+def _copy_figures(root: Path, dest: Path) -> None:
+    for p in sorted(root.glob("*/figures/*")):
+        if p.suffix in (".png", ".svg"):
+            atomic_write(dest / f"{p.parent.parent.name[:2]}_{p.name}", p.read_bytes())
+
+
+# ============================================================================================
+# Bulletin (半年通报) and unit pages
+# ============================================================================================
+
+
+def bulletin_table(scores: pd.DataFrame, items: pd.DataFrame, totals: pd.DataFrame, year: int, months=range(1, 7)) -> pd.DataFrame:
+    """Half-year ranking from the monthly sheets (periods 1…6, items scored in points).
+
+    A monthly row of an applicable item (status ≠ ``na``) can earn ``max_points / 12``
+    (annual points of a 计分 item = the sum of its 12 monthly values); ``h1_pct`` =
+    100 × earned / attainable.
+
+    Returns
+    -------
+    DataFrame
+        ``h1_rank`` (competition rank of ``h1_pct``), ``unit_id``, ``months`` (months with a
+        row), ``h1_points``, ``h1_max``, ``h1_pct``, ``rank`` (the year-end rank). Empty when
+        the year has no monthly rows.
+    """
+    per = [str(m) for m in months]
+    s = scores.loc[(scores["year"] == year) & scores["period"].astype(str).isin(per)]
+    cols = ["h1_rank", "unit_id", "months", "h1_points", "h1_max", "h1_pct", "rank"]
+    if not len(s):
+        return pd.DataFrame(columns=cols)
+    s = s.merge(items.loc[items["year"] == year, ["item_id", "max_points"]], on="item_id", how="left")
+    s = s.assign(earned=s["points"].astype(float).where(s["status"] == "ok", 0.0).fillna(0.0),
+                 attainable=(s["max_points"] / 12.0).where(s["status"] != "na", 0.0))
+    g = s.groupby("unit_id").agg(months=("period", "nunique"), h1_points=("earned", "sum"), h1_max=("attainable", "sum")).reset_index()
+    g["h1_pct"] = 100.0 * g["h1_points"] / g["h1_max"].where(g["h1_max"] > 0)
+    from pipeline.score import TIE_DECIMALS, rank
+
+    g["h1_rank"] = rank(g["h1_pct"].fillna(-1).to_numpy(), decimals=TIE_DECIMALS).astype(int)
+    g = g.merge(totals.loc[totals["year"] == year, ["unit_id", "rank"]], on="unit_id", how="left")
+    return g[cols].sort_values(["h1_rank", "unit_id"]).reset_index(drop=True)
+
+
+def write_bulletin(data: dict, year: int, prm, path: Path) -> Path:
+    """Write ``bulletin_H1.html`` (self-contained)."""
+    lang = prm.lang
+    b = bulletin_table(data["scores"], data["items"], data["totals"], year)
+    paras, table = [], ""
+    if len(b):
+        b = b.merge(data["units"][["unit_id", "name"]], on="unit_id", how="left")
+        b = b[["h1_rank", "unit_id", "name", "months", "h1_points", "h1_max", "h1_pct", "rank"]]
+        overlap = int(((b["h1_rank"] <= prm.top_n) & (b["rank"] <= prm.top_n)).sum())
+        paras = [t("rep_bul_intro", lang), t("rep_bul_reading", lang, mean=float(b["h1_pct"].mean()), top_n=prm.top_n, overlap=overlap)]
+        table = _table_html(_display(b, lang))
+    else:
+        paras = [t("rep_bul_none", lang)]
+    from markupsafe import Markup
+
+    html_text = _render("bulletin.html", {"lang": lang, "title": t("rep_bul_title", lang, year=year), "paras": paras, "table": Markup(table),
+                                          "caption": t("rep_tabcap_bulletin", lang), "back": t("rep_unit_back", lang), "back_href": "report.html"})
+    return atomic_write(path, html_text)
+
+
+def _svg_radar(values: list[float], ref: list[float], names: list[str], lang: str) -> str:
+    """Inline SVG radar of six dimensions (0–100 %): this unit vs the average."""
+    from pipeline.plots.style import OTHER, WINNER
+
+    cx, cy, r = 170, 150, 100
+    k = len(names)
+    ang = [math.pi / 2 - 2 * math.pi * i / k for i in range(k)]
+
+    def pts(vals):
+        return " ".join(f"{cx + r * max(0, min(v, 100)) / 100 * math.cos(a):.1f},{cy - r * max(0, min(v, 100)) / 100 * math.sin(a):.1f}" for v, a in zip(vals, ang))
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 340 300" width="340" height="300" role="img">']
+    for lv in (25, 50, 75, 100):
+        parts.append(f'<polygon points="{pts([lv] * k)}" fill="none" stroke="#ccc" stroke-width="0.7"/>')
+    for a, nm in zip(ang, names):
+        x, y = cx + (r + 14) * math.cos(a), cy - (r + 14) * math.sin(a)
+        anchor = "middle" if abs(math.cos(a)) < 0.3 else ("start" if math.cos(a) > 0 else "end")
+        parts.append(f'<line x1="{cx}" y1="{cy}" x2="{cx + r * math.cos(a):.1f}" y2="{cy - r * math.sin(a):.1f}" stroke="#ccc" stroke-width="0.7"/>')
+        parts.append(f'<text x="{x:.1f}" y="{y + 4:.1f}" font-size="11" text-anchor="{anchor}">{_html.escape(nm)}</text>')
+    parts.append(f'<polygon points="{pts(ref)}" fill="{OTHER}" fill-opacity="0.25" stroke="{OTHER}" stroke-width="1.2"/>')
+    parts.append(f'<polygon points="{pts(values)}" fill="{WINNER}" fill-opacity="0.25" stroke="{WINNER}" stroke-width="1.8"/>')
+    parts.append(f'<rect x="8" y="278" width="10" height="10" fill="{WINNER}"/><text x="22" y="287" font-size="11">{_html.escape(t("rep_lg_unit", lang))}</text>')
+    parts.append(f'<rect x="110" y="278" width="10" height="10" fill="{OTHER}"/><text x="124" y="287" font-size="11">{_html.escape(t("rep_lg_all", lang))}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _svg_lines(years: list[int], series: list[float], title: str, invert: bool = False, lo: float | None = None, hi: float | None = None) -> str:
+    """Small inline SVG line chart (one series over the years)."""
+    from pipeline.plots.style import PALETTE
+
+    w, h, l, b, tp = 300, 170, 40, 28, 22
+    vals = [v for v in series if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    if not vals:
+        return ""
+    lo = min(vals) if lo is None else lo
+    hi = max(vals) if hi is None else hi
+    if hi - lo < 1e-9:
+        lo, hi = lo - 1, hi + 1
+    x0, x1 = (min(years), max(years)) if len(years) > 1 else (years[0] - 1, years[0] + 1)
+
+    def X(yr):
+        return l + (w - l - 10) * (yr - x0) / (x1 - x0)
+
+    def Y(v):
+        f = (v - lo) / (hi - lo)
+        return tp + (h - tp - b) * (f if invert else 1 - f)
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img">',
+             f'<text x="{l}" y="14" font-size="11">{_html.escape(title)}</text>',
+             f'<line x1="{l}" y1="{h - b}" x2="{w - 10}" y2="{h - b}" stroke="#999"/><line x1="{l}" y1="{tp}" x2="{l}" y2="{h - b}" stroke="#999"/>']
+    for v in (lo, hi):
+        parts.append(f'<text x="{l - 4}" y="{Y(v) + 4:.1f}" font-size="10" text-anchor="end">{v:.0f}</text>')
+    for yr in years:
+        parts.append(f'<text x="{X(yr):.1f}" y="{h - b + 14}" font-size="10" text-anchor="middle">{yr % 100:02d}</text>')
+    pts = [(X(yr), Y(v)) for yr, v in zip(years, series) if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    parts.append(f'<polyline points="{" ".join(f"{x:.1f},{y:.1f}" for x, y in pts)}" fill="none" stroke="{PALETTE[1]}" stroke-width="1.8"/>')
+    parts += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.8" fill="{PALETTE[1]}"/>' for x, y in pts]
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def write_unit_pages(data: dict, year: int, prm, unc: pd.DataFrame | None, folder: Path) -> list[Path]:
+    """Write ``units/<unit_id>.html`` for every unit of the year and ``units/index.html``."""
+    from markupsafe import Markup
+
+    lang = prm.lang
+    totals, items, units = data["totals"], data["items"], data["units"]
+    g = totals.loc[totals["year"] == year]
+    names = units.set_index("unit_id")["name"].to_dict()
+    dmax = items.loc[items["year"] == year].groupby("dimension")["max_points"].sum()
+    dims = [d for d in config.DIMENSIONS if d in dmax.index]
+    mean_dim = [100 * g[f"dim_{d}"].mean() / dmax[d] for d in dims]
+    cut = float(g.loc[g["rank"] <= prm.top_n, "total"].min())
+    integ = data.get("integrity")
+    iy = integ.loc[pd.to_numeric(integ["year"], errors="coerce") == year] if integ is not None and len(integ) else None
+    weak = data.get("weak_orgs")
+    wk = weak.loc[weak["year"] == year].set_index("unit_id")["status"].to_dict() if weak is not None and len(weak) else {}
+    u_idx = unc.set_index("unit_id") if unc is not None and len(unc) else None
+    n_samp = _n_samples(prm, unc) if unc is not None else prm.n_samples
+    hist = totals.sort_values("year")
+    env_t = "unit.html"
+    written, index_rows = [], []
+    for r in g.sort_values(["rank", "unit_id"]).itertuples(index=False):
+        uid = r.unit_id
+        nm = names.get(uid, uid)
+        stand = t("rep_unit_stand_text", lang, total=r.total, pct=r.pct_of_max, n=len(g), rank=int(r.rank),
+                  status=t("rep_unit_winner" if r.is_winner else "rep_unit_not_winner", lang), gap=r.total - cut)
+        radar = _svg_radar([100 * getattr(r, f"dim_{d}") / dmax[d] for d in dims], mean_dim, [t(f"dim_{d}", lang) for d in dims], lang)
+        h = hist.loc[(hist["unit_id"] == uid) & (hist["year"] <= year)]
+        yrs = h["year"].astype(int).tolist()
+        traj = Markup(_svg_lines(yrs, h["rank"].astype(float).tolist(), t("rep_col_rank", lang), invert=True, lo=1, hi=float(g["rank"].max()))
+                      + _svg_lines(yrs, h["pct_of_max"].astype(float).tolist(), t("rep_col_pct_of_max", lang)))
+        if u_idx is not None and uid in u_idx.index:
+            u = u_idx.loc[uid]
+            interval = t("rep_unit_interval_text", lang, n_samples=n_samp, q05=int(u["q05"]), q95=int(u["q95"]), median=int(u.get("median_rank", u["q05"])), p=float(u["p_winner"]))
+        else:
+            interval = t("rep_unit_interval_none", lang)
+        flags_tab = ""
+        if iy is not None:
+            fu = iy.loc[iy["unit_id"] == uid]
+            if len(fu):
+                cols = [c for c in ("check", "item", "severity", "statistic", "evidence") if c in fu]
+                flags_tab = _table_html(_display(fu[cols], lang))
+        weak_line = t("rep_unit_weak", lang, status=t(f"rep_weak_{wk[uid]}", lang)) if uid in wk and f"rep_weak_{wk[uid]}" in labels(lang) else ""
+        ctx = {"lang": lang, "title": t("rep_unit_title", lang, name=nm, year=year), "stand_h": t("rep_unit_stand", lang), "stand": stand,
+               "radar_h": t("rep_unit_radar", lang), "radar": Markup(radar), "traj_h": t("rep_unit_traj", lang), "traj": traj,
+               "interval_h": t("rep_unit_interval", lang), "interval": interval, "flags_h": t("rep_unit_flags", lang),
+               "flags": Markup(flags_tab), "flags_none": t("rep_unit_flags_none", lang), "weak": weak_line, "back": t("rep_unit_back", lang)}
+        written.append(atomic_write(folder / f"{uid}.html", _render(env_t, ctx)))
+        index_rows.append({"rank": int(r.rank), "unit_id": f'<a href="{uid}.html">{uid}</a>', "name": nm, "total": r.total})
+    idx = pd.DataFrame(index_rows)
+    tab = _table_html(_display(idx, lang)).replace("&lt;a href=&quot;", '<a href="').replace("&quot;&gt;", '">').replace("&lt;/a&gt;", "</a>")
+    atomic_write(folder / "index.html", _render("bulletin.html", {"lang": lang, "title": t("rep_unit_index", lang) + f" {year}", "paras": [], "table": Markup(tab), "caption": "", "back": t("rep_unit_back", lang), "back_href": "../report.html"}))
+    return written
+
+
+# ============================================================================================
+# Study and run_all
+# ============================================================================================
+
+
+def build_study(params, years: tuple[int, int] | None = None, out: Path | None = None) -> Path:
+    """Render the multi-year study into ``<out or reports>/study_<first>-<last>/``.
+
+    Reads the processed tables and, where present, each year's analysis folder (headline
+    records and the last year's vertical/trend chapter); writes ``report.html``,
+    ``report.pdf``, ``tables.xlsx`` and ``manifest.json``.
+    """
+    t0 = time.perf_counter()
+    prm = params
+    lang = prm.lang
+    processed = Path(prm.processed)
+    data = _load(processed)
+    avail = available_years(processed)
+    first, last = years or (prm.years or (avail[0], avail[-1]))
+    yrs = [y for y in avail if first <= y <= last]
+    if not yrs:
+        raise PipelineError(f"years {first}-{last} are not in the data")
+    first, last = yrs[0], yrs[-1]
+    dest = Path(out if out is not None else prm.reports) / f"study_{first}-{last}"
+    _log(f"study {first}-{last}: building")
+    totals = data["totals"].loc[data["totals"]["year"].isin(yrs)]
+    system = F.system_by_year(totals, prm.top_n)
+    doc = _Doc(lang)
+    rows = []
+    per_year_found = {}
+    for y in yrs:
+        root = _analysis_root(prm) / str(y)
+        chs = {c: _chapter(root, c) for c in CHAPTERS}
+        ev = _evidence(replace(prm, year=y), data, chs, y)
+        fy = F.derive({k: v for k, v in ev.items() if k != "system"}, top_n=prm.top_n)
+        per_year_found[y] = fy
+        unc = ev.get("uncertainty")
+        st = overview_stats(totals, y, prm.top_n).set_index("statistic")["value"]
+        rows.append({"year": y, "n_units": int(st["n_units"]), "mean": st["mean"], "sd": st["sd"], "cut": st["cut"], "n_winners": int(st["n_winners"]),
+                     "stable": int(((unc["nominal_rank"] <= prm.top_n) & (unc["p_winner"] >= 0.8)).sum()) if unc is not None else np.nan,
+                     "n_findings": len(fy)})
+    years_tab = pd.DataFrame(rows)
+    found = F.derive({"system": system, "persistence": F.persistence(totals, last)}, top_n=prm.top_n)
+    # recurring per-year findings: a rule that fired in at least half of the years
+    counts: dict[str, list] = {}
+    for y, fy in per_year_found.items():
+        for f in fy:
+            counts.setdefault(f.rule, []).append((y, f))
+    recurring = [fs[-1][1] for rule, fs in sorted(counts.items()) if len(fs) * 2 >= len(yrs) and rule not in {f.rule for f in found}]
+    found = found + recurring
+    namer = _namer(lang, data["units"], data["items"].loc[data["items"]["year"] == last].set_index("item_id"))
+    sections = []
+    blocks = [doc.table(years_tab, t("rep_tabcap_years", lang), key="years")]
+    sections.append({"id": "years", "title": t("rep_sec_study_years", lang), "blocks": blocks})
+    blocks = [{"kind": "p", "text": overview_reading("system", lang, system=system)}]
+    blocks.append(doc.figure(_fig_png(plot_system(system, lang)), t("rep_cap_study_system", lang), key="system"))
+    blocks.append(doc.table(system, t("rep_tabcap_system", lang), key="system"))
+    vt = _chapter(_analysis_root(prm) / str(last), "03-vertical-trend")
+    if vt is not None:
+        blocks += _chapter_blocks(doc, vt, "03-vertical-trend", Path(prm.reports) / str(last) / "executed" / "03-vertical-trend.ipynb")
+    sections.append({"id": "trend", "title": t("rep_sec_study_trend", lang), "blocks": blocks})
+    wins = totals.groupby("unit_id").agg(years_won=("is_winner", "sum"), years_seen=("year", "nunique")).reset_index()
+    wins = wins.merge(data["units"][["unit_id", "name", "sector"]], on="unit_id", how="left")
+    wins = wins.loc[wins["years_won"] > 0].sort_values(["years_won", "unit_id"], ascending=[False, True])[["unit_id", "name", "sector", "years_won", "years_seen"]]
+    sections.append({"id": "persist", "title": t("rep_sec_study_persist", lang), "blocks": [doc.table(wins, t("rep_tabcap_persist", lang), key="persist", max_rows=30)]})
+    probs, recs = _finding_blocks(doc, found, namer)
+    sections.append({"id": "problems", "title": t("rep_sec_study_findings", lang), "blocks": probs})
+    sections.append({"id": "recommend", "title": t("rep_sec_study_recommend", lang), "blocks": recs})
+    doc.xlsx.append((t("rep_tabcap_findings", lang), _display(F.to_frame(found, lang, namer).drop(columns=["rule"]), lang)))
+    man = manifest(replace(prm, years=(first, last)), _input_files(prm), {})
+    appendix = [
+        {"id": "methods", "title": t("rep_app_methods", lang), "blocks": _methods_blocks(prm)},
+        {"id": "repro", "title": t("rep_app_repro", lang), "blocks": [{"kind": "p", "text": t("rep_r_commit", lang, commit=man["git_commit"])},
+                                                                        {"kind": "p", "text": t("rep_r_inputs", lang, n=len(man["inputs"]), k=0)}]},
+    ]
+    abstract = [overview_reading("system", lang, system=system),
+                t("rep_abs_find", lang, k=len(found), k_high=sum(f.severity == "high" for f in found)) if found else t("rep_abs_none", lang)]
+    ctx = {"lang": lang, "title": t("rep_study_title", lang, first=first, last=last), "subtitle": t("rep_subtitle", lang),
+           "params_line": t("rep_params_line", lang, top_n=prm.top_n, na_policy=prm.na_policy, seed=prm.seed, n_samples=prm.n_samples, scheme=prm.scheme),
+           "generated_by": t("rep_generated_by", lang), "abstract_title": t("rep_abstract", lang), "abstract": abstract, "toc_title": t("rep_toc", lang),
+           "sections": sections, "appendix_title": t("rep_sec_appendix", lang), "appendix": appendix, "fig_label": t("rep_fig", lang),
+           "tab_label": t("rep_tab", lang), "links": [(f"../{y}/report.html", str(y)) for y in yrs if (Path(prm.reports) / str(y) / "report.html").exists()]}
+    atomic_write(dest / "report.html", _render("report.html", ctx))
+    write_xlsx(doc.xlsx, dest / "tables.xlsx")
+    ctx["links"] = []
+    _write_pdf(_render("report.html", ctx, pdf=True), dest / "report.pdf")
+    man["wall_time_s"] = {"build_study": round(time.perf_counter() - t0, 3)}
+    atomic_write(dest / "manifest.json", json.dumps(man, ensure_ascii=False, indent=1, sort_keys=True))
+    _log(f"study {first}-{last}: done ({time.perf_counter() - t0:.1f} s) → {dest}")
+    return dest
+
+
+def _fig_png(fig) -> bytes:
+    import matplotlib.pyplot as plt
+
+    buf = _io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _build_year_worker(prm_dict: dict, out: str | None, timings: dict) -> str:
+    from pipeline.params import Params
+
+    d = dict(prm_dict)
+    d["years"] = tuple(d["years"]) if d.get("years") else None
+    return str(build_year(Params(**d), out=Path(out) if out else None, timings=timings))
+
+
+def run_all(params, out: Path | None = None, workers: int = 2) -> Path:
+    """The whole pipeline: (synth) → clean → check → analyze + report per year → study.
+
+    The sample world is written into ``data/raw`` only when that default folder has no year
+    folders (``make report`` on a fresh checkout). Notebooks of all years run in ``workers``
+    processes; reports are rendered in ``workers`` processes too.
+
+    Returns
+    -------
+    Path
+        The study folder.
+    """
+    from pipeline import clean, integrity
+
+    prm = params
+    t0 = time.perf_counter()
+    raw = Path(prm.raw)
+    has_years = raw.exists() and any(p.is_dir() and re.fullmatch(r"\d{4}", p.name) for p in raw.iterdir())
+    if not has_years:
+        if raw.resolve() != config.RAW.resolve():
+            raise PipelineError(f"{raw}: no year folders (e.g. {raw}/2015) — nothing to analyse")
+        from pipeline import synth
+
+        _log(f"synth: writing the sample world into {raw}")
+        synth.write_world(raw, config.TRUTH, seed=config.SEED, n_units=74, years=(2009, 2016))
+    steps = {}
+    _log("clean: reading raw workbooks")
+    t1 = time.perf_counter()
+    clean.run(raw, Path(prm.processed), years=prm.years, allow_quarantine=prm.allow_quarantine)
+    steps["clean"] = time.perf_counter() - t1
+    _log("check: integrity checks")
+    t1 = time.perf_counter()
+    integrity.run(raw, Path(prm.processed), years=prm.years)
+    steps["check"] = time.perf_counter() - t1
+    avail = available_years(Path(prm.processed))
+    yrs = [y for y in avail if prm.years is None or prm.years[0] <= y <= prm.years[1]]
+    jobs = []
+    for y in yrs:
+        py = replace(prm, year=y)
+        root = _analysis_root(prm) / str(y)
+        executed = Path(prm.reports) / str(y) / "executed"
+        jobs += [(c, str(executed / f"{c}.ipynb"), _nb_params(py, y, c, root / c)) for c in _chapters_present(False)]
+    t1 = time.perf_counter()
+    timings = _run_jobs(jobs, workers)
+    steps["analyze"] = time.perf_counter() - t1
+    for y in yrs:
+        tj = {c: round(v, 2) for (yy, c), v in sorted(timings.items()) if yy == str(y)}
+        atomic_write(_analysis_root(prm) / str(y) / "timings.json", json.dumps(tj, indent=1))
+    t1 = time.perf_counter()
+    common = {"clean": steps["clean"], "check": steps["check"]}
+    if workers > 1 and len(yrs) > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futs = {pool.submit(_build_year_worker, replace(prm, year=y).to_dict(), str(out) if out else None, common): y for y in yrs}
+            for fut in as_completed(futs):
+                fut.result()
+    else:
+        for y in yrs:
+            build_year(replace(prm, year=y), out=out, timings=common)
+    steps["report"] = time.perf_counter() - t1
+    study = build_study(prm, years=(yrs[0], yrs[-1]), out=out)
+    _log(f"all: done in {time.perf_counter() - t0:.1f} s (clean {steps['clean']:.1f}, check {steps['check']:.1f}, analyze {steps['analyze']:.1f}, report {steps['report']:.1f})")
+    return study

@@ -1,0 +1,114 @@
+"""Benefit-of-the-doubt (BoD) composite indicator by linear programming.
+
+Each unit is scored with the weights most favourable to itself (Melyn & Moesen 1991;
+Cherchye, Moesen, Rogge & Van Puyenbroeck 2007, *Soc. Indic. Res.* 82:111–145):
+
+.. math:: E_i = \\max_{w \\ge 0} \\sum_j w_j y_{ij} \\quad \\text{s.t.} \\quad \\sum_j w_j y_{kj} \\le 1 \\;\\; \\forall k
+
+so :math:`E_i \\in [0, 1]` and :math:`E_i = 1` for a unit that no other unit beats under its
+own best weights. Optional *pie-share* bounds restrict the share of each criterion in the
+unit's own composite (Cherchye et al. 2007, eq. 6): :math:`l_j \\le w_j y_{ij} / \\sum_k w_k y_{ik}
+\\le h_j` — linear constraints :math:`w_j y_{ij} - l_j \\sum_k w_k y_{ik} \\ge 0` etc.
+
+**Cross-efficiency** (Sexton, Silkman & Hogan 1986; Doyle & Green 1994): unit *i* scored with
+unit *k*'s optimal weights, :math:`E_{ik} = \\sum_j w^*_{kj} y_{ij}`; the cross-efficiency of *i*
+is the mean over *k* ≠ *i* (peer appraisal, which removes the self-favouring). LP optima may
+not be unique; the vertex HiGHS returns is used (no secondary goal).
+
+One LP per unit (74 small LPs, HiGHS): this is not a per-sample hot path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import linprog
+
+from pipeline.errors import PipelineError
+
+__all__ = ["bod"]
+
+
+def bod(matrix, bounds=None, *, maxima=None, cross: bool = True, unit_ids=None, criteria=None) -> pd.DataFrame:
+    """Benefit-of-the-doubt efficiency of every unit.
+
+    Parameters
+    ----------
+    matrix : array_like or DataFrame, shape (n_units, n_criteria)
+        Non-negative criteria values, higher is better. NaN (not applicable) is replaced by
+        the unit's mean normalised value over its applicable criteria (the ``prorate`` rule).
+    bounds : array_like, shape (n_criteria, 2), optional
+        Pie-share bounds (lo, hi) in [0, 1] on each criterion's share of the unit's own composite.
+    maxima : array_like, optional
+        Divide values by these maxima first (points → share of max).
+    cross : bool
+        Also compute the cross-efficiency.
+
+    Returns
+    -------
+    DataFrame
+        Index ``unit_id``; ``efficiency`` (E_i in [0, 1]); ``cross_efficiency`` (mean of
+        E_ki over the other units' optimal weights, if ``cross``); ``rank`` (competition rank
+        of efficiency, rounded to 9 decimals); then ``w_<criterion>`` (optimal weights) and
+        ``share_<criterion>`` (pie shares w_j y_ij / E_i).
+    """
+    if isinstance(matrix, pd.DataFrame):
+        unit_ids = matrix.index.to_numpy() if unit_ids is None else unit_ids
+        criteria = list(matrix.columns) if criteria is None else criteria
+        matrix = matrix.to_numpy(dtype=float)
+    y = np.asarray(matrix, dtype=float)
+    if y.ndim != 2:
+        raise PipelineError("bod: matrix must be units × criteria")
+    if maxima is not None:
+        y = y / np.asarray(maxima, dtype=float)
+    if np.any(y[~np.isnan(y)] < 0):
+        raise PipelineError("bod: criteria values must be non-negative")
+    rowmean = np.nanmean(np.where(np.isnan(y), np.nan, y), axis=1) if np.isnan(y).any() else None
+    if rowmean is not None:
+        y = np.where(np.isnan(y), np.nan_to_num(rowmean)[:, None], y)
+    u, k = y.shape
+    b = None
+    if bounds is not None:
+        b = np.asarray(bounds, dtype=float)
+        if b.shape != (k, 2) or np.any(b[:, 0] > b[:, 1]) or np.any(b < 0) or np.any(b > 1):
+            raise PipelineError(f"bod: bounds must be one (lo, hi) share pair in [0, 1] per criterion ({k})")
+        if b[:, 0].sum() > 1 + 1e-12 or b[:, 1].sum() < 1 - 1e-12:
+            raise PipelineError("bod: pie-share bounds are infeasible (Σ lo ≤ 1 ≤ Σ hi needed)")
+    # scale columns so the LP is well conditioned; weights are rescaled back afterwards
+    scale = y.max(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    ys = y / scale
+    w = np.zeros((u, k))
+    eff = np.zeros(u)
+    for i in range(u):
+        a_ub, b_ub = ys, np.ones(u)
+        if b is not None:
+            yi = ys[i]
+            lo_rows = b[:, 0:1] * yi[None, :] - np.diag(yi)  # l_j Σ w y − w_j y_j ≤ 0
+            hi_rows = np.diag(yi) - b[:, 1:2] * yi[None, :]  # w_j y_j − h_j Σ w y ≤ 0
+            a_ub = np.vstack([ys, lo_rows, hi_rows])
+            b_ub = np.concatenate([b_ub, np.zeros(2 * k)])
+        res = linprog(-ys[i], A_ub=a_ub, b_ub=b_ub, bounds=(0, None), method="highs")
+        if res.status != 0:
+            raise PipelineError(f"bod: LP for unit {i} failed ({res.message})")
+        w[i] = res.x
+        eff[i] = -res.fun
+    eff = np.clip(eff, 0.0, 1.0)
+    ids = list(unit_ids) if unit_ids is not None else list(range(u))
+    crit = list(criteria) if criteria is not None else list(range(k))
+    out = pd.DataFrame({"efficiency": eff}, index=pd.Index(ids, name="unit_id"))
+    if cross:
+        e = ys @ w.T  # e[i, k]: unit i under unit k's weights
+        np.fill_diagonal(e, np.nan)
+        out["cross_efficiency"] = np.nanmean(e, axis=1) if u > 1 else eff
+    from pipeline.score import rank as _rank
+
+    out["rank"] = _rank(eff, decimals=9).astype(int)
+    wy = w * ys
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = wy / wy.sum(axis=1, keepdims=True)
+    for j, c in enumerate(crit):
+        out[f"w_{c}"] = w[:, j] / scale[j]
+    for j, c in enumerate(crit):
+        out[f"share_{c}"] = share[:, j]
+    return out

@@ -1,0 +1,139 @@
+"""Plain-language readings of the sensitivity results (label templates in ``labels/weights.yaml``).
+
+Each ``read_*`` function turns a result table into one sentence whose numbers come from the
+table; notebook 04 prints them and the report quotes them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipeline import config
+from pipeline.i18n import t
+from pipeline.sensitivity.fairness import favouritism, group_outcomes
+
+__all__ = ["read_uncertainty", "read_oat", "read_schemes", "read_sobol", "read_effective", "read_smaa",
+           "read_fairness", "fairness", "scheme_shifts", "headline"]
+
+
+def _label(name, lang):
+    from pipeline.plots.weights import factor_label
+
+    return factor_label(name, lang)
+
+
+def read_uncertainty(unc: pd.DataFrame, top_n: int = config.TOP_N, lang: str = "zh") -> str:
+    """One sentence on the Monte Carlo result (system shift, winner overlap, borderline units)."""
+    s = unc.attrs["system"]
+    return t("sens_read_uncertainty", lang, n=f"{s['n']:,}", shift=s["mean_abs_shift"], jaccard=s["jaccard_mean"],
+             same=s["p_same_winners"], stable=int((unc["p_winner"] > 0.95).sum()),
+             border=int(((unc["p_winner"] >= 0.05) & (unc["p_winner"] <= 0.95)).sum()), top_n=top_n)
+
+
+def read_oat(summary: pd.DataFrame, lang: str = "zh") -> str:
+    """The one-at-a-time change with the largest mean |Δrank|."""
+    r = summary.sort_values(["mean_abs_shift", "step"], ascending=[False, False]).iloc[0]
+    return t("sens_read_oat", lang, factor=_label(r["factor"], lang), step=r["step"], shift=r["mean_abs_shift"],
+             changes=int(r["winners_in"] + r["winners_out"]))
+
+
+def scheme_shifts(compare: pd.DataFrame) -> pd.DataFrame:
+    """Per scheme: ``mean_abs_shift``, ``max_abs_shift``, ``winners_in``, ``winners_out``, ``spearman``
+    against the nominal ranking (from :func:`pipeline.sensitivity.compare_schemes`)."""
+    from pipeline.sensitivity.weights import shift_summary
+
+    return shift_summary(compare, by=("scheme",))
+
+
+def read_schemes(compare: pd.DataFrame, lang: str = "zh") -> str:
+    """The alternative scheme that differs most from the nominal ranking."""
+    sh = scheme_shifts(compare)
+    sh = sh[sh["scheme"] != "nominal"].sort_values("mean_abs_shift", ascending=False)
+    r = sh.iloc[0]
+    return t("sens_read_schemes", lang, scheme=_label(r["scheme"], lang), shift=r["mean_abs_shift"],
+             changes=int(r["winners_in"] + r["winners_out"]))
+
+
+def read_sobol(sob: pd.DataFrame, lang: str = "zh", target: str = "mean_abs_shift") -> str:
+    """The factor with the largest total index on ``target`` and the sum of first-order indices."""
+    d = sob[sob["target"] == target] if "target" in sob.columns else sob.reset_index()
+    r = d.sort_values("ST", ascending=False).iloc[0]
+    s1 = float(d["S1"].clip(lower=0).sum())
+    inter = t("sens_read_sobol_inter", lang) if s1 < 0.8 else ""
+    return t("sens_read_sobol", lang, factor=_label(r["factor"], lang), st=r["ST"], sum_s1=s1, inter=inter)
+
+
+def read_effective(eff: pd.DataFrame, lang: str = "zh") -> str:
+    """The category whose effective (r²) share departs most from its nominal share."""
+    d = eff[eff["level"] == "category"].copy()
+    d["gap"] = (d["r2_share"] - d["nominal_share"]).abs()
+    r = d.sort_values("gap", ascending=False).iloc[0]
+    return t("sens_read_effective", lang, cat=_label(r["name"], lang), nominal=r["nominal_share"], effective=r["r2_share"])
+
+
+def read_smaa(res, top_n: int = config.TOP_N, lang: str = "zh", names=None) -> str:
+    """Units with a top-n acceptability above ½ and the best first-rank acceptability."""
+    b1 = res.acceptability[1]
+    best = b1.idxmax()
+    name = names.get(best, best) if names is not None else best
+    return t("sens_read_smaa", lang, n_top=int((res.top_acceptability > 0.5).sum()), top_n=top_n, best=name, b1=b1.max())
+
+
+def fairness(compare: pd.DataFrame, unc: pd.DataFrame, attrs: pd.DataFrame, top_n: int = config.TOP_N,
+             n_perm: int = 9999, seed=config.SEED, lang: str = "zh") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Group outcomes under every scheme, and the favouritism test against the Monte Carlo mean rank.
+
+    Returns
+    -------
+    outcomes : DataFrame
+        :func:`pipeline.sensitivity.group_outcomes` over the schemes of ``compare`` plus ``monte_carlo``.
+    tests : DataFrame
+        :func:`pipeline.sensitivity.favouritism` with reference = the unit's mean rank over
+        plausible weights (``unc["mean_rank"]``).
+    """
+    ranks = compare.pivot(index="unit_id", columns="scheme", values="rank")
+    ranks = ranks[list(dict.fromkeys(compare["scheme"]))]
+    u = unc.set_index("unit_id")
+    outcomes = group_outcomes(ranks, attrs[["type", "sector", "size"]], top_n=top_n, p_winner=u["p_winner"],
+                              mean_rank=u["mean_rank"])
+    tests = favouritism(u["nominal_rank"], u["mean_rank"], attrs[["type", "sector", "size"]], n_perm=n_perm,
+                        seed=seed, lang=lang, reference=t("sens_ref_default", lang))
+    return outcomes, tests
+
+
+def read_fairness(tests: pd.DataFrame, alpha: float = 0.05, lang: str = "zh") -> str:
+    """Summary sentence of the favouritism tests (significant after Holm adjustment)."""
+    sig = tests[tests["p_holm"] < alpha]
+    if sig.empty:
+        return t("sens_read_fair_none", lang)
+    sep = "" if lang == "zh" else " "
+    return t("sens_read_fair_some", lang, k=len(sig), list=sep.join(sig["reading"]))
+
+
+def headline(unc: pd.DataFrame, oat_summary: pd.DataFrame, compare: pd.DataFrame, sob: pd.DataFrame,
+             eff: pd.DataFrame, smaa_res, tests: pd.DataFrame, alpha: float = 0.05) -> dict:
+    """JSON-able headline numbers of notebook 04."""
+    s = unc.attrs["system"]
+    sys_sob = sob[sob["target"] == "mean_abs_shift"].sort_values("ST", ascending=False)
+    sh = scheme_shifts(compare)
+    sh = sh[sh["scheme"] != "nominal"].sort_values("mean_abs_shift", ascending=False)
+    cat = eff[eff["level"] == "category"]
+    return {
+        "n_samples": int(s["n"]),
+        "mean_abs_shift": round(float(s["mean_abs_shift"]), 4),
+        "spearman_mean": round(float(s["spearman_mean"]), 4),
+        "kendall_mean": round(float(s["kendall_mean"]), 4),
+        "jaccard_mean": round(float(s["jaccard_mean"]), 4),
+        "p_same_winners": round(float(s["p_same_winners"]), 4),
+        "n_stable_winners": int((unc["p_winner"] > 0.95).sum()),
+        "n_borderline": int(((unc["p_winner"] >= 0.05) & (unc["p_winner"] <= 0.95)).sum()),
+        "max_oat_shift": round(float(oat_summary["mean_abs_shift"].max()), 4),
+        "most_different_scheme": str(sh.iloc[0]["scheme"]),
+        "most_different_scheme_shift": round(float(sh.iloc[0]["mean_abs_shift"]), 4),
+        "top_sobol_factor": str(sys_sob.iloc[0]["factor"]),
+        "top_sobol_ST": round(float(sys_sob.iloc[0]["ST"]), 4),
+        "max_effective_gap": round(float((cat["r2_share"] - cat["nominal_share"]).abs().max()), 4),
+        "n_smaa_top_over_half": int((smaa_res.top_acceptability > 0.5).sum()),
+        "n_fair_significant": int((tests["p_holm"] < alpha).sum()),
+    }

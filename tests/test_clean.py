@@ -1,0 +1,445 @@
+"""Cleaning: one test per case of SPEC §2.1 and per error of SPEC §2.2.
+
+Expected values come from the hand-built workbooks of ``tests/wbfactory.py``: the clean values
+are written there by hand (``CLEAN_POINTS``), grade points by hand computation
+(好 1.0 / 较好 0.8 / 一般 0.6 × the item maximum 20 → 20 / 16 / 12).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+import wbfactory as wb  # noqa: E402
+
+from pipeline import clean  # noqa: E402
+from pipeline import io as pio  # noqa: E402
+from pipeline.errors import PipelineError  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(tmp_path, **kw):
+    out = tmp_path / "out"
+    res = clean.run(tmp_path / "raw", out, progress=False, **kw)
+    return res, out
+
+
+def annual(out) -> pd.DataFrame:
+    s = pio.read_table(out, "scores")
+    return s.loc[s["period"] == "Y"]
+
+
+def points_by_unit(out) -> dict:
+    s = annual(out).sort_values(["unit_id", "item_id"])
+    return {u: g["points"].tolist() for u, g in s.groupby("unit_id")}
+
+
+def log(out) -> pd.DataFrame:
+    return pd.read_csv(out / "cleaning_log.csv", keep_default_na=False, dtype=str)
+
+
+def quarantine(out) -> pd.DataFrame:
+    return pd.read_csv(out / "quarantine.csv", keep_default_na=False, dtype=str)
+
+
+def assert_clean_points(out, expected=None):
+    got = points_by_unit(out)
+    exp = expected or wb.CLEAN_POINTS
+    assert set(got) == set(exp)
+    for u in exp:
+        np.testing.assert_allclose(got[u], exp[u], err_msg=u)
+
+
+# ----------------------------------------------------------------------------- §2.1 cases
+def test_baseline_values_and_sources(tmp_path):
+    wb.write_year(tmp_path / "raw")
+    res, out = run(tmp_path)
+    assert_clean_points(out)
+    assert res["cells"] == 16 and res["quarantined"] == 0
+    s = annual(out)
+    # header on row 2 (one title row), first unit on row 3; 序号 in A, unit in B, I01 in C
+    src = s.loc[(s["unit_id"] == "U001") & (s["item_id"] == "I01"), "source"].item()
+    assert src == "2015/2015年度考评汇总表.xlsx!汇总!C3"
+    t = pio.read_table(out, "totals").set_index("unit_id")
+    # hand sum: 35.5 + 28 + 20 + 9 = 92.5; 40 + 30 + 20 + 7 = 97 → rank 1
+    assert t.loc["U001", "total"] == pytest.approx(92.5)
+    assert t.loc["U006", "rank"] == 1 and t.loc["U006", "total"] == pytest.approx(97.0)
+    # 30 + 25.5 + 16 + 8.5 = 80 = 38 + 20 + 12 + 10 → tie at rank 3 (competition ranking)
+    assert t.loc["U002", "rank"] == 3 and t.loc["U004", "rank"] == 3
+
+
+@pytest.mark.parametrize("title_rows", [1, 2, 3])
+def test_case1_title_rows_and_merged_cells(tmp_path, title_rows):
+    wb.write_year(tmp_path / "raw", title_rows=title_rows, offset=(0, 1))
+    _, out = run(tmp_path)
+    assert_clean_points(out)
+    s = annual(out)
+    # the grid starts in column B: 序号 B, unit C, I01 D; data starts below header + titles
+    src = s.loc[(s["unit_id"] == "U001") & (s["item_id"] == "I01"), "source"].item()
+    assert src.endswith(f"!D{title_rows + 2}")
+
+
+def test_case2_two_level_headers_brackets_line_breaks(tmp_path):
+    labels = ["三会一课（40分）", "理论\n学习 (30)", "作 风　建 设【20】", "专项任务\n（10 分）"]
+    wb.write_year(tmp_path / "raw", two_level=True, item_labels=labels, title_rows=2)
+    _, out = run(tmp_path)
+    assert_clean_points(out)
+    s = annual(out)
+    src = s.loc[(s["unit_id"] == "U001") & (s["item_id"] == "I01"), "source"].item()
+    assert src.endswith("!C5")  # two title rows + two header rows
+
+
+def test_case2_bracket_max_must_agree(tmp_path):
+    labels = ["三会一课（40分）", "理论学习(25)", "作风建设", "专项任务"]
+    wb.write_year(tmp_path / "raw", item_labels=labels)
+    with pytest.raises(PipelineError) as e:
+        run(tmp_path)
+    msg = str(e.value)
+    assert "2015年度考评汇总表.xlsx!汇总!D2" in msg and "25" in msg and "30" in msg
+
+
+@pytest.mark.parametrize("header", ["单位", "单位名称", "党组织名称", "机关党组织", "单 位 名 称"])
+@pytest.mark.parametrize("seq", [True, False])
+def test_case3_unit_column_headers(tmp_path, header, seq):
+    wb.write_year(tmp_path / "raw", unit_header=header, seq=seq)
+    _, out = run(tmp_path)
+    assert_clean_points(out)
+
+
+def test_case4_unit_name_variants_and_validity(tmp_path):
+    values = {
+        "市 财政局": [35.5, 28, "好", 9],  # ASCII space
+        "市教委": [30, 25.5, "较好", 8.5],  # alias
+        "市人力资源和社会保障局(市编办)": [38, 20, "一般", 10],  # half-width brackets
+        "公安局": [40, 30, "好", 7],  # missing 市
+        "市卫生局": [20, 20, "好", 5],  # old name: U003 until 2013, alias of U005 from 2014
+    }
+    raw = tmp_path / "raw"
+    wb.write_year(raw, 2013, values=values)
+    v15 = dict(values)
+    v15["市　财政局"] = v15.pop("市 财政局")  # U+3000 ideographic space
+    wb.write_year(raw, 2015, values=v15)
+    _, out = run(tmp_path)
+    s = annual(out)
+    ids13 = set(s.loc[s["year"] == 2013, "unit_id"])
+    ids15 = set(s.loc[s["year"] == 2015, "unit_id"])
+    assert ids13 == {"U001", "U002", "U003", "U004", "U006"}
+    assert ids15 == {"U001", "U002", "U004", "U005", "U006"}
+    lg = log(out)
+    rules = dict(zip(lg["original"], lg["rule"]))
+    assert rules["市教委"] == "unit_alias"
+    assert rules["公安局"] == "unit_city_prefix"
+    assert rules["市 财政局"] == "unit_normalised" and rules["市　财政局"] == "unit_normalised"
+    assert rules["市人力资源和社会保障局(市编办)"] == "unit_normalised"
+
+
+def test_case5_numbers_as_text(tmp_path):
+    values = dict(wb.CLEAN_VALUES)
+    values["市财政局"] = ["３５．５", "28分", "好", " 9 "]
+    values["市教育局"] = ["30", "２５.５ 分", "较好", "8.5"]
+    wb.write_year(tmp_path / "raw", values=values)
+    _, out = run(tmp_path)
+    assert_clean_points(out)
+    lg = log(out).set_index("original")
+    assert lg.loc["３５．５", "new"] == "35.5" and "fullwidth" in lg.loc["３５．５", "rule"]
+    assert "suffix_分" in lg.loc["28分", "rule"]
+    assert "spaces" in lg.loc[" 9 ", "rule"]
+    assert lg.loc["30", "rule"] == "text_number"
+    assert lg.loc["３５．５", "cell"] == "C3" and lg.loc["３５．５", "sheet"] == "汇总"
+
+
+def test_case6_grades_with_spaces(tmp_path):
+    values = dict(wb.CLEAN_VALUES)
+    values["市财政局"] = [35.5, 28, " 好 ", 9]
+    values["市教育局"] = [30, 25.5, "较　好", 8.5]
+    wb.write_year(tmp_path / "raw", values=values)
+    _, out = run(tmp_path)
+    assert_clean_points(out)
+    s = annual(out)
+    g = s.loc[s["item_id"] == "I03"].set_index("unit_id")["grade"]
+    assert g.to_dict() == {"U001": "好", "U002": "较好", "U004": "一般", "U006": "好"}
+
+
+@pytest.mark.parametrize("token", ["/", "—", "-", "无", "不适用", "／", "－"])
+def test_case7_na_tokens_distinct_from_empty(tmp_path, token):
+    values = dict(wb.CLEAN_VALUES)
+    values["市财政局"] = [35.5, token, "好", 9]
+    values["市教育局"] = [30, None, "较好", 8.5]
+    wb.write_year(tmp_path / "raw", values=values)
+    _, out = run(tmp_path)
+    s = annual(out).set_index(["unit_id", "item_id"])
+    assert s.loc[("U001", "I02"), "status"] == "na" and np.isnan(s.loc[("U001", "I02"), "points"])
+    assert s.loc[("U002", "I02"), "status"] == "missing" and np.isnan(s.loc[("U002", "I02"), "points"])
+    t = pio.read_table(out, "totals").set_index("unit_id")
+    # prorate (hand): earned 35.5 + 20 + 9 = 64.5 of applicable 70 → 64.5 / 70 × 100
+    assert t.loc["U001", "total"] == pytest.approx(64.5 / 70 * 100)
+    # missing earns 0 under every policy: 30 + 16 + 8.5 = 54.5
+    assert t.loc["U002", "total"] == pytest.approx(54.5)
+    rules = set(log(out)["rule"])
+    assert any(r.startswith("na_token") for r in rules) and "empty_missing" in rules
+
+
+def test_case8_trailing_rows_skipped_and_logged(tmp_path):
+    wb.write_year(tmp_path / "raw", trailer=True)
+    _, out = run(tmp_path)
+    assert_clean_points(out)
+    lg = log(out)
+    assert (lg["rule"] == "blank_row_skipped").sum() == 1
+    skipped = lg.loc[lg["rule"] == "trailer_row_skipped", "original"].tolist()
+    assert len(skipped) == 4 and any(x.startswith("注") for x in skipped) and any(x.startswith("制表人") for x in skipped)
+
+
+def test_case9_given_totals_kept_never_trusted(tmp_path):
+    given = {"市财政局": (99.0, 1, "自报"), "市公安局": ("９７分", "第2名", None)}
+    wb.write_year(tmp_path / "raw", given=given)
+    _, out = run(tmp_path)
+    g = pio.read_table(out, "given").set_index("unit_id")
+    assert g.loc["U001", "given_total"] == 99.0 and g.loc["U001", "given_rank"] == 1 and g.loc["U001", "note"] == "自报"
+    assert g.loc["U006", "given_total"] == 97.0 and g.loc["U006", "given_rank"] == 2
+    t = pio.read_table(out, "totals").set_index("unit_id")
+    assert t.loc["U001", "total"] == pytest.approx(92.5)  # recomputed, not the given 99
+    assert t.loc["U006", "rank"] == 1  # recomputed, not the given 2
+
+
+def test_case10_summary_sheet_named_or_first(tmp_path):
+    junk = [["说明"], ["本表为草稿"]]
+    wb.write_year(tmp_path / "raw", sheet="汇总", extra_sheets={"说明": junk, "__main__": None, "草稿": junk})
+    _, out = run(tmp_path)
+    assert_clean_points(out)
+    ignored = log(out).query("rule == 'sheet_ignored'")["sheet"].tolist()
+    assert sorted(ignored) == ["草稿", "说明"]
+
+
+def test_case10_first_sheet_when_no_huizong(tmp_path):
+    junk = [["单位名称", "三会一课"], ["市财政局", 1]]
+    wb.write_year(tmp_path / "raw", sheet="Sheet1", extra_sheets={"__main__": None, "旧版": junk})
+    _, out = run(tmp_path)
+    assert_clean_points(out)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
+def test_csv_encodings(tmp_path, encoding):
+    raw = tmp_path / "raw"
+    wb.write_registry(raw, encoding=encoding)
+    wb.write_items(raw / "2015" / "考评项目一览表.csv", encoding=encoding)
+    wb.write_summary(raw / "2015" / "考评汇总表.csv", encoding=encoding, two_level=True, trailer=True)
+    _, out = run(tmp_path)
+    assert_clean_points(out)
+    src = annual(out)["source"].iloc[0]
+    assert src.startswith("2015/考评汇总表.csv!考评汇总表!")
+
+
+def test_monthly_review_weak_and_sources_yaml(tmp_path):
+    raw = tmp_path / "raw"
+    folder = raw / "2015"
+    wb.write_registry(raw)
+    wb.write_items(folder / "附件1.xlsx")
+    wb.write_summary(folder / "附件2.xlsx")
+    months = {m: {"市财政局": [3, 2.5, 1], "公安局": ["４", "2分", "/"]} for m in (1, 2, 12)}
+    wb.write_monthly(folder / "附件3.xlsx", months, sheet_names={12: "十二月"})
+    wb.write_rows(folder / "附件4.xlsx", [["2015年度述职评议结果"], ["序号", "单位名称", "核实调整分", "说明"], [1, "市财政局", -1.5, "台账不全"], [2, "市教育局", "+0.5", ""]])
+    wb.write_rows(folder / "附件5.xlsx", [["单位", "整顿状态"], ["市公安局", "整顿中"], ["市教育局", "已整顿 "]])
+    (folder / "sources.yaml").write_text("items: 附件1.xlsx\nsummary: 附件2.xlsx\nmonthly: 附件3.xlsx\nreview: 附件4.xlsx\nweak_orgs: 附件5.xlsx\n", encoding="utf-8")
+    _, out = run(tmp_path)
+    s = pio.read_table(out, "scores")
+    mon = s.loc[s["period"] != "Y"]
+    assert sorted(mon["period"].unique(), key=int) == ["1", "2", "12"]
+    assert set(mon["item_id"]) == {"I01", "I02", "I04"}  # 计分 items only
+    u6 = mon.loc[(mon["unit_id"] == "U006") & (mon["period"] == "12")].set_index("item_id")
+    assert u6.loc["I01", "points"] == 4 and u6.loc["I02", "points"] == 2 and u6.loc["I04", "status"] == "na"
+    adj = pio.read_table(out, "adjustments").set_index("unit_id")
+    assert adj.loc["U001", "adjustment"] == -1.5 and adj.loc["U002", "adjustment"] == 0.5
+    assert adj.loc["U001", "note"] == "台账不全"
+    t = pio.read_table(out, "totals").set_index("unit_id")
+    assert t.loc["U001", "total"] == pytest.approx(92.5 - 1.5)
+    weak = pio.read_table(out, "weak_orgs").set_index("unit_id")["status"].to_dict()
+    assert weak == {"U006": "rectifying", "U002": "rectified"}
+
+
+def test_discovery_by_keywords_and_content(tmp_path):
+    raw = tmp_path / "raw"
+    folder = raw / "2015"
+    wb.write_registry(raw)
+    wb.write_items(folder / "附表A.xlsx")  # name says nothing → content (考评项目 + 分值)
+    wb.write_summary(folder / "2015年 考评 汇总.xlsx")
+    (folder / "说明.txt").write_text("readme", encoding="utf-8")
+    _, out = run(tmp_path)
+    assert_clean_points(out)
+    assert "file_ignored" in set(log(out)["rule"])
+
+
+def test_raw_folder_never_written(tmp_path):
+    raw = tmp_path / "raw"
+    wb.write_year(raw, trailer=True)
+
+    def snapshot():
+        return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in raw.rglob("*") if p.is_file()}
+
+    before = snapshot()
+    run(tmp_path)
+    assert snapshot() == before
+    with pytest.raises(PipelineError, match="inside the raw folder"):
+        clean.run(raw, raw / "processed", progress=False)
+
+
+def test_duplicate_identical_row_is_logged_not_error(tmp_path):
+    raw = tmp_path / "raw"
+    wb.write_year(raw)
+    rows, _ = wb.summary_rows()
+    rows.append([9, "市 财政局", 35.5, 28, "好", 9])
+    wb.write_rows(raw / "2015" / "2015年度考评汇总表.xlsx", rows, sheet="汇总")
+    _, out = run(tmp_path)
+    assert_clean_points(out)
+    assert log(out)["rule"].str.startswith("duplicate_row_dropped").sum() == 1
+
+
+# ----------------------------------------------------------------------------- §2.2 errors
+def _bad_value(tmp_path, unit, j, value):
+    values = {k: list(v) for k, v in wb.CLEAN_VALUES.items()}
+    values[unit][j] = value
+    wb.write_year(tmp_path / "raw", values=values)
+
+
+@pytest.mark.parametrize(
+    "unit,j,value,cell,words",
+    [
+        ("市财政局", 0, -1, "C3", "outside 0–40"),  # points below 0
+        ("市教育局", 1, 30.5, "D4", "outside 0–30"),  # above the item max
+        ("市教育局", 1, "３１分", "D4", "outside 0–30"),  # above max after conversion
+        ("市公安局", 2, "优秀", "E6", "unknown grade"),  # unknown grade
+        ("市公安局", 3, "abc", "F6", "cannot read"),  # garbage
+        ("市财政局", 0, "好", "C3", "item scored in points"),  # grade in a points item
+    ],
+)
+def test_error_bad_values_name_file_sheet_cell(tmp_path, unit, j, value, cell, words):
+    _bad_value(tmp_path, unit, j, value)
+    with pytest.raises(PipelineError) as e:
+        run(tmp_path)
+    msg = str(e.value)
+    assert f"2015/2015年度考评汇总表.xlsx!汇总!{cell}" in msg and words in msg
+    assert "\n" not in msg
+    q = quarantine(tmp_path / "out")
+    assert q[["sheet", "cell"]].values.tolist() == [["汇总", cell]]
+    assert not (tmp_path / "out" / "scores.parquet").exists()
+
+
+def test_allow_quarantine_continues_without_bad_values(tmp_path):
+    _bad_value(tmp_path, "市教育局", 1, 31)
+    res, out = run(tmp_path, allow_quarantine=True)
+    assert res["quarantined"] == 1
+    s = annual(out)
+    assert s.loc[s["unit_id"] == "U002", "item_id"].tolist() == ["I01", "I03", "I04"]
+    q = quarantine(out)
+    assert q.loc[0, "value"] == "31" and q.loc[0, "cell"] == "D4"
+
+
+def test_error_unknown_unit_suggests_names(tmp_path):
+    values = dict(wb.CLEAN_VALUES)
+    values["市财政厅"] = values.pop("市财政局")
+    wb.write_year(tmp_path / "raw", values=values)
+    with pytest.raises(PipelineError) as e:
+        run(tmp_path)
+    msg = str(e.value)
+    assert "汇总!B6" in msg and "unknown unit '市财政厅'" in msg and "did you mean '市财政局'" in msg
+
+
+def test_error_unit_not_valid_that_year(tmp_path):
+    values = dict(wb.CLEAN_VALUES)
+    values["市卫生和计划生育委员会"] = [1, 1, "好", 1]  # valid only from 2014
+    wb.write_year(tmp_path / "raw", 2012, values=values)
+    with pytest.raises(PipelineError, match=r"not valid in 2012: registry has U005"):
+        run(tmp_path)
+
+
+def test_error_same_unit_twice_with_different_values(tmp_path):
+    raw = tmp_path / "raw"
+    wb.write_year(raw)
+    rows, _ = wb.summary_rows()
+    rows.append([9, "财政局机关", 35.5, 27, "好", 9])  # alias of U001, I02 differs (D7 vs D3)
+    wb.write_rows(raw / "2015" / "2015年度考评汇总表.xlsx", rows, sheet="汇总")
+    with pytest.raises(PipelineError) as e:
+        run(tmp_path)
+    assert "U001 appears twice with different values" in str(e.value) and "D3" in str(e.value) and "D7" in str(e.value)
+
+
+def test_error_item_column_matching_no_item(tmp_path):
+    labels = ["三会一课", "理论学习", "作风建设", "专项工作任务X"]
+    wb.write_year(tmp_path / "raw", item_labels=labels)
+    with pytest.raises(PipelineError) as e:
+        run(tmp_path)
+    msg = str(e.value)
+    assert "汇总!F2" in msg and "matches no item of the 2015 item list" in msg
+
+
+def test_error_corrupt_workbook(tmp_path):
+    raw = tmp_path / "raw"
+    wb.write_year(raw)
+    (raw / "2015" / "2015年度考评汇总表.xlsx").write_bytes(b"PK\x03\x04 this is not really a zip" * 10)
+    with pytest.raises(PipelineError) as e:
+        run(tmp_path)
+    assert "2015/2015年度考评汇总表.xlsx" in str(e.value) and "cannot read the workbook" in str(e.value)
+
+
+def test_error_undecodable_csv(tmp_path):
+    raw = tmp_path / "raw"
+    wb.write_year(raw)
+    (raw / "2015" / "2015年度考评汇总表.xlsx").unlink()
+    (raw / "2015" / "考评汇总表.csv").write_bytes(bytes([0x81, 0x30, 0xFF, 0xFE, 0x80]) * 20)
+    with pytest.raises(PipelineError, match="cannot decode the file as UTF-8, UTF-8-BOM, GBK or GB18030"):
+        run(tmp_path)
+
+
+def test_error_missing_registry(tmp_path):
+    raw = tmp_path / "raw"
+    wb.write_year(raw)
+    (raw / "units.csv").unlink()
+    with pytest.raises(PipelineError, match="units.csv: unit registry not found"):
+        run(tmp_path)
+    assert len(quarantine(tmp_path / "out")) == 1
+
+
+def test_error_maxima_not_summing_to_100(tmp_path):
+    raw = tmp_path / "raw"
+    wb.write_year(raw)
+    items = [list(r) for r in wb.ITEMS]
+    items[3][4] = 8
+    wb.write_items(raw / "2015" / "2015年考评项目一览表.xlsx", items=items)
+    with pytest.raises(PipelineError) as e:
+        run(tmp_path)
+    assert "2015年考评项目一览表.xlsx!一览表!E2" in str(e.value) and "sum to 98, not 100" in str(e.value)
+
+
+def test_all_problems_collected_before_stopping(tmp_path):
+    values = {k: list(v) for k, v in wb.CLEAN_VALUES.items()}
+    values["市财政局"][0] = 41
+    values["市公安局"][2] = "优"
+    values["市教育厅"] = values.pop("市教育局")
+    wb.write_year(tmp_path / "raw", values=values)
+    with pytest.raises(PipelineError, match=r"\+2 more problem"):
+        run(tmp_path)
+    q = quarantine(tmp_path / "out")
+    # 市教育厅 moved to the last data row (6); 市公安局 is then on row 5
+    assert sorted(q["cell"]) == ["B6", "C3", "E5"]
+
+
+def test_cli_exit_code_and_one_line(tmp_path):
+    _bad_value(tmp_path, "市公安局", 2, "优秀")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline", "clean", "--raw", str(tmp_path / "raw"), "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=120,
+    )
+    assert proc.returncode != 0
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "2015/2015年度考评汇总表.xlsx!汇总!E6" in lines[0] and "unknown grade" in lines[0]

@@ -1,0 +1,142 @@
+"""Robustness of the whole pipeline (issue #6): atomic outputs, raw never written, parameters
+validated at the entry, spreadsheet formulas neutralised, and integrity on the sample world."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline import config, params
+from pipeline.errors import PipelineError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _env():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def test_raw_never_written_by_clean_and_check(world, tmp_path):
+    from pipeline import clean, integrity
+
+    before = _hashes(world.raw)
+    out = tmp_path / "processed"
+    clean.run(world.raw, out)
+    integrity.run(world.raw, out)
+    assert _hashes(world.raw) == before
+    assert (out / "integrity.csv").exists()
+
+
+def test_raw_never_written_by_all(world):
+    from pipeline import report
+
+    if not hasattr(report, "run_all"):
+        pytest.skip("pipeline.report.run_all does not exist yet")
+    pytest.skip("full `all` run is too slow for the default suite (covered by make report)")
+
+
+def test_killed_clean_leaves_previous_outputs_intact(world, tmp_path):
+    out = tmp_path / "processed"
+    # a first, complete run
+    r = subprocess.run([sys.executable, "-m", "pipeline", "clean", "--raw", str(world.raw), "--out", str(out)],
+                       env=_env(), capture_output=True, timeout=300)
+    assert r.returncode == 0, r.stderr.decode()[-500:]
+    before = {p.name: p.read_bytes() for p in out.glob("*.parquet")}
+    assert before
+    # a second run killed midway
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "clean", "--raw", str(world.raw), "--out", str(out)],
+                            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(2.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    for name, data in before.items():
+        path = out / name
+        assert path.exists(), name
+        df = pd.read_parquet(path)  # readable, not truncated
+        assert len(df) == len(pd.read_parquet(__import__("io").BytesIO(data)))
+
+
+@pytest.mark.parametrize("over, needle", [
+    ({"top_n": 0}, "top_n"),
+    ({"top_n": "20; import os"}, "top_n"),
+    ({"lang": "fr"}, "lang"),
+    ({"na_policy": "drop"}, "na_policy"),
+    ({"grade_map": {"好": 1.2, "较好": 0.8, "一般": 0.6}}, "grade_map"),
+    ({"years": "2016-2009"}, "first year"),
+    ({"kappa": -1.0}, "kappa"),
+    ({"p": 1.5}, "p must"),
+])
+def test_parameters_validated_at_entry(over, needle):
+    with pytest.raises(PipelineError, match=needle):
+        params.load(None, **over)
+
+
+def test_year_not_in_data():
+    with pytest.raises(PipelineError, match="not in the data"):
+        params.validate(params.Params(year=1999), [2009, 2010])
+
+
+def test_cli_bad_year_one_line(world):
+    r = subprocess.run([sys.executable, "-m", "pipeline", "check", "--years", "1990-1991", "--raw", str(world.raw),
+                        "--out", str(world.processed)], env=_env(), capture_output=True, timeout=120)
+    assert r.returncode != 0
+    err = r.stderr.decode().strip().splitlines()
+    assert len(err) == 1 and "Traceback" not in r.stderr.decode()
+
+
+def test_papermill_parameters_are_literals():
+    """Only validated literals reach notebooks: the parameters are numbers, short strings and lists."""
+    p = params.load(None, year=2015)
+    for k, v in p.to_dict().items():
+        assert isinstance(v, (int, float, str, bool, list, dict, type(None))), k
+
+
+def test_formula_in_note_neutralised_through_clean(world, tmp_path):
+    """A 备注 note "=HYPERLINK(...)" comes out of clean with a leading apostrophe in the CSV twin."""
+    import shutil
+
+    from pipeline import clean, load
+
+    raw = tmp_path / "raw"
+    shutil.copytree(world.raw, raw)
+    year = max(int(p.name) for p in raw.iterdir() if p.is_dir() and p.name.isdigit())
+    found = load.discover(raw / str(year))
+    summary = found.get("summary") if isinstance(found, dict) else None
+    path = summary[0] if isinstance(summary, (list, tuple)) else summary
+    if path is None or Path(path).suffix.lower() != ".xlsx":
+        pytest.skip(f"no xlsx summary found by discover(): {found!r}")
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path)
+    ws = wb["汇总"] if "汇总" in wb.sheetnames else wb.worksheets[0]
+    col = row = None
+    for r in ws.iter_rows(min_row=1, max_row=8):
+        for c in r:
+            if isinstance(c.value, str) and c.value.replace(" ", "").strip() == "备注":
+                col, row = c.column, c.row
+    if col is None:
+        pytest.skip("no 备注 column in the summary sheet")
+    cell = ws.cell(row=row + 3, column=col)
+    cell.value = '=HYPERLINK("http://evil.example","x")'
+    cell.data_type = "s"  # user text that merely starts with "=", not a formula
+    wb.save(path)
+    out = tmp_path / "processed"
+    clean.run(raw, out)
+    text = (out / "given.csv").read_text(encoding="utf-8-sig")
+    assert "'=HYPERLINK" in text
+    assert "\n=HYPERLINK" not in text and ",=HYPERLINK" not in text

@@ -1,0 +1,80 @@
+"""Build notebooks/01-overview.ipynb (the 总体情况 chapter) with nbformat.
+
+Run: ``.venv/bin/python tools/build_nb_overview.py``. The notebook is thin: a parameters cell
+of literals, one library call per step (pipeline.report / pipeline.findings), a figure and a
+printed sentence of reading generated from the numbers, and the headline record last.
+"""
+
+from pathlib import Path
+
+import nbformat as nbf
+
+ROOT = Path(__file__).resolve().parent.parent
+md = nbf.v4.new_markdown_cell
+code = nbf.v4.new_code_cell
+
+cells = [
+    md("# 一、总体情况 Overview\n\n"
+       "**Question / 问题:** how many units were assessed this year, on which items and points, how are their "
+       "scores distributed, where do winners differ from the others, and how has the system moved over the years?\n\n"
+       "参评单位、考评项目与分值结构、得分分布、优胜单位与其他单位的差别，以及历年系统走势。"),
+    code('year = 2016\n'
+         'years = [2009, 2016]\n'
+         'top_n = 20\n'
+         'na_policy = "prorate"\n'
+         'lang = "zh"\n'
+         'seed = 20240601\n'
+         'processed = "../data/processed"\n'
+         'out_dir = "../data/processed/analysis/2016/01-overview"', metadata={"tags": ["parameters"]}),
+    code("from pipeline import findings, io, notebooks, params, report\n"
+         "from pipeline.plots import save\n\n"
+         "prm = params.validate(params.Params(year=year, years=years, top_n=top_n, na_policy=na_policy, lang=lang, seed=seed),\n"
+         "                      report.available_years(processed))"),
+    md("## 1. Data / 数据"),
+    code('totals = io.read_table(processed, "totals")\n'
+         'items = io.read_table(processed, "items")\n'
+         'scores = io.read_table(processed, "scores")\n'
+         'print(report.overview_reading("items", lang, items=items[items["year"] == year]))'),
+    md("## 2. Distribution of totals / 得分分布"),
+    code('stats = report.overview_stats(totals, year, top_n)\n'
+         'io.write_table(stats, out_dir + "/tables", "distribution")\n'
+         'print(report.overview_reading("dist", lang, stats=stats))'),
+    code('fig = report.plot_distribution(totals, year, top_n, lang)\n'
+         'save(fig, out_dir + "/figures/distribution")\n'
+         'fig'),
+    md("## 3. Category profile / 各类别得分率"),
+    code('profile = report.category_profile(totals, items, year)\n'
+         'io.write_table(profile, out_dir + "/tables", "profile")\n'
+         'print(report.overview_reading("profile", lang, profile=profile))'),
+    code('fig = report.plot_profile(profile, lang)\n'
+         'save(fig, out_dir + "/figures/profile")\n'
+         'fig'),
+    md("## 4. The system over the years / 历年系统走势"),
+    code('system = findings.system_by_year(totals[totals["year"].between(years[0], year)], top_n)\n'
+         'io.write_table(system, out_dir + "/tables", "system")\n'
+         'print(report.overview_reading("system", lang, system=system))'),
+    code('fig = report.plot_system(system, lang)\n'
+         'save(fig, out_dir + "/figures/system")\n'
+         'fig'),
+    md("## 5. Items at a glance / 考评项目区分度"),
+    code('item_stats = findings.item_stats(scores, items, year)\n'
+         'io.write_table(item_stats, out_dir + "/tables", "item_stats")\n'
+         'flat = findings.rule_flat_items(item_stats)\n'
+         'print(report.overview_reading("flat", lang, item_stats=item_stats))'),
+    code('fig = report.plot_item_spread(item_stats, lang)\n'
+         'save(fig, out_dir + "/figures/item_spread")\n'
+         'fig'),
+    md("## Headline numbers / 主要数据"),
+    code('s = stats.set_index("statistic")["value"]\n'
+         'notebooks.record(year=year, n_units=int(s["n_units"]), n_winners=int(s["n_winners"]), mean=round(float(s["mean"]), 4),\n'
+         '                 sd=round(float(s["sd"]), 4), cut=round(float(s["cut"]), 4), share_ceiling=round(float(s["share_ceiling"]), 4),\n'
+         '                 n_flat_items=flat[0].values["k"] if flat else 0)'),
+]
+
+nb = nbf.v4.new_notebook(cells=cells)
+nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+nb.metadata["language_info"] = {"name": "python"}
+out = ROOT / "notebooks" / "01-overview.ipynb"
+out.parent.mkdir(parents=True, exist_ok=True)
+nbf.write(nb, str(out))
+print(f"wrote {out}")

@@ -1,0 +1,161 @@
+"""Build notebooks/04-weights.ipynb (thin: parameters, one library call per step, figures, readings).
+
+Run: ``.venv/bin/python tools/build_nb_weights.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat as nbf
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def md(text: str):
+    return nbf.v4.new_markdown_cell(text.strip())
+
+
+def code(text: str, tags=None):
+    c = nbf.v4.new_code_cell(text.strip())
+    if tags:
+        c.metadata["tags"] = tags
+    return c
+
+
+CELLS = [
+    md("""
+# 04 · 权重敏感性与公平性 Weight sensitivity and fairness
+
+**Question.** Are the item and category weights of 六比六看 讲绩效 "scientific enough" (分值设置不够科学)?
+How much would the ranking and the list of 20 winning units change under other plausible weights,
+which weighting choices matter most, and does the nominal scheme favour any type, sector or size of unit?
+Methods: one-at-a-time changes, alternative schemes (equal, PCA, benefit-of-the-doubt), Monte Carlo
+uncertainty analysis, Sobol variance-based sensitivity, nominal vs effective weights, SMAA-2 and a
+permutation test of fairness (SPEC §4).
+"""),
+    code("""
+year = None
+years = None
+top_n = 20
+na_policy = "prorate"
+lang = "zh"
+seed = 20240601
+processed = "../data/processed"
+out_dir = "../data/processed/analysis/default"
+scheme = "dirichlet"
+n_samples = 20000
+kappa = 200.0
+p = 0.2
+n_sobol = 256
+""", tags=["parameters"]),
+    code("""
+import pipeline.params
+import pipeline.io
+import pipeline.notebooks
+import pipeline.plots
+import pipeline.sensitivity as sens
+import pipeline.sensitivity.narrative as narrative
+import pipeline.plots.weights as wplots
+"""),
+    md("## 1 · Parameters and data"),
+    code("""
+prm = pipeline.params.load(None, year=year, years=years, top_n=top_n, na_policy=na_policy, lang=lang, seed=seed,
+                           scheme=scheme, n_samples=n_samples, kappa=kappa, p=p, n_sobol=n_sobol)
+data = sens.year_data(processed, prm.year)
+names = data.attrs["name"].to_dict()
+print(f"{data.year}: {len(data.unit_ids)} units × {len(data.item_ids)} items, Σ max = {data.maxima.sum():g}")
+"""),
+    md("## 2 · One-at-a-time: each category weight ±10/20/30 %, renormalised to 100"),
+    code("""
+oat = sens.one_at_a_time(data.points.to_numpy(), data.maxima, data.categories, top_n=prm.top_n,
+                         na_policy=prm.na_policy, offset=data.offset, unit_ids=data.unit_ids)
+oat_summary = sens.shift_summary(oat)
+pipeline.io.write_table(oat_summary, out_dir + "/tables", "sens_oat")
+fig = wplots.oat_chart(oat_summary, lang=prm.lang)
+pipeline.plots.save(fig, out_dir + "/figures/sens_oat")
+print(narrative.read_oat(oat_summary, lang=prm.lang))
+"""),
+    md("## 3 · Alternative weighting schemes"),
+    code("""
+compare = sens.compare_schemes(data.points.to_numpy(), data.maxima, data.categories, data.dimensions, top_n=prm.top_n,
+                               na_policy=prm.na_policy, offset=data.offset, unit_ids=data.unit_ids)
+pipeline.io.write_table(compare, out_dir + "/tables", "sens_schemes")
+pipeline.io.write_table(sens.scheme_shifts(compare), out_dir + "/tables", "sens_scheme_shifts")
+print(narrative.read_schemes(compare, lang=prm.lang))
+"""),
+    md("## 4 · Monte Carlo uncertainty analysis of the category weights"),
+    code("""
+unc = sens.uncertainty(data.points, data.maxima, prm.n_samples, seed=prm.seed, scheme=prm.scheme, top_n=prm.top_n,
+                       kappa=prm.kappa, p=prm.p, groups=data.categories, na_policy=prm.na_policy, **data.common())
+pipeline.io.write_table(unc, out_dir + "/tables", "sens_uncertainty")
+pipeline.io.write_table(sens.system_summary(unc), out_dir + "/tables", "sens_uncertainty_system")
+fig = wplots.rank_intervals(unc, top_n=prm.top_n, lang=prm.lang, names=names)
+pipeline.plots.save(fig, out_dir + "/figures/sens_rank_intervals")
+print(narrative.read_uncertainty(unc, top_n=prm.top_n, lang=prm.lang))
+"""),
+    code("""
+fig = wplots.p_winner_bars(unc, top_n=prm.top_n, lang=prm.lang, names=names, min_p=0.0)
+pipeline.plots.save(fig, out_dir + "/figures/sens_p_winner")
+"""),
+    md("## 5 · Variance-based sensitivity (Sobol): weights, grade mapping, NA rule, aggregation"),
+    code("""
+sob = sens.weight_sobol(data.points, data.maxima, prm.n_sobol, seed=prm.seed, groups=data.categories, p=prm.p,
+                        top_n=prm.top_n, na_policy=prm.na_policy, vary_grade_map=True, vary_na_policy=True,
+                        vary_aggregation=True, **data.common())
+pipeline.io.write_table(sob, out_dir + "/tables", "sens_sobol")
+fig = wplots.sobol_bars(sob[sob["target"] == "mean_abs_shift"], lang=prm.lang, n=prm.n_sobol)
+pipeline.plots.save(fig, out_dir + "/figures/sens_sobol")
+print(narrative.read_sobol(sob, lang=prm.lang))
+"""),
+    md("## 6 · Nominal vs effective weights"),
+    code("""
+eff = sens.effective_weights(data.points.to_numpy(), data.maxima, data.categories, item_ids=data.item_ids,
+                             na_policy=prm.na_policy)
+pipeline.io.write_table(eff, out_dir + "/tables", "sens_effective_weights")
+fig = wplots.effective_weights_chart(eff, level="category", lang=prm.lang)
+pipeline.plots.save(fig, out_dir + "/figures/sens_effective_weights")
+print(narrative.read_effective(eff, lang=prm.lang))
+"""),
+    md("## 7 · SMAA-2 on the four category scores (no preference information)"),
+    code("""
+smaa_res = sens.smaa(data.category_scores(), prm.n_samples, seed=prm.seed, top_n=prm.top_n)
+pipeline.io.write_table(smaa_res.summary().reset_index(), out_dir + "/tables", "sens_smaa")
+fig = wplots.acceptability_heatmap(smaa_res.acceptability, lang=prm.lang, names=names, top_n=prm.top_n)
+pipeline.plots.save(fig, out_dir + "/figures/sens_smaa")
+print(narrative.read_smaa(smaa_res, top_n=prm.top_n, lang=prm.lang, names=names))
+"""),
+    md("## 8 · Fairness by type, sector and size"),
+    code("""
+outcomes, tests = sens.fairness(compare, unc, data.attrs, top_n=prm.top_n, seed=prm.seed, lang=prm.lang)
+pipeline.io.write_table(outcomes, out_dir + "/tables", "sens_fairness_groups")
+pipeline.io.write_table(tests, out_dir + "/tables", "sens_fairness_tests")
+fig = wplots.fairness_chart(outcomes, attribute="sector", lang=prm.lang)
+pipeline.plots.save(fig, out_dir + "/figures/sens_fairness_sector")
+print(narrative.read_fairness(tests, lang=prm.lang))
+"""),
+    code("""
+fig = wplots.fairness_chart(outcomes, attribute="type", lang=prm.lang)
+pipeline.plots.save(fig, out_dir + "/figures/sens_fairness_type")
+fig = wplots.fairness_chart(outcomes, attribute="size", lang=prm.lang)
+pipeline.plots.save(fig, out_dir + "/figures/sens_fairness_size")
+"""),
+    md("## Headline"),
+    code("""
+pipeline.notebooks.record(year=data.year, **sens.headline(unc, oat_summary, compare, sob, eff, smaa_res, tests))
+"""),
+]
+
+
+def build() -> nbf.NotebookNode:
+    nb = nbf.v4.new_notebook()
+    nb.cells = CELLS
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    return nb
+
+
+if __name__ == "__main__":
+    out = ROOT / "notebooks" / "04-weights.ipynb"
+    nbf.write(build(), str(out))
+    print(f"wrote {out}")
