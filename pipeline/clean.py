@@ -59,7 +59,17 @@ from pipeline import io as pio
 from pipeline import score
 from pipeline.errors import PipelineError, where
 
-__all__ = ["run", "normalise", "parse_value", "item_key", "UnitMatcher", "read_items", "read_scores_sheet"]
+__all__ = [
+    "run",
+    "normalise",
+    "parse_value",
+    "item_key",
+    "UnitMatcher",
+    "find_header",
+    "read_items",
+    "read_scores_sheet",
+    "summarise_log",
+]
 
 LOG_COLUMNS = ["file", "sheet", "cell", "original", "new", "rule"]
 QUARANTINE_COLUMNS = ["file", "sheet", "cell", "value", "reason"]
@@ -75,7 +85,13 @@ _QUOTES = re.compile(r"[\"'“”‘’「」『』]")
 # Kinds of parsed cells (small ints so that whole sheets are int8 arrays).
 K_NUM, K_GRADE, K_NA, K_MISSING, K_BAD, K_TYPE = 0, 1, 2, 3, 4, 5
 
-_TRAILER = ("合计", "总计", "平均", "均值", "注", "备注:", "说明", "制表", "审核", "填表", "负责人", "联系人", "日期", "签字", "盖章")
+_TRAILER_RE = re.compile(r"^(?:合计|总计|小计|平均|均值|(?:注|说明|备注|附注)\d*[:.、]|注$|(?:制表|审核|填表|负责人|联系人|签字|盖章|日期|审批))")
+
+
+def _is_trailer(text: str) -> bool:
+    """Trailer rows below the data (合计, 平均, 注：…, 制表人…), on normalised text."""
+    return bool(_TRAILER_RE.match(text))
+
 _MAX_ROW = ("分值", "满分", "标准分", "分值(满分)", "满分值")
 _CITY = "市"
 
@@ -88,6 +104,9 @@ _DIM_WORDS = {
     "image": ("整体形象", "纪律作风", "image"),
 }
 _CAT_WORDS = {k: (v, k) for k, v in config.CATEGORY_ZH.items()}
+_CATEGORY_LABELS = frozenset(
+    [v for v in config.CATEGORY_ZH.values()] + [v + s for v in config.CATEGORY_ZH.values() for s in ("得分", "合计", "类")]
+)
 _HEADER_WORDS = tuple(w for ws in list(_DIM_WORDS.values()) + list(_CAT_WORDS.values()) for w in ws[:-1])
 
 
@@ -211,7 +230,6 @@ def _clean_registry(reg: pd.DataFrame, rel: str, ctx: _Run) -> pd.DataFrame:
             ctx.problem(rel, sheet, cell("unit_id"), uid, f"unit_id {uid} appears twice (rows {seen[uid]} and {rec['_row']})")
             continue
         seen[uid] = rec["_row"]
-        name = re.sub(r"\s+", "", unicodedata.normalize("NFKC", rec["name"])) if rec["name"] else ""
         name = rec["name"].strip()
         if not name:
             ctx.problem(rel, sheet, cell("name"), "", f"unit {uid} has no name")
@@ -356,7 +374,7 @@ def _classify_label(t: str) -> str:
         return "total"
     if base in {"备注", "说明", "备注说明"}:
         return "note"
-    if "小计" in base:
+    if "小计" in base or base in _CATEGORY_LABELS:
         return "subtotal"
     return "item"
 
@@ -419,7 +437,7 @@ def find_header(sheet: load.Sheet, key=_is_unit_key, scan: int = 30) -> Header |
             break
         labels = [
             x for j, x in enumerate(norm[r]) if j != c_unit and isinstance(head[r, j], str) and x
-            and parse_value(x)[0] == K_BAD and not x.startswith(_TRAILER)
+            and parse_value(x)[0] == K_BAD and not _is_trailer(x)
         ]
         if not labels:
             break
@@ -461,7 +479,14 @@ def _method(t: str) -> str | None:
 
 
 def _items_key(t: str) -> bool:
-    return t in {"考评项目", "考核项目", "项目名称", "项目", "考评内容", "考评项目名称", "考核内容", "评分项目"}
+    """Header of the item-name column of the item list (考评项目 / 项目名称 / 考核内容 …)."""
+    if t in {"考评项目", "考核项目", "项目名称", "项目", "考评内容", "考评项目名称", "考核内容", "评分项目", "考评指标", "指标名称"}:
+        return True
+    return (
+        len(t) <= 10
+        and ("项目" in t or "指标" in t)
+        and not any(w in t for w in ("编号", "序号", "类别", "分值", "方式", "一览表", ":", "年度"))
+    )
 
 
 def read_items(sheet: load.Sheet, year: int, ctx: _Run) -> pd.DataFrame | None:
@@ -498,10 +523,10 @@ def read_items(sheet: load.Sheet, year: int, ctx: _Run) -> pd.DataFrame | None:
         if not first:
             ctx.log(sheet.file, sheet.name, sheet.ref(r, roles["name"]), "", "", "blank_row_skipped")
             continue
-        if first.startswith(_TRAILER) or not name_raw:
+        if _is_trailer(first) or not name_raw:
             ctx.log(sheet.file, sheet.name, sheet.ref(r, roles["name"]), first, "", "trailer_row_skipped")
             continue
-        rec = {"year": year, "item_name": re.sub(r"\s+", "", unicodedata.normalize("NFKC", name_raw)).replace("(", "（").replace(")", "）") if False else re.sub(r"[\r\n\t]+", "", name_raw).strip()}
+        rec = {"year": year, "item_name": re.sub(r"[\r\n\t]+", "", name_raw).strip()}
         seq_text = normalise(row[roles["seq"]]) if "seq" in roles else ""
         seq = float(seq_text) if _NUM.match(seq_text or "x") else float(len(rows) + 1)
         if not float(seq).is_integer() or not 1 <= seq <= 99:
@@ -582,6 +607,8 @@ def _map_columns(sheet: load.Sheet, hdr: Header, items: pd.DataFrame, ctx: _Run,
                 ctx.log(sheet.file, sheet.name, ref, lab, "", f"monthly_{role}_column_ignored")
             elif getattr(cols, role) is None:
                 setattr(cols, role, c)
+            else:
+                ctx.log(sheet.file, sheet.name, ref, lab, "", f"second_{role}_column_ignored")
             continue
         if role == "subtotal":
             ctx.log(sheet.file, sheet.name, ref, lab, "", "subtotal_column_ignored")
@@ -735,32 +762,40 @@ def read_scores_sheet(
         t = normalise(u)
         if t == "":
             uid_of[i], rule_of[i] = None, "#empty"
-        elif t.startswith(_TRAILER):
+        elif _is_trailer(t):
             uid_of[i], rule_of[i] = None, "#trailer"
         elif t in _MAX_ROW:
             uid_of[i], rule_of[i] = None, "#maxrow"
         else:
             uid_of[i], rule_of[i] = matcher.match(year, u)
-    keep = np.zeros(nb, dtype=bool)
-    row_uid = np.empty(nb, dtype=object)
-    for r in range(nb):
+    row_uid = uid_of[ucodes] if len(uniq) else np.full(nb, None, dtype=object)
+    row_rule = rule_of[ucodes] if len(uniq) else np.full(nb, "", dtype=object)
+    keep = ~blank_row & np.not_equal(row_uid, None)
+    renamed = np.flatnonzero(keep & (row_rule != ""))
+    if renamed.size:  # unit names that needed normalising / alias / 市 prefix (vectorised log)
+        ctx.logs.append(
+            pd.DataFrame(
+                {
+                    "file": sheet.file,
+                    "sheet": sheet.name,
+                    "cell": _refs(sheet, renamed + r_off, np.full(renamed.size, cols.unit)),
+                    "original": uniq[ucodes[renamed]],
+                    "new": row_uid[renamed],
+                    "rule": row_rule[renamed],
+                }
+            )
+        )
+    for r in np.flatnonzero(~keep):  # the few rows that are not units: blank, trailer, problems
+        cell = sheet.ref(r + r_off, cols.unit)
         if blank_row[r]:
-            if r < nb - 1 or True:
-                ctx.log(sheet.file, sheet.name, sheet.ref(r + r_off, cols.unit), "", "", "blank_row_skipped")
+            ctx.log(sheet.file, sheet.name, cell, "", "", "blank_row_skipped")
             continue
         code = ucodes[r]
-        uid, rule = uid_of[code], rule_of[code]
-        cell = sheet.ref(r + r_off, cols.unit)
-        if uid is not None:
-            keep[r] = True
-            row_uid[r] = uid
-            if rule:
-                ctx.log(sheet.file, sheet.name, cell, uniq[code], uid, rule)
-            continue
+        rule = row_rule[r]
         first = next((normalise(x) for x in body[r] if normalise(x)), "")
-        if rule == "#trailer" or first.startswith(_TRAILER):
+        if rule == "#trailer" or _is_trailer(first):
             ctx.log(sheet.file, sheet.name, cell, first, "", "trailer_row_skipped")
-        elif rule == "#maxrow":
+        elif rule == "#maxrow" or first in _MAX_ROW:
             ctx.log(sheet.file, sheet.name, cell, uniq[code], "", "max_row_skipped")
         elif rule == "#empty":
             ctx.problem(sheet.file, sheet.name, cell, "", "row has values but no unit name")
@@ -972,7 +1007,7 @@ def _side_table(sheet: load.Sheet, year: int, matcher: UnitMatcher, ctx: _Run, w
             ctx.log(sheet.file, sheet.name, ucell, "", "", "blank_row_skipped")
             continue
         utext = _text(row[hdr.unit_col])
-        if first.startswith(_TRAILER) or (not normalise(utext) and normalise(row[val_col]) == ""):
+        if _is_trailer(first) or (not normalise(utext) and normalise(row[val_col]) == ""):
             ctx.log(sheet.file, sheet.name, ucell, first, "", "trailer_row_skipped")
             continue
         uid, rule = matcher.match(year, utext) if normalise(utext) else (None, "row has values but no unit name")
@@ -1076,7 +1111,7 @@ def _years_arg(years):
     if years is None:
         return None
     if isinstance(years, int):
-        return (years, years)
+        return [years]
     if isinstance(years, str):
         from pipeline.params import parse_years
 
@@ -1285,10 +1320,36 @@ def run(
     }
 
 
-def _period_key(s: pd.Series) -> pd.Series:
-    if s.name == "period":
-        return s.map(lambda p: 0 if p == "Y" else int(p))
-    return s
+def summarise_log(log: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
+    """Count the cleaning-log rows per rule, with each rule's meaning (data-quality appendix).
+
+    Parameters
+    ----------
+    log : DataFrame
+        ``cleaning_log.csv`` (columns file, sheet, cell, original, new, rule).
+    lang : {"zh", "en"}
+
+    Returns
+    -------
+    DataFrame
+        ``rule`` (the base rule; combined rules such as ``text_number;fullwidth`` count once
+        under each part), ``count`` (log rows), ``description`` (from
+        ``pipeline/labels/clean.yaml``; the rule itself when it has no text).
+    """
+    from pipeline.i18n import t
+
+    parts = log["rule"].astype(str).str.split(";").explode().str.strip()
+    base = parts.str.replace(r"\s*\(.*$", "", regex=True).str.replace(r":.*$", "", regex=True)
+    counts = base[base != ""].value_counts().rename_axis("rule").reset_index(name="count")
+
+    def describe(rule: str) -> str:
+        try:
+            return t(f"clean_rule_{rule}", lang)
+        except KeyError:
+            return rule
+
+    counts["description"] = counts["rule"].map(describe)
+    return counts.sort_values(["count", "rule"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 
 def _concat(parts: list, cols: list) -> pd.DataFrame:
@@ -1309,7 +1370,7 @@ def _stop(out: Path, ctx: _Run, force: bool = False) -> None:
     """Write quarantine.csv and the log, then raise the first problem as one line."""
     _write_side(out, ctx)
     f, s, c, v, reason = ctx.problems[0]
-    loc = where(f, s or None, c or None) if f else ""
+    loc = where(f, s or None, c or None) if f and not reason.startswith(f) else ""
     more = len(ctx.problems) - 1
     tail = f" (+{more} more problem(s); all {len(ctx.problems)} listed in {out / 'quarantine.csv'})" if more else f" (listed in {out / 'quarantine.csv'})"
     hint = "" if force else "; rerun with --allow-quarantine to continue without these values"

@@ -333,7 +333,8 @@ def read_registry(path: str | Path, root: Path | None = None) -> pd.DataFrame:
 def year_folders(raw_dir: str | Path, years=None) -> dict[int, Path]:
     """Year folders of the raw folder (``2015``, ``2015年``, ``2015年度``), optionally filtered.
 
-    ``years`` is ``None`` (all), an ``(first, last)`` span, or an iterable of years.
+    ``years`` is ``None`` (all), a ``(first, last)`` tuple (a span: years missing inside it are
+    skipped, but at least one must exist) or a list/set of years (each must exist).
     """
     raw_dir = Path(raw_dir)
     found: dict[int, Path] = {}
@@ -343,18 +344,16 @@ def year_folders(raw_dir: str | Path, years=None) -> dict[int, Path]:
             if p.is_dir() and m:
                 found[int(m.group(1))] = p
     if years is not None:
-        if isinstance(years, (tuple, list)) and len(years) == 2 and years[0] <= years[1] and not isinstance(years, set):
+        have = ", ".join(str(y) for y in sorted(found)) or "none"
+        if isinstance(years, tuple) and len(years) == 2:  # a span: at least one year in it
             wanted = set(range(int(years[0]), int(years[1]) + 1))
-        elif isinstance(years, int):
-            wanted = {years}
-        else:
-            wanted = {int(y) for y in years}
-        missing = sorted(wanted - set(found))
-        if isinstance(years, (tuple, list)) and len(years) == 2:
-            missing = [] if set(found) & wanted else missing
-        if missing:
-            have = ", ".join(str(y) for y in sorted(found)) or "none"
-            raise PipelineError(f"{raw_dir}: no folder for year(s) {', '.join(map(str, missing))} (available: {have})")
+            if not wanted & set(found):
+                raise PipelineError(f"{raw_dir}: no year folder in {years[0]}–{years[1]} (available: {have})")
+        else:  # explicit years: each one must exist
+            wanted = {int(years)} if isinstance(years, int) else {int(y) for y in years}
+            missing = sorted(wanted - set(found))
+            if missing:
+                raise PipelineError(f"{raw_dir}: no folder for year(s) {', '.join(map(str, missing))} (available: {have})")
         found = {y: p for y, p in found.items() if y in wanted}
     return found
 

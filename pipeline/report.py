@@ -447,8 +447,9 @@ def analyze(params, out: Path | None = None, allow_missing: bool = False, worker
 class _Doc:
     """Numbered figures and tables in document order, with symbolic keys for evidence links."""
 
-    def __init__(self, lang: str):
+    def __init__(self, lang: str, **ctx):
         self.lang = lang
+        self.ctx = ctx
         self.n_fig = 0
         self.n_tab = 0
         self.refs: dict[str, str] = {}
@@ -500,6 +501,8 @@ def _value_label(col: str, v: Any, lang: str) -> Any:
         return lab[prefix + v]
     if col == "method":
         return {"points": "计分" if lang == "zh" else "points", "grade": "评档" if lang == "zh" else "graded"}.get(v, v)
+    if col == "by":
+        return _col_label(v, lang)
     if col == "group":
         for p in ("sector_", "type_", "cat_", "dim_"):
             if p + v in lab:
@@ -525,8 +528,9 @@ def _display(df: pd.DataFrame, lang: str) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _fmt_cell(v: Any, col: str) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
+def _fmt_cell(v: Any, col: str, decimals: int | None = None) -> str:
+    """Text of one table cell; ``decimals`` fixes the decimals of a float column (None = int)."""
+    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
         return ""
     if isinstance(v, (bool, np.bool_)):
         return "✓" if v else ""
@@ -534,22 +538,33 @@ def _fmt_cell(v: Any, col: str) -> str:
         return str(int(v))
     if isinstance(v, (float, np.floating)):
         x = float(v)
-        if x.is_integer() and abs(x) < 1e6:
-            return str(int(x))
-        if re.search(r"p[ _-]?val|p$|^p |p-value|p 值", col, re.I):
-            return f"{x:.4f}"
-        return f"{x:.3f}" if abs(x) < 1 else f"{x:.2f}"
+        if decimals is None:
+            return str(int(round(x))) if x.is_integer() else f"{x:.2f}"
+        return f"{x:.{decimals}f}"
     return str(v)
+
+
+def _decimals(s: pd.Series, col: str) -> int | None:
+    """One number format per column: integers stay integers, p-values 4 decimals, shares 3."""
+    if not pd.api.types.is_float_dtype(s):
+        return None
+    x = s.dropna().astype(float)
+    if not len(x) or np.all(np.isclose(x, np.round(x), rtol=0, atol=1e-9)):
+        return None
+    if re.search(r"p[ _-]?val|^p$|p-value|p 值", col, re.I):
+        return 4
+    return 3 if float(x.abs().max()) < 1 else 2
 
 
 def _table_html(df: pd.DataFrame) -> str:
     head = "".join(f"<th>{_html.escape(str(c))}</th>" for c in df.columns)
+    fmts = [_decimals(df.iloc[:, j], str(c)) for j, c in enumerate(df.columns)]
     rows = []
     for rec in df.itertuples(index=False):
         cells = []
-        for c, v in zip(df.columns, rec):
-            txt = _fmt_cell(v, str(c))
-            num = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+        for c, v, d in zip(df.columns, rec, fmts):
+            txt = _fmt_cell(v, str(c), d)
+            num = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
             cells.append(f'<td class="num">{_html.escape(txt)}</td>' if num else f"<td>{_html.escape(txt)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f'<table class="data"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
@@ -634,14 +649,27 @@ def _readings(executed: Path) -> list[str]:
     return out
 
 
-def _caption(kind: str, name: str, lang: str) -> str:
+class _Blank(dict):
+    def __missing__(self, key):
+        return ""
+
+
+def _caption(kind: str, name: str, lang: str, **ctx) -> str:
+    """Caption of a chapter figure/table from the label files (any topic), else its name."""
     lab = labels(lang)
-    for k in (f"rep_{'cap' if kind == 'fig' else 'tabcap'}_{name}", f"{kind}_{name}", f"cmp_{kind}_{name}", f"sens_{kind}_{name}", f"int_{kind}_{name}", f"wts_{kind}_{name}"):
+    base = re.sub(r"^(h|v|w|s|i|sens|integrity|int|cmp|wts)_", "", name)
+    stems = [name, base, base.rstrip("s")]
+    keys = []
+    for n in stems:
+        keys += [f"cmp_title_{n}", f"sens_{n}_title", f"int_{n}_title", f"{kind}_{n}", f"cmp_{kind}_{n}", f"sens_{kind}_{n}", f"int_{kind}_{n}"]
+    keys += [f"rep_{'cap' if kind == 'fig' else 'tabcap'}_{n}" for n in stems]
+    for k in keys:
         if k in lab:
-            return lab[k]
-    hits = sorted(k for k in lab if k.endswith(f"_{kind}_{name}") or k.endswith(f"{kind}cap_{name}"))
-    if hits:
-        return lab[hits[0]]
+            try:
+                text = lab[k].format_map(_Blank(ctx))
+            except (ValueError, IndexError, KeyError):
+                text = lab[k]
+            return re.sub(r"\s{2,}", " ", text).strip(" ，,:：")
     return name.replace("_", " ").replace("-", " ").strip().capitalize()
 
 
@@ -739,18 +767,19 @@ def _chapter_blocks(doc: _Doc, ch: dict | None, chapter: str, executed: Path, sk
     if ch is None:
         return [{"kind": "p", "text": t("rep_chapter_missing", lang, name=chapter)}]
     blocks: list[dict] = [{"kind": "p", "text": s} for s in _readings(executed)]
+    ctx = {**doc.ctx, **(ch.get("headline") or {})}
     for fig in ch["figures"]:
         key = None
         for k, pat in (fig_keys or {}).items():
             if re.search(pat, fig.stem):
                 key = k
-        blocks.append(doc.figure(fig, _caption("fig", fig.stem, lang), key=key or fig.stem))
+        blocks.append(doc.figure(fig, _caption("fig", fig.stem, lang, **ctx), key=key or fig.stem))
     for name, tab in ch["tables"].items():
         if name in skip_tables or tab.shape[1] > _MAX_COLS + 3 or not len(tab):
             if len(tab):
                 doc.xlsx.append((f"{chapter[:2]} {name}", _display(tab, lang)))
             continue
-        blocks.append(doc.table(tab, _caption("tab", name, lang), key=name))
+        blocks.append(doc.table(tab, _caption("tab", name, lang, **ctx), key=name))
     if ch["headline"]:
         blocks.append(doc.table(_headline_table(ch["headline"], lang).rename(columns={"statistic": "rep_col_statistic", "value": "rep_col_value"}).rename(
             columns=lambda c: c.replace("rep_col_", "")), t("rep_headline", lang) + f" ({chapter})", xlsx=True))
@@ -997,7 +1026,7 @@ def build_year(params, out: Path | None = None, allow_missing: bool = False, tim
     it_idx = data["items"].loc[data["items"]["year"] == year].set_index("item_id")
     namer = _namer(lang, data["units"], it_idx)
 
-    doc = _Doc(lang)
+    doc = _Doc(lang, year=year, top_n=prm.top_n, n_samples=prm.n_samples, first=_span(prm, year)[0], last=year)
     sections = []
     # 一、总体情况
     ov = chapters.get("01-overview")
@@ -1302,7 +1331,7 @@ def build_study(params, years: tuple[int, int] | None = None, out: Path | None =
     _log(f"study {first}-{last}: building")
     totals = data["totals"].loc[data["totals"]["year"].isin(yrs)]
     system = F.system_by_year(totals, prm.top_n)
-    doc = _Doc(lang)
+    doc = _Doc(lang, year=last, top_n=prm.top_n, n_samples=prm.n_samples, first=first, last=last)
     rows = []
     per_year_found = {}
     for y in yrs:

@@ -213,7 +213,6 @@ def _quality(units: pd.DataFrame, years: list[int], rng: np.random.Generator) ->
     q[:, 0] = eps[:, 0]
     ids = units["unit_id"].to_numpy()
     succ = units["successor_id"].to_numpy()
-    idx = {u: i for i, u in enumerate(ids)}
     starts = units["valid_from"].to_numpy()
     for t in range(1, T):
         prev = q[:, t - 1].copy()
@@ -222,7 +221,6 @@ def _quality(units: pd.DataFrame, years: list[int], rng: np.random.Generator) ->
             if preds:
                 prev[s_i] = q[preds, t - 1].mean()
         q[:, t] = RHO * prev + np.sqrt(1 - RHO**2) * eps[:, t]
-    del idx
     return q
 
 
@@ -636,7 +634,6 @@ STYLES: list[dict] = [
 TIDY = dict(fmt="xlsx", names=("考评项目一览表.xlsx", "考评汇总表.xlsx"), title=0, two_level=False, maxhdr=None,
             breaks=False, unit_hdr="单位名称", na=("/",), order="registry", trailer=(), sheets=("汇总",),
             sources=False, grade_inner=False)
-_SUMMARY_SHEET_NAMES = ("汇总",)
 
 
 def _style(k: int, messy: bool) -> dict:

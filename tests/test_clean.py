@@ -443,3 +443,18 @@ def test_cli_exit_code_and_one_line(tmp_path):
     assert len(lines) == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "2015/2015年度考评汇总表.xlsx!汇总!E6" in lines[0] and "unknown grade" in lines[0]
+
+
+def test_summarise_log_counts_and_texts(tmp_path):
+    values = dict(wb.CLEAN_VALUES)
+    values["市财政局"] = ["３５．５", "28分", "好", " 9 "]
+    wb.write_year(tmp_path / "raw", values=values)
+    _, out = run(tmp_path)
+    summ = clean.summarise_log(log(out), "en").set_index("rule")
+    # hand count: 3 text numbers (３５．５, 28分, " 9 "); 4 grades (one per unit)
+    assert summ.loc["text_number", "count"] == 3
+    assert summ.loc["grade_mapped", "count"] == 4
+    assert summ.loc["fullwidth", "count"] == 1 and summ.loc["suffix_分", "count"] == 1
+    assert summ.loc["suffix_分", "description"] == "“分” (points) suffix removed"
+    zh = clean.summarise_log(log(out), "zh").set_index("rule")
+    assert zh.loc["grade_mapped", "description"].startswith("评档")

@@ -148,7 +148,9 @@ def effective_weights_chart(eff: pd.DataFrame, level: str = "category", lang: st
     ax.set_ylabel(t("sens_share", lang))
     ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
     ax.set_title(t("sens_effective_title", lang), fontsize=11)
-    ax.legend(fontsize=8)
+    top = float(np.nanmax(d[["nominal_share", "r2_share", "eta2_share"]].to_numpy())) if len(d) else 1.0
+    ax.set_ylim(0, top * 1.55)
+    ax.legend(fontsize=8, ncol=1, loc="upper left")
     return fig
 
 
@@ -195,9 +197,11 @@ def fairness_chart(outcomes: pd.DataFrame, attribute: str = "sector", lang: str 
     k = len(schemes)
     wd = 0.8 / max(k, 1)
     fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(groups) + 3), 4.0))
+    others = [c for c in PALETTE if c != WINNER]
     for i, s in enumerate(schemes):
         ax.bar(x - 0.4 + wd * (i + 0.5), piv[s].to_numpy(), wd, label=factor_label(s, lang),
-               color=(WINNER if s == "nominal" else PALETTE[(i + 1) % len(PALETTE)]))
+               color=(WINNER if s == "nominal" else others[i % len(others)]),
+               hatch=("//" if s == "monte_carlo" else None), edgecolor="white", linewidth=0.3)
     gl = []
     for g in groups:
         try:
@@ -211,7 +215,8 @@ def fairness_chart(outcomes: pd.DataFrame, attribute: str = "sector", lang: str 
     ax.set_xticklabels(gl, fontsize=9)
     ax.set_ylabel(t("sens_winners", lang))
     ax.set_title(t("sens_fairness_title", lang) + f" — {t('sens_attribute_' + attribute, lang) if attribute in ('type', 'sector', 'size') else attribute}", fontsize=11)
-    ax.legend(fontsize=7, ncol=2)
+    ax.set_ylim(0, float(np.nanmax(piv.to_numpy())) * 1.45 + 0.5)
+    ax.legend(fontsize=7, ncol=4, loc="upper center")
     return fig
 
 

@@ -32,7 +32,7 @@ from scipy.stats import qmc
 
 from pipeline import config
 from pipeline.errors import PipelineError
-from pipeline.sensitivity._core import Composite, competition_order, ranks_from_order, fast_rank
+from pipeline.sensitivity._core import Composite, competition_order, fast_rank, ranks_from_order, sorted_with_ties
 from pipeline.sensitivity.uncertainty import _check_grade_bounds
 
 __all__ = ["saltelli_sample", "sobol_analyze", "sobol_indices", "weight_sobol"]
@@ -208,7 +208,8 @@ def sobol_indices(model: Callable[[np.ndarray], np.ndarray], problem: Mapping, n
 def weight_sobol(matrix, weights, n: int, seed=config.SEED, *, groups, p: float = 0.2, top_n: int = config.TOP_N,
                  na_policy: str = config.NA_POLICY, offset=None, grades=None, grade_map=None,
                  vary_grade_map: bool | Mapping = False, vary_na_policy: bool = False, vary_aggregation: bool = False,
-                 unit_ids=None, n_boot: int = 100, chunk: int = 1 << 15) -> pd.DataFrame:
+                 unit_ids=None, n_boot: int = 100, chunk: int = 1 << 15,
+                 targets: Sequence[str] = ("mean_abs_shift", "rank", "winner")) -> pd.DataFrame:
     """Sobol indices of the group weights (and other choices) on the ranking.
 
     Factors: one multiplier per group weight, uniform on [1 − p, 1 + p] × nominal and then
@@ -219,6 +220,8 @@ def weight_sobol(matrix, weights, n: int, seed=config.SEED, *, groups, p: float 
 
     Targets: the system's mean |Δrank| against the nominal ranking; each unit's rank; each
     unit's winner status (0/1, rank ≤ top_n).
+
+    ``targets`` selects which of these to compute (the system target alone is cheapest).
 
     Returns
     -------
@@ -258,28 +261,53 @@ def weight_sobol(matrix, weights, n: int, seed=config.SEED, *, groups, p: float 
         out = np.empty((x.shape[0], 1 + 2 * u))
         for a in range(0, x.shape[0], chunk):
             xc = x[a : a + chunk]
-            w = xc[:, :k] * model.nominal
-            j = k
-            gs = None
-            if gnames:
-                gs = np.tile(model.grade_shares, (xc.shape[0], 1))
-                for g in gnames:
-                    gs[:, config.GRADES.index(g)] = xc[:, j]
-                    j += 1
-            pol = geo = None
-            if vary_na_policy:
-                pol = np.minimum(np.floor(xc[:, j]).astype(int), 2)
-                j += 1
-            if vary_aggregation:
-                geo = xc[:, j] >= 0.5
-            r = ranks_from_order(*competition_order(model.evaluate(w, grade_shares=gs, na_policy=pol, geometric=geo)))
+            r = ranks_from_order(*competition_order(model.evaluate(*_decode(xc))))
             out[a : a + chunk, 0] = np.abs(r - r0).mean(axis=1)
             out[a : a + chunk, 1 : 1 + u] = r
             out[a : a + chunk, 1 + u :] = r <= top_n
         return out
 
     ids = list(unit_ids) if unit_ids is not None else list(range(u))
-    res = sobol_indices(f, problem, n, seed=seed, n_boot=n_boot, outputs=list(range(1 + 2 * u)))
+    unknown = set(targets) - {"mean_abs_shift", "rank", "winner"}
+    if unknown or not targets:
+        raise PipelineError(f"weight_sobol: targets must be among mean_abs_shift, rank, winner (got {sorted(unknown)})")
+    keep = np.concatenate([[0] if "mean_abs_shift" in targets else [], np.arange(1, 1 + u) if "rank" in targets else [],
+                           np.arange(1 + u, 1 + 2 * u) if "winner" in targets else []]).astype(int)
+    system_only = list(targets) == ["mean_abs_shift"]
+
+    def g(x: np.ndarray) -> np.ndarray:
+        if system_only:  # skip the per-unit scatter
+            out = np.empty((x.shape[0], 1))
+            for a in range(0, x.shape[0], chunk):
+                out[a : a + chunk, 0] = _system(x[a : a + chunk])
+            return out
+        return f(x)[:, keep]
+
+    def _system(xc):
+        asc, tie_rows, tie_rank = sorted_with_ties(model.evaluate(*_decode(xc)))
+        shift = np.abs((u - np.arange(u)) - r0[asc]).mean(axis=1)
+        if tie_rows.size:
+            shift[tie_rows] = np.abs(tie_rank - r0[asc[tie_rows, ::-1]]).mean(axis=1)
+        return shift
+
+    def _decode(xc):
+        w = xc[:, :k] * model.nominal
+        j = k
+        gs = None
+        if gnames:
+            gs = np.tile(model.grade_shares, (xc.shape[0], 1))
+            for gname in gnames:
+                gs[:, config.GRADES.index(gname)] = xc[:, j]
+                j += 1
+        pol = geo = None
+        if vary_na_policy:
+            pol = np.minimum(np.floor(xc[:, j]).astype(int), 2)
+            j += 1
+        if vary_aggregation:
+            geo = xc[:, j] >= 0.5
+        return w, gs, pol, geo
+
+    res = sobol_indices(g, problem, n, seed=seed, n_boot=n_boot, outputs=list(keep))
     res = res.reset_index()
     o = res["output"].to_numpy()
     res.insert(0, "target", np.where(o == 0, "mean_abs_shift", np.where(o <= u, "rank", "winner")))
