@@ -458,3 +458,28 @@ def test_summarise_log_counts_and_texts(tmp_path):
     assert summ.loc["suffix_分", "description"] == "“分” (points) suffix removed"
     zh = clean.summarise_log(log(out), "zh").set_index("rule")
     assert zh.loc["grade_mapped", "description"].startswith("评档")
+
+
+def test_other_committee_layout(tmp_path):
+    """Another committee's layout: reordered item-list columns, a 单位：分 subtitle, a 满分 row,
+    category subtotal columns, no 序号, item columns in a different order."""
+    raw = tmp_path / "raw"
+    wb.write_registry(raw)
+    folder = raw / "2015"
+    items = [["考评项目及分值一览"], ["项目名称", "分值（分）", "计分方式", "所属类别", "对应维度", "编号"]]
+    items += [[n, mx, m, c, d, i] for i, n, c, d, mx, m in wb.ITEMS]
+    wb.write_rows(folder / "一览表.xlsx", items)
+    rows = [
+        ["2015年度党建考评得分汇总"],
+        [None, None, None, None, None, None, "单位：分"],
+        ["党组织名称", "专项任务", "三会一课", "基层组织小计", "理论学习", "作风建设", "总分"],
+        ["满分", 10, 40, 40, 30, 20, 100],
+    ]
+    for name, (a, b, g, d) in wb.CLEAN_VALUES.items():
+        rows.append([name, d, a, a, b, g, None])
+    rows.append(["合计", None, None, None, None, None, None])
+    wb.write_rows(folder / "考评汇总.xlsx", rows, sheet="Sheet1")
+    _, out = run(tmp_path)
+    assert_clean_points(out)
+    rules = set(log(out)["rule"])
+    assert {"max_row_skipped", "subtotal_column_ignored", "trailer_row_skipped"} <= rules
