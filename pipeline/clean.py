@@ -186,25 +186,54 @@ class _Run:
     raw: Path
     allow: bool
     grade_map: dict
-    logs: list = field(default_factory=list)  # list of DataFrames / dict rows
-    log_rows: list = field(default_factory=list)
+    logs: list = field(default_factory=list)  # Arrow tables of log rows, in order
+    log_rows: list = field(default_factory=list)  # single rows not yet in ``logs``
     problems: list = field(default_factory=list)
 
     def log(self, file, sheet, cell, original, new, rule) -> None:
         self.log_rows.append((str(file), "" if sheet is None else str(sheet), cell or "", str(original), str(new), rule))
 
+    def add_log(self, df: pd.DataFrame) -> None:
+        """Append many log rows (a frame with LOG_COLUMNS), kept compact as an Arrow table."""
+        self._flush()
+        self.logs.append(_log_table(df))
+
+    def _flush(self) -> None:
+        if self.log_rows:
+            self.logs.append(_log_table(pd.DataFrame(self.log_rows, columns=LOG_COLUMNS, dtype=object)))
+            self.log_rows = []
+
+    def write_log(self, path: Path) -> int:
+        """Write cleaning_log.csv atomically, piece by piece (formula-guarded); return its rows."""
+        import codecs
+
+        import pyarrow.csv as pacsv
+
+        self._flush()
+        n = 0
+        with pio.atomic_path(path) as tmp:
+            with open(tmp, "wb") as fh:
+                fh.write(codecs.BOM_UTF8 + (",".join(LOG_COLUMNS) + "\n").encode())
+                for tbl in self.logs:
+                    df = pio.neutralise_formulas(tbl.to_pandas().astype("str"))
+                    pacsv.write_csv(pa.Table.from_pandas(df, preserve_index=False), fh, pacsv.WriteOptions(include_header=False))
+                    n += len(df)
+        return n
+
     def problem(self, file, sheet, cell, value, reason) -> None:
         self.problems.append((str(file), "" if sheet is None else str(sheet), cell or "", "" if value is None else str(value), reason))
 
-    def log_frame(self) -> pd.DataFrame:
-        parts = [pd.DataFrame(self.log_rows, columns=LOG_COLUMNS, dtype=object)] + self.logs
-        parts = [p for p in parts if len(p)]
-        if not parts:
-            return pd.DataFrame({c: pd.Series(dtype="str") for c in LOG_COLUMNS})
-        return pd.concat([p.astype("str") for p in parts], ignore_index=True)
-
     def quarantine_frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.problems, columns=QUARANTINE_COLUMNS, dtype="str")
+
+
+def _log_table(df: pd.DataFrame) -> pa.Table:
+    """Log rows as Arrow; file, sheet and rule (few distinct values) dictionary-encoded."""
+    cols = {}
+    for c in LOG_COLUMNS:
+        arr = pa.array(np.asarray(df[c], dtype=object).astype(str), type=pa.string())
+        cols[c] = pc.dictionary_encode(arr) if c in ("file", "sheet", "rule") else arr
+    return pa.table(cols)
 
 
 # =========================================================================== registry
@@ -773,7 +802,7 @@ def read_scores_sheet(
     keep = ~blank_row & np.not_equal(row_uid, None)
     renamed = np.flatnonzero(keep & (row_rule != ""))
     if renamed.size:  # unit names that needed normalising / alias / 市 prefix (vectorised log)
-        ctx.logs.append(
+        ctx.add_log(
             pd.DataFrame(
                 {
                     "file": sheet.file,
@@ -888,7 +917,7 @@ def read_scores_sheet(
         nontext = np.equal(original, None)
         if nontext.any():
             original[nontext] = [_text(x) for x in block[rr[nontext], cc[nontext]]]
-        ctx.logs.append(
+        ctx.add_log(
             pd.DataFrame(
                 {
                     "file": sheet.file,
@@ -904,17 +933,18 @@ def read_scores_sheet(
     rr, cc = np.nonzero(keep_cell)
     status = np.array(["ok", "ok", "na", "missing"], dtype=object)
     k = kind[rr, cc]
-    gtxt = pa.array(list(_GRADES) + [None])
-    scores = pd.DataFrame(
+    gtxt = pa.array(list(_GRADES) + [None], pa.string())
+    # built in Arrow: pieces are concatenated without a copy and strings stay compact
+    scores = pa.table(
         {
-            "year": np.full(rr.size, year, dtype=np.int64),
-            "period": pd.Series(pa.array([period]).take(pa.array(np.zeros(rr.size, dtype=np.int64))), dtype="str"),
-            "unit_id": pd.Series(pa.array(list(uid_rows)).take(pa.array(rr)), dtype="str"),
-            "item_id": pd.Series(pa.array(list(iids)).take(pa.array(cc)), dtype="str"),
-            "points": np.where((k == K_NUM) | (k == K_GRADE), points[rr, cc], np.nan),
-            "status": pd.Series(pa.array(list(status)).take(pa.array(k.astype(np.int64))), dtype="str"),
-            "grade": pd.Series(gtxt.take(pa.array(np.where(P.grade[rr, cc] >= 0, P.grade[rr, cc], len(_GRADES)).astype(np.int64))), dtype="str"),
-            "source": pd.Series(_source_array(sheet, rows[rr] + r_off, icols[cc]), dtype="str"),
+            "year": pa.array(np.full(rr.size, year, dtype=np.int64)),
+            "period": pa.array([period], pa.string()).take(pa.array(np.zeros(rr.size, dtype=np.int64))),
+            "unit_id": pa.array(list(uid_rows), pa.string()).take(pa.array(rr)),
+            "item_id": pa.array(list(iids), pa.string()).take(pa.array(cc)),
+            "points": pa.array(np.where((k == K_NUM) | (k == K_GRADE), points[rr, cc], np.nan), from_pandas=True),
+            "status": pa.array(list(status), pa.string()).take(pa.array(k.astype(np.int64))),
+            "grade": gtxt.take(pa.array(np.where(P.grade[rr, cc] >= 0, P.grade[rr, cc], len(_GRADES)).astype(np.int64))),
+            "source": _source_array(sheet, rows[rr] + r_off, icols[cc]).cast(pa.string()),
         }
     )
     given = None if monthly else _given_frame(sheet, year, cols, body, rows[~drop_row], row_uid, r_off, ctx)
@@ -1275,7 +1305,10 @@ def run(
     items_df = _concat(items_all, ["year", "item_id", "item_name", "category", "dimension", "max_points", "method"])
     # each piece is one (year, period) sorted by unit and item: ordering the pieces sorts the table
     scores_all.sort(key=lambda kv: kv[0])
-    scores = pd.concat([df for _, df in scores_all], ignore_index=True) if scores_all else _empty_scores()
+    pieces = [t for _, t in scores_all if isinstance(t, pa.Table) and t.num_rows]
+    del scores_all
+    scores = pa.concat_tables(pieces).to_pandas() if pieces else _empty_scores()
+    del pieces
     if len(scores):
         dup = scores.duplicated(["year", "period", "unit_id", "item_id"], keep=False)
         if dup.any():
@@ -1306,7 +1339,7 @@ def run(
         ("given", given),
     ):
         pio.write_table(df, out, name)
-    log_df = _write_side(out, ctx)
+    n_log = _write_side(out, ctx)
     return {
         "years": sorted(folders),
         "units": int(units.shape[0]),
@@ -1314,7 +1347,7 @@ def run(
         "files": int(n_files),
         "cells": int(n_cells),
         "scores": int(scores.shape[0]),
-        "log": int(len(log_df)),
+        "log": int(n_log),
         "quarantined": len(ctx.problems),
         "out_dir": str(out),
     }
@@ -1359,11 +1392,10 @@ def _concat(parts: list, cols: list) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)[cols]
 
 
-def _write_side(out: Path, ctx: _Run) -> pd.DataFrame:
-    log_df = ctx.log_frame()
-    pio.write_csv(log_df, out / "cleaning_log.csv")
+def _write_side(out: Path, ctx: _Run) -> int:
+    n_log = ctx.write_log(out / "cleaning_log.csv")
     pio.write_csv(ctx.quarantine_frame(), out / "quarantine.csv")
-    return log_df
+    return n_log
 
 
 def _stop(out: Path, ctx: _Run, force: bool = False) -> None:

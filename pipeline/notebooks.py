@@ -9,7 +9,7 @@ from typing import Any
 from pipeline import config
 from pipeline.errors import PipelineError
 
-__all__ = ["run", "read_record"]
+__all__ = ["run", "read_record", "record"]
 
 
 def run(name: str, out_path: str | os.PathLike, parameters: dict[str, Any], cwd: str | os.PathLike | None = None) -> Path:

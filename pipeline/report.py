@@ -447,9 +447,11 @@ def analyze(params, out: Path | None = None, allow_missing: bool = False, worker
 class _Doc:
     """Numbered figures and tables in document order, with symbolic keys for evidence links."""
 
-    def __init__(self, lang: str, **ctx):
+    def __init__(self, lang: str, subst: dict | None = None, **ctx):
         self.lang = lang
         self.ctx = ctx
+        self.subst = subst or {}
+        self.unit_names: list[str] = []
         self.n_fig = 0
         self.n_tab = 0
         self.refs: dict[str, str] = {}
@@ -477,6 +479,21 @@ class _Doc:
     def resolve(self, evidence: tuple) -> str:
         refs = [self.refs[e] for e in evidence if e in self.refs]
         return "、".join(refs) if self.lang == "zh" else ", ".join(refs)
+
+
+def _subst(text: str, subst: dict) -> str:
+    """Replace Chinese item names by their ids (English edition); longest names first."""
+    for k in sorted(subst, key=len, reverse=True):
+        if k in text:
+            text = text.replace(k, subst[k])
+    return text
+
+
+def _unit_names(units: pd.DataFrame) -> list[str]:
+    names = set(units["name"].astype(str))
+    if "aliases" in units:
+        names |= {a for v in units["aliases"].dropna() for a in str(v).split(";") if a}
+    return sorted(names, key=len, reverse=True)
 
 
 def _label(key: str, lang: str, default: str | None = None) -> str:
@@ -590,7 +607,8 @@ def _css(pdf: bool) -> str:
 def _render(template: str, ctx: dict, pdf: bool = False) -> str:
     from markupsafe import Markup
 
-    return _jinja().get_template(template).render(css=Markup(_css(pdf)), pdf=pdf, **ctx)
+    sep = "\u3000" if ctx.get("lang") == "zh" else ". "
+    return _jinja().get_template(template).render(css=Markup(_css(pdf)), pdf=pdf, sep=sep, **ctx)
 
 
 def _write_pdf(html_text: str, path: Path) -> None:
@@ -766,7 +784,10 @@ def _chapter_blocks(doc: _Doc, ch: dict | None, chapter: str, executed: Path, sk
     lang = doc.lang
     if ch is None:
         return [{"kind": "p", "text": t("rep_chapter_missing", lang, name=chapter)}]
-    blocks: list[dict] = [{"kind": "p", "text": s} for s in _readings(executed)]
+    lines = [_subst(s, doc.subst) for s in _readings(executed)]
+    if lang == "en":  # a sentence that still holds Chinese text (other than unit names) is left out
+        lines = [s for s in lines if not _CJK.search(_subst(s, {n: "" for n in doc.unit_names}))]
+    blocks: list[dict] = [{"kind": "p", "text": s} for s in lines]
     ctx = {**doc.ctx, **(ch.get("headline") or {})}
     for fig in ch["figures"]:
         key = None
@@ -1026,7 +1047,9 @@ def build_year(params, out: Path | None = None, allow_missing: bool = False, tim
     it_idx = data["items"].loc[data["items"]["year"] == year].set_index("item_id")
     namer = _namer(lang, data["units"], it_idx)
 
-    doc = _Doc(lang, year=year, top_n=prm.top_n, n_samples=prm.n_samples, first=_span(prm, year)[0], last=year)
+    subst = dict(zip(it_idx["item_name"].astype(str), it_idx.index.astype(str))) if lang == "en" else {}
+    doc = _Doc(lang, subst=subst, year=year, top_n=prm.top_n, n_samples=prm.n_samples, first=_span(prm, year)[0], last=year)
+    doc.unit_names = _unit_names(data["units"])
     sections = []
     # 一、总体情况
     ov = chapters.get("01-overview")
@@ -1331,7 +1354,9 @@ def build_study(params, years: tuple[int, int] | None = None, out: Path | None =
     _log(f"study {first}-{last}: building")
     totals = data["totals"].loc[data["totals"]["year"].isin(yrs)]
     system = F.system_by_year(totals, prm.top_n)
-    doc = _Doc(lang, year=last, top_n=prm.top_n, n_samples=prm.n_samples, first=first, last=last)
+    il = data["items"].loc[data["items"]["year"] == last]
+    doc = _Doc(lang, subst=dict(zip(il["item_name"].astype(str), il["item_id"].astype(str))) if lang == "en" else {}, year=last, top_n=prm.top_n, n_samples=prm.n_samples, first=first, last=last)
+    doc.unit_names = _unit_names(data["units"])
     rows = []
     per_year_found = {}
     for y in yrs:

@@ -241,6 +241,7 @@ def test_two_runs_give_identical_numbers(rep):
 
 
 # ------------------------------------------------------------------ English edition
+@pytest.mark.slow  # analyses and renders the year a second time (in English)
 def test_english_report_has_no_untranslated_labels(rep_en, world):
     units = pd.read_parquet(world.processed / "units.parquet")
     names = sorted(set(units["name"]) | {a for s in units["aliases"].dropna() for a in str(s).split(";") if a}, key=len, reverse=True)
