@@ -933,18 +933,18 @@ def read_scores_sheet(
     rr, cc = np.nonzero(keep_cell)
     status = np.array(["ok", "ok", "na", "missing"], dtype=object)
     k = kind[rr, cc]
-    gtxt = pa.array(list(_GRADES) + [None], pa.string())
+    gtxt = pa.array(list(_GRADES) + [None], pa.large_string())
     # built in Arrow: pieces are concatenated without a copy and strings stay compact
     scores = pa.table(
         {
             "year": pa.array(np.full(rr.size, year, dtype=np.int64)),
-            "period": pa.array([period], pa.string()).take(pa.array(np.zeros(rr.size, dtype=np.int64))),
-            "unit_id": pa.array(list(uid_rows), pa.string()).take(pa.array(rr)),
-            "item_id": pa.array(list(iids), pa.string()).take(pa.array(cc)),
+            "period": pa.array([period], pa.large_string()).take(pa.array(np.zeros(rr.size, dtype=np.int64))),
+            "unit_id": pa.array(list(uid_rows), pa.large_string()).take(pa.array(rr)),
+            "item_id": pa.array(list(iids), pa.large_string()).take(pa.array(cc)),
             "points": pa.array(np.where((k == K_NUM) | (k == K_GRADE), points[rr, cc], np.nan), from_pandas=True),
-            "status": pa.array(list(status), pa.string()).take(pa.array(k.astype(np.int64))),
+            "status": pa.array(list(status), pa.large_string()).take(pa.array(k.astype(np.int64))),
             "grade": gtxt.take(pa.array(np.where(P.grade[rr, cc] >= 0, P.grade[rr, cc], len(_GRADES)).astype(np.int64))),
-            "source": _source_array(sheet, rows[rr] + r_off, icols[cc]).cast(pa.string()),
+            "source": _source_array(sheet, rows[rr] + r_off, icols[cc]).cast(pa.large_string()),
         }
     )
     given = None if monthly else _given_frame(sheet, year, cols, body, rows[~drop_row], row_uid, r_off, ctx)
@@ -1191,7 +1191,31 @@ def run(
     PipelineError
         One line naming file, sheet and cell of the first problem (all are in quarantine.csv),
         unless ``allow_quarantine``.
+
+    Notes
+    -----
+    Arrow buffers are allocated from the system allocator during the run: it hands freed
+    memory back at once, which lowers the peak memory on big inputs (benchmarks/bench_clean.py).
     """
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        return _run(raw_dir, out_dir, years, allow_quarantine, na_policy, top_n, progress, grade_map)
+    finally:
+        pa.set_memory_pool(previous)
+
+
+def _run(
+    raw_dir,
+    out_dir,
+    years=None,
+    allow_quarantine: bool = False,
+    na_policy: str = config.NA_POLICY,
+    top_n: int = config.TOP_N,
+    progress: bool = True,
+    grade_map: dict | None = None,
+) -> dict:
+    """The body of :func:`run` (see there)."""
     from tqdm.auto import tqdm
 
     raw = Path(raw_dir).resolve()
@@ -1260,13 +1284,14 @@ def run(
                 items = read_items(sheets[0], year, ctx) if sheets else None
             except PipelineError as err:
                 ctx.problem(load._rel(path, raw), "", "", "", str(err))
+            cache.pop(path, None)
             bar.update(1)
         if items is not None:
             items_all.append(items)
         for role in ("summary", "monthly", "review", "weak"):
             for path in plan[role]:
                 try:
-                    sheets = _sheets(path, raw, cache)
+                    sheets = _sheets(path, raw, cache) if role != "monthly" else None
                     if role == "summary" and items is not None:
                         sh = _summary_sheet(sheets, plan.get("summary_sheet"), ctx)
                         for s in sheets:
@@ -1280,9 +1305,11 @@ def run(
                             if gv is not None:
                                 given_all.append(gv)
                     elif role == "monthly" and items is not None:
-                        for s in sheets:
+                        names = load.sheet_names(path, raw) if path not in cache else [x.name for x in cache[path]]
+                        sheet_iter = cache.pop(path) if path in cache else load.iter_sheets(path, raw)
+                        for s in sheet_iter:  # one month in memory at a time
                             m = load.month_of(s.name)
-                            if m is None and len(sheets) == 1:
+                            if m is None and len(names) == 1:
                                 m = load.month_in_filename(path.stem)
                             if m is None:
                                 ctx.log(s.file, s.name, "", s.name, "", "sheet_ignored")
@@ -1304,18 +1331,15 @@ def run(
     # ---- assemble
     items_df = _concat(items_all, ["year", "item_id", "item_name", "category", "dimension", "max_points", "method"])
     # each piece is one (year, period) sorted by unit and item: ordering the pieces sorts the table
+    scores_all = [(k, t) for k, t in scores_all if isinstance(t, pa.Table) and t.num_rows]
     scores_all.sort(key=lambda kv: kv[0])
-    pieces = [t for _, t in scores_all if isinstance(t, pa.Table) and t.num_rows]
-    del scores_all
-    scores = pa.concat_tables(pieces).to_pandas() if pieces else _empty_scores()
-    del pieces
-    if len(scores):
-        dup = scores.duplicated(["year", "period", "unit_id", "item_id"], keep=False)
-        if dup.any():
-            for rec in scores.loc[dup].head(50).to_dict("records"):
-                f, s, c = (rec["source"].split("!") + ["", ""])[:3]
-                ctx.problem(f, s, c, _fmt(rec["points"]), f"unit {rec['unit_id']} item {rec['item_id']} period {rec['period']} read twice")
-            scores = scores.loc[~dup].reset_index(drop=True)
+    _check_overlaps(scores_all, ctx)
+    scores = _frame([t for _, t in scores_all]) if scores_all else _empty_scores()
+    # the annual rows, for totals, from their own pieces (filtering the whole table would make
+    # Arrow combine every chunk of every text column: a full copy on big inputs)
+    annual_pieces = [t for (_, m), t in scores_all if m == 0]
+    annual = _frame(annual_pieces) if annual_pieces else _empty_scores()
+    del scores_all, annual_pieces
     given = _concat(given_all, ["year", "unit_id", "given_total", "given_rank", "note", "source"])
     adjustments = _concat(adj_all, ["year", "unit_id", "adjustment", "note", "source"])
     weak = _concat(weak_all, ["year", "unit_id", "status", "source"])
@@ -1323,11 +1347,12 @@ def run(
         _stop(out, ctx)
     items_df = schemas.validate(items_df, "items")
     units = schemas.validate(units, "units")
-    scores = schemas.validate(scores, "scores")
+    _validate_by_year(scores)
     adjustments = schemas.validate(adjustments, "adjustments")
     weak = schemas.validate(weak, "weak_orgs")
     given = schemas.validate(given, "given")
-    totals = score.totals(scores, items_df, adjustments, na_policy=na_policy, top_n=top_n, grade_map=None)
+    totals = score.totals(annual, items_df, adjustments, na_policy=na_policy, top_n=top_n, grade_map=None)
+    del annual
     totals = schemas.validate(totals, "totals")
     for name, df in (
         ("items", items_df),
@@ -1351,6 +1376,54 @@ def run(
         "quarantined": len(ctx.problems),
         "out_dir": str(out),
     }
+
+
+def _check_overlaps(pieces: list, ctx: _Run) -> None:
+    """Two pieces for the same (year, period) — e.g. sheets 3月 and 三月 — must not overlap.
+
+    Within one piece (one sheet) every (unit, item) is unique by construction, so the key of
+    the scores table can only repeat across pieces of the same year and period.
+    """
+    by_key: dict = {}
+    for key, t in pieces:
+        by_key.setdefault(key, []).append(t)
+    for (year, m), ts in by_key.items():
+        if len(ts) < 2:
+            continue
+        df = pa.concat_tables(ts).select(["unit_id", "item_id", "source"]).to_pandas()
+        dup = df.duplicated(["unit_id", "item_id"], keep=False)
+        for rec in df.loc[dup].head(50).to_dict("records"):
+            f, s, c = (str(rec["source"]).split("!") + ["", ""])[:3]
+            period = "Y" if m == 0 else str(m)
+            ctx.problem(f, s, c, "", f"unit {rec['unit_id']} item {rec['item_id']} of {year} period {period} is read from two sheets")
+
+
+def _frame(tables: list) -> pd.DataFrame:
+    """Scores pieces (Arrow, large_string text) → one DataFrame without copying the text."""
+    t = pa.concat_tables(tables)
+    cols = {}
+    for c in t.column_names:
+        col = t[c]
+        if pa.types.is_large_string(col.type) or pa.types.is_string(col.type):
+            cols[c] = pd.Series(col.cast(pa.large_string()), dtype="str")
+        else:
+            cols[c] = col.to_numpy()
+    return pd.DataFrame(cols, copy=False)
+
+
+def _validate_by_year(scores: pd.DataFrame) -> None:
+    """Validate ``scores`` one year at a time (``year`` is part of its unique key, so this is
+    the same check as one call), keeping the transient memory of the checks small.
+    The table is built with the schema's dtypes already, so the coerced copy is not kept."""
+    if scores.empty:
+        schemas.validate(scores, "scores")
+        return
+    years = scores["year"].to_numpy()
+    bounds = np.flatnonzero(np.diff(years)) + 1
+    for a, b in zip(np.r_[0, bounds], np.r_[bounds, len(years)]):
+        checked = schemas.validate(scores.iloc[a:b], "scores")
+        if list(checked.dtypes) != list(scores.dtypes):  # pragma: no cover - guard for schema changes
+            raise PipelineError(f"scores: dtypes {list(scores.dtypes)} differ from the schema's {list(checked.dtypes)}")
 
 
 def summarise_log(log: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:

@@ -546,24 +546,32 @@ def rule_persistence(pers: pd.DataFrame, share_min: float = 0.6) -> list[Finding
     share = float(pers["always"].mean())
     if share < share_min:
         return []
-    return [Finding("persistence", "low", {"share": share, "k": int(pers["always"].sum()), "n": int(len(pers))}, {}, ("tab:ranking",))]
+    return [Finding("persistence", "low", {"share": share, "k": int(pers["always"].sum()), "n": int(len(pers))}, {}, ("tab:persistence", "tab:ranking"))]
 
 
 def rule_integrity(integ: pd.DataFrame) -> list[Finding]:
-    """High-severity integrity findings (防止假数字): how many, on how many units, which checks."""
+    """High-severity integrity findings (防止假数字): how many, on how many units, which checks.
+
+    Some checks judge the whole year rather than a unit (bunching at the cut, terminal digits
+    of an item): their ``unit_id`` is empty (``""`` or missing) and they are counted apart
+    (``k_year``), never as a unit. Values: ``k`` (all high findings), ``k_unit`` (those naming
+    a unit), ``units_n`` (distinct units named), ``k_year`` (year-level findings).
+    """
     if integ is None or not len(integ) or "severity" not in integ:
         return []
     hi = integ.loc[integ["severity"] == "high"]
     if not len(hi):
         return []
+    uid = hi["unit_id"].astype("string").fillna("").str.strip() if "unit_id" in hi else pd.Series("", index=hi.index)
+    named = uid != ""
     checks = hi["check"].value_counts().sort_index().index.tolist()
     return [
         Finding(
             "integrity",
             "high",
-            {"k": int(len(hi)), "units_n": int(hi["unit_id"].nunique())},
+            {"k": int(len(hi)), "k_unit": int(named.sum()), "units_n": int(uid[named].nunique()), "k_year": int((~named).sum())},
             {"checks": ("check", checks)},
-            ("tab:integrity",),
+            ("tab:integrity", "tab:integrity_list"),
         )
     ]
 

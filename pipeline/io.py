@@ -53,7 +53,7 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     for CSV injection. Only text (object/string) columns are touched; numbers stay numbers,
     so a negative adjustment such as ``-1.5`` stored as a float is never altered.
     """
-    out = df.copy()
+    out = df.copy(deep=False)  # copy-on-write (pandas ≥ 3): assigning a column never touches df
     for col in out.columns:
         s = out[col]
         if s.dtype == object or pd.api.types.is_string_dtype(s):
@@ -105,7 +105,7 @@ def _to_csv(df: pd.DataFrame, path: Path) -> None:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    conv = df.copy()
+    conv = df.copy(deep=False)
     for col in conv.columns:
         if conv[col].dtype == bool:  # pandas writes True/False; keep that spelling
             conv[col] = conv[col].map({True: "True", False: "False"})

@@ -50,6 +50,7 @@ __all__ = [
     "cell_ref",
     "read_text",
     "read_sheets",
+    "iter_sheets",
     "sheet_names",
     "read_registry",
     "year_folders",
@@ -265,8 +266,21 @@ def read_sheets(path: str | Path, root: Path | None = None, sheets: list[str] | 
         return _read_csv(path, rel)
     if ext not in EXTENSIONS:
         raise PipelineError(f"{rel}: unsupported file type {ext!r} (expected .xlsx, .xls or .csv)")
+    return list(iter_sheets(path, root, sheets))
+
+
+def iter_sheets(path: str | Path, root: Path | None = None, sheets: list[str] | None = None):
+    """Like :func:`read_sheets`, but yield one :class:`Sheet` at a time (the workbook stays
+    open; only one sheet's cells are in memory at once — for big monthly workbooks)."""
+    path = Path(path)
+    rel = _rel(path, root)
+    ext = path.suffix.lower()
+    if ext == ".csv":
+        yield from _read_csv(path, rel)
+        return
+    if ext not in EXTENSIONS:
+        raise PipelineError(f"{rel}: unsupported file type {ext!r} (expected .xlsx, .xls or .csv)")
     wb = _open_workbook(path, rel)
-    out = []
     try:
         names = [m.name for m in wb.sheets_metadata if str(m.typ).endswith("WorkSheet")] or list(wb.sheet_names)
         for name in names:
@@ -281,10 +295,11 @@ def read_sheets(path: str | Path, root: Path | None = None, sheets: list[str] | 
                 msg = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
                 raise PipelineError(f"{rel}!{name}: cannot read the sheet ({msg})") from None
             merged = [(a[0], a[1], b[0], b[1]) for a, b in merged]
-            out.append(Sheet(rel, name, _grid(rows), int(start[0]), int(start[1]), merged))
+            grid = _grid(rows)
+            del rows
+            yield Sheet(rel, name, grid, int(start[0]), int(start[1]), merged)
     finally:
         _close(wb)
-    return out
 
 
 # --------------------------------------------------------------------------- registry

@@ -232,8 +232,24 @@ def test_integrity_and_quarantine_rules():
     integ = pd.DataFrame({"year": 2015, "unit_id": ["A", "A", "B", "C"], "check": ["monthly_mismatch", "digit_preference", "monthly_mismatch", "yoy_jump"],
                           "severity": ["high", "high", "high", "low"]})
     (f,) = F.rule_integrity(integ)
-    assert f.values == {"k": 3, "units_n": 2} and f.names["checks"][1] == ["digit_preference", "monthly_mismatch"]
+    assert f.values == {"k": 3, "k_unit": 3, "units_n": 2, "k_year": 0} and f.names["checks"][1] == ["digit_preference", "monthly_mismatch"]
     assert F.rule_integrity(integ.assign(severity="low")) == []
+
+
+@pytest.mark.parametrize("empty", ["", None, np.nan, "  "])
+def test_integrity_rule_does_not_count_year_level_findings_as_a_unit(empty):
+    # cut bunching and item digit preference judge the year: no unit_id. Hand count: 4 high
+    # findings, 2 on units A and B, 2 year-level → units_n = 2 (nunique() alone would give 3).
+    integ = pd.DataFrame({"year": 2015, "unit_id": ["A", "B", empty, empty, "C"],
+                          "check": ["monthly_mismatch", "yoy_jump", "cut_bunching", "digit_preference_item", "yoy_jump"],
+                          "severity": ["high", "high", "high", "high", "medium"]})
+    (f,) = F.rule_integrity(integ)
+    assert f.values == {"k": 4, "k_unit": 2, "units_n": 2, "k_year": 2}
+    txt = f.text("zh")
+    assert "涉及 2 个单位" in txt and "2 条为年度层面" in txt
+    # only year-level findings: no unit at all
+    (g,) = F.rule_integrity(integ.iloc[2:4])
+    assert g.values["units_n"] == 0 and g.values["k_year"] == 2
     assert F.rule_quarantine(0) == [] and F.rule_quarantine(4)[0].values["k"] == 4
 
 
