@@ -1011,12 +1011,14 @@ def _side_table(sheet: load.Sheet, year: int, matcher: UnitMatcher, ctx: _Run, w
     if hdr is None:
         ctx.problem(sheet.file, sheet.name, "", "", f"{what}: no header row with a unit column (单位 / 单位名称 …)")
         return None
-    val_col = note_col = None
+    val_col = note_col = self_col = None
     for c, t in enumerate(hdr.norm):
         if c == hdr.unit_col or not t:
             continue
         if what == "review":
-            if val_col is None and any(w in t for w in ("调整", "核实", "加减")):
+            if self_col is None and any(w in t for w in ("自评", "自报", "自查")):
+                self_col = c
+            elif val_col is None and any(w in t for w in ("调整", "核实", "加减")):
                 val_col = c
             elif note_col is None and any(w in t for w in ("说明", "备注", "原因", "事由")):
                 note_col = c
@@ -1066,7 +1068,26 @@ def _side_table(sheet: load.Sheet, year: int, matcher: UnitMatcher, ctx: _Run, w
                 ctx.problem(sheet.file, sheet.name, vref, _text(raw), "adjustment outside −100…100")
                 continue
             note = _text(row[note_col]).strip() if note_col is not None else ""
-            rec = {"year": year, "unit_id": uid, "adjustment": val, "note": note or None, "source": sheet.where(r, val_col)}
+            self_total = np.nan
+            if self_col is not None:
+                sraw = row[self_col]
+                if isinstance(sraw, (int, float)) and not isinstance(sraw, bool):
+                    self_total = float(sraw)
+                else:
+                    sk, sv, _, srule = parse_value(_text(sraw))
+                    if sk == K_NUM:
+                        self_total = sv
+                        if srule != "text_number" or _text(sraw) != _text(sraw).strip():
+                            ctx.log(sheet.file, sheet.name, sheet.ref(r, self_col), _text(sraw), _fmt(sv), srule)
+                    elif sk != K_MISSING:
+                        ctx.problem(sheet.file, sheet.name, sheet.ref(r, self_col), _text(sraw),
+                                    f"cannot read {_text(sraw)!r} as a self-assessed total (自评分)")
+                        continue
+                if np.isfinite(self_total) and not (0 <= self_total <= 200):
+                    ctx.problem(sheet.file, sheet.name, sheet.ref(r, self_col), _text(sraw), "self-assessed total (自评分) outside 0…200")
+                    continue
+            rec = {"year": year, "unit_id": uid, "adjustment": val, "self_total": self_total, "note": note or None,
+                   "source": sheet.where(r, val_col)}
             key_val = val
         else:
             t = normalise(raw)
@@ -1090,7 +1111,7 @@ def _side_table(sheet: load.Sheet, year: int, matcher: UnitMatcher, ctx: _Run, w
             continue
         seen[uid] = (key_val, vref)
         recs.append(rec)
-    cols = ["year", "unit_id", "adjustment", "note", "source"] if what == "review" else ["year", "unit_id", "status", "source"]
+    cols = ["year", "unit_id", "adjustment", "self_total", "note", "source"] if what == "review" else ["year", "unit_id", "status", "source"]
     return pd.DataFrame(recs, columns=cols)
 
 
@@ -1341,7 +1362,7 @@ def _run(
     annual = _frame(annual_pieces) if annual_pieces else _empty_scores()
     del scores_all, annual_pieces
     given = _concat(given_all, ["year", "unit_id", "given_total", "given_rank", "note", "source"])
-    adjustments = _concat(adj_all, ["year", "unit_id", "adjustment", "note", "source"])
+    adjustments = _concat(adj_all, ["year", "unit_id", "adjustment", "self_total", "note", "source"])
     weak = _concat(weak_all, ["year", "unit_id", "status", "source"])
     if ctx.problems and not allow_quarantine:
         _stop(out, ctx)

@@ -107,11 +107,12 @@ class Totals(pa.DataFrameModel):
 
 
 class Adjustments(pa.DataFrameModel):
-    """述职评议: verified signed adjustment per unit and year."""
+    """述职评议: verified signed adjustment per unit and year, with the self-assessed total (自评分) when given."""
 
     year: Series[int]
     unit_id: Series[str]
     adjustment: Series[float]
+    self_total: Series[float] = pa.Field(nullable=True)
     note: Series[str] = pa.Field(nullable=True)
     source: Series[str]
 

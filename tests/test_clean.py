@@ -259,10 +259,40 @@ def test_monthly_review_weak_and_sources_yaml(tmp_path):
     adj = pio.read_table(out, "adjustments").set_index("unit_id")
     assert adj.loc["U001", "adjustment"] == -1.5 and adj.loc["U002", "adjustment"] == 0.5
     assert adj.loc["U001", "note"] == "台账不全"
+    assert adj["self_total"].isna().all()  # no 自评分 column in this file: NA, not 0
     t = pio.read_table(out, "totals").set_index("unit_id")
     assert t.loc["U001", "total"] == pytest.approx(92.5 - 1.5)
     weak = pio.read_table(out, "weak_orgs").set_index("unit_id")["status"].to_dict()
     assert weak == {"U006": "rectifying", "U002": "rectified"}
+
+
+def test_review_self_assessed_total(tmp_path):
+    # 述职评议 with a 自评分 column: kept as self_total (full-width digits and 分 suffix parsed and logged)
+    raw = tmp_path / "raw"
+    folder = raw / "2015"
+    wb.write_registry(raw)
+    wb.write_items(folder / "考评项目一览表.xlsx")
+    wb.write_summary(folder / "考评汇总表.xlsx")
+    wb.write_rows(folder / "述职评议.xlsx", [["单位名称", "自评分", "核实调整分", "说明"], ["市财政局", "９６.５分", -1.5, ""],
+                                          ["市教育局", 90, 0.5, ""], ["市公安局", "", 0, ""]])
+    _, out = run(tmp_path)
+    adj = pio.read_table(out, "adjustments").set_index("unit_id")
+    assert adj.loc["U001", "self_total"] == 96.5 and adj.loc["U002", "self_total"] == 90.0
+    assert np.isnan(adj.loc["U006", "self_total"])  # empty cell: missing, not zero
+    log = pd.read_csv(out / "cleaning_log.csv", encoding="utf-8-sig", dtype=str)
+    assert (log["original"] == "９６.５分").any()
+
+
+def test_review_bad_self_assessed_total_is_quarantined(tmp_path):
+    raw = tmp_path / "raw"
+    folder = raw / "2015"
+    wb.write_registry(raw)
+    wb.write_items(folder / "考评项目一览表.xlsx")
+    wb.write_summary(folder / "考评汇总表.xlsx")
+    wb.write_rows(folder / "述职评议.xlsx", [["单位名称", "自评分", "核实调整分"], ["市财政局", "很好", -1.5]])
+    with pytest.raises(PipelineError) as err:
+        run(tmp_path)
+    assert "述职评议.xlsx" in str(err.value) and "B2" in str(err.value)
 
 
 def test_discovery_by_keywords_and_content(tmp_path):
