@@ -268,7 +268,13 @@ def plot_item_spread(item_stats: pd.DataFrame, lang: str = "zh", threshold: floa
 
 
 def _analysis_root(prm, out: Path | None = None) -> Path:
-    return Path(out) if out is not None else Path(prm.processed) / "analysis"
+    """Where the chapter outputs of a run live: ``<processed>/analysis`` (Chinese, the contract's
+    default) or ``<processed>/analysis_<lang>``: figures and sentences of reading are in the
+    report language, so the editions never mix."""
+    if out is not None:
+        return Path(out)
+    lang = getattr(prm, "lang", "zh")
+    return Path(prm.processed) / ("analysis" if lang == "zh" else f"analysis_{lang}")
 
 
 def available_years(processed: Path) -> list[int]:
@@ -355,15 +361,38 @@ def _kernel_env() -> None:
 
 
 def _run_chapter(chapter: str, executed: str, parameters: dict) -> tuple[str, float, dict]:
-    """Worker: run one notebook, store its headline record beside its outputs."""
+    """Worker: run one notebook, store its headline record and outline beside its outputs.
+
+    The kernel's own stderr chatter (transport warnings, the interrupt at shutdown) goes to a
+    scratch file so that the progress lines stay readable; a failing notebook still stops the
+    run with notebook, cell and error in one line (:func:`pipeline.notebooks.run`).
+    """
+    import tempfile
+
     from pipeline import notebooks
 
     _kernel_env()
     t0 = time.perf_counter()
-    notebooks.run(f"{chapter}.ipynb", executed, parameters)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as scratch:
+        os.dup2(scratch.fileno(), 2)
+        try:
+            notebooks.run(f"{chapter}.ipynb", executed, parameters)
+        except PipelineError:
+            raise
+        except Exception as err:  # the kernel died or never started: say so in one line
+            scratch.seek(0)
+            tail = [ln for ln in scratch.read().decode("utf-8", "replace").splitlines() if ln.strip() and "WARNING" not in ln][-1:]
+            raise PipelineError(f"notebook {chapter}: {type(err).__name__}: {err}" + (f" (kernel: {tail[0].strip()})" if tail else "")) from None
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
     rec = notebooks.read_record(executed)
     out_dir = Path(parameters["out_dir"])
     atomic_write(out_dir / "headline.json", json.dumps(rec, ensure_ascii=False, sort_keys=True, indent=1, default=float))
+    atomic_write(out_dir / "outline.json", json.dumps(_outline(Path(executed)), ensure_ascii=False, indent=1))
     return chapter, time.perf_counter() - t0, rec
 
 
@@ -445,13 +474,19 @@ def analyze(params, out: Path | None = None, allow_missing: bool = False, worker
 
 
 class _Doc:
-    """Numbered figures and tables in document order, with symbolic keys for evidence links."""
+    """Numbered figures and tables in document order, with symbolic keys for evidence links.
+
+    ``subst`` maps Chinese text found in data (item names, a few workbook words quoted by other
+    modules) to its display form in the report language (see :func:`_english_subst`); it is
+    empty for Chinese documents.
+    """
 
     def __init__(self, lang: str, subst: dict | None = None, **ctx):
         self.lang = lang
         self.ctx = ctx
         self.subst = subst or {}
         self.unit_names: list[str] = []
+        self.unit_lookup: dict[str, str] = {}
         self.n_fig = 0
         self.n_tab = 0
         self.refs: dict[str, str] = {}
@@ -465,28 +500,69 @@ class _Doc:
             self.refs.setdefault(f"fig:{key}", ref)
         return {"kind": "fig", "n": self.n_fig, "ref": ref, "caption": caption, "src": "data:image/png;base64," + base64.b64encode(data).decode("ascii")}
 
-    def table(self, df: pd.DataFrame, caption: str, key: str | None = None, xlsx: bool = True, max_rows: int = _MAX_ROWS, index_col: bool = False) -> dict:
+    def display(self, df: pd.DataFrame) -> pd.DataFrame:
+        return _display(df, self.lang, self.subst)
+
+    def table(self, df: pd.DataFrame, caption: str, key: str | None = None, xlsx: bool | pd.DataFrame = True, max_rows: int = _MAX_ROWS) -> dict:
+        """A numbered table; ``xlsx`` = True puts the shown table in tables.xlsx, a DataFrame
+        puts that (fuller) table there instead, False nothing."""
         self.n_tab += 1
         ref = t("rep_tab_ref", self.lang, n=self.n_tab)
         if key:
             self.refs.setdefault(f"tab:{key}", ref)
-        shown = _display(df, self.lang)
-        if xlsx:
+        shown = self.display(df)
+        if isinstance(xlsx, pd.DataFrame):
+            self.xlsx.append((f"{self.n_tab:02d} {caption}", self.display(xlsx)))
+        elif xlsx:
             self.xlsx.append((f"{self.n_tab:02d} {caption}", shown))
         note = t("rep_table_truncated", self.lang, k=max_rows, n=len(df)) if len(df) > max_rows else ""
         return {"kind": "table", "n": self.n_tab, "ref": ref, "caption": caption, "html": _table_html(shown.head(max_rows)), "note": note}
 
+    def text(self, s: str) -> str:
+        return _subst(s, self.subst)
+
     def resolve(self, evidence: tuple) -> str:
-        refs = [self.refs[e] for e in evidence if e in self.refs]
+        refs = list(dict.fromkeys(self.refs[e] for e in evidence if e in self.refs))
         return "、".join(refs) if self.lang == "zh" else ", ".join(refs)
 
 
 def _subst(text: str, subst: dict) -> str:
-    """Replace Chinese item names by their ids (English edition); longest names first."""
+    """Replace each key of ``subst`` found in ``text`` by its value; longest keys first."""
+    if not subst or not isinstance(text, str):
+        return text
     for k in sorted(subst, key=len, reverse=True):
         if k in text:
             text = text.replace(k, subst[k])
     return text
+
+
+def _item_display(items: pd.DataFrame | None, lang: str) -> dict[str, str]:
+    """Chinese item name → how a document in ``lang`` shows it.
+
+    Chinese: the name itself (empty mapping). Other languages: the translation in
+    ``pipeline/labels/items.yaml`` (key ``item_<name>``) when there is one, else ``Item I07``
+    (the item's id; the latest year's id when a name recurs). The Chinese original is never
+    shown in an English document.
+    """
+    if lang == "zh" or items is None or not len(items):
+        return {}
+    lab = labels(lang)
+    it = items.sort_values(["year", "item_id"]) if "year" in items else items
+    out = {}
+    for iid, name in zip(it["item_id"].astype(str), it["item_name"].astype(str)):
+        out[name] = lab.get(f"item_{name}", t("rep_item_fallback", lang, item_id=iid))
+    return out
+
+
+def _english_subst(items: pd.DataFrame | None, lang: str) -> dict[str, str]:
+    """Everything an English document translates inside data text: item names and the
+    workbook words of ``rep_gloss_*`` (e.g. 总分 → total) quoted by other modules."""
+    if lang == "zh":
+        return {}
+    lab = labels(lang)
+    out = {k[len("rep_gloss_"):]: v for k, v in lab.items() if k.startswith("rep_gloss_")}
+    out.update(_item_display(items, lang))
+    return out
 
 
 def _unit_names(units: pd.DataFrame) -> list[str]:
@@ -502,6 +578,8 @@ def _label(key: str, lang: str, default: str | None = None) -> str:
 
 
 def _col_label(col: str, lang: str) -> str:
+    """Header of a column: ``rep_col_<col>`` (report.yaml holds one for every column of every
+    chapter table), else a shared label, else the name with spaces."""
     lab = labels(lang)
     for k in (f"rep_col_{col}", col, f"cmp_col_{col}", f"sens_col_{col}", f"int_col_{col}"):
         if k in lab:
@@ -509,29 +587,64 @@ def _col_label(col: str, lang: str) -> str:
     return col.replace("_", " ")
 
 
+#: Column → label-key prefixes that translate its (code) values.
+_VALUE_KEYS = {
+    "category": ("cat_",),
+    "dimension": ("dim_",),
+    "sector": ("sector_",),
+    "type": ("type_",),
+    "severity": ("rep_severity_",),
+    "check": ("int_chk_", "int_check_"),
+    "scheme": ("sens_scheme_",),
+    "most_different_scheme": ("sens_scheme_",),
+    "attribute": ("sens_attribute_",),
+    "direction": ("cmp_dir_",),
+    "link": ("cmp_break_",),
+    "break_kind": ("cmp_break_",),
+    "factor": ("cat_", "sens_factor_"),
+    "top_sobol_factor": ("cat_", "sens_factor_"),
+    "group": ("sector_", "type_", "sens_size_", "rep_group_", "cat_", "dim_", "rep_col_"),
+    "key": ("cat_", "dim_"),
+    "target": ("rep_target_",),
+    "metric": ("rep_metric_", "rep_stat_"),
+    "statistic": ("rep_stat_",),
+    "level": ("rep_level_",),
+    "flag": ("rep_flag_",),
+    "status": ("rep_status_",),
+    "p_method": ("rep_pmethod_",),
+    "verdict": ("cmp_verdict_",),
+    "by": ("rep_col_",),
+}
+
+
 def _value_label(col: str, v: Any, lang: str) -> Any:
     if not isinstance(v, str):
         return v
     lab = labels(lang)
-    prefix = {"category": "cat_", "dimension": "dim_", "sector": "sector_", "type": "type_", "severity": "rep_severity_", "check": "int_check_"}.get(col)
-    if prefix and prefix + v in lab:
-        return lab[prefix + v]
     if col == "method":
-        return {"points": "计分" if lang == "zh" else "points", "grade": "评档" if lang == "zh" else "graded"}.get(v, v)
-    if col == "by":
-        return _col_label(v, lang)
-    if col == "group":
-        for p in ("sector_", "type_", "cat_", "dim_"):
-            if p + v in lab:
-                return lab[p + v]
+        return _label(f"rep_method_{v}", lang, v)
+    if col == "rule":  # cleaning-log rules, ";"-joined tokens (labels in clean.yaml)
+        sep = "；" if lang == "zh" else "; "
+        return sep.join(lab.get(f"clean_rule_{tok}", tok) for tok in v.split(";") if tok)
+    if col == "name" and f"cat_{v}" in lab:  # sens_effective_weights: category rows
+        return lab[f"cat_{v}"]
+    for prefix in _VALUE_KEYS.get(col, ()):
+        for vv in (v, v.removeprefix("w_")):
+            if prefix + vv in lab:
+                return lab[prefix + vv]
     return v
 
 
-_NAME_COLS = {"name", "unit_name", "unit", "name_from", "name_to", "successor_name"}
+_NAME_COLS = {"name", "unit_name", "unit", "name_from", "name_to", "successor_name", "series_name"}
 
 
-def _display(df: pd.DataFrame, lang: str) -> pd.DataFrame:
-    """Translate values and headers for display; in English, drop CJK-only columns except names."""
+def _display(df: pd.DataFrame, lang: str, subst: dict | None = None) -> pd.DataFrame:
+    """Translate values and headers for display.
+
+    In an English document, Chinese data text is translated through ``subst`` (item names,
+    workbook words); a column that still holds Chinese after that is left out, except unit
+    names (proper names, kept as registered).
+    """
     out = pd.DataFrame(index=df.index)
     for col in df.columns:
         s = df[col]
@@ -539,8 +652,10 @@ def _display(df: pd.DataFrame, lang: str) -> pd.DataFrame:
             s = s.map(lambda v: t("rep_yes", lang) if v is True or v == 1 else "")
         elif s.dtype == object or pd.api.types.is_string_dtype(s):
             s = s.map(lambda v, c=col: _value_label(c, v, lang))
-            if lang == "en" and col not in _NAME_COLS and s.map(lambda v: isinstance(v, str) and bool(_CJK.search(v))).any():
-                continue  # e.g. Chinese item names: the English report shows the item id instead
+            if lang != "zh" and col not in _NAME_COLS:
+                s = s.map(lambda v: _subst(v, subst or {}) if isinstance(v, str) else v)
+                if s.map(lambda v: isinstance(v, str) and bool(_CJK.search(v))).any():
+                    continue
         out[_col_label(str(col), lang)] = s
     return out.reset_index(drop=True)
 
@@ -568,7 +683,7 @@ def _decimals(s: pd.Series, col: str) -> int | None:
     x = s.dropna().astype(float)
     if not len(x) or np.all(np.isclose(x, np.round(x), rtol=0, atol=1e-9)):
         return None
-    if re.search(r"p[ _-]?val|^p$|p-value|p 值", col, re.I):
+    if re.search(r"p[ _-]?val|^p$|p-value|p 值|^q$|holm", col, re.I):
         return 4
     return 3 if float(x.abs().max()) < 1 else 2
 
@@ -584,14 +699,17 @@ def _table_html(df: pd.DataFrame) -> str:
             num = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
             cells.append(f'<td class="num">{_html.escape(txt)}</td>' if num else f"<td>{_html.escape(txt)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<table class="data"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    wide = " wide" if len(df.columns) > 7 else ""
+    return f'<table class="data{wide}"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
 def _jinja():
     import jinja2
 
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)), autoescape=jinja2.select_autoescape(["html"]), keep_trailing_newline=True)
-    return env
+    # StrictUndefined: a variable missing from the context is an error, never an empty string
+    # (an undefined caption separator once emptied every figure caption number silently).
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)), autoescape=jinja2.select_autoescape(["html"]),
+                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
 
 
 def _css(pdf: bool) -> str:
@@ -611,15 +729,56 @@ def _render(template: str, ctx: dict, pdf: bool = False) -> str:
     return _jinja().get_template(template).render(css=Markup(_css(pdf)), pdf=pdf, sep=sep, **ctx)
 
 
+def _font_subset(html_text: str, folder: Path) -> Path | None:
+    """The mplfonts Noto Sans CJK SC file cut down to the characters of one document.
+
+    WeasyPrint subsets every embedded font itself, but on the full 16 MB CJK font (65 535
+    glyphs, glyph ids kept) that takes ~10 s per PDF with fontTools; cutting the font first to
+    the few hundred characters the document uses (glyph ids renumbered, layout features kept)
+    takes ~1 s and leaves WeasyPrint a small font. The glyphs are the same outlines of the same
+    file. Returns None (use the full font) if the font cannot be subset.
+    """
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    from pipeline.plots.style import font_path
+
+    text = re.sub(r'(?:src|href)="data:[^"]*"', "", html_text)
+    chars = {ord(c) for c in _html.unescape(text)} | set(range(0x20, 0x7F))
+    try:
+        opt = subset.Options()
+        opt.layout_features = ["*"]
+        opt.name_IDs = ["*"]
+        opt.notdef_outline = True
+        opt.hinting = False
+        opt.desubroutinize = True
+        font = TTFont(str(font_path()), lazy=True)
+        sub = subset.Subsetter(opt)
+        sub.populate(unicodes=chars)
+        sub.subset(font)
+        out = folder / "NotoSansCJKsc-subset.otf"
+        font.save(str(out))
+        return out
+    except Exception:  # pragma: no cover - fall back to the full font
+        return None
+
+
 def _write_pdf(html_text: str, path: Path) -> None:
     import logging
+    import tempfile
 
     import weasyprint
 
+    from pipeline.plots.style import font_path
+
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
-    with atomic_path(path) as tmp:
-        weasyprint.HTML(string=html_text, base_url=str(_TEMPLATES)).write_pdf(str(tmp))
+    with tempfile.TemporaryDirectory(prefix="pipeline-font-") as tmp:
+        sub = _font_subset(html_text, Path(tmp))
+        if sub is not None:
+            html_text = html_text.replace(font_path().as_uri(), sub.as_uri())
+        with atomic_path(path) as out:
+            weasyprint.HTML(string=html_text, base_url=str(_TEMPLATES)).write_pdf(str(out))
 
 
 # ============================================================================================
@@ -639,20 +798,37 @@ def _chapter(root: Path, chapter: str) -> dict | None:
             raise PipelineError(f"{p}: cannot read ({type(err).__name__})") from None
     figs = sorted((d / "figures").glob("*.png"))
     rec = json.loads((d / "headline.json").read_text(encoding="utf-8")) if (d / "headline.json").exists() else {}
-    return {"tables": tables, "figures": figs, "headline": rec, "dir": d}
+    outline = json.loads((d / "outline.json").read_text(encoding="utf-8")) if (d / "outline.json").exists() else None
+    return {"tables": tables, "figures": figs, "headline": rec, "dir": d, "outline": outline}
 
 
-def _readings(executed: Path) -> list[str]:
-    """The sentences of reading a chapter notebook printed (stdout/markdown outputs)."""
+_SENTENCE_END = ("。", "．", ".", "！", "!", "？", "?", "）", ")", "”")
+
+
+def _outline(executed: Path) -> list[list[str]]:
+    """A chapter notebook in reading order: ``["p", sentence]``, ``["fig", name]``, ``["tab", name]``.
+
+    Sentences are what the notebook printed or displayed as Markdown (one per line, complete
+    sentences only: a line without closing punctuation is a technical note such as
+    "2016: 71 units, na_policy=prorate", not a reading). Figure and table names come from the
+    cell's ``save(fig, …"/figures/<name>")`` and ``write_table(…, "<name>")`` calls, so figures,
+    tables and sentences keep the order of the notebook.
+    """
     if not executed.exists():
         return []
     import nbformat
 
     nb = nbformat.read(str(executed), as_version=4)
-    out = []
+    out: list[list[str]] = []
     for cell in nb.cells:
-        if cell.cell_type != "code" or "parameters" in cell.get("metadata", {}).get("tags", []) or "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell.cell_type != "code" or "parameters" in tags or "injected-parameters" in tags:
             continue
+        src = cell.get("source", "")
+        for name in re.findall(r"write_table\([^\n]*?[\"']([\w\-]+)[\"']\s*\)", src):
+            out.append(["tab", name])
+        for name in re.findall(r"save\(\s*\w+\s*,[^\n]*?[\"']([^\"']+)[\"']\s*\)", src):
+            out.append(["fig", name.rstrip("/").rsplit("/", 1)[-1]])
         for o in cell.get("outputs", []):
             text = ""
             if o.get("output_type") == "stream" and o.get("name") == "stdout":
@@ -661,10 +837,17 @@ def _readings(executed: Path) -> list[str]:
                 text = o["data"]["text/markdown"]
             for line in str(text).splitlines():
                 line = line.strip().lstrip("#*> ").strip()
-                if not line or line.startswith("HEADLINE") or "\t" in line or "  " in line or len(line) > 400:
+                if not line or line.startswith("HEADLINE") or "\t" in line or "  " in line or len(line) > 600:
                     continue
-                out.append(line)
+                if not line.endswith(_SENTENCE_END):
+                    continue
+                out.append(["p", line])
     return out
+
+
+def _readings(executed: Path) -> list[str]:
+    """The sentences of reading a chapter notebook printed (stdout/markdown outputs)."""
+    return [v for k, v in _outline(executed) if k == "p"]
 
 
 class _Blank(dict):
@@ -673,14 +856,14 @@ class _Blank(dict):
 
 
 def _caption(kind: str, name: str, lang: str, **ctx) -> str:
-    """Caption of a chapter figure/table from the label files (any topic), else its name."""
+    """Caption of a chapter figure/table: ``rep_cap_<name>`` / ``rep_tabcap_<name>`` first (the
+    report owns its captions), then the chapter's own labels, else the name."""
     lab = labels(lang)
     base = re.sub(r"^(h|v|w|s|i|sens|integrity|int|cmp|wts)_", "", name)
-    stems = [name, base, base.rstrip("s")]
-    keys = []
+    stems = list(dict.fromkeys([name, base, base.rstrip("s")]))
+    keys = [f"rep_{'cap' if kind == 'fig' else 'tabcap'}_{n}" for n in stems]
     for n in stems:
         keys += [f"cmp_title_{n}", f"sens_{n}_title", f"int_{n}_title", f"{kind}_{n}", f"cmp_{kind}_{n}", f"sens_{kind}_{n}", f"int_{kind}_{n}"]
-    keys += [f"rep_{'cap' if kind == 'fig' else 'tabcap'}_{n}" for n in stems]
     for k in keys:
         if k in lab:
             try:
@@ -691,12 +874,99 @@ def _caption(kind: str, name: str, lang: str, **ctx) -> str:
     return name.replace("_", " ").replace("-", " ").strip().capitalize()
 
 
-def _headline_table(rec: dict, lang: str) -> pd.DataFrame:
-    rows = [(k, v) for k, v in sorted(rec.items()) if isinstance(v, (int, float, str)) and not isinstance(v, bool)]
-    rows = [(k, v) for k, v in rows if lang != "en" or not (isinstance(v, str) and _CJK.search(v))]
-    return pd.DataFrame({"statistic": [_label(f"rep_stat_{k}", lang, _col_label(k, lang)) for k, _ in rows], "value": [v for _, v in rows]}).rename(
-        columns={"statistic": "statistic", "value": "value"}
-    )
+def _headline_rows(chapters: dict, lang: str, subst: dict) -> pd.DataFrame:
+    """Every chapter's headline record as one long table (tables.xlsx only)."""
+    rows = []
+    for ch, d in chapters.items():
+        for k, v in sorted(((d or {}).get("headline") or {}).items()):
+            if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+                continue
+            v = _value_label(k, v, lang) if isinstance(v, str) else v
+            v = _subst(v, subst) if isinstance(v, str) else v
+            rows.append({"chapter": ch, "statistic": _label(f"rep_stat_{k}", lang, k), "key": k, "value": v if not isinstance(v, str) else v})
+    return pd.DataFrame(rows, columns=["chapter", "statistic", "key", "value"]).astype({"value": object})
+
+
+# --------------------------------------------------------------------------------------------
+# Which chapter tables the report body shows (the rest go to tables.xlsx only)
+# --------------------------------------------------------------------------------------------
+
+
+def _only(col: str, value: Any):
+    return lambda d, c: d.loc[d[col].astype(str) == str(value)]
+
+
+_SEV_ORDER = {s: i for i, s in enumerate(F.SEVERITIES)}
+
+#: chapter → table name → how to show it: ``key`` (evidence reference), ``where`` (row filter
+#: ``f(df, ctx)``), ``cols`` (columns, in order; missing ones are skipped), ``sort``
+#: (columns, ascending), ``names`` (column of unit ids to which the unit name is added),
+#: ``max_rows``. Every other table of a chapter goes to tables.xlsx only (full).
+_BODY: dict[str, dict[str, dict]] = {
+    "01-overview": {
+        "structure": {"key": "structure"},
+        "distribution": {"key": "distribution"},
+        "profile": {"key": "profile"},
+        "system": {"key": "system"},
+        "item_stats": {"key": "items", "cols": ["item_id", "item_name", "category", "method", "max_points", "mean", "sd", "sd_rel", "share_full", "r_it"], "max_rows": 30},
+    },
+    "02-horizontal": {
+        "h_peer_groups": {"key": "peer_groups", "cols": ["by", "group", "n", "mean", "median", "sd", "mean_rank", "n_winners", "share_winners"]},
+        "h_peer_tests": {"key": "peer", "cols": ["by", "k", "n", "h", "df", "p", "epsilon_sq"]},
+        "h_alpha": {"key": "alpha", "cols": ["category", "n_items", "n_units", "alpha"]},
+    },
+    "03-vertical-trend": {
+        "v_lineage": {"key": "lineage", "where": lambda d, c: d.loc[d["link"].fillna("").astype(str) != ""], "cols": ["unit_id", "name", "link", "successor_id", "series_name"]},
+        "v_mobility": {"key": "mobility", "cols": ["year_from", "year_to", "n_pairs", "shorrocks", "stay_share", "spearman", "mean_abs_d_rank", "winners_kept"]},
+        "v_persistence": {"key": "persistence", "sort": (["years_winner", "longest_run", "series_id"], [False, False, True]),
+                          "cols": ["series_id", "series_name", "n_years", "years_winner", "longest_run", "winner_last_year"], "max_rows": 15},
+        "v_trends": {"key": "trends", "where": lambda d, c: d.loc[d["direction"] != "none"], "cols": ["series_id", "n", "tau", "slope", "p", "q", "direction"], "names": "series_id"},
+        "v_discrimination": {"key": "discrimination", "cols": ["metric", "first", "last", "tau", "p", "slope", "direction"]},
+    },
+    "04-weights": {
+        "sens_oat": {"key": "oat", "where": lambda d, c: d.loc[np.isclose(d["step"].abs(), 0.3) | np.isclose(d["step"].abs(), 0.1)]},
+        "sens_scheme_shifts": {"key": "schemes", "where": lambda d, c: d.loc[d["scheme"] != "nominal"]},
+        "sens_uncertainty_system": {"key": "uncertainty_system"},
+        "sens_sobol": {"key": "sobol", "where": _only("target", "mean_abs_shift"), "cols": ["factor", "S1", "S1_conf", "ST", "ST_conf"]},
+        "sens_effective_weights": {"key": "effective_weights", "where": _only("level", "category"), "cols": ["category", "nominal_share", "r2_share", "eta2_share", "ratio"]},
+        "sens_smaa": {"key": "smaa", "sort": (["top_acceptability", "unit_id"], [False, True]), "cols": ["unit_id", "b1", "top_acceptability", "confidence_top"],
+                      "names": "unit_id", "max_rows": 25},
+        "sens_fairness_tests": {"key": "fairness", "cols": ["attribute", "group", "n_units", "mean_advantage", "cohen_d", "p_value", "p_holm"]},
+    },
+    "05-integrity": {
+        "integrity_summary": {"key": "integrity"},
+        "integrity": {"key": "integrity_list", "where": lambda d, c: d.loc[pd.to_numeric(d["year"], errors="coerce") == c.get("year")],
+                      "sort": (["_sev", "check", "unit_id"], [True, True, True]), "cols": ["unit_id", "item", "check", "severity", "evidence"], "max_rows": 25},
+        "integrity_digits": {"key": "digits"},
+    },
+}
+
+
+def _body_table(tab: pd.DataFrame, spec: dict, ctx: dict, units: dict[str, str]) -> pd.DataFrame:
+    """Apply one ``_BODY`` spec; a spec that no longer fits the table shows the table whole."""
+    d = tab
+    try:
+        if "severity" in d:
+            d = d.assign(_sev=d["severity"].map(_SEV_ORDER).fillna(9))
+        if spec.get("where") is not None:
+            d = spec["where"](d, ctx)
+        if spec.get("sort"):
+            by, asc = spec["sort"]
+            d = d.sort_values(by, ascending=asc, kind="mergesort")
+        if spec.get("names") and units:
+            col = spec["names"]
+            pos = list(d.columns).index(col) + 1
+            d = d.copy()
+            d.insert(pos, "name", d[col].astype(str).map(units).fillna(""))
+        cols = spec.get("cols")
+        if cols:
+            keep = [c for c in cols if c in d.columns]
+            if spec.get("names") and "name" not in keep:
+                keep.insert(keep.index(spec["names"]) + 1, "name")
+            d = d[keep]
+        return d.drop(columns=["_sev"], errors="ignore").reset_index(drop=True)
+    except (KeyError, TypeError, ValueError):
+        return tab
 
 
 # ============================================================================================
@@ -754,15 +1024,18 @@ def _namer(lang: str, units: pd.DataFrame | None = None, items: pd.DataFrame | N
             return unit_names.get(v, v)
         if kind == "item":
             if items is not None and v in items.index:
-                r = items.loc[v]
-                return f"{v} {r['item_name']}" if lang == "zh" else f"{v} ({t('cat_' + str(r['category']), lang)})"
-            return v
+                nm = str(items.loc[v, "item_name"])
+                if lang == "zh":
+                    return f"{v} {nm}"
+                en = labels(lang).get(f"item_{nm}")
+                return f"{v} {en}" if en else t("rep_item_fallback", lang, item_id=v)
+            return v if lang == "zh" else t("rep_item_fallback", lang, item_id=v)
         if kind in ("sector", "type"):
             return _label(f"{kind}_{v}", lang, v)
         if kind == "category":
             return _label(f"cat_{v}", lang, v)
         if kind == "check":
-            return _label(f"int_check_{v}", lang, v.replace("_", " "))
+            return _label(f"int_chk_{v}", lang, v.replace("_", " "))
         return v
 
     return name
@@ -780,34 +1053,54 @@ def _ranking_table(data: dict, year: int, top_n: int) -> pd.DataFrame:
     return g[["rank", "unit_id", "name", "sector", "total", "pct_of_max", "adjustment", "gap", "is_winner"]].reset_index(drop=True)
 
 
-def _chapter_blocks(doc: _Doc, ch: dict | None, chapter: str, executed: Path, skip_tables: set[str] = frozenset(), fig_keys: dict | None = None) -> list[dict]:
+def _chapter_blocks(doc: _Doc, ch: dict | None, chapter: str, executed: Path, fig_keys: dict | None = None) -> list[dict]:
+    """The blocks of one chapter in notebook order: sentences of reading, every figure (each
+    once, numbered), the body tables of :data:`_BODY` (numbered; their full versions and every
+    other table of the chapter go to tables.xlsx)."""
     lang = doc.lang
     if ch is None:
         return [{"kind": "p", "text": t("rep_chapter_missing", lang, name=chapter)}]
-    lines = [_subst(s, doc.subst) for s in _readings(executed)]
-    if lang == "en":  # a sentence that still holds Chinese text (other than unit names) is left out
-        lines = [s for s in lines if not _CJK.search(_subst(s, {n: "" for n in doc.unit_names}))]
-    blocks: list[dict] = [{"kind": "p", "text": s} for s in lines]
+    outline = ch.get("outline")
+    if outline is None:  # analysed before outlines were stored: read the executed notebook
+        outline = _outline(executed)
     ctx = {**doc.ctx, **(ch.get("headline") or {})}
-    for fig in ch["figures"]:
-        key = None
-        for k, pat in (fig_keys or {}).items():
-            if re.search(pat, fig.stem):
-                key = k
-        blocks.append(doc.figure(fig, _caption("fig", fig.stem, lang, **ctx), key=key or fig.stem))
-    for name, tab in ch["tables"].items():
-        if name in skip_tables or tab.shape[1] > _MAX_COLS + 3 or not len(tab):
-            if len(tab):
-                doc.xlsx.append((f"{chapter[:2]} {name}", _display(tab, lang)))
+    spec = _BODY.get(chapter, {})
+    figs = {p.stem: p for p in ch["figures"]}
+    tabs = ch["tables"]
+    order = [tuple(x) for x in outline]
+    seen = {(k, v) for k, v in order}
+    order += [("fig", n) for n in figs if ("fig", n) not in seen]
+    order += [("tab", n) for n in tabs if ("tab", n) not in seen]
+    blocks: list[dict] = []
+    done: set[tuple[str, str]] = set()
+    for kind, val in order:
+        if (kind, val) in done:
             continue
-        blocks.append(doc.table(tab, _caption("tab", name, lang, **ctx), key=name))
-    if ch["headline"]:
-        blocks.append(doc.table(_headline_table(ch["headline"], lang).rename(columns={"statistic": "rep_col_statistic", "value": "rep_col_value"}).rename(
-            columns=lambda c: c.replace("rep_col_", "")), t("rep_headline", lang) + f" ({chapter})", xlsx=True))
+        done.add((kind, val))
+        if kind == "p":
+            s = doc.text(val)
+            if lang != "zh" and _CJK.search(_subst(s, {n: "" for n in doc.unit_names})):
+                continue  # a sentence that still holds Chinese (other than unit names) is left out
+            blocks.append({"kind": "p", "text": s})
+        elif kind == "fig" and val in figs:
+            key = next((k for k, pat in (fig_keys or {}).items() if re.search(pat, val)), val)
+            blocks.append(doc.figure(figs[val], _caption("fig", val, lang, **ctx), key=key))
+        elif kind == "tab" and val in tabs:
+            tab = tabs[val]
+            cap = _caption("tab", val, lang, **ctx)
+            if val in spec and len(tab):
+                shown = _body_table(tab, spec[val], ctx, doc.unit_lookup)
+                if len(shown):
+                    blocks.append(doc.table(shown, cap, key=spec[val].get("key", val), xlsx=tab, max_rows=spec[val].get("max_rows", _MAX_ROWS)))
+                    continue
+            if len(tab):
+                doc.xlsx.append((f"{chapter[:2]} {cap}", doc.display(tab)))
     return blocks
 
 
-def _quality_blocks(doc: _Doc, data: dict, prm, year: int) -> list[dict]:
+def _quality_blocks(doc: _Doc, data: dict, prm, year: int, integrity_chapter: bool) -> list[dict]:
+    """Appendix 数据质量: the cleaning log by rule, quarantined values, the integrity counts
+    (and, when the integrity chapter is absent, its summary tables)."""
     lang = doc.lang
     log, quar, integ = data.get("cleaning_log"), data.get("quarantine"), data.get("integrity")
     n_log = 0 if log is None else len(log)
@@ -815,7 +1108,7 @@ def _quality_blocks(doc: _Doc, data: dict, prm, year: int) -> list[dict]:
     blocks = [{"kind": "p", "text": t("rep_q_intro", lang, n_log=n_log, n_quar=n_quar)}]
     if log is not None and len(log):
         by_rule = log.groupby("rule").size().rename("count").reset_index().sort_values(["count", "rule"], ascending=[False, True])
-        blocks.append(doc.table(by_rule.rename(columns={"rule": "rule"}), t("rep_tabcap_quality", lang), key="quality"))
+        blocks.append(doc.table(by_rule, t("rep_tabcap_quality", lang), key="quality"))
     if n_quar:
         if prm.allow_quarantine:
             blocks.append({"kind": "p", "text": t("rep_q_quarantine_used", lang)})
@@ -826,13 +1119,13 @@ def _quality_blocks(doc: _Doc, data: dict, prm, year: int) -> list[dict]:
     iy = integ.loc[pd.to_numeric(integ["year"], errors="coerce") == year]
     sev = iy["severity"].value_counts()
     blocks.append({"kind": "p", "text": t("rep_q_integrity", lang, n=len(iy), high=int(sev.get("high", 0)), medium=int(sev.get("medium", 0)), low=int(sev.get("low", 0)))})
-    if len(iy):
-        summ = iy.pivot_table(index="check", columns="severity", values="unit_id", aggfunc="count", fill_value=0).reindex(columns=list(F.SEVERITIES), fill_value=0).reset_index()
+    if len(iy) and not integrity_chapter:
+        summ = iy.pivot_table(index="check", columns="severity", values="year", aggfunc="count", fill_value=0).reindex(columns=list(F.SEVERITIES), fill_value=0).reset_index()
         blocks.append(doc.table(summ, t("rep_tabcap_integrity", lang), key="integrity"))
         hi = iy.loc[iy["severity"] == "high"]
         if len(hi):
             cols = [c for c in ("unit_id", "item", "check", "statistic", "evidence") if c in hi]
-            blocks.append(doc.table(hi[cols].sort_values(["check", "unit_id"]), t("rep_tabcap_integrity_high", lang), key="integrity_high"))
+            blocks.append(doc.table(hi[cols].sort_values(["check", "unit_id"]), t("rep_tabcap_integrity_high", lang), key="integrity_list"))
     return blocks
 
 
@@ -1047,50 +1340,50 @@ def build_year(params, out: Path | None = None, allow_missing: bool = False, tim
     it_idx = data["items"].loc[data["items"]["year"] == year].set_index("item_id")
     namer = _namer(lang, data["units"], it_idx)
 
-    subst = dict(zip(it_idx["item_name"].astype(str), it_idx.index.astype(str))) if lang == "en" else {}
-    doc = _Doc(lang, subst=subst, year=year, top_n=prm.top_n, n_samples=prm.n_samples, first=_span(prm, year)[0], last=year)
+    doc = _Doc(lang, subst=_english_subst(data["items"].loc[data["items"]["year"] == year], lang), year=year, top_n=prm.top_n,
+               n_samples=prm.n_samples, first=_span(prm, year)[0], last=year)
     doc.unit_names = _unit_names(data["units"])
+    doc.unit_lookup = data["units"].set_index("unit_id")["name"].astype(str).to_dict()
+    ex = {c: executed / f"{c}.ipynb" for c in CHAPTERS}
     sections = []
     # 一、总体情况
-    ov = chapters.get("01-overview")
-    blocks = _chapter_blocks(doc, ov, "01-overview", executed / "01-overview.ipynb", skip_tables={"system", "item_stats", "distribution", "profile"},
-                             fig_keys={"system": r"system", "items": r"item_spread"})
-    blocks.append(doc.table(overview_stats(data["totals"], year, prm.top_n).assign(statistic=lambda d: d["statistic"].map(lambda k: t(f"rep_stat_{k}", lang))),
-                            t("rep_tabcap_distribution", lang), key="distribution"))
-    blocks.append(doc.table(category_profile(data["totals"], data["items"], year), t("rep_tabcap_profile", lang), key="profile"))
-    blocks.append(doc.table(ev["system"], t("rep_tabcap_system", lang), key="system"))
-    blocks.append(doc.table(ev["items"].drop(columns=["item_name"] if lang == "en" else []), t("rep_tabcap_items", lang), key="items", max_rows=30))
+    blocks = _chapter_blocks(doc, chapters.get("01-overview"), "01-overview", ex["01-overview"])
+    if chapters.get("01-overview") is None:  # development only (allow_missing): the overview tables from the data
+        blocks.append(doc.table(overview_stats(data["totals"], year, prm.top_n), t("rep_tabcap_distribution", lang), key="distribution"))
+        blocks.append(doc.table(ev["system"], t("rep_tabcap_system", lang), key="system"))
+        blocks.append(doc.table(ev["items"], t("rep_tabcap_item_stats", lang), key="items", max_rows=30))
     sections.append({"id": "overview", "title": t("rep_sec_overview", lang), "blocks": blocks})
     # 二、横向比较
-    blocks = _chapter_blocks(doc, chapters.get("02-horizontal"), "02-horizontal", executed / "02-horizontal.ipynb", fig_keys={"ranking": r"rank"})
+    blocks = _chapter_blocks(doc, chapters.get("02-horizontal"), "02-horizontal", ex["02-horizontal"], fig_keys={"ranking": r"rank"})
     rk = _ranking_table(data, year, prm.top_n)
-    if lang == "en":
-        pass
     blocks.append(doc.table(rk, t("rep_tabcap_ranking", lang), key="ranking", max_rows=len(rk)))
-    blocks.append(doc.table(ev["peer"], t("rep_tabcap_peer", lang), key="peer"))
     sections.append({"id": "horizontal", "title": t("rep_sec_horizontal", lang), "blocks": blocks})
     # 三、纵向比较与趋势
-    blocks = _chapter_blocks(doc, chapters.get("03-vertical-trend"), "03-vertical-trend", executed / "03-vertical-trend.ipynb")
+    blocks = _chapter_blocks(doc, chapters.get("03-vertical-trend"), "03-vertical-trend", ex["03-vertical-trend"], fig_keys={"system": r"system"})
     sections.append({"id": "vertical", "title": t("rep_sec_vertical", lang), "blocks": blocks})
     # 四、权重敏感性与公平性
-    blocks = _chapter_blocks(doc, chapters.get("04-weights"), "04-weights", executed / "04-weights.ipynb",
+    blocks = _chapter_blocks(doc, chapters.get("04-weights"), "04-weights", ex["04-weights"],
                              fig_keys={"rank_interval": r"interval", "effective_weights": r"effective"})
     unc = ev.get("uncertainty")
     if unc is not None and len(unc):
         u = unc.merge(data["units"][["unit_id", "name"]], on="unit_id", how="left").sort_values(["nominal_rank", "unit_id"])
         u = u.loc[(u["nominal_rank"] <= prm.top_n) | (u["p_winner"] > 0)]
         cols = [c for c in ("nominal_rank", "unit_id", "name", "median_rank", "q05", "q95", "p_winner") if c in u]
-        blocks.append(doc.table(u[cols], t("rep_tabcap_uncertainty", lang), key="uncertainty", max_rows=40))
-    blocks.append(doc.table(ev["effective_weights"], t("rep_tabcap_effective_weights", lang), key="effective_weights"))
+        blocks.append(doc.table(u[cols], t("rep_tabcap_uncertainty", lang, n_samples=_n_samples(prm, unc)), key="uncertainty", max_rows=40))
+    if "tab:effective_weights" not in doc.refs:
+        blocks.append(doc.table(ev["effective_weights"], t("rep_tabcap_effective_weights", lang), key="effective_weights"))
+    blocks.append({"kind": "p", "text": t("rep_favour_intro", lang)})
     blocks.append(doc.table(ev["favour"], t("rep_tabcap_favour", lang), key="favour"))
     sections.append({"id": "weights", "title": t("rep_sec_weights", lang), "blocks": blocks})
     # 附录 (built before 五/六 so that evidence references to appendix tables resolve)
-    qual = _quality_blocks(doc, data, prm, year)
-    qual += [b for b in _chapter_blocks(doc, chapters.get("05-integrity"), "05-integrity", executed / "05-integrity.ipynb") if b["kind"] != "p" or b["text"]]
+    integ_ch = chapters.get("05-integrity")
+    qual = _quality_blocks(doc, data, prm, year, integrity_chapter=integ_ch is not None)
+    qual += _chapter_blocks(doc, integ_ch, "05-integrity", ex["05-integrity"])
     # 五、六
     probs, recs = _finding_blocks(doc, found, namer)
     ftab = F.to_frame(found, lang, namer)
-    doc.xlsx.append((t("rep_tabcap_findings", lang), _display(ftab.drop(columns=["rule"]), lang)))
+    doc.xlsx.append((t("rep_tabcap_findings", lang), doc.display(ftab.drop(columns=["rule"]))))
+    doc.xlsx.append((t("rep_headline", lang), doc.display(_headline_rows(chapters, lang, doc.subst))))
     sections.append({"id": "problems", "title": t("rep_sec_problems", lang), "blocks": probs})
     sections.append({"id": "recommend", "title": t("rep_sec_recommend", lang), "blocks": recs})
     man = manifest(prm, _input_files(prm), steps)
@@ -1291,6 +1584,7 @@ def write_unit_pages(data: dict, year: int, prm, unc: pd.DataFrame | None, folde
     u_idx = unc.set_index("unit_id") if unc is not None and len(unc) else None
     n_samp = _n_samples(prm, unc) if unc is not None else prm.n_samples
     hist = totals.sort_values("year")
+    subst = _english_subst(items.loc[items["year"] == year], lang)
     env_t = "unit.html"
     written, index_rows = [], []
     for r in g.sort_values(["rank", "unit_id"]).itertuples(index=False):
@@ -1313,7 +1607,7 @@ def write_unit_pages(data: dict, year: int, prm, unc: pd.DataFrame | None, folde
             fu = iy.loc[iy["unit_id"] == uid]
             if len(fu):
                 cols = [c for c in ("check", "item", "severity", "statistic", "evidence") if c in fu]
-                flags_tab = _table_html(_display(fu[cols], lang))
+                flags_tab = _table_html(_display(fu[cols], lang, subst))
         weak_line = t("rep_unit_weak", lang, status=t(f"rep_weak_{wk[uid]}", lang)) if uid in wk and f"rep_weak_{wk[uid]}" in labels(lang) else ""
         ctx = {"lang": lang, "title": t("rep_unit_title", lang, name=nm, year=year), "stand_h": t("rep_unit_stand", lang), "stand": stand,
                "radar_h": t("rep_unit_radar", lang), "radar": Markup(radar), "traj_h": t("rep_unit_traj", lang), "traj": traj,
@@ -1354,9 +1648,10 @@ def build_study(params, years: tuple[int, int] | None = None, out: Path | None =
     _log(f"study {first}-{last}: building")
     totals = data["totals"].loc[data["totals"]["year"].isin(yrs)]
     system = F.system_by_year(totals, prm.top_n)
-    il = data["items"].loc[data["items"]["year"] == last]
-    doc = _Doc(lang, subst=dict(zip(il["item_name"].astype(str), il["item_id"].astype(str))) if lang == "en" else {}, year=last, top_n=prm.top_n, n_samples=prm.n_samples, first=first, last=last)
+    doc = _Doc(lang, subst=_english_subst(data["items"].loc[data["items"]["year"].isin(yrs)], lang), year=last, top_n=prm.top_n,
+               n_samples=prm.n_samples, first=first, last=last)
     doc.unit_names = _unit_names(data["units"])
+    doc.unit_lookup = data["units"].set_index("unit_id")["name"].astype(str).to_dict()
     rows = []
     per_year_found = {}
     for y in yrs:
@@ -1367,7 +1662,7 @@ def build_study(params, years: tuple[int, int] | None = None, out: Path | None =
         per_year_found[y] = fy
         unc = ev.get("uncertainty")
         st = overview_stats(totals, y, prm.top_n).set_index("statistic")["value"]
-        rows.append({"year": y, "n_units": int(st["n_units"]), "mean": st["mean"], "sd": st["sd"], "cut": st["cut"], "n_winners": int(st["n_winners"]),
+        rows.append({"year": y, "n_units": int(st["n_units"]), "mean": st["mean"], "sd": st["sd"], "cut_points": st["cut"], "n_winners": int(st["n_winners"]),
                      "stable": int(((unc["nominal_rank"] <= prm.top_n) & (unc["p_winner"] >= 0.8)).sum()) if unc is not None else np.nan,
                      "n_findings": len(fy)})
     years_tab = pd.DataFrame(rows)
@@ -1379,25 +1674,33 @@ def build_study(params, years: tuple[int, int] | None = None, out: Path | None =
             counts.setdefault(f.rule, []).append((y, f))
     recurring = [fs[-1][1] for rule, fs in sorted(counts.items()) if len(fs) * 2 >= len(yrs) and rule not in {f.rule for f in found}]
     found = found + recurring
+    # which rule fired in which year (a ✓ per year)
+    rules = sorted(counts, key=lambda r: (-len(counts[r]), r))
+    fired = pd.DataFrame({"rule": [_label(f"rep_rule_{r}", lang, r) for r in rules], "n_years": [len(counts[r]) for r in rules],
+                          **{str(y): [any(yy == y for yy, _ in counts[r]) for r in rules] for y in yrs}})
     namer = _namer(lang, data["units"], data["items"].loc[data["items"]["year"] == last].set_index("item_id"))
     sections = []
-    blocks = [doc.table(years_tab, t("rep_tabcap_years", lang), key="years")]
+    blocks = [{"kind": "p", "text": t("rep_study_years_intro", lang, first=first, last=last, n=len(yrs))},
+              doc.table(years_tab, t("rep_tabcap_years", lang), key="years")]
     sections.append({"id": "years", "title": t("rep_sec_study_years", lang), "blocks": blocks})
-    blocks = [{"kind": "p", "text": overview_reading("system", lang, system=system)}]
-    blocks.append(doc.figure(_fig_png(plot_system(system, lang)), t("rep_cap_study_system", lang), key="system"))
-    blocks.append(doc.table(system, t("rep_tabcap_system", lang), key="system"))
     vt = _chapter(_analysis_root(prm) / str(last), "03-vertical-trend")
+    blocks = [{"kind": "p", "text": overview_reading("system", lang, system=system)}]
+    blocks.append(doc.table(system, t("rep_tabcap_system", lang), key="system"))
     if vt is not None:
-        blocks += _chapter_blocks(doc, vt, "03-vertical-trend", Path(prm.reports) / str(last) / "executed" / "03-vertical-trend.ipynb")
+        blocks += _chapter_blocks(doc, vt, "03-vertical-trend", Path(prm.reports) / str(last) / "executed" / "03-vertical-trend.ipynb", fig_keys={"system": r"system"})
+    else:
+        blocks.append(doc.figure(_fig_png(plot_system(system, lang)), t("rep_cap_study_system", lang), key="system"))
     sections.append({"id": "trend", "title": t("rep_sec_study_trend", lang), "blocks": blocks})
     wins = totals.groupby("unit_id").agg(years_won=("is_winner", "sum"), years_seen=("year", "nunique")).reset_index()
     wins = wins.merge(data["units"][["unit_id", "name", "sector"]], on="unit_id", how="left")
     wins = wins.loc[wins["years_won"] > 0].sort_values(["years_won", "unit_id"], ascending=[False, True])[["unit_id", "name", "sector", "years_won", "years_seen"]]
-    sections.append({"id": "persist", "title": t("rep_sec_study_persist", lang), "blocks": [doc.table(wins, t("rep_tabcap_persist", lang), key="persist", max_rows=30)]})
+    sections.append({"id": "persist", "title": t("rep_sec_study_persist", lang), "blocks": [doc.table(wins, t("rep_tabcap_persist", lang), key="repeat_winners", max_rows=30)]})
     probs, recs = _finding_blocks(doc, found, namer)
+    if len(fired):
+        probs = [{"kind": "p", "text": t("rep_study_fired_intro", lang)}, doc.table(fired, t("rep_tabcap_fired", lang), key="fired")] + probs
     sections.append({"id": "problems", "title": t("rep_sec_study_findings", lang), "blocks": probs})
     sections.append({"id": "recommend", "title": t("rep_sec_study_recommend", lang), "blocks": recs})
-    doc.xlsx.append((t("rep_tabcap_findings", lang), _display(F.to_frame(found, lang, namer).drop(columns=["rule"]), lang)))
+    doc.xlsx.append((t("rep_tabcap_findings", lang), doc.display(F.to_frame(found, lang, namer).drop(columns=["rule"]))))
     man = manifest(replace(prm, years=(first, last)), _input_files(prm), {})
     appendix = [
         {"id": "methods", "title": t("rep_app_methods", lang), "blocks": _methods_blocks(prm)},

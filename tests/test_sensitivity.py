@@ -338,20 +338,22 @@ def test_bod_hand_solved():
     """A = (1, .2), B = (.5, .5), C = (.2, 1). B's best weights meet A's and C's constraints:
     w1 + .2 w2 = 1 = .2 w1 + w2 → w = (5/6, 5/6), E_B = 5/6 (hand LP). A, C are efficient."""
     y = np.array([[1.0, 0.2], [0.5, 0.5], [0.2, 1.0]])
-    res = S.bod(y)
+    assert_allclose(np.asarray(S.bod(y)), [1.0, 5 / 6, 1.0], atol=1e-9)  # public: 1-D efficiencies
+    res = S.bod_table(y)
     assert_allclose(res["efficiency"], [1.0, 5 / 6, 1.0], atol=1e-9)
     assert_array_equal(res["rank"], [1, 3, 1])
     # a dominating unit is efficient, a dominated unit is not
     dom = S.bod(np.array([[1.0, 1.0], [0.5, 0.8], [0.3, 0.1]]))
-    assert_allclose(dom["efficiency"].iloc[0], 1.0)
-    assert (dom["efficiency"].iloc[1:] < 1).all()
+    assert_allclose(dom.iloc[0], 1.0)
+    assert (dom.iloc[1:] < 1).all()
 
 
 def test_bod_pie_share_bounds_hand_solved():
     """Same units, each criterion ≥ 40 % of A's composite: w2 ≥ (10/3) w1; optimum at w2 = (10/3) w1
     with C's constraint binding → E_A = (1 + 2/3) / (0.2 + 10/3) = 25/53 (hand LP)."""
     y = np.array([[1.0, 0.2], [0.5, 0.5], [0.2, 1.0]])
-    res = S.bod(y, bounds=[[0.4, 1.0], [0.4, 1.0]])
+    assert_allclose(S.bod(y, bounds=[[0.4, 1.0], [0.4, 1.0]]).iloc[0], 25 / 53, atol=1e-7)
+    res = S.bod_table(y, bounds=[[0.4, 1.0], [0.4, 1.0]])
     assert_allclose(res["efficiency"].iloc[0], 25 / 53, atol=1e-7)
     assert (res[["share_0", "share_1"]].to_numpy() >= 0.4 - 1e-7).all()
 
@@ -359,7 +361,7 @@ def test_bod_pie_share_bounds_hand_solved():
 def test_bod_cross_efficiency_hand():
     """Two units, one criterion each-dominant: A = (1, 0), B = (0, 1). Own weights (1, 0) / (0, 1) rate the
     other 0 → cross-efficiency 0 for both; both are BoD-efficient."""
-    res = S.bod(np.array([[1.0, 0.0], [0.0, 1.0]]))
+    res = S.bod_table(np.array([[1.0, 0.0], [0.0, 1.0]]))
     assert_allclose(res["efficiency"], [1, 1])
     assert_allclose(res["cross_efficiency"], [0, 0], atol=1e-12)
 

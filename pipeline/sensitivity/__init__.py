@@ -19,7 +19,7 @@ The composite under item weights *w* is Σ_j (x_ij / max_j) · w_j with *w* reno
 """
 
 from pipeline.sensitivity._core import Composite, competition_order, fast_rank, ranks_from_order
-from pipeline.sensitivity.bod import bod
+from pipeline.sensitivity.bod import bod, bod_table
 from pipeline.sensitivity.data import YearData, year_data
 from pipeline.sensitivity.effective import compare_schemes, correlation_ratio, effective_weights
 from pipeline.sensitivity.fairness import favouritism, group_outcomes, size_class
@@ -42,6 +42,7 @@ __all__ = [
     "fast_rank",
     "ranks_from_order",
     "bod",
+    "bod_table",
     "YearData",
     "year_data",
     "compare_schemes",

@@ -26,11 +26,21 @@ from scipy.optimize import linprog
 
 from pipeline.errors import PipelineError
 
-__all__ = ["bod"]
+__all__ = ["bod", "bod_table"]
 
 
-def bod(matrix, bounds=None, *, maxima=None, cross: bool = True, unit_ids=None, criteria=None) -> pd.DataFrame:
-    """Benefit-of-the-doubt efficiency of every unit.
+def bod(matrix, bounds=None, *, maxima=None, unit_ids=None) -> pd.Series:
+    """Benefit-of-the-doubt efficiency per unit, in [0, 1] (the public entry point).
+
+    Parameters are those of :func:`bod_table`. Returns a Series named ``efficiency`` indexed by
+    ``unit_id`` (0…n−1 for an array input); ``np.asarray(bod(m))`` is the 1-D efficiency vector.
+    Use :func:`bod_table` for the optimal weights, pie shares and cross-efficiency.
+    """
+    return bod_table(matrix, bounds, maxima=maxima, cross=False, unit_ids=unit_ids)["efficiency"]
+
+
+def bod_table(matrix, bounds=None, *, maxima=None, cross: bool = True, unit_ids=None, criteria=None) -> pd.DataFrame:
+    """Benefit-of-the-doubt efficiency of every unit, with weights, pie shares and cross-efficiency.
 
     Parameters
     ----------

@@ -22,7 +22,7 @@ import pandas as pd
 from pipeline import config
 from pipeline.errors import PipelineError
 from pipeline.sensitivity._core import Composite, fast_rank
-from pipeline.sensitivity.bod import bod
+from pipeline.sensitivity.bod import bod_table
 from pipeline.sensitivity.weights import scheme_weights
 
 __all__ = ["effective_weights", "correlation_ratio", "compare_schemes"]
@@ -138,9 +138,9 @@ def compare_schemes(matrix, maxima, categories=None, dimensions=None, *, top_n: 
             / np.maximum((present[:, cats == c] * m[cats == c]).sum(axis=1), 1e-12)
             for c in order
         ])
-        bd = bod(crit, bounds=bod_bounds)
+        bd = bod_table(crit, bounds=bod_bounds)
     else:
-        bd = bod(x, bounds=bod_bounds, maxima=m)
+        bd = bod_table(x, bounds=bod_bounds, maxima=m)
     scores = np.vstack([scores, 100 * bd["efficiency"].to_numpy(), 100 * bd["cross_efficiency"].to_numpy()])
     names += ["bod", "bod_cross"]
     scores = np.round(scores, 6)
