@@ -183,12 +183,21 @@ def _fmt(x: float) -> str:
 # =========================================================================== run context
 @dataclass
 class _Run:
-    raw: Path
-    allow: bool
+    """State of one cleaning run: settings, the cleaning log and the problems found.
+
+    Log rows are kept as compact Arrow tables and appended to a temporary
+    ``cleaning_log.csv`` by :meth:`spill` (once per year), so the log never has to fit in
+    memory; :meth:`write_log` moves the file into place.
+    """
+
     grade_map: dict
+    log_path: Path
     logs: list = field(default_factory=list)  # Arrow tables of log rows, in order
     log_rows: list = field(default_factory=list)  # single rows not yet in ``logs``
     problems: list = field(default_factory=list)
+    n_log: int = 0
+    _spool: pio.PendingPath | None = None
+    _spool_fh: object = None
 
     def log(self, file, sheet, cell, original, new, rule) -> None:
         self.log_rows.append((str(file), "" if sheet is None else str(sheet), cell or "", str(original), str(new), rule))
@@ -203,22 +212,33 @@ class _Run:
             self.logs.append(_log_table(pd.DataFrame(self.log_rows, columns=LOG_COLUMNS, dtype=object)))
             self.log_rows = []
 
-    def write_log(self, path: Path) -> int:
-        """Write cleaning_log.csv atomically, piece by piece (formula-guarded); return its rows."""
+    def spill(self) -> None:
+        """Append the log rows collected so far to the temporary log file (formula-guarded)."""
         import codecs
 
-        import pyarrow.csv as pacsv
-
         self._flush()
-        n = 0
-        with pio.atomic_path(path) as tmp:
-            with open(tmp, "wb") as fh:
-                fh.write(codecs.BOM_UTF8 + (",".join(LOG_COLUMNS) + "\n").encode())
-                for tbl in self.logs:
-                    df = pio.neutralise_formulas(tbl.to_pandas().astype("str"))
-                    pacsv.write_csv(pa.Table.from_pandas(df, preserve_index=False), fh, pacsv.WriteOptions(include_header=False))
-                    n += len(df)
-        return n
+        if self._spool is None:
+            self._spool = pio.PendingPath(self.log_path)
+            self._spool_fh = open(self._spool.tmp, "wb")
+            self._spool_fh.write(codecs.BOM_UTF8 + (",".join(LOG_COLUMNS) + "\n").encode())
+        for tbl in self.logs:
+            self.n_log += pio.append_csv(tbl, self._spool_fh)
+        self.logs = []
+
+    def write_log(self) -> int:
+        """Move ``cleaning_log.csv`` into place (atomically); return its number of rows."""
+        self.spill()
+        self._spool_fh.close()
+        self._spool.commit()
+        self._spool = self._spool_fh = None
+        return self.n_log
+
+    def discard_log(self) -> None:
+        """Drop the temporary log file of a run that ended by an unexpected error."""
+        if self._spool is not None:
+            self._spool_fh.close()
+            self._spool.discard()
+            self._spool = self._spool_fh = None
 
     def problem(self, file, sheet, cell, value, reason) -> None:
         self.problems.append((str(file), "" if sheet is None else str(sheet), cell or "", "" if value is None else str(value), reason))
@@ -616,7 +636,6 @@ def _map_columns(sheet: load.Sheet, hdr: Header, items: pd.DataFrame, ctx: _Run,
     keys = {item_key(n)[0]: i for i, n in zip(items["item_id"], items["item_name"])}
     maxes = dict(zip(items["item_id"], items["max_points"]))
     methods = dict(zip(items["item_id"], items["method"]))
-    # also accept labels with a leading number ("1.三会一课") when the plain label does not match
     cols = _Cols(unit=hdr.unit_col, items=[])
     seen: dict[str, int] = {}
     body = sheet.cells[hdr.bottom + 1 :]
@@ -644,7 +663,7 @@ def _map_columns(sheet: load.Sheet, hdr: Header, items: pd.DataFrame, ctx: _Run,
             continue
         base, mx = item_key(t)
         iid = keys.get(base)
-        if iid is None:
+        if iid is None:  # a leading number ("1.三会一课") when the plain label does not match
             alt = _LEADING_NUMBER.sub("", base)
             iid = keys.get(alt)
         if iid is None and mx is None:
@@ -665,9 +684,7 @@ def _map_columns(sheet: load.Sheet, hdr: Header, items: pd.DataFrame, ctx: _Run,
         if monthly and methods[iid] == "grade":
             ctx.log(sheet.file, sheet.name, ref, lab, "", "monthly_grade_item_ignored")
             continue
-        seen[iid] = c
-        if lab != normalise(lab) or mx is not None or item_key(t)[0] != t:
-            pass  # header wording differences are not value changes; nothing to log
+        seen[iid] = c  # header wording differences are not value changes: nothing to log
         cols.items.append((c, iid))
     wanted = items.loc[items["method"] == "points"] if monthly else items
     for iid, name in zip(wanted["item_id"], wanted["item_name"]):
@@ -966,15 +983,27 @@ def _empty_scores() -> pd.DataFrame:
     )
 
 
-def _num_or_log(sheet, ref, value, what, ctx) -> float:
+def _number_cell(sheet: load.Sheet, ref: str, value, ctx: _Run) -> tuple[int, float]:
+    """One number cell: ``(K_NUM, value)`` for a number or a text number, else ``(kind, NaN)``.
+
+    A text number is logged when reading it took more than a change of type (full-width
+    digits, spaces, a 分 suffix).
+    """
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        return K_NUM, float(value)
     t = _text(value)
     k, v, _, rule = parse_value(t)
+    if k == K_NUM and (rule != "text_number" or t != t.strip()):
+        ctx.log(sheet.file, sheet.name, ref, t, _fmt(v), rule)
+    return k, v
+
+
+def _num_or_log(sheet, ref, value, what, ctx) -> float:
+    """A given 总分 / 名次 cell: its number, or NaN (logged) when it holds none."""
+    k, v = _number_cell(sheet, ref, value, ctx)
     if k == K_NUM:
-        if rule != "text_number" or t != t.strip():
-            ctx.log(sheet.file, sheet.name, ref, t, _fmt(v), rule)
         return v
+    t = _text(value)
     if k != K_MISSING:
         m = re.fullmatch(r"第?(\d+)名?", normalise(t))
         if m and what == "given_rank":
@@ -1051,19 +1080,13 @@ def _side_table(sheet: load.Sheet, year: int, matcher: UnitMatcher, ctx: _Run, w
         vref = sheet.ref(r, val_col)
         raw = row[val_col]
         if what == "review":
-            if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-                val = float(raw)
-            else:
-                k, v, _, vrule = parse_value(_text(raw))
-                if k == K_MISSING:
-                    ctx.log(sheet.file, sheet.name, vref, _text(raw), "", "empty_adjustment_skipped")
-                    continue
-                if k != K_NUM:
-                    ctx.problem(sheet.file, sheet.name, vref, _text(raw), f"cannot read {_text(raw)!r} as an adjustment (signed points)")
-                    continue
-                val = v
-                if vrule != "text_number" or _text(raw) != _text(raw).strip():
-                    ctx.log(sheet.file, sheet.name, vref, _text(raw), _fmt(v), vrule)
+            k, val = _number_cell(sheet, vref, raw, ctx)
+            if k == K_MISSING:
+                ctx.log(sheet.file, sheet.name, vref, _text(raw), "", "empty_adjustment_skipped")
+                continue
+            if k != K_NUM:
+                ctx.problem(sheet.file, sheet.name, vref, _text(raw), f"cannot read {_text(raw)!r} as an adjustment (signed points)")
+                continue
             if not np.isfinite(val) or abs(val) > 100:
                 ctx.problem(sheet.file, sheet.name, vref, _text(raw), "adjustment outside −100…100")
                 continue
@@ -1071,18 +1094,13 @@ def _side_table(sheet: load.Sheet, year: int, matcher: UnitMatcher, ctx: _Run, w
             self_total = np.nan
             if self_col is not None:
                 sraw = row[self_col]
-                if isinstance(sraw, (int, float)) and not isinstance(sraw, bool):
-                    self_total = float(sraw)
-                else:
-                    sk, sv, _, srule = parse_value(_text(sraw))
-                    if sk == K_NUM:
-                        self_total = sv
-                        if srule != "text_number" or _text(sraw) != _text(sraw).strip():
-                            ctx.log(sheet.file, sheet.name, sheet.ref(r, self_col), _text(sraw), _fmt(sv), srule)
-                    elif sk != K_MISSING:
-                        ctx.problem(sheet.file, sheet.name, sheet.ref(r, self_col), _text(sraw),
-                                    f"cannot read {_text(sraw)!r} as a self-assessed total (自评分)")
-                        continue
+                sk, sv = _number_cell(sheet, sheet.ref(r, self_col), sraw, ctx)
+                if sk == K_NUM:
+                    self_total = sv
+                elif sk != K_MISSING:
+                    ctx.problem(sheet.file, sheet.name, sheet.ref(r, self_col), _text(sraw),
+                                f"cannot read {_text(sraw)!r} as a self-assessed total (自评分)")
+                    continue
                 if np.isfinite(self_total) and not (0 <= self_total <= 200):
                     ctx.problem(sheet.file, sheet.name, sheet.ref(r, self_col), _text(sraw), "self-assessed total (自评分) outside 0…200")
                     continue
@@ -1125,10 +1143,9 @@ def _sniff(path: Path, root: Path, cache: dict) -> str | None:
     if sum(load.month_of(s.name) is not None for s in sheets) >= 2:
         return "monthly"
     for s in sheets[:1]:
-        if find_header(s, key=_items_key) is not None:
-            hdr = find_header(s, key=_items_key)
-            if any("分值" in t or "满分" in t for t in hdr.norm):
-                return "items"
+        hdr = find_header(s, key=_items_key)
+        if hdr is not None and any("分值" in t or "满分" in t for t in hdr.norm):
+            return "items"
         hdr = find_header(s)
         if hdr is not None:
             if any(("调整" in t or "核实" in t) for t in hdr.norm):
@@ -1215,8 +1232,14 @@ def run(
 
     Notes
     -----
-    Arrow buffers are allocated from the system allocator during the run: it hands freed
-    memory back at once, which lowers the peak memory on big inputs (benchmarks/bench_clean.py).
+    Memory stays bounded by one year: each year's scores are validated and appended to
+    ``scores.parquet`` (:class:`pipeline.io.TableWriter`) and its log rows to
+    ``cleaning_log.csv`` as soon as the year is read; the CSV twin of ``scores`` is made from
+    the Parquet file one row group at a time; ``totals`` come from the annual rows alone.
+    Files are written to temporary paths and moved into place at the end, so a run that stops
+    leaves the previous outputs as they were. Arrow buffers are allocated from the system
+    allocator during the run: it hands freed memory back at once (benchmarks/bench_clean.py:
+    peak RSS 1.9 GB before streaming, under 0.7 GB after, on 10 M cell values).
     """
     previous = pa.default_memory_pool()
     pa.set_memory_pool(pa.system_memory_pool())
@@ -1226,17 +1249,15 @@ def run(
         pa.set_memory_pool(previous)
 
 
-def _run(
-    raw_dir,
-    out_dir,
-    years=None,
-    allow_quarantine: bool = False,
-    na_policy: str = config.NA_POLICY,
-    top_n: int = config.TOP_N,
-    progress: bool = True,
-    grade_map: dict | None = None,
-) -> dict:
-    """The body of :func:`run` (see there)."""
+def _run(raw_dir, out_dir, years, allow_quarantine, na_policy, top_n, progress, grade_map) -> dict:
+    """The body of :func:`run` (see there): read and write one year at a time.
+
+    Each year's score pieces are checked, validated and appended to ``scores.parquet`` (and
+    its log rows to ``cleaning_log.csv``) as soon as the year is read, then freed; only the
+    annual rows (without ``source``) are kept for the ``totals``. Every file is written to a
+    temporary path and moved into place at the end, so a run that stops leaves the previous
+    tables as they were.
+    """
     from tqdm.auto import tqdm
 
     raw = Path(raw_dir).resolve()
@@ -1250,153 +1271,206 @@ def _run(
     gm = dict(config.GRADE_MAP if grade_map is None else grade_map)
     if set(gm) != set(config.GRADES):
         raise PipelineError(f"grade_map must give 好/较好/一般, got {sorted(gm)}")
-    ctx = _Run(raw, allow_quarantine, gm)
-
-    def fail_now(err: PipelineError) -> PipelineError:
-        ctx.problem("", "", "", "", str(err))
-        _write_side(out, ctx)
-        return err
-
+    ctx = _Run(gm, out / "cleaning_log.csv")
+    scores_out = None
     try:
-        reg = load.read_registry(raw / "units.csv", raw)
-    except PipelineError as err:
-        raise fail_now(err) from None
-    units = _clean_registry(reg, "units.csv", ctx)
-    if ctx.problems:
-        _stop(out, ctx, force=True)
-    matcher = UnitMatcher(units)
-    try:
-        folders = load.year_folders(raw, _years_arg(years))
-    except PipelineError as err:
-        raise fail_now(err) from None
-    if not folders:
-        raise fail_now(PipelineError(f"{raw}: no year folders (e.g. {raw.name}/2015/) to clean"))
 
-    cache: dict = {}
-    plans = {}
-    for year, folder in folders.items():
+        def fail_now(err: PipelineError) -> PipelineError:
+            ctx.problem("", "", "", "", str(err))
+            _write_side(out, ctx)
+            return err
+
         try:
-            plans[year] = load.discover(folder, raw, sniff=lambda p: _sniff(p, raw, cache))
+            reg = load.read_registry(raw / "units.csv", raw)
         except PipelineError as err:
-            ctx.problem(f"{folder.name}/sources.yaml", "", "", "", str(err))
-    n_files = sum(len(p[r]) for p in plans.values() for r in load.ROLES)
-    # disable=None: a bar on an interactive terminal, nothing in pipes and logs
-    bar = tqdm(total=n_files, desc="clean", unit="file", file=sys.stderr, disable=None if progress else True, leave=False)
-    items_all, scores_all, given_all, adj_all, weak_all = [], [], [], [], []
-    n_cells = 0
-    for year, plan in plans.items():
-        rel_folder = folders[year].name
-        for p in plan["ignored"]:
-            ctx.log(f"{rel_folder}/{p.name}", "", "", p.name, "", "file_ignored")
-        for role in ("items", "summary", "review", "weak"):
-            if len(plan[role]) > 1:
-                names = ", ".join(p.name for p in plan[role])
-                ctx.problem(f"{rel_folder}/", "", "", names, f"{year}: several {role} files ({names}) — name one in sources.yaml")
-                plan[role] = []
-        if not plan["items"]:
-            ctx.problem(f"{rel_folder}/", "", "", "", f"{year}: no item list (考评项目一览表) found")
-        if not plan["summary"]:
-            ctx.problem(f"{rel_folder}/", "", "", "", f"{year}: no annual summary (考评汇总表) found")
-        bar.set_description(f"clean {year}")
-        items = None
-        for path in plan["items"]:
+            raise fail_now(err) from None
+        units = _clean_registry(reg, "units.csv", ctx)
+        if ctx.problems:
+            _stop(out, ctx, force=True)
+        matcher = UnitMatcher(units)
+        try:
+            folders = load.year_folders(raw, _years_arg(years))
+        except PipelineError as err:
+            raise fail_now(err) from None
+        if not folders:
+            raise fail_now(PipelineError(f"{raw}: no year folders (e.g. {raw.name}/2015/) to clean"))
+
+        cache: dict = {}
+        plans = {}
+        for year, folder in folders.items():
             try:
-                sheets = _sheets(path, raw, cache)
-                items = read_items(sheets[0], year, ctx) if sheets else None
+                plans[year] = load.discover(folder, raw, sniff=lambda p: _sniff(p, raw, cache))
+            except PipelineError as err:
+                ctx.problem(f"{folder.name}/sources.yaml", "", "", "", str(err))
+        n_files = sum(len(p[r]) for p in plans.values() for r in load.ROLES)
+        # disable=None: a bar on an interactive terminal, nothing in pipes and logs
+        bar = tqdm(total=n_files, desc="clean", unit="file", file=sys.stderr, disable=None if progress else True, leave=False)
+        scores_out = pio.TableWriter(out, "scores")
+        items_all, annual_all, given_all, adj_all, weak_all = [], [], [], [], []
+        n_cells = 0
+        schema_error = None  # a scores schema failure, raised after the problems (as before streaming)
+        for year in sorted(plans):
+            got = _read_year(year, plans[year], folders[year].name, raw, cache, matcher, ctx, bar)
+            n_cells += got.cells
+            for part, parts in ((got.items, items_all), (got.given, given_all), (got.adjustments, adj_all), (got.weak, weak_all)):
+                parts.extend(part)
+            # each piece is one (year, period) sorted by unit and item: ordering the pieces sorts the table
+            pieces = sorted(((m, t) for m, t in got.scores if t.num_rows), key=lambda kv: kv[0])
+            del got
+            _check_overlaps([((year, m), t) for m, t in pieces], ctx)
+            annual_all += [t.drop_columns(["source"]) for m, t in pieces if m == 0]
+            if pieces and schema_error is None and (allow_quarantine or not ctx.problems):
+                schema_error = _write_scores(scores_out, pieces)
+            del pieces
+            ctx.spill()
+        bar.close()
+
+        # ---- the other tables
+        items_df = _concat(items_all, ["year", "item_id", "item_name", "category", "dimension", "max_points", "method"])
+        annual = _frame(annual_all) if annual_all else _empty_scores().drop(columns="source")
+        del annual_all
+        given = _concat(given_all, ["year", "unit_id", "given_total", "given_rank", "note", "source"])
+        adjustments = _concat(adj_all, ["year", "unit_id", "adjustment", "self_total", "note", "source"])
+        weak = _concat(weak_all, ["year", "unit_id", "status", "source"])
+        if ctx.problems and not allow_quarantine:
+            _stop(out, ctx)
+        items_df = schemas.validate(items_df, "items")
+        units = schemas.validate(units, "units")
+        if schema_error is not None:
+            raise schema_error
+        if scores_out.rows == 0:
+            schemas.validate(_empty_scores(), "scores")
+        adjustments = schemas.validate(adjustments, "adjustments")
+        weak = schemas.validate(weak, "weak_orgs")
+        given = schemas.validate(given, "given")
+        totals = score.totals(annual, items_df, adjustments, na_policy=na_policy, top_n=top_n, grade_map=None)
+        del annual
+        totals = schemas.validate(totals, "totals")
+        pio.write_table(items_df, out, "items")
+        pio.write_table(units, out, "units")
+        scores_out.close(empty=_empty_scores())
+        for name, df in (("totals", totals), ("adjustments", adjustments), ("weak_orgs", weak), ("given", given)):
+            pio.write_table(df, out, name)
+        n_log = _write_side(out, ctx)
+        return {
+            "years": sorted(folders),
+            "units": int(units.shape[0]),
+            "items": int(items_df.shape[0]),
+            "files": int(n_files),
+            "cells": int(n_cells),
+            "scores": int(scores_out.rows),
+            "log": int(n_log),
+            "quarantined": len(ctx.problems),
+            "out_dir": str(out),
+        }
+    finally:  # after an error: drop the temporary files; the previous outputs stay
+        if scores_out is not None:
+            scores_out.discard()
+        ctx.discard_log()
+
+
+@dataclass
+class _Year:
+    """What :func:`_read_year` read from one year folder."""
+
+    items: list = field(default_factory=list)  # 0 or 1 items frame
+    scores: list = field(default_factory=list)  # (month, Arrow table); month 0 = annual
+    given: list = field(default_factory=list)
+    adjustments: list = field(default_factory=list)
+    weak: list = field(default_factory=list)
+    cells: int = 0  # item cell values read
+
+
+def _read_year(year: int, plan: dict, rel_folder: str, raw: Path, cache: dict, matcher: UnitMatcher, ctx: _Run, bar) -> _Year:
+    """Read every file of one year folder (item list first: the other files need it)."""
+    got = _Year()
+    for p in plan["ignored"]:
+        ctx.log(f"{rel_folder}/{p.name}", "", "", p.name, "", "file_ignored")
+    for role in ("items", "summary", "review", "weak"):
+        if len(plan[role]) > 1:
+            names = ", ".join(p.name for p in plan[role])
+            ctx.problem(f"{rel_folder}/", "", "", names, f"{year}: several {role} files ({names}) — name one in sources.yaml")
+            plan[role] = []
+    if not plan["items"]:
+        ctx.problem(f"{rel_folder}/", "", "", "", f"{year}: no item list (考评项目一览表) found")
+    if not plan["summary"]:
+        ctx.problem(f"{rel_folder}/", "", "", "", f"{year}: no annual summary (考评汇总表) found")
+    bar.set_description(f"clean {year}")
+    items = None
+    for path in plan["items"]:
+        try:
+            sheets = _sheets(path, raw, cache)
+            items = read_items(sheets[0], year, ctx) if sheets else None
+        except PipelineError as err:
+            ctx.problem(load._rel(path, raw), "", "", "", str(err))
+        cache.pop(path, None)
+        bar.update(1)
+    if items is not None:
+        got.items.append(items)
+
+    def add_scores(month: int, sc) -> None:
+        if sc is not None:
+            if isinstance(sc, pa.Table):  # an unreadable sheet gives an empty frame
+                got.scores.append((month, sc))
+            got.cells += len(sc)
+
+    for role in ("summary", "monthly", "review", "weak"):
+        for path in plan[role]:
+            try:
+                sheets = _sheets(path, raw, cache) if role != "monthly" else None
+                if role == "summary" and items is not None:
+                    sh = _summary_sheet(sheets, plan.get("summary_sheet"), ctx)
+                    for s in sheets:
+                        if s is not sh:
+                            ctx.log(s.file, s.name, "", s.name, "", "sheet_ignored")
+                    if sh is not None:
+                        sc, gv = read_scores_sheet(sh, year, "Y", items, matcher, ctx)
+                        add_scores(0, sc)
+                        if gv is not None:
+                            got.given.append(gv)
+                elif role == "monthly" and items is not None:
+                    names = load.sheet_names(path, raw) if path not in cache else [x.name for x in cache[path]]
+                    sheet_iter = cache.pop(path) if path in cache else load.iter_sheets(path, raw)
+                    for s in sheet_iter:  # one month in memory at a time
+                        m = load.month_of(s.name)
+                        if m is None and len(names) == 1:
+                            m = load.month_in_filename(path.stem)
+                        if m is None:
+                            ctx.log(s.file, s.name, "", s.name, "", "sheet_ignored")
+                            continue
+                        add_scores(m, read_scores_sheet(s, year, str(m), items, matcher, ctx)[0])
+                elif role in ("review", "weak"):
+                    df = _side_table(sheets[0], year, matcher, ctx, role) if sheets else None
+                    if df is not None:
+                        (got.adjustments if role == "review" else got.weak).append(df)
             except PipelineError as err:
                 ctx.problem(load._rel(path, raw), "", "", "", str(err))
             cache.pop(path, None)
             bar.update(1)
-        if items is not None:
-            items_all.append(items)
-        for role in ("summary", "monthly", "review", "weak"):
-            for path in plan[role]:
-                try:
-                    sheets = _sheets(path, raw, cache) if role != "monthly" else None
-                    if role == "summary" and items is not None:
-                        sh = _summary_sheet(sheets, plan.get("summary_sheet"), ctx)
-                        for s in sheets:
-                            if s is not sh:
-                                ctx.log(s.file, s.name, "", s.name, "", "sheet_ignored")
-                        if sh is not None:
-                            sc, gv = read_scores_sheet(sh, year, "Y", items, matcher, ctx)
-                            if sc is not None:
-                                scores_all.append(((year, 0), sc))
-                                n_cells += len(sc)
-                            if gv is not None:
-                                given_all.append(gv)
-                    elif role == "monthly" and items is not None:
-                        names = load.sheet_names(path, raw) if path not in cache else [x.name for x in cache[path]]
-                        sheet_iter = cache.pop(path) if path in cache else load.iter_sheets(path, raw)
-                        for s in sheet_iter:  # one month in memory at a time
-                            m = load.month_of(s.name)
-                            if m is None and len(names) == 1:
-                                m = load.month_in_filename(path.stem)
-                            if m is None:
-                                ctx.log(s.file, s.name, "", s.name, "", "sheet_ignored")
-                                continue
-                            sc, _ = read_scores_sheet(s, year, str(m), items, matcher, ctx)
-                            if sc is not None:
-                                scores_all.append(((year, m), sc))
-                                n_cells += len(sc)
-                    elif role in ("review", "weak"):
-                        df = _side_table(sheets[0], year, matcher, ctx, role) if sheets else None
-                        if df is not None:
-                            (adj_all if role == "review" else weak_all).append(df)
-                except PipelineError as err:
-                    ctx.problem(load._rel(path, raw), "", "", "", str(err))
-                cache.pop(path, None)
-                bar.update(1)
-    bar.close()
+    return got
 
-    # ---- assemble
-    items_df = _concat(items_all, ["year", "item_id", "item_name", "category", "dimension", "max_points", "method"])
-    # each piece is one (year, period) sorted by unit and item: ordering the pieces sorts the table
-    scores_all = [(k, t) for k, t in scores_all if isinstance(t, pa.Table) and t.num_rows]
-    scores_all.sort(key=lambda kv: kv[0])
-    _check_overlaps(scores_all, ctx)
-    scores = _frame([t for _, t in scores_all]) if scores_all else _empty_scores()
-    # the annual rows, for totals, from their own pieces (filtering the whole table would make
-    # Arrow combine every chunk of every text column: a full copy on big inputs)
-    annual_pieces = [t for (_, m), t in scores_all if m == 0]
-    annual = _frame(annual_pieces) if annual_pieces else _empty_scores()
-    del scores_all, annual_pieces
-    given = _concat(given_all, ["year", "unit_id", "given_total", "given_rank", "note", "source"])
-    adjustments = _concat(adj_all, ["year", "unit_id", "adjustment", "self_total", "note", "source"])
-    weak = _concat(weak_all, ["year", "unit_id", "status", "source"])
-    if ctx.problems and not allow_quarantine:
-        _stop(out, ctx)
-    items_df = schemas.validate(items_df, "items")
-    units = schemas.validate(units, "units")
-    _validate_by_year(scores)
-    adjustments = schemas.validate(adjustments, "adjustments")
-    weak = schemas.validate(weak, "weak_orgs")
-    given = schemas.validate(given, "given")
-    totals = score.totals(annual, items_df, adjustments, na_policy=na_policy, top_n=top_n, grade_map=None)
-    del annual
-    totals = schemas.validate(totals, "totals")
-    for name, df in (
-        ("items", items_df),
-        ("units", units),
-        ("scores", scores),
-        ("totals", totals),
-        ("adjustments", adjustments),
-        ("weak_orgs", weak),
-        ("given", given),
-    ):
-        pio.write_table(df, out, name)
-    n_log = _write_side(out, ctx)
-    return {
-        "years": sorted(folders),
-        "units": int(units.shape[0]),
-        "items": int(items_df.shape[0]),
-        "files": int(n_files),
-        "cells": int(n_cells),
-        "scores": int(scores.shape[0]),
-        "log": int(n_log),
-        "quarantined": len(ctx.problems),
-        "out_dir": str(out),
-    }
+
+def _write_scores(writer: pio.TableWriter, pieces: list) -> PipelineError | None:
+    """Validate one year's score pieces and append them to ``writer``; return a schema error.
+
+    The pieces are sorted by period; ``year`` and ``period`` are part of the unique key of
+    ``scores``, so validating one period at a time is the same check as validating the whole
+    table at once, with transient memory of one period. The frame is built with the schema's
+    dtypes already, so the coerced copy is not kept.
+    """
+    frame = _frame([t for _, t in pieces])
+    months = np.repeat([m for m, _ in pieces], [t.num_rows for _, t in pieces])
+    bounds = np.flatnonzero(np.diff(months)) + 1
+    try:
+        for a, b in zip(np.r_[0, bounds], np.r_[bounds, len(months)]):
+            checked = schemas.validate(frame.iloc[a:b], "scores")
+            if list(checked.dtypes) != list(frame.dtypes):  # pragma: no cover - guard for schema changes
+                raise PipelineError(f"scores: dtypes {list(frame.dtypes)} differ from the schema's {list(checked.dtypes)}")
+            del checked
+    except PipelineError as err:
+        return err
+    writer.write(frame)
+    return None
 
 
 def _check_overlaps(pieces: list, ctx: _Run) -> None:
@@ -1430,21 +1504,6 @@ def _frame(tables: list) -> pd.DataFrame:
         else:
             cols[c] = col.to_numpy()
     return pd.DataFrame(cols, copy=False)
-
-
-def _validate_by_year(scores: pd.DataFrame) -> None:
-    """Validate ``scores`` one year at a time (``year`` is part of its unique key, so this is
-    the same check as one call), keeping the transient memory of the checks small.
-    The table is built with the schema's dtypes already, so the coerced copy is not kept."""
-    if scores.empty:
-        schemas.validate(scores, "scores")
-        return
-    years = scores["year"].to_numpy()
-    bounds = np.flatnonzero(np.diff(years)) + 1
-    for a, b in zip(np.r_[0, bounds], np.r_[bounds, len(years)]):
-        checked = schemas.validate(scores.iloc[a:b], "scores")
-        if list(checked.dtypes) != list(scores.dtypes):  # pragma: no cover - guard for schema changes
-            raise PipelineError(f"scores: dtypes {list(scores.dtypes)} differ from the schema's {list(checked.dtypes)}")
 
 
 def summarise_log(log: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
@@ -1487,7 +1546,7 @@ def _concat(parts: list, cols: list) -> pd.DataFrame:
 
 
 def _write_side(out: Path, ctx: _Run) -> int:
-    n_log = ctx.write_log(out / "cleaning_log.csv")
+    n_log = ctx.write_log()
     pio.write_csv(ctx.quarantine_frame(), out / "quarantine.csv")
     return n_log
 

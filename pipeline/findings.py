@@ -411,7 +411,9 @@ def rule_ceiling(system: pd.DataFrame, alpha: float = 0.05, min_years: int = 4) 
 
     ``system`` is :func:`system_by_year`. Kendall's tau of ``share_ceiling`` and of ``sd`` against
     the year (``scipy.stats.kendalltau``, exact p for small untied samples). Fires when the
-    ceiling share rises or the spread falls with p < ``alpha`` (one-sided: p/2 with the sign).
+    ceiling share rises or the spread falls with a two-sided p < ``alpha`` (the trend must also
+    go that way). Two-sided, like the trend tests of the vertical chapter (Mann–Kendall), so
+    that the report never calls a trend significant in one chapter and not in another.
     """
     if system is None or len(system) < min_years:
         return []
@@ -424,8 +426,7 @@ def rule_ceiling(system: pd.DataFrame, alpha: float = 0.05, min_years: int = 4) 
             res[col] = (0.0, 1.0)
             continue
         tau, p = stats.kendalltau(yrs, v)
-        p1 = p / 2 if np.sign(tau) == sign else 1 - p / 2
-        res[col] = (float(tau), float(p1))
+        res[col] = (float(tau), float(p) if np.sign(tau) == sign else 1.0)
     if min(res["share_ceiling"][1], res["sd"][1]) >= alpha:
         return []
     first, last = s.iloc[0], s.iloc[-1]

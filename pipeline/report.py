@@ -13,7 +13,7 @@ Entry points (called by :mod:`pipeline.cli`):
   analyze + report for every year → study.
 
 Overview chapter helpers (used by ``notebooks/01-overview.ipynb``): :func:`overview_stats`,
-:func:`category_profile`, :func:`plot_distribution`, :func:`plot_profile`,
+:func:`item_structure`, :func:`plot_structure`, :func:`category_profile`, :func:`plot_distribution`, :func:`plot_profile`,
 :func:`plot_system`, :func:`plot_item_spread`, :func:`overview_reading`.
 
 Everything a reader sees comes from ``pipeline/labels/*.yaml`` (``rep_`` keys) in the report
@@ -57,6 +57,8 @@ __all__ = [
     "available_years",
     "overview_stats",
     "category_profile",
+    "item_structure",
+    "plot_structure",
     "overview_reading",
     "plot_distribution",
     "plot_profile",
@@ -121,6 +123,53 @@ def overview_stats(totals: pd.DataFrame, year: int, top_n: int = config.TOP_N) -
         "n_missing": int(g["n_missing"].sum()),
     }
     return pd.DataFrame({"statistic": list(vals), "value": [float(v) for v in vals.values()]})
+
+
+def item_structure(items: pd.DataFrame, year: int) -> pd.DataFrame:
+    """Points of one year's item list by category and scoring method (the scheme in effect).
+
+    Returns
+    -------
+    DataFrame
+        One row per category (config order): ``category``, ``n_items``, ``n_points`` (items
+        scored in points, 计分), ``n_grade`` (graded items, 评档), ``points_points`` and
+        ``points_grade`` (their maxima), ``max_points`` (category maximum) and ``share`` =
+        max_points / Σ max_points.
+    """
+    it = items.loc[items["year"] == year]
+    if not len(it):
+        raise PipelineError(f"no items for year {year}")
+    rows = []
+    for c in config.CATEGORIES:
+        g = it.loc[it["category"] == c]
+        if not len(g):
+            continue
+        pts = g["method"] == "points"
+        rows.append({"category": c, "n_items": int(len(g)), "n_points": int(pts.sum()), "n_grade": int((~pts).sum()),
+                     "points_points": float(g.loc[pts, "max_points"].sum()), "points_grade": float(g.loc[~pts, "max_points"].sum()),
+                     "max_points": float(g["max_points"].sum())})
+    out = pd.DataFrame(rows)
+    out["share"] = out["max_points"] / out["max_points"].sum()
+    return out
+
+
+def plot_structure(structure: pd.DataFrame, lang: str = "zh"):
+    """Horizontal stacked bars: points of each category, items scored in points vs graded."""
+    from pipeline.plots.style import OTHER, PALETTE
+
+    plt = _plt()
+    s = structure.iloc[::-1]
+    y = np.arange(len(s))
+    fig, ax = plt.subplots(figsize=(6.4, 0.55 * len(s) + 1.2))
+    ax.barh(y, s["points_points"], color=PALETTE[0], label=t("rep_lg_points", lang))
+    ax.barh(y, s["points_grade"], left=s["points_points"], color=OTHER, label=t("rep_lg_grade", lang))
+    for yy, (tot, n) in enumerate(zip(s["max_points"], s["n_items"])):
+        ax.text(tot + 0.4, yy, t("rep_lg_items_points", lang, points=tot, n=int(n)), va="center", fontsize=8)
+    ax.set_yticks(y, [t(f"cat_{c}", lang) for c in s["category"]])
+    ax.set_xlim(0, float(s["max_points"].max()) * 1.3)
+    ax.set_xlabel(t("rep_ax_points", lang))
+    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    return fig
 
 
 def category_profile(totals: pd.DataFrame, items: pd.DataFrame, year: int) -> pd.DataFrame:
@@ -371,8 +420,15 @@ def _run_chapter(chapter: str, executed: str, parameters: dict) -> tuple[str, fl
 
     from pipeline import notebooks
 
+    import shutil
+
     _kernel_env()
     t0 = time.perf_counter()
+    out_dir = Path(parameters["out_dir"])
+    for sub in ("tables", "figures"):  # no stale outputs of an earlier version of the notebook
+        shutil.rmtree(out_dir / sub, ignore_errors=True)
+    for f in ("headline.json", "outline.json"):
+        (out_dir / f).unlink(missing_ok=True)
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile(mode="w+b") as scratch:
@@ -390,7 +446,6 @@ def _run_chapter(chapter: str, executed: str, parameters: dict) -> tuple[str, fl
             os.dup2(saved, 2)
             os.close(saved)
     rec = notebooks.read_record(executed)
-    out_dir = Path(parameters["out_dir"])
     atomic_write(out_dir / "headline.json", json.dumps(rec, ensure_ascii=False, sort_keys=True, indent=1, default=float))
     atomic_write(out_dir / "outline.json", json.dumps(_outline(Path(executed)), ensure_ascii=False, indent=1))
     return chapter, time.perf_counter() - t0, rec
@@ -498,7 +553,12 @@ class _Doc:
         ref = t("rep_fig_ref", self.lang, n=self.n_fig)
         if key:
             self.refs.setdefault(f"fig:{key}", ref)
-        return {"kind": "fig", "n": self.n_fig, "ref": ref, "caption": caption, "src": "data:image/png;base64," + base64.b64encode(data).decode("ascii")}
+        tall = False
+        if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 24:  # IHDR: width, height (big-endian)
+            w, h = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+            tall = h > 1.1 * w
+        return {"kind": "fig", "n": self.n_fig, "ref": ref, "caption": caption, "tall": tall,
+                "src": "data:image/png;base64," + base64.b64encode(data).decode("ascii")}
 
     def display(self, df: pd.DataFrame) -> pd.DataFrame:
         return _display(df, self.lang, self.subst)
@@ -516,7 +576,8 @@ class _Doc:
         elif xlsx:
             self.xlsx.append((f"{self.n_tab:02d} {caption}", shown))
         note = t("rep_table_truncated", self.lang, k=max_rows, n=len(df)) if len(df) > max_rows else ""
-        return {"kind": "table", "n": self.n_tab, "ref": ref, "caption": caption, "html": _table_html(shown.head(max_rows)), "note": note}
+        return {"kind": "table", "n": self.n_tab, "ref": ref, "caption": caption, "html": _table_html(shown.head(max_rows)), "note": note,
+                "short": min(len(df), max_rows) <= 25}
 
     def text(self, s: str) -> str:
         return _subst(s, self.subst)
@@ -660,8 +721,9 @@ def _display(df: pd.DataFrame, lang: str, subst: dict | None = None) -> pd.DataF
     return out.reset_index(drop=True)
 
 
-def _fmt_cell(v: Any, col: str, decimals: int | None = None) -> str:
-    """Text of one table cell; ``decimals`` fixes the decimals of a float column (None = int)."""
+def _fmt_cell(v: Any, col: str, decimals: int | str | None = None) -> str:
+    """Text of one table cell; ``decimals`` fixes the decimals of a float column (None = int,
+    ``"auto"`` = per cell: integers as integers, |x| < 1 with 3 decimals, else 2)."""
     if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
         return ""
     if isinstance(v, (bool, np.bool_)):
@@ -670,14 +732,22 @@ def _fmt_cell(v: Any, col: str, decimals: int | None = None) -> str:
         return str(int(v))
     if isinstance(v, (float, np.floating)):
         x = float(v)
+        if decimals == "auto":
+            return str(int(round(x))) if x.is_integer() else (f"{x:.3f}" if abs(x) < 1 else f"{x:.2f}")
         if decimals is None:
             return str(int(round(x))) if x.is_integer() else f"{x:.2f}"
         return f"{x:.{decimals}f}"
     return str(v)
 
 
-def _decimals(s: pd.Series, col: str) -> int | None:
-    """One number format per column: integers stay integers, p-values 4 decimals, shares 3."""
+_MIXED_COLS = {"value", "数值", "Value"}
+
+
+def _decimals(s: pd.Series, col: str) -> int | str | None:
+    """One number format per column: integers stay integers, p-values 4 decimals, shares 3;
+    a ``value`` column of a statistic/value table (mixed quantities) is formatted per cell."""
+    if col in _MIXED_COLS:
+        return "auto"
     if not pd.api.types.is_float_dtype(s):
         return None
     x = s.dropna().astype(float)
@@ -744,7 +814,8 @@ def _font_subset(html_text: str, folder: Path) -> Path | None:
     from pipeline.plots.style import font_path
 
     text = re.sub(r'(?:src|href)="data:[^"]*"', "", html_text)
-    chars = {ord(c) for c in _html.unescape(text)} | set(range(0x20, 0x7F))
+    # + ASCII (page numbers, CSS generated text) and the list markers WeasyPrint draws itself
+    chars = {ord(c) for c in _html.unescape(text)} | set(range(0x20, 0x7F)) | {0x2022, 0x25E6, 0x25AA, 0xA0}
     try:
         opt = subset.Options()
         opt.layout_features = ["*"]
@@ -883,8 +954,8 @@ def _headline_rows(chapters: dict, lang: str, subst: dict) -> pd.DataFrame:
                 continue
             v = _value_label(k, v, lang) if isinstance(v, str) else v
             v = _subst(v, subst) if isinstance(v, str) else v
-            rows.append({"chapter": ch, "statistic": _label(f"rep_stat_{k}", lang, k), "key": k, "value": v if not isinstance(v, str) else v})
-    return pd.DataFrame(rows, columns=["chapter", "statistic", "key", "value"]).astype({"value": object})
+            rows.append({"chapter": ch, "statistic": _label(f"rep_stat_{k}", lang, k), "code": k, "value": v})
+    return pd.DataFrame(rows, columns=["chapter", "statistic", "code", "value"]).astype({"value": object})
 
 
 # --------------------------------------------------------------------------------------------
@@ -924,7 +995,8 @@ _BODY: dict[str, dict[str, dict]] = {
         "v_discrimination": {"key": "discrimination", "cols": ["metric", "first", "last", "tau", "p", "slope", "direction"]},
     },
     "04-weights": {
-        "sens_oat": {"key": "oat", "where": lambda d, c: d.loc[np.isclose(d["step"].abs(), 0.3) | np.isclose(d["step"].abs(), 0.1)]},
+        "sens_oat": {"key": "oat", "where": lambda d, c: d.loc[np.isclose(d["step"].abs(), 0.3) | np.isclose(d["step"].abs(), 0.1)]
+                     .assign(step=lambda x: (100 * x["step"]).round().astype(int)).rename(columns={"step": "step_pct"})},
         "sens_scheme_shifts": {"key": "schemes", "where": lambda d, c: d.loc[d["scheme"] != "nominal"]},
         "sens_uncertainty_system": {"key": "uncertainty_system"},
         "sens_sobol": {"key": "sobol", "where": _only("target", "mean_abs_shift"), "cols": ["factor", "S1", "S1_conf", "ST", "ST_conf"]},
@@ -1053,13 +1125,24 @@ def _ranking_table(data: dict, year: int, top_n: int) -> pd.DataFrame:
     return g[["rank", "unit_id", "name", "sector", "total", "pct_of_max", "adjustment", "gap", "is_winner"]].reset_index(drop=True)
 
 
-def _chapter_blocks(doc: _Doc, ch: dict | None, chapter: str, executed: Path, fig_keys: dict | None = None) -> list[dict]:
+def _chapter_blocks(doc: _Doc, ch: dict | None, chapter: str, executed: Path, fig_keys: dict | None = None,
+                    after: dict | None = None) -> list[dict]:
     """The blocks of one chapter in notebook order: sentences of reading, every figure (each
     once, numbered), the body tables of :data:`_BODY` (numbered; their full versions and every
-    other table of the chapter go to tables.xlsx)."""
+    other table of the chapter go to tables.xlsx).
+
+    ``after`` maps ``"fig:<name>"`` / ``"tab:<name>"`` to a function returning more blocks (the
+    report's own tables); they are placed after that item and its sentences of reading, and
+    numbered there.
+    Hooks whose item never appears run at the end of the chapter.
+    """
     lang = doc.lang
+    hooks = dict(after or {})
     if ch is None:
-        return [{"kind": "p", "text": t("rep_chapter_missing", lang, name=chapter)}]
+        blocks = [{"kind": "p", "text": t("rep_chapter_missing", lang, name=chapter)}]
+        for fn in hooks.values():
+            blocks += fn()
+        return blocks
     outline = ch.get("outline")
     if outline is None:  # analysed before outlines were stored: read the executed notebook
         outline = _outline(executed)
@@ -1073,10 +1156,17 @@ def _chapter_blocks(doc: _Doc, ch: dict | None, chapter: str, executed: Path, fi
     order += [("tab", n) for n in tabs if ("tab", n) not in seen]
     blocks: list[dict] = []
     done: set[tuple[str, str]] = set()
+    pending: list = []
     for kind, val in order:
         if (kind, val) in done:
             continue
         done.add((kind, val))
+        if kind != "p":
+            for fn in pending:
+                blocks += fn()
+            pending = []
+            if f"{kind}:{val}" in hooks:
+                pending.append(hooks.pop(f"{kind}:{val}"))
         if kind == "p":
             s = doc.text(val)
             if lang != "zh" and _CJK.search(_subst(s, {n: "" for n in doc.unit_names})):
@@ -1095,6 +1185,8 @@ def _chapter_blocks(doc: _Doc, ch: dict | None, chapter: str, executed: Path, fi
                     continue
             if len(tab):
                 doc.xlsx.append((f"{chapter[:2]} {cap}", doc.display(tab)))
+    for fn in pending + list(hooks.values()):
+        blocks += fn()
     return blocks
 
 
@@ -1121,7 +1213,7 @@ def _quality_blocks(doc: _Doc, data: dict, prm, year: int, integrity_chapter: bo
     blocks.append({"kind": "p", "text": t("rep_q_integrity", lang, n=len(iy), high=int(sev.get("high", 0)), medium=int(sev.get("medium", 0)), low=int(sev.get("low", 0)))})
     if len(iy) and not integrity_chapter:
         summ = iy.pivot_table(index="check", columns="severity", values="year", aggfunc="count", fill_value=0).reindex(columns=list(F.SEVERITIES), fill_value=0).reset_index()
-        blocks.append(doc.table(summ, t("rep_tabcap_integrity", lang), key="integrity"))
+        blocks.append(doc.table(summ, t("rep_tabcap_integrity_summary", lang), key="integrity"))
         hi = iy.loc[iy["severity"] == "high"]
         if len(hi):
             cols = [c for c in ("unit_id", "item", "check", "statistic", "evidence") if c in hi]
@@ -1340,8 +1432,10 @@ def build_year(params, out: Path | None = None, allow_missing: bool = False, tim
     it_idx = data["items"].loc[data["items"]["year"] == year].set_index("item_id")
     namer = _namer(lang, data["units"], it_idx)
 
+    avail = available_years(processed)
     doc = _Doc(lang, subst=_english_subst(data["items"].loc[data["items"]["year"] == year], lang), year=year, top_n=prm.top_n,
-               n_samples=prm.n_samples, first=_span(prm, year)[0], last=year)
+               n_samples=prm.n_samples, n_sobol=prm.n_sobol, first=_span(prm, year)[0], last=year,
+               prev=max([y for y in avail if y < year], default=year))
     doc.unit_names = _unit_names(data["units"])
     doc.unit_lookup = data["units"].set_index("unit_id")["name"].astype(str).to_dict()
     ex = {c: executed / f"{c}.ipynb" for c in CHAPTERS}
@@ -1354,22 +1448,26 @@ def build_year(params, out: Path | None = None, allow_missing: bool = False, tim
         blocks.append(doc.table(ev["items"], t("rep_tabcap_item_stats", lang), key="items", max_rows=30))
     sections.append({"id": "overview", "title": t("rep_sec_overview", lang), "blocks": blocks})
     # 二、横向比较
-    blocks = _chapter_blocks(doc, chapters.get("02-horizontal"), "02-horizontal", ex["02-horizontal"], fig_keys={"ranking": r"rank"})
     rk = _ranking_table(data, year, prm.top_n)
-    blocks.append(doc.table(rk, t("rep_tabcap_ranking", lang), key="ranking", max_rows=len(rk)))
+    blocks = _chapter_blocks(doc, chapters.get("02-horizontal"), "02-horizontal", ex["02-horizontal"], fig_keys={"ranking": r"rank"},
+                             after={"fig:h_ranking": lambda: [doc.table(rk, t("rep_tabcap_ranking", lang), key="ranking", max_rows=len(rk))]})
     sections.append({"id": "horizontal", "title": t("rep_sec_horizontal", lang), "blocks": blocks})
     # 三、纵向比较与趋势
     blocks = _chapter_blocks(doc, chapters.get("03-vertical-trend"), "03-vertical-trend", ex["03-vertical-trend"], fig_keys={"system": r"system"})
     sections.append({"id": "vertical", "title": t("rep_sec_vertical", lang), "blocks": blocks})
     # 四、权重敏感性与公平性
-    blocks = _chapter_blocks(doc, chapters.get("04-weights"), "04-weights", ex["04-weights"],
-                             fig_keys={"rank_interval": r"interval", "effective_weights": r"effective"})
     unc = ev.get("uncertainty")
-    if unc is not None and len(unc):
+
+    def unc_table() -> list[dict]:
+        if unc is None or not len(unc):
+            return []
         u = unc.merge(data["units"][["unit_id", "name"]], on="unit_id", how="left").sort_values(["nominal_rank", "unit_id"])
         u = u.loc[(u["nominal_rank"] <= prm.top_n) | (u["p_winner"] > 0)]
         cols = [c for c in ("nominal_rank", "unit_id", "name", "median_rank", "q05", "q95", "p_winner") if c in u]
-        blocks.append(doc.table(u[cols], t("rep_tabcap_uncertainty", lang, n_samples=_n_samples(prm, unc)), key="uncertainty", max_rows=40))
+        return [doc.table(u[cols], t("rep_tabcap_uncertainty", lang, n_samples=_n_samples(prm, unc)), key="uncertainty", max_rows=40)]
+
+    blocks = _chapter_blocks(doc, chapters.get("04-weights"), "04-weights", ex["04-weights"],
+                             fig_keys={"rank_interval": r"interval", "effective_weights": r"effective"}, after={"fig:sens_p_winner": unc_table})
     if "tab:effective_weights" not in doc.refs:
         blocks.append(doc.table(ev["effective_weights"], t("rep_tabcap_effective_weights", lang), key="effective_weights"))
     blocks.append({"kind": "p", "text": t("rep_favour_intro", lang)})
@@ -1649,7 +1747,7 @@ def build_study(params, years: tuple[int, int] | None = None, out: Path | None =
     totals = data["totals"].loc[data["totals"]["year"].isin(yrs)]
     system = F.system_by_year(totals, prm.top_n)
     doc = _Doc(lang, subst=_english_subst(data["items"].loc[data["items"]["year"].isin(yrs)], lang), year=last, top_n=prm.top_n,
-               n_samples=prm.n_samples, first=first, last=last)
+               n_samples=prm.n_samples, n_sobol=prm.n_sobol, first=first, last=last, prev=yrs[-2] if len(yrs) > 1 else last)
     doc.unit_names = _unit_names(data["units"])
     doc.unit_lookup = data["units"].set_index("unit_id")["name"].astype(str).to_dict()
     rows = []
@@ -1781,7 +1879,7 @@ def run_all(params, out: Path | None = None, workers: int = 2) -> Path:
     for y in yrs:
         py = replace(prm, year=y)
         root = _analysis_root(prm) / str(y)
-        executed = Path(prm.reports) / str(y) / "executed"
+        executed = Path(out if out is not None else prm.reports) / str(y) / "executed"
         jobs += [(c, str(executed / f"{c}.ipynb"), _nb_params(py, y, c, root / c)) for c in _chapters_present(False)]
     t1 = time.perf_counter()
     timings = _run_jobs(jobs, workers)

@@ -321,6 +321,25 @@ def test_raw_folder_never_written(tmp_path):
         clean.run(raw, raw / "processed", progress=False)
 
 
+def test_stopped_run_leaves_previous_tables(tmp_path):
+    # scores are streamed year by year into temporary files: a problem found in a later year
+    # (2015, after 2013 was written) must leave the previous tables untouched and no temp file
+    raw = tmp_path / "raw"
+    wb.write_year(raw, year=2013)
+    wb.write_year(raw, year=2015)
+    res, out = run(tmp_path)
+    assert res["scores"] == 32  # 2 years × 4 units × 4 items
+    tables = {p.name: p.read_bytes() for p in out.iterdir() if p.suffix == ".parquet" or p.stem not in ("cleaning_log", "quarantine")}
+    bad = dict(wb.CLEAN_VALUES)
+    bad["市财政局"] = [45, 28, "好", 9]  # above the maximum 40 of I01
+    wb.write_summary(raw / "2015" / "2015年度考评汇总表.xlsx", bad)
+    with pytest.raises(PipelineError, match="45"):
+        run(tmp_path)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.name in tables} == tables
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
+    assert quarantine(out)["cell"].tolist() == ["C3"]  # the side files do record the stop
+
+
 def test_duplicate_identical_row_is_logged_not_error(tmp_path):
     raw = tmp_path / "raw"
     wb.write_year(raw)
@@ -513,3 +532,47 @@ def test_other_committee_layout(tmp_path):
     assert_clean_points(out)
     rules = set(log(out)["rule"])
     assert {"max_row_skipped", "subtotal_column_ignored", "trailer_row_skipped"} <= rules
+
+
+# ----------------------------------------------------------------------------- legacy .xls
+def _write_year_as(raw: Path, ext: str, values: dict, **kw) -> None:
+    wb.write_registry(raw)
+    folder = raw / "2015"
+    wb.write_items(folder / f"2015年考评项目一览表.{ext}", title_rows=1)
+    wb.write_summary(folder / f"2015年度考评汇总表.{ext}", values, **kw)
+
+
+def test_xls_cleans_like_xlsx(tmp_path):
+    """SPEC §2: legacy .xls workbooks (BIFF8, written here by xlwt) clean to the same tables as .xlsx."""
+    pytest.importorskip("xlwt", reason="xlwt (dev extra) writes the .xls test files")
+    values = dict(wb.CLEAN_VALUES)
+    values["市财政局"] = ["３５．５", "28分", " 好 ", 9]  # text numbers, full-width digits, a grade with spaces
+    values["市教育局"] = [30, "／", "较好", "8.5"]  # an NA mark
+    given = {"市财政局": (99.0, 1, "自报")}
+    kw = dict(title_rows=2, two_level=True, given=given, trailer=True)  # title rows, merged category header
+    outs = {}
+    for ext in ("xlsx", "xls"):
+        raw = tmp_path / ext / "raw"
+        _write_year_as(raw, ext, values, **kw)
+        outs[ext] = tmp_path / ext / "out"
+        clean.run(raw, outs[ext], progress=False)
+    xls_file = tmp_path / "xls" / "raw" / "2015" / "2015年度考评汇总表.xls"
+    assert xls_file.read_bytes()[:4] == bytes.fromhex("D0CF11E0")  # really a BIFF/OLE2 file
+    # the expected values by hand (wbfactory.CLEAN_POINTS; 较好 = 0.8 × 20 = 16; "／" = NA)
+    s = annual(outs["xls"]).set_index(["unit_id", "item_id"])
+    assert s.loc[("U001", "I01"), "points"] == 35.5 and s.loc[("U001", "I02"), "points"] == 28.0
+    assert s.loc[("U001", "I03"), "points"] == 20.0 and s.loc[("U001", "I03"), "grade"] == "好"
+    assert s.loc[("U002", "I02"), "status"] == "na" and np.isnan(s.loc[("U002", "I02"), "points"])
+    assert s.loc[("U002", "I03"), "points"] == 16.0
+    # every table equal, up to the file name (".xlsx" → ".xls") inside `source`
+    for name in ("items", "units", "scores", "totals", "adjustments", "weak_orgs", "given"):
+        a, b = pio.read_table(outs["xlsx"], name), pio.read_table(outs["xls"], name)
+        if "source" in a:
+            a["source"] = a["source"].str.replace(".xlsx!", ".xls!", regex=False)
+        pd.testing.assert_frame_equal(a, b, check_exact=True, obj=name)
+    la, lb = log(outs["xlsx"]), log(outs["xls"])
+    la["file"] = la["file"].str.replace(".xlsx", ".xls", regex=False)
+    pd.testing.assert_frame_equal(la, lb, obj="cleaning_log")
+    assert len(quarantine(outs["xls"])) == 0
+    # the given 总分 of the two-level header is read from the .xls too
+    assert pio.read_table(outs["xls"], "given").set_index("unit_id").loc["U001", "given_total"] == 99.0

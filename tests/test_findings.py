@@ -98,9 +98,9 @@ def test_item_stats_hand_case():
 def test_ceiling_fires_with_exact_kendall_p():
     sys_ = pd.DataFrame({"year": range(2009, 2017), "sd": np.linspace(8, 3, 8), "share_ceiling": np.linspace(0, 0.35, 8)})
     (f,) = F.rule_ceiling(sys_)
-    # perfectly monotone series of n = 8: one-sided exact p = 1 / 8! (only the identity ordering
-    # reaches tau = 1; analytic)
-    assert f.values["p"] == pytest.approx(1 / math.factorial(8))
+    # perfectly monotone series of n = 8: two-sided exact p = 2 / 8! (only the identity and the
+    # reversed ordering reach |tau| = 1; analytic)
+    assert f.values["p"] == pytest.approx(2 / math.factorial(8))
     assert f.values["first"] == 2009 and f.values["last"] == 2016
     assert f.values["ceil_last"] == pytest.approx(0.35)
 

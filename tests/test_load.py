@@ -38,6 +38,22 @@ def test_xlsx_keeps_real_coordinates_and_merges(tmp_path):
     assert sheet.local_merges() == [(0, 0, 0, 2)]
 
 
+def test_xls_keeps_real_coordinates_and_merges(tmp_path):
+    # the .xlsx case above, written as a legacy BIFF8 .xls (SPEC §2 allows .xls; python-calamine reads it)
+    pytest.importorskip("xlwt", reason="xlwt (dev extra) writes the .xls test files")
+    rows = [["标题"], ["序号", "单位名称", "三会一课"], [1, "市财政局", "３５"]]
+    path = wb.write_rows(tmp_path / "a.xls", rows, sheet="汇总", merges=["C3:E3"], offset=(2, 2))
+    assert path.read_bytes()[:8] == bytes.fromhex("D0CF11E0A1B11AE1")  # an OLE2 compound file, not a zip
+    (sheet,) = load.read_sheets(path, tmp_path)
+    assert sheet.file == "a.xls" and sheet.name == "汇总"
+    assert (sheet.row0, sheet.col0) == (2, 2)
+    assert sheet.cells[0, 0] == "标题" and sheet.ref(0, 0) == "C3"
+    assert sheet.cells[2, 2] == "３５"  # text kept as stored
+    assert sheet.cells[2, 0] == 1.0 and sheet.where(2, 1) == "a.xls!汇总!D5"
+    assert sheet.merged == [(2, 2, 2, 4)]  # C3:E3, 0-based inclusive
+    assert sheet.local_merges() == [(0, 0, 0, 2)]
+
+
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
 def test_csv_encodings_detected(tmp_path, encoding):
     path = tmp_path / "表.csv"

@@ -46,7 +46,8 @@ def _setup(tmp: Path, world, lang: str) -> SimpleNamespace:
                       n_samples=400, n_sobol=64, lang=lang)
     analysis = tmp / f"analysis_{lang}"
     report.analyze(prm, out=analysis, allow_missing=ALLOW_MISSING)
-    dest = report.build_year(prm, allow_missing=ALLOW_MISSING, analysis=analysis)
+    # the English edition is checked on its HTML pages; its PDF is the same code path as the Chinese one
+    dest = report.build_year(prm, allow_missing=ALLOW_MISSING, analysis=analysis, pdf=lang == "zh")
     return SimpleNamespace(prm=prm, dest=dest, analysis=analysis / str(YEAR), html=(dest / "report.html").read_text(encoding="utf-8"), tmp=tmp)
 
 
@@ -82,7 +83,7 @@ def test_sections_in_order(rep):
 
 
 def test_figures_numbered_embedded_and_counted(rep):
-    figs = re.findall(r'<figure id="fig-(\d+)"><img src="([^"]+)"', rep.html)
+    figs = re.findall(r'<figure id="fig-(\d+)"[^>]*><img src="([^"]+)"', rep.html)
     pngs = sorted(rep.analysis.glob("*/figures/*.png"))
     assert len(figs) == len(pngs) and len(figs) >= 4  # every chart of every chapter, each once
     assert [int(n) for n, _ in figs] == list(range(1, len(figs) + 1))
@@ -116,7 +117,7 @@ def test_findings_have_evidence_and_recommendations(rep):
         assert f"问题{i}" in prob and f"针对问题{i}" in rec
     # every evidence reference points at an existing figure/table number
     figs = {int(n) for n in re.findall(r'<figure id="fig-(\d+)"', html)}
-    tabs = {int(n) for n in re.findall(r'<div class="tablewrap" id="tab-(\d+)"', html)}
+    tabs = {int(n) for n in re.findall(r'<div class="tablewrap[^"]*" id="tab-(\d+)"', html)}
     for kind, n in re.findall(r"(图|表)(\d+)", "".join(re.findall(r'<p class="evidence">(.*?)</p>', prob))):
         assert int(n) in (figs if kind == "图" else tabs)
     assert "{" not in _text(prob + rec)
@@ -292,3 +293,92 @@ def test_overview_helpers_hand_case():
     assert p.loc["ideology", "winners"] == 95 and p.loc["ideology", "others"] == 50 and p.loc["ideology", "gap"] == 45
     assert p.loc["organisation", "all"] == 75
     assert "ideology" not in report.overview_reading("profile", "en", profile=p.reset_index())  # category labels translated
+
+
+# ------------------------------------------------------------------ English names of items, translation of tables
+def test_item_names_english_or_item_id():
+    from pipeline.i18n import labels
+
+    items = pd.DataFrame({"year": [2015, 2016, 2016], "item_id": ["I03", "I19", "I07"], "item_name": ["志愿服务", "志愿服务", "某新设项目"]})
+    en = report._item_display(items, "en")
+    #志愿服务 has an English name in labels/items.yaml; an item no file knows is shown by its id
+    assert en["志愿服务"] == labels("en")["item_志愿服务"] == "Volunteer service"
+    assert en["某新设项目"] == "Item I07"
+    assert report._item_display(items, "zh") == {}
+    namer = report._namer("en", items=items[items["year"] == 2016].set_index("item_id"))
+    assert namer("item", "I19") == "I19 Volunteer service" and namer("item", "I07") == "Item I07"
+    assert report._namer("zh", items=items[items["year"] == 2016].set_index("item_id"))("item", "I19") == "I19 志愿服务"
+
+
+def test_items_yaml_covers_the_sample_item_pool():
+    from pipeline.i18n import labels
+    from pipeline.synth_names import ITEMS
+
+    en = labels("en")
+    missing = [name for name, *_ in ITEMS if f"item_{name}" not in en]
+    assert not missing, missing
+    assert not any(CJK.search(en[f"item_{name}"]) for name, *_ in ITEMS)
+
+
+def test_display_translates_headers_codes_and_item_names():
+    df = pd.DataFrame({"attribute": ["sector", "size"], "group": ["经济", "small"], "scheme": ["bod", "pca"], "factor": ["w_conduct", "na_policy"],
+                       "item_name": ["志愿服务", "三会一课"], "evidence": ["workbook 总分 79.60 vs recomputed 82.20", "ok"], "p_holm": [0.01234, 0.5]})
+    subst = report._english_subst(pd.DataFrame({"year": 2016, "item_id": ["I19", "I07"], "item_name": ["志愿服务", "三会一课"]}), "en")
+    en = report._display(df, "en", subst)
+    assert list(en.columns) == ["Grouped by", "Group", "Scheme", "Factor", "Item", "Evidence", "p (Holm)"]
+    assert en["Group"].tolist() == ["Economy", "Small (bottom third by members)"]
+    assert en["Scheme"].tolist() == ["Benefit of the doubt", "PCA-based"] and en["Factor"].tolist() == ["Conduct", "NA rule"]
+    assert en["Item"].tolist() == ["Volunteer service", "“Three meetings, one lesson”"]
+    assert en["Evidence"].iloc[0] == "workbook total 79.60 vs recomputed 82.20"
+    zh = report._display(df, "zh")
+    assert list(zh.columns)[:3] == ["分组依据", "组别", "权重方案"] and zh["组别"].tolist() == ["经济", "小（党员数后三分之一）"]
+    assert not any(re.fullmatch(r"[a-z_ ]+", c) for c in zh.columns)  # no raw column names in Chinese
+
+
+def test_every_column_of_every_chapter_table_has_a_header_label(rep):
+    from pipeline.i18n import labels
+
+    zh, en = labels("zh"), labels("en")
+    raw = set()
+    for p in rep.analysis.glob("*/tables/*.parquet"):
+        for c in pd.read_parquet(p).columns:
+            if not any(k in zh and k in en for k in (f"rep_col_{c}", c)):
+                raw.add(f"{p.stem}.{c}")
+    assert not raw, sorted(raw)
+
+
+def test_outline_keeps_notebook_order(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell('io.write_table(t, out_dir + "/tables", "t_one")\nsave(fig, out_dir + "/figures/f_one")',
+                                  outputs=[nbformat.v4.new_output("stream", name="stdout", text="2016: 71 units, na_policy=prorate\n第一句。\n")]),
+        nbformat.v4.new_code_cell('style.save(fig, figures + "/f_two")',
+                                  outputs=[nbformat.v4.new_output("display_data", data={"text/markdown": "Second sentence."})]),
+    ])
+    path = tmp_path / "x.ipynb"
+    nbformat.write(nb, str(path))
+    # the technical line (no closing punctuation) is not a sentence of reading
+    assert report._outline(path) == [["tab", "t_one"], ["fig", "f_one"], ["p", "第一句。"], ["fig", "f_two"], ["p", "Second sentence."]]
+
+
+def test_template_variables_are_strict():
+    import jinja2
+
+    with pytest.raises(jinja2.UndefinedError):
+        report._render("bulletin.html", {"lang": "zh", "title": "x", "paras": [], "table": "", "caption": "", "back": "b"})  # no back_href
+
+
+def test_pdf_uses_only_the_cjk_font(rep):
+    # every glyph comes from Noto Sans CJK SC: no system fallback font (e.g. DejaVu for ᵢ or x̄)
+    data = (rep.dest / "report.pdf").read_bytes()
+    blob = data + b"".join(_pdf_streams(data))
+    names = set(re.findall(rb"/BaseFont\s*/([A-Z]{6}\+)?([\w-]+)", blob))
+    assert names and all(n.startswith(b"NotoSansCJKsc") for _, n in names), names
+
+
+def test_english_items_readable(rep_en):
+    html = rep_en.html
+    assert "Volunteer service" in html or "Item I" in html
+    assert "志愿服务" not in html

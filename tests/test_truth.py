@@ -96,3 +96,18 @@ def test_clean_run_leaves_no_quarantine(world):
     rules = set(log["rule"].str.split(";").explode())
     for rule in ("text_number", "grade_mapped", "na_token", "fullwidth", "suffix_分", "spaces", "unit_alias", "unit_city_prefix", "trailer_row_skipped"):
         assert rule in rules, rule
+
+
+@pytest.mark.parametrize("name", ["scores", "totals", "given"])
+def test_csv_twin_reads_back_as_the_parquet(world, name):
+    # scores are written one year at a time (pipeline.io.TableWriter); the CSV twin is made from
+    # the Parquet file, so both must hold the same values (the Parquet file is the reference)
+    pq_df = pio.read_table(world.processed, name)
+    text = {c: str for c in pq_df.columns if pd.api.types.is_string_dtype(pq_df[c])}
+    csv_df = pd.read_csv(world.processed / f"{name}.csv", encoding="utf-8-sig", dtype=text)
+    assert list(csv_df.columns) == list(pq_df.columns) and len(csv_df) == len(pq_df)
+    for c in pq_df.columns:
+        if c in text:
+            assert (csv_df[c].fillna("") == pq_df[c].fillna("")).all(), c
+        else:
+            np.testing.assert_allclose(csv_df[c].astype(float), pq_df[c].astype(float), rtol=0, atol=0, equal_nan=True, err_msg=c)

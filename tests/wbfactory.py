@@ -70,7 +70,8 @@ def write_registry(raw: Path, units=UNITS, encoding: str = "utf-8") -> Path:
 
 
 def write_rows(path: Path, rows, sheet: str = "Sheet1", merges=(), extra_sheets=None, encoding="utf-8", offset=(0, 0)) -> Path:
-    """Write a grid of rows to ``path`` (.xlsx via openpyxl, or .csv in ``encoding``).
+    """Write a grid of rows to ``path`` (.xlsx via openpyxl, legacy BIFF8 .xls via xlwt, or .csv
+    in ``encoding``).
 
     ``merges`` are A1 ranges ("C3:F3"); ``extra_sheets`` maps sheet name → rows (xlsx only,
     written before/after according to the dict order, with ``sheet`` placed where the key
@@ -81,12 +82,11 @@ def write_rows(path: Path, rows, sheet: str = "Sheet1", merges=(), extra_sheets=
         with open(path, "w", encoding=encoding, newline="") as fh:
             csv.writer(fh).writerows([["" if v is None else v for v in r] for r in rows])
         return path
+    if path.suffix == ".xls":
+        return _write_xls(path, rows, sheet, merges, extra_sheets, offset)
     wb = openpyxl.Workbook()
     wb.remove(wb.active)
-    order = list((extra_sheets or {}).keys())
-    if "__main__" not in order:
-        order = ["__main__"] + order
-    for name in order:
+    for name in _sheet_order(sheet, extra_sheets):
         data = rows if name == "__main__" else extra_sheets[name]
         ws = wb.create_sheet(sheet if name == "__main__" else name)
         for i, r in enumerate(data):
@@ -98,6 +98,49 @@ def write_rows(path: Path, rows, sheet: str = "Sheet1", merges=(), extra_sheets=
                 ws.merge_cells(m)
     wb.save(path)
     return path
+
+
+def _sheet_order(sheet, extra_sheets):
+    order = list((extra_sheets or {}).keys())
+    if "__main__" not in order:
+        order = ["__main__"] + order
+    return order
+
+
+def _write_xls(path: Path, rows, sheet, merges, extra_sheets, offset) -> Path:
+    """The .xlsx writer of :func:`write_rows` for legacy .xls (BIFF8, Excel 97–2003) via xlwt."""
+    import xlwt
+
+    book = xlwt.Workbook(encoding="utf-8")
+    for name in _sheet_order(sheet, extra_sheets):
+        data = rows if name == "__main__" else extra_sheets[name]
+        ws = book.add_sheet(sheet if name == "__main__" else name)
+        spans = []  # merged ranges, 0-based inclusive (r1, r2, c1, c2), in sheet coordinates
+        for m in merges if name == "__main__" else ():
+            (r1, c1), (r2, c2) = (_parse_ref(x) for x in m.split(":"))
+            spans.append((r1, r2, c1, c2))
+        covered = {(r, c) for r1, r2, c1, c2 in spans for r in range(r1, r2 + 1) for c in range(c1, c2 + 1)}
+        for i, r in enumerate(data):
+            for j, v in enumerate(r):
+                at = (i + offset[0], j + offset[1])
+                if v is not None and v != "" and at not in covered:
+                    ws.write(at[0], at[1], v)
+        for r1, r2, c1, c2 in spans:  # the value of a merged range sits in its top-left cell
+            top = data[r1 - offset[0]][c1 - offset[1]] if 0 <= r1 - offset[0] < len(data) else None
+            ws.write_merge(r1, r2, c1, c2, "" if top is None else top)
+    book.save(str(path))
+    return path
+
+
+def _parse_ref(ref: str) -> tuple[int, int]:
+    """0-based (row, col) of an A1 reference."""
+    import re
+
+    m = re.fullmatch(r"([A-Z]+)(\d+)", ref)
+    col = 0
+    for ch in m.group(1):
+        col = col * 26 + ord(ch) - 64
+    return int(m.group(2)) - 1, col - 1
 
 
 def items_rows(items=ITEMS, title_rows: int = 1):

@@ -15,9 +15,10 @@ code = nbf.v4.new_code_cell
 
 cells = [
     md("# 一、总体情况 Overview\n\n"
-       "**Question / 问题:** how many units were assessed this year, on which items and points, how are their "
-       "scores distributed, where do winners differ from the others, and how has the system moved over the years?\n\n"
-       "参评单位、考评项目与分值结构、得分分布、优胜单位与其他单位的差别，以及历年系统走势。"),
+       "**Question / 问题:** how many units were assessed this year, on which items and points, where do winners "
+       "differ from the others, and how has the system moved over the years?\n\n"
+       "参评单位、考评项目与分值结构、得分分布概况、优胜单位与其他单位的差别，以及历年系统走势。"
+       "（得分分布图见二、横向比较，历年走势图见三、纵向比较与趋势，本章只给出概况数字。）"),
     code('year = 2016\n'
          'years = [2009, 2016]\n'
          'top_n = 20\n'
@@ -30,18 +31,20 @@ cells = [
          "from pipeline.plots import save\n\n"
          "prm = params.validate(params.Params(year=year, years=years, top_n=top_n, na_policy=na_policy, lang=lang, seed=seed),\n"
          "                      report.available_years(processed))"),
-    md("## 1. Data / 数据"),
+    md("## 1. Items and points / 考评项目与分值结构"),
     code('totals = io.read_table(processed, "totals")\n'
          'items = io.read_table(processed, "items")\n'
          'scores = io.read_table(processed, "scores")\n'
+         'structure = report.item_structure(items, year)\n'
+         'io.write_table(structure, out_dir + "/tables", "structure")\n'
          'print(report.overview_reading("items", lang, items=items[items["year"] == year]))'),
-    md("## 2. Distribution of totals / 得分分布"),
+    code('fig = report.plot_structure(structure, lang)\n'
+         'save(fig, out_dir + "/figures/structure")\n'
+         'fig'),
+    md("## 2. Distribution of totals / 得分分布概况"),
     code('stats = report.overview_stats(totals, year, top_n)\n'
          'io.write_table(stats, out_dir + "/tables", "distribution")\n'
          'print(report.overview_reading("dist", lang, stats=stats))'),
-    code('fig = report.plot_distribution(totals, year, top_n, lang)\n'
-         'save(fig, out_dir + "/figures/distribution")\n'
-         'fig'),
     md("## 3. Category profile / 各类别得分率"),
     code('profile = report.category_profile(totals, items, year)\n'
          'io.write_table(profile, out_dir + "/tables", "profile")\n'
@@ -49,26 +52,20 @@ cells = [
     code('fig = report.plot_profile(profile, lang)\n'
          'save(fig, out_dir + "/figures/profile")\n'
          'fig'),
-    md("## 4. The system over the years / 历年系统走势"),
+    md("## 4. The system over the years / 历年系统概况"),
     code('system = findings.system_by_year(totals[totals["year"].between(years[0], year)], top_n)\n'
          'io.write_table(system, out_dir + "/tables", "system")\n'
          'print(report.overview_reading("system", lang, system=system))'),
-    code('fig = report.plot_system(system, lang)\n'
-         'save(fig, out_dir + "/figures/system")\n'
-         'fig'),
     md("## 5. Items at a glance / 考评项目区分度"),
     code('item_stats = findings.item_stats(scores, items, year)\n'
          'io.write_table(item_stats, out_dir + "/tables", "item_stats")\n'
          'flat = findings.rule_flat_items(item_stats)\n'
          'print(report.overview_reading("flat", lang, item_stats=item_stats))'),
-    code('fig = report.plot_item_spread(item_stats, lang)\n'
-         'save(fig, out_dir + "/figures/item_spread")\n'
-         'fig'),
     md("## Headline numbers / 主要数据"),
     code('s = stats.set_index("statistic")["value"]\n'
          'notebooks.record(year=year, n_units=int(s["n_units"]), n_winners=int(s["n_winners"]), mean=round(float(s["mean"]), 4),\n'
          '                 sd=round(float(s["sd"]), 4), cut=round(float(s["cut"]), 4), share_ceiling=round(float(s["share_ceiling"]), 4),\n'
-         '                 n_flat_items=flat[0].values["k"] if flat else 0)'),
+         '                 n_items=int(structure["n_items"].sum()), n_flat_items=flat[0].values["k"] if flat else 0)'),
 ]
 
 nb = nbf.v4.new_notebook(cells=cells)
