@@ -19,6 +19,22 @@ Overview chapter helpers (used by ``notebooks/01-overview.ipynb``): :func:`overv
 Everything a reader sees comes from ``pipeline/labels/*.yaml`` (``rep_`` keys) in the report
 language; no timestamps appear in the HTML (they live in ``manifest.json`` only), so two runs
 with the same inputs and parameters give the same HTML and the same ``tables.xlsx``.
+
+How a chapter becomes report text: :func:`analyze` stores, beside each chapter's tables and
+figures, its headline record (``headline.json``) and its outline (``outline.json``: the
+sentences of reading, figures and tables in notebook order). The report shows every figure
+once, the tables listed in :data:`_BODY` (selected rows/columns; the full tables and all
+others go to ``tables.xlsx``), with captions ``rep_cap_<figure>`` / ``rep_tabcap_<table>`` and
+headers ``rep_col_<column>``. Chinese analysis outputs live in ``<processed>/analysis``, other
+languages in ``<processed>/analysis_<lang>`` (figures and sentences are language-specific).
+
+English documents: unit names stay as registered (proper names); item names are shown in
+English from ``pipeline/labels/items.yaml`` or, for an item that file does not know, as
+"Item I07"; a sentence or table column that would still carry Chinese is left out.
+
+PDF: WeasyPrint with the Noto Sans CJK SC file of ``mplfonts`` (``@font-face url(file://…)``),
+first cut down with fontTools to the characters of the document (:func:`_font_subset`),
+which takes a PDF from ~19 s to ~5 s; PDFs of different years render in parallel processes.
 """
 
 from __future__ import annotations
@@ -168,7 +184,7 @@ def plot_structure(structure: pd.DataFrame, lang: str = "zh"):
     ax.set_yticks(y, [t(f"cat_{c}", lang) for c in s["category"]])
     ax.set_xlim(0, float(s["max_points"].max()) * 1.3)
     ax.set_xlabel(t("rep_ax_points", lang))
-    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    ax.legend(frameon=False, fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)  # above the axes, clear of the labels
     return fig
 
 
@@ -274,7 +290,7 @@ def plot_profile(profile: pd.DataFrame, lang: str = "zh"):
     lo = float(min(profile["winners"].min(), profile["others"].min()))
     ax.set_ylim(max(0.0, lo - 10), 100)
     ax.set_ylabel(t("rep_ax_pct", lang))
-    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    ax.legend(frameon=False, fontsize=8, loc="upper right", ncol=2)  # above the bars (they stop well below 100)
     return fig
 
 
@@ -528,6 +544,13 @@ def analyze(params, out: Path | None = None, allow_missing: bool = False, worker
 # ============================================================================================
 
 
+def _span_ctx(lang: str, first: int, last: int, prev: int, year: int) -> dict[str, str]:
+    """Caption pieces for a span of years and for the last pair of consecutive years."""
+    span = t("rep_span_many", lang, first=first, last=last) if first != last else t("rep_span_one", lang, first=last)
+    pair = t("rep_pair", lang, prev=prev, year=year) if prev != year else t("rep_pair_none", lang)
+    return {"span": span, "pair": pair}
+
+
 class _Doc:
     """Numbered figures and tables in document order, with symbolic keys for evidence links.
 
@@ -584,6 +607,7 @@ class _Doc:
 
     def resolve(self, evidence: tuple) -> str:
         refs = list(dict.fromkeys(self.refs[e] for e in evidence if e in self.refs))
+        refs.sort(key=lambda r: (re.sub(r"\d+", "", r), int(re.sub(r"\D", "", r) or 0)))  # figures, then tables, in number order
         return "、".join(refs) if self.lang == "zh" else ", ".join(refs)
 
 
@@ -1379,7 +1403,9 @@ def _n_samples(prm, unc: pd.DataFrame) -> int:
     return int(prm.n_samples)
 
 
-def _finding_blocks(doc: _Doc, found: list, namer) -> tuple[list[dict], list[dict]]:
+def _finding_blocks(doc: _Doc, found: list, namer, prefix: dict[str, str] | None = None) -> tuple[list[dict], list[dict]]:
+    """五/六: one block per finding (with its evidence references) and one per recommendation.
+    ``prefix`` (rule → text) is put before a finding's sentence (the study: in how many years)."""
     lang = doc.lang
     if not found:
         return [{"kind": "p", "text": t("rep_nothing", lang)}], [{"kind": "p", "text": t("rep_nothing_rec", lang)}]
@@ -1387,8 +1413,9 @@ def _finding_blocks(doc: _Doc, found: list, namer) -> tuple[list[dict], list[dic
     for i, f in enumerate(found, start=1):
         ev = doc.resolve(f.evidence)
         probs.append({"kind": "finding", "n": i, "head": t("rep_finding_no", lang, n=i), "severity": t(f"rep_severity_{f.severity}", lang), "sev": f.severity,
-                      "text": f.text(lang, namer), "evidence": (t("rep_evidence", lang) + ("：" if lang == "zh" else ": ") + ev) if ev else ""})
-        recs.append({"kind": "finding", "n": i, "head": t("rep_rec_for", lang, n=i), "severity": "", "sev": "", "text": f.recommendation(lang, namer), "evidence": ""})
+                      "text": (prefix or {}).get(f.rule, "") + doc.text(f.text(lang, namer)),
+                      "evidence": (t("rep_evidence", lang) + ("：" if lang == "zh" else ": ") + ev) if ev else ""})
+        recs.append({"kind": "finding", "n": i, "head": t("rep_rec_for", lang, n=i), "severity": "", "sev": "", "text": doc.text(f.recommendation(lang, namer)), "evidence": ""})
     return probs, recs
 
 
@@ -1433,9 +1460,10 @@ def build_year(params, out: Path | None = None, allow_missing: bool = False, tim
     namer = _namer(lang, data["units"], it_idx)
 
     avail = available_years(processed)
+    first_y, prev_y = _span(prm, year)[0], max([y for y in avail if y < year], default=year)
     doc = _Doc(lang, subst=_english_subst(data["items"].loc[data["items"]["year"] == year], lang), year=year, top_n=prm.top_n,
-               n_samples=prm.n_samples, n_sobol=prm.n_sobol, first=_span(prm, year)[0], last=year,
-               prev=max([y for y in avail if y < year], default=year))
+               n_samples=prm.n_samples, n_sobol=prm.n_sobol, first=first_y, last=year, prev=prev_y,
+               **_span_ctx(lang, first_y, year, max(prev_y, first_y), year))
     doc.unit_names = _unit_names(data["units"])
     doc.unit_lookup = data["units"].set_index("unit_id")["name"].astype(str).to_dict()
     ex = {c: executed / f"{c}.ipynb" for c in CHAPTERS}
@@ -1501,6 +1529,7 @@ def build_year(params, out: Path | None = None, allow_missing: bool = False, tim
     ctx = {
         "lang": lang,
         "title": t("rep_title", lang, year=year),
+        "title_lines": t("rep_title_lines", lang, year=year).split("\n"),
         "subtitle": t("rep_subtitle", lang),
         "params_line": t("rep_params_line", lang, top_n=prm.top_n, na_policy=prm.na_policy, seed=prm.seed, n_samples=_n_samples(prm, unc) if unc is not None else prm.n_samples, scheme=prm.scheme),
         "generated_by": t("rep_generated_by", lang),
@@ -1724,12 +1753,15 @@ def write_unit_pages(data: dict, year: int, prm, unc: pd.DataFrame | None, folde
 # ============================================================================================
 
 
-def build_study(params, years: tuple[int, int] | None = None, out: Path | None = None) -> Path:
+def build_study(params, years: tuple[int, int] | None = None, out: Path | None = None, analysis: Path | None = None, pdf: bool = True) -> Path:
     """Render the multi-year study into ``<out or reports>/study_<first>-<last>/``.
 
-    Reads the processed tables and, where present, each year's analysis folder (headline
-    records and the last year's vertical/trend chapter); writes ``report.html``,
-    ``report.pdf``, ``tables.xlsx`` and ``manifest.json``.
+    Reads the processed tables and, where present, each year's analysis folder under
+    ``analysis`` (default: the analysis root of the report language) — headline records,
+    the weight-uncertainty results and the last year's vertical/trend chapter, which covers
+    the whole span; a year without analysis results gets its findings from the data (a
+    smaller Monte Carlo run). Writes ``report.html``, ``report.pdf`` (unless ``pdf=False``),
+    ``tables.xlsx`` and ``manifest.json``.
     """
     t0 = time.perf_counter()
     prm = params
@@ -1747,13 +1779,14 @@ def build_study(params, years: tuple[int, int] | None = None, out: Path | None =
     totals = data["totals"].loc[data["totals"]["year"].isin(yrs)]
     system = F.system_by_year(totals, prm.top_n)
     doc = _Doc(lang, subst=_english_subst(data["items"].loc[data["items"]["year"].isin(yrs)], lang), year=last, top_n=prm.top_n,
-               n_samples=prm.n_samples, n_sobol=prm.n_sobol, first=first, last=last, prev=yrs[-2] if len(yrs) > 1 else last)
+               n_samples=prm.n_samples, n_sobol=prm.n_sobol, first=first, last=last, prev=yrs[-2] if len(yrs) > 1 else last,
+               **_span_ctx(lang, first, last, yrs[-2] if len(yrs) > 1 else last, last))
     doc.unit_names = _unit_names(data["units"])
     doc.unit_lookup = data["units"].set_index("unit_id")["name"].astype(str).to_dict()
     rows = []
     per_year_found = {}
     for y in yrs:
-        root = _analysis_root(prm) / str(y)
+        root = _analysis_root(prm, analysis) / str(y)
         chs = {c: _chapter(root, c) for c in CHAPTERS}
         ev = _evidence(replace(prm, year=y), data, chs, y)
         fy = F.derive({k: v for k, v in ev.items() if k != "system"}, top_n=prm.top_n)
@@ -1771,29 +1804,32 @@ def build_study(params, years: tuple[int, int] | None = None, out: Path | None =
         for f in fy:
             counts.setdefault(f.rule, []).append((y, f))
     recurring = [fs[-1][1] for rule, fs in sorted(counts.items()) if len(fs) * 2 >= len(yrs) and rule not in {f.rule for f in found}]
-    found = found + recurring
+    prefix = {fs[-1][1].rule: t("rep_study_recurring", lang, k=len(fs), n=len(yrs), year=fs[-1][0]) for fs in counts.values()
+              if fs[-1][1] in recurring}
+    order = {s: i for i, s in enumerate(F.SEVERITIES)}
+    found = sorted(found + recurring, key=lambda f: order.get(f.severity, 9))
     # which rule fired in which year (a ✓ per year)
     rules = sorted(counts, key=lambda r: (-len(counts[r]), r))
-    fired = pd.DataFrame({"rule": [_label(f"rep_rule_{r}", lang, r) for r in rules], "n_years": [len(counts[r]) for r in rules],
+    fired = pd.DataFrame({"rule": [_label(f"rep_rule_{r}", lang, r) for r in rules], "n_fired": [len(counts[r]) for r in rules],
                           **{str(y): [any(yy == y for yy, _ in counts[r]) for r in rules] for y in yrs}})
     namer = _namer(lang, data["units"], data["items"].loc[data["items"]["year"] == last].set_index("item_id"))
     sections = []
     blocks = [{"kind": "p", "text": t("rep_study_years_intro", lang, first=first, last=last, n=len(yrs))},
               doc.table(years_tab, t("rep_tabcap_years", lang), key="years")]
     sections.append({"id": "years", "title": t("rep_sec_study_years", lang), "blocks": blocks})
-    vt = _chapter(_analysis_root(prm) / str(last), "03-vertical-trend")
+    vt = _chapter(_analysis_root(prm, analysis) / str(last), "03-vertical-trend")
     blocks = [{"kind": "p", "text": overview_reading("system", lang, system=system)}]
     blocks.append(doc.table(system, t("rep_tabcap_system", lang), key="system"))
-    if vt is not None:
+    if vt is not None:  # the vertical chapter of the last year covers the whole span
         blocks += _chapter_blocks(doc, vt, "03-vertical-trend", Path(prm.reports) / str(last) / "executed" / "03-vertical-trend.ipynb", fig_keys={"system": r"system"})
     else:
         blocks.append(doc.figure(_fig_png(plot_system(system, lang)), t("rep_cap_study_system", lang), key="system"))
+        wins = totals.groupby("unit_id").agg(years_won=("is_winner", "sum"), years_seen=("year", "nunique")).reset_index()
+        wins = wins.merge(data["units"][["unit_id", "name", "sector"]], on="unit_id", how="left")
+        wins = wins.loc[wins["years_won"] > 0].sort_values(["years_won", "unit_id"], ascending=[False, True])[["unit_id", "name", "sector", "years_won", "years_seen"]]
+        blocks.append(doc.table(wins, t("rep_tabcap_persist", lang), key="persistence", max_rows=30))
     sections.append({"id": "trend", "title": t("rep_sec_study_trend", lang), "blocks": blocks})
-    wins = totals.groupby("unit_id").agg(years_won=("is_winner", "sum"), years_seen=("year", "nunique")).reset_index()
-    wins = wins.merge(data["units"][["unit_id", "name", "sector"]], on="unit_id", how="left")
-    wins = wins.loc[wins["years_won"] > 0].sort_values(["years_won", "unit_id"], ascending=[False, True])[["unit_id", "name", "sector", "years_won", "years_seen"]]
-    sections.append({"id": "persist", "title": t("rep_sec_study_persist", lang), "blocks": [doc.table(wins, t("rep_tabcap_persist", lang), key="repeat_winners", max_rows=30)]})
-    probs, recs = _finding_blocks(doc, found, namer)
+    probs, recs = _finding_blocks(doc, found, namer, prefix=prefix)
     if len(fired):
         probs = [{"kind": "p", "text": t("rep_study_fired_intro", lang)}, doc.table(fired, t("rep_tabcap_fired", lang), key="fired")] + probs
     sections.append({"id": "problems", "title": t("rep_sec_study_findings", lang), "blocks": probs})
@@ -1801,21 +1837,23 @@ def build_study(params, years: tuple[int, int] | None = None, out: Path | None =
     doc.xlsx.append((t("rep_tabcap_findings", lang), doc.display(F.to_frame(found, lang, namer).drop(columns=["rule"]))))
     man = manifest(replace(prm, years=(first, last)), _input_files(prm), {})
     appendix = [
-        {"id": "methods", "title": t("rep_app_methods", lang), "blocks": _methods_blocks(prm)},
-        {"id": "repro", "title": t("rep_app_repro", lang), "blocks": [{"kind": "p", "text": t("rep_r_commit", lang, commit=man["git_commit"])},
-                                                                        {"kind": "p", "text": t("rep_r_inputs", lang, n=len(man["inputs"]), k=0)}]},
+        {"id": "methods", "title": t("rep_app_methods_study", lang), "blocks": _methods_blocks(prm)},
+        {"id": "repro", "title": t("rep_app_repro_study", lang), "blocks": [{"kind": "p", "text": t("rep_r_commit", lang, commit=man["git_commit"])},
+                                                                              {"kind": "p", "text": t("rep_r_inputs_study", lang, n=len(man["inputs"]))}]},
     ]
     abstract = [overview_reading("system", lang, system=system),
                 t("rep_abs_find", lang, k=len(found), k_high=sum(f.severity == "high" for f in found)) if found else t("rep_abs_none", lang)]
-    ctx = {"lang": lang, "title": t("rep_study_title", lang, first=first, last=last), "subtitle": t("rep_subtitle", lang),
+    ctx = {"lang": lang, "title": t("rep_study_title", lang, first=first, last=last),
+           "title_lines": t("rep_study_title_lines", lang, first=first, last=last).split("\n"), "subtitle": t("rep_subtitle", lang),
            "params_line": t("rep_params_line", lang, top_n=prm.top_n, na_policy=prm.na_policy, seed=prm.seed, n_samples=prm.n_samples, scheme=prm.scheme),
            "generated_by": t("rep_generated_by", lang), "abstract_title": t("rep_abstract", lang), "abstract": abstract, "toc_title": t("rep_toc", lang),
            "sections": sections, "appendix_title": t("rep_sec_appendix", lang), "appendix": appendix, "fig_label": t("rep_fig", lang),
            "tab_label": t("rep_tab", lang), "links": [(f"../{y}/report.html", str(y)) for y in yrs if (Path(prm.reports) / str(y) / "report.html").exists()]}
     atomic_write(dest / "report.html", _render("report.html", ctx))
     write_xlsx(doc.xlsx, dest / "tables.xlsx")
-    ctx["links"] = []
-    _write_pdf(_render("report.html", ctx, pdf=True), dest / "report.pdf")
+    if pdf:
+        ctx["links"] = []
+        _write_pdf(_render("report.html", ctx, pdf=True), dest / "report.pdf")
     man["wall_time_s"] = {"build_study": round(time.perf_counter() - t0, 3)}
     atomic_write(dest / "manifest.json", json.dumps(man, ensure_ascii=False, indent=1, sort_keys=True))
     _log(f"study {first}-{last}: done ({time.perf_counter() - t0:.1f} s) → {dest}")

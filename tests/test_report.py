@@ -382,3 +382,29 @@ def test_english_items_readable(rep_en):
     html = rep_en.html
     assert "Volunteer service" in html or "Item I" in html
     assert "志愿服务" not in html
+
+
+def _study(r, tmp):
+    # two years: 2016 analysed by the fixture, 2015 not (its findings come from the data)
+    dest = report.build_study(r.prm, years=(2015, 2016), out=tmp, analysis=r.analysis.parent, pdf=False)
+    return (dest / "report.html").read_text(encoding="utf-8")
+
+
+def test_study_sections_and_numbering(rep, tmp_path):
+    html = _study(rep, tmp_path)
+    assert _h2(html)[1:] == ["摘要", "一、历年总体情况", "二、系统趋势", "三、问题与不足", "四、对策建议", "附录"]
+    figs = [int(n) for n in re.findall(r'<figure id="fig-(\d+)"', html)]
+    tabs = [int(n) for n in re.findall(r'<div class="tablewrap[^"]*" id="tab-(\d+)"', html)]
+    assert figs == list(range(1, len(figs) + 1)) and tabs == list(range(1, len(tabs) + 1)) and len(tabs) >= 3
+    assert "{" not in _text(html) and "2015" in html
+
+
+@pytest.mark.slow  # uses the English fixture
+def test_study_in_english(rep_en, world, tmp_path):
+    html = _study(rep_en, tmp_path)
+    assert _h2(html)[1:] == ["Abstract", "1. The years at a glance", "2. System trends", "3. Problems and shortcomings", "4. Recommendations", "Appendix"]
+    units = pd.read_parquet(world.processed / "units.parquet")
+    text = _text(html)
+    for n in sorted(set(units["name"]) | {a for s in units["aliases"].dropna() for a in str(s).split(";") if a}, key=len, reverse=True):
+        text = text.replace(n, "")
+    assert not CJK.search(text), sorted(set(CJK.findall(text)))[:20]
