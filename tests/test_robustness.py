@@ -42,12 +42,23 @@ def test_raw_never_written_by_clean_and_check(world, tmp_path):
     assert (out / "integrity.csv").exists()
 
 
-def test_raw_never_written_by_all(world):
-    from pipeline import report
-
-    if not hasattr(report, "run_all"):
-        pytest.skip("pipeline.report.run_all does not exist yet")
-    pytest.skip("full `all` run is too slow for the default suite (covered by make report)")
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_raw_never_written_by_all(world, tmp_path):
+    """`python -m pipeline all` (clean → check → analyze → report → study) leaves every raw file's
+    SHA-256 unchanged. Two years and small Monte-Carlo sizes keep it quick; the code path is the same."""
+    before = _hashes(world.raw)
+    prm = tmp_path / "params.yaml"
+    prm.write_text(f"processed: {tmp_path / 'processed'}\nn_samples: 2000\nn_sobol: 64\n", encoding="utf-8")
+    r = subprocess.run(
+        [sys.executable, "-m", "pipeline", "all", "--raw", str(world.raw), "--out", str(tmp_path / "reports"),
+         "--years", "2015-2016", "--params", str(prm)],
+        env=_env(), capture_output=True, text=True, timeout=580,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert _hashes(world.raw) == before
+    assert (tmp_path / "reports" / "2016" / "report.html").exists()
+    assert (tmp_path / "reports" / "study_2015-2016" / "report.html").exists()
 
 
 def test_killed_clean_leaves_previous_outputs_intact(world, tmp_path):
