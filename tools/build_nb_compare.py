@@ -62,7 +62,8 @@ def code(text: str, tags: list[str] | None = None):
 def horizontal() -> nbformat.NotebookNode:
     cells = [
         md(
-            "# 二、横向比较 — Horizontal comparison of one year\n\n"
+            "# 二、横向比较 Horizontal comparison of one year\n\n"
+            "**问题：** 同一年度内各单位差距有多大？谁获评优胜、领先多少？不同类型和系统的单位有无差异？哪些考评项目真正区分了党建工作的好与差？\n\n"
             "**Question.** Within one assessment year, how far apart are the units, who wins and by how "
             "much, do unit types and sectors differ, and which of the year's items actually separate "
             "good from weak party-building work?\n\n"
@@ -70,9 +71,9 @@ def horizontal() -> nbformat.NotebookNode:
         ),
         code(PARAMS, tags=["parameters"]),
         code(IMPORTS),
-        md("## 0 Data and parameters\n\nTotals are recomputed from the processed scores with this run's `na_policy` and `top_n`."),
+        md("## 0 数据与参数 Data and parameters\n\nTotals are recomputed from the processed scores with this run's `na_policy` and `top_n`."),
         code(LOAD + '\nprint(f"{prm.year}: {int((totals.year == prm.year).sum())} units, na_policy={prm.na_policy}, top_n={prm.top_n}")'),
-        md("## 1 Distribution of scores"),
+        md("## 1 得分分布 Distribution of scores"),
         code(
             'desc = compare.describe(totals, value="pct_of_max")\n'
             'io.write_table(desc, tables, "h_describe")\n'
@@ -81,7 +82,7 @@ def horizontal() -> nbformat.NotebookNode:
             "display(fig)\n"
             "display(Markdown(compare.read_distribution(totals, prm.year, prm.lang)))"
         ),
-        md("## 2 Ranking, winners and the gap to the winning cut"),
+        md("## 2 排名、优胜单位与优胜线差距 Ranking, winners and the gap to the winning cut"),
         code(
             "rk = compare.ranking(totals, units, prm.year, top_n=prm.top_n)\n"
             'io.write_table(rk, tables, "h_ranking")\n'
@@ -90,7 +91,7 @@ def horizontal() -> nbformat.NotebookNode:
             "display(fig)\n"
             "display(Markdown(compare.read_ranking(rk, prm.year, prm.lang)))"
         ),
-        md("## 3 Category and six-dimension profiles\n\nThe radar shows the first- and last-ranked units against the mean of all units."),
+        md("## 3 四类别与六维度得分 Category and six-dimension profiles\n\nThe radar shows the first- and last-ranked units against the mean of all units."),
         code(
             "prof = compare.profiles(scores, items, prm.year)\n"
             'io.write_table(prof, tables, "h_profiles")\n'
@@ -99,7 +100,7 @@ def horizontal() -> nbformat.NotebookNode:
             "display(fig)\n"
             "display(Markdown(compare.read_radar(prof, prm.year, prm.lang)))"
         ),
-        md("## 4 Peer groups by unit type and by sector (Kruskal–Wallis)"),
+        md("## 4 按单位类型和系统分组比较 Peer groups by type and sector (Kruskal–Wallis)"),
         code(
             'peer_type = compare.peer_groups(totals, units, prm.year, by="type", top_n=prm.top_n)\n'
             'test_type = compare.peer_test(totals, units, prm.year, by="type")\n'
@@ -121,7 +122,7 @@ def horizontal() -> nbformat.NotebookNode:
             'io.write_table(pd.concat([test_type, test_sector], ignore_index=True), tables, "h_peer_tests")\n'
             "pd.concat([test_type, test_sector], ignore_index=True)"
         ),
-        md("## 5 Units × items"),
+        md("## 5 单位 × 项目 Units × items"),
         code(
             "ui = compare.unit_items(scores, items, prm.year)\n"
             'io.write_table(ui, tables, "h_unit_items")\n'
@@ -130,7 +131,7 @@ def horizontal() -> nbformat.NotebookNode:
             "display(fig)\n"
             "display(Markdown(compare.read_heatmap(ui, prm.year, prm.lang)))"
         ),
-        md("## 6 Item discrimination and internal consistency"),
+        md("## 6 项目区分度与内部一致性 Item discrimination and internal consistency"),
         code(
             "disc = compare.item_discrimination(scores, items, prm.year)\n"
             "alphas = compare.category_alpha(scores, items, prm.year)\n"
@@ -141,7 +142,7 @@ def horizontal() -> nbformat.NotebookNode:
             "display(fig)\n"
             "display(Markdown(compare.read_items(disc, alphas, prm.year, prm.lang)))"
         ),
-        md("## Headline numbers"),
+        md("## 主要数据 Headline numbers"),
         code(
             "record(\n"
             "    year=prm.year,\n"
@@ -167,7 +168,8 @@ def horizontal() -> nbformat.NotebookNode:
 def vertical() -> nbformat.NotebookNode:
     cells = [
         md(
-            "# 三、纵向比较与趋势 — Units over the years, and the system trend\n\n"
+            "# 三、纵向比较与趋势 Units over the years, and the system trend\n\n"
+            "**问题：** 考评项目和分值逐年调整，在可比口径（得分率、名次、百分位、年内标准分）下各单位如何变化？谁持续优胜？名次流动性如何？考评是否正在失去区分能力？\n\n"
             "**Question.** Item lists and maxima change every year, so how do units move when compared "
             "on comparable scales (% of max, rank, percentile, within-year z)? Who keeps winning, how "
             "mobile are the ranks, which units improve or decline, and is the assessment losing its "
@@ -177,13 +179,13 @@ def vertical() -> nbformat.NotebookNode:
         ),
         code(PARAMS, tags=["parameters"]),
         code(IMPORTS),
-        md("## 0 Data and parameters"),
+        md("## 0 数据与参数 Data and parameters"),
         code(
             LOAD
             + "\nspan = prm.years or (int(totals.year.min()), int(totals.year.max()))\n"
             'print(f"{span[0]}–{span[1]}, na_policy={prm.na_policy}, top_n={prm.top_n}")'
         ),
-        md("## 1 Comparable scores, year-over-year change, renames and merges"),
+        md("## 1 可比得分、逐年变化、更名与合并 Comparable scores, year-over-year change, renames and merges"),
         code(
             "vert = compare.vertical(totals, units, years=span, top_n=prm.top_n)\n"
             "lin = compare.lineage(units)\n"
@@ -192,7 +194,7 @@ def vertical() -> nbformat.NotebookNode:
             'display(vert.loc[vert["break"], ["year", "unit_id", "name", "break_kind", "predecessors", "rank", "d_rank"]])\n'
             "display(Markdown(compare.read_breaks(vert, prm.lang)))"
         ),
-        md("## 2 Trajectories of selected units\n\nUnits with a rename or merge, the most persistent winner, and the largest riser and faller."),
+        md("## 2 重点单位轨迹 Trajectories of selected units\n\nUnits with a rename or merge, the most persistent winner, and the largest riser and faller."),
         code(
             "chosen = compare.pick_examples(vert)\n"
             "fig = charts.trajectories(vert, chosen, lang=prm.lang, top_n=prm.top_n)\n"
@@ -200,7 +202,7 @@ def vertical() -> nbformat.NotebookNode:
             "display(fig)\n"
             "display(Markdown(compare.read_trajectories(vert, chosen, prm.lang)))"
         ),
-        md("## 3 Rank mobility between consecutive years (quintile transitions, Shorrocks index)"),
+        md("## 3 相邻年度名次流动（五分位转移矩阵、Shorrocks 指数） Rank mobility"),
         code(
             "mob = compare.mobility(vert)\n"
             'io.write_table(mob, tables, "v_mobility")\n'
@@ -211,21 +213,21 @@ def vertical() -> nbformat.NotebookNode:
             "display(fig)\n"
             "display(Markdown(compare.read_transition(trans, prm.lang) + \" \" + compare.read_mobility(mob, prm.lang)))"
         ),
-        md("## 4 Winner persistence"),
+        md("## 4 优胜持续性 Winner persistence"),
         code(
             "pers = compare.persistence(vert)\n"
             'io.write_table(pers, tables, "v_persistence")\n'
             "display(pers.head(10))\n"
             "display(Markdown(compare.read_persistence(pers, vert, prm.lang)))"
         ),
-        md("## 5 Per-unit trends (Theil–Sen slope, Mann–Kendall exact test, Benjamini–Hochberg)"),
+        md("## 5 单位趋势（Theil–Sen 斜率、Mann–Kendall 精确检验、BH 校正） Per-unit trends"),
         code(
             'trends = trend.unit_trends(vert, value="pct_of_max")\n'
             'io.write_table(trends, tables, "v_trends")\n'
             'display(trends.head(10))\n'
             "display(Markdown(trend.read_trends(trends, prm.lang)))"
         ),
-        md("## 6 The system by year: level, spread, ceiling, winning cut — losing discrimination?"),
+        md("## 6 系统逐年概况：水平、离散、天花板、优胜线——区分能力是否下降？ The system by year"),
         code(
             "system = trend.system(totals.loc[totals.year.between(*span)], top_n=prm.top_n)\n"
             "tests, verdict = trend.discrimination(system)\n"
@@ -236,7 +238,7 @@ def vertical() -> nbformat.NotebookNode:
             "display(fig)\n"
             "display(Markdown(trend.read_system(system, tests, verdict, prm.lang)))"
         ),
-        md("## Headline numbers"),
+        md("## 主要数据 Headline numbers"),
         code(
             "record(\n"
             "    first_year=int(span[0]),\n"

@@ -25,7 +25,9 @@ def code(text: str, tags=None):
 
 CELLS = [
     md("""
-# 04 · 权重敏感性与公平性 Weight sensitivity and fairness
+# 四、权重敏感性与公平性 Weight sensitivity and fairness
+
+**问题：** 现行分值设置是否“足够科学”？在其他合理的权重下，排名和 20 个优胜单位名单会改变多少？哪些权重选择影响最大？现行方案是否偏向某类单位？
 
 **Question.** Are the item and category weights of 六比六看 讲绩效 "scientific enough" (分值设置不够科学)?
 How much would the ranking and the list of 20 winning units change under other plausible weights,
@@ -58,7 +60,7 @@ import pipeline.sensitivity as sens
 import pipeline.sensitivity.narrative as narrative
 import pipeline.plots.weights as wplots
 """),
-    md("## 1 · Parameters and data"),
+    md("## 1 · 参数与数据 Parameters and data"),
     code("""
 prm = pipeline.params.load(None, year=year, years=years, top_n=top_n, na_policy=na_policy, lang=lang, seed=seed,
                            scheme=scheme, n_samples=n_samples, kappa=kappa, p=p, n_sobol=n_sobol)
@@ -66,7 +68,7 @@ data = sens.year_data(processed, prm.year)
 names = data.attrs["name"].to_dict()
 print(f"{data.year}: {len(data.unit_ids)} units × {len(data.item_ids)} items, Σ max = {data.maxima.sum():g}")
 """),
-    md("## 2 · One-at-a-time: each category weight ±10/20/30 %, renormalised to 100"),
+    md("## 2 · 单因素调整：各类别权重 ±10/20/30 %（重新归一到 100） One-at-a-time"),
     code("""
 oat = sens.one_at_a_time(data.points.to_numpy(), data.maxima, data.categories, top_n=prm.top_n,
                          na_policy=prm.na_policy, offset=data.offset, unit_ids=data.unit_ids)
@@ -76,7 +78,7 @@ fig = wplots.oat_chart(oat_summary, lang=prm.lang)
 pipeline.plots.save(fig, out_dir + "/figures/sens_oat")
 print(narrative.read_oat(oat_summary, lang=prm.lang))
 """),
-    md("## 3 · Alternative weighting schemes"),
+    md("## 3 · 替代权重方案 Alternative weighting schemes"),
     code("""
 compare = sens.compare_schemes(data.points.to_numpy(), data.maxima, data.categories, data.dimensions, top_n=prm.top_n,
                                na_policy=prm.na_policy, offset=data.offset, unit_ids=data.unit_ids)
@@ -84,7 +86,7 @@ pipeline.io.write_table(compare, out_dir + "/tables", "sens_schemes")
 pipeline.io.write_table(sens.scheme_shifts(compare), out_dir + "/tables", "sens_scheme_shifts")
 print(narrative.read_schemes(compare, lang=prm.lang))
 """),
-    md("## 4 · Monte Carlo uncertainty analysis of the category weights"),
+    md("## 4 · 类别权重的蒙特卡洛不确定性分析 Monte Carlo uncertainty analysis"),
     code("""
 unc = sens.uncertainty(data.points, data.maxima, prm.n_samples, seed=prm.seed, scheme=prm.scheme, top_n=prm.top_n,
                        kappa=prm.kappa, p=prm.p, groups=data.categories, na_policy=prm.na_policy, **data.common())
@@ -98,7 +100,7 @@ print(narrative.read_uncertainty(unc, top_n=prm.top_n, lang=prm.lang))
 fig = wplots.p_winner_bars(unc, top_n=prm.top_n, lang=prm.lang, names=names, min_p=0.0)
 pipeline.plots.save(fig, out_dir + "/figures/sens_p_winner")
 """),
-    md("## 5 · Variance-based sensitivity (Sobol): weights, grade mapping, NA rule, aggregation"),
+    md("## 5 · 方差分解敏感性（Sobol）：权重、评档折算、不适用项规则、合成方式 Sobol indices"),
     code("""
 sob = sens.weight_sobol(data.points, data.maxima, prm.n_sobol, seed=prm.seed, groups=data.categories, p=prm.p,
                         top_n=prm.top_n, na_policy=prm.na_policy, vary_grade_map=True, vary_na_policy=True,
@@ -108,7 +110,7 @@ fig = wplots.sobol_bars(sob[sob["target"] == "mean_abs_shift"], lang=prm.lang, n
 pipeline.plots.save(fig, out_dir + "/figures/sens_sobol")
 print(narrative.read_sobol(sob, lang=prm.lang))
 """),
-    md("## 6 · Nominal vs effective weights"),
+    md("## 6 · 名义权重与实际权重 Nominal vs effective weights"),
     code("""
 eff = sens.effective_weights(data.points.to_numpy(), data.maxima, data.categories, item_ids=data.item_ids,
                              na_policy=prm.na_policy)
@@ -117,7 +119,7 @@ fig = wplots.effective_weights_chart(eff, level="category", lang=prm.lang)
 pipeline.plots.save(fig, out_dir + "/figures/sens_effective_weights")
 print(narrative.read_effective(eff, lang=prm.lang))
 """),
-    md("## 7 · SMAA-2 on the four category scores (no preference information)"),
+    md("## 7 · SMAA-2 随机多准则可接受性分析 SMAA-2"),
     code("""
 smaa_res = sens.smaa(data.category_scores(), prm.n_samples, seed=prm.seed, top_n=prm.top_n)
 pipeline.io.write_table(smaa_res.summary().reset_index(), out_dir + "/tables", "sens_smaa")
@@ -125,7 +127,7 @@ fig = wplots.acceptability_heatmap(smaa_res.acceptability, lang=prm.lang, names=
 pipeline.plots.save(fig, out_dir + "/figures/sens_smaa")
 print(narrative.read_smaa(smaa_res, top_n=prm.top_n, lang=prm.lang, names=names))
 """),
-    md("## 8 · Fairness by type, sector and size"),
+    md("## 8 · 按类型、系统、规模的公平性 Fairness by group"),
     code("""
 outcomes, tests = sens.fairness(compare, unc, data.attrs, top_n=prm.top_n, seed=prm.seed, lang=prm.lang)
 pipeline.io.write_table(outcomes, out_dir + "/tables", "sens_fairness_groups")
@@ -140,7 +142,7 @@ pipeline.plots.save(fig, out_dir + "/figures/sens_fairness_type")
 fig = wplots.fairness_chart(outcomes, attribute="size", lang=prm.lang)
 pipeline.plots.save(fig, out_dir + "/figures/sens_fairness_size")
 """),
-    md("## Headline"),
+    md("## 主要数据 Headline"),
     code("""
 pipeline.notebooks.record(year=data.year, **sens.headline(unc, oat_summary, compare, sob, eff, smaa_res, tests))
 """),
