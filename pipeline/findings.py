@@ -48,8 +48,11 @@ __all__ = [
     "rule_close_cut",
     "rule_persistence",
     "rule_integrity",
+    "ceiling_tests",
     "rule_quarantine",
     "derive",
+    "examined",
+    "plurals",
     "to_frame",
     "SEVERITIES",
 ]
@@ -57,6 +60,24 @@ __all__ = [
 SEVERITIES = ("high", "medium", "low")
 #: Share of the maximum from which a unit counts as "at the ceiling" (SPEC §4 Trend: units ≥ 95).
 CEILING = 95.0
+#: A group "favoured" by the nominal scheme must gain at least this many rank places on average:
+#: a significant advantage of a fraction of a place changes no unit's standing.
+MIN_PLACES = 1.0
+
+
+def plurals(values: dict) -> dict:
+    """``values`` plus English agreement helpers for every integer value ``k``:
+    ``s_k`` (noun plural: "" if k == 1 else "s") and ``v_k`` (verb: "s" if k == 1 else "").
+
+    Templates write ``"{k} unit{s_k}"``, ``"{k} item{s_k} discriminate{v_k}"``; Chinese
+    templates ignore the helpers.
+    """
+    out = dict(values)
+    for key, v in values.items():
+        if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+            out[f"s_{key}"] = "" if int(v) == 1 else "s"
+            out[f"v_{key}"] = "s" if int(v) == 1 else ""
+    return out
 
 
 @dataclass(frozen=True)
@@ -76,6 +97,13 @@ class Finding:
         (kinds: ``unit``, ``item``, ``sector``, ``type``, ``category``, ``check``, ``group``).
     evidence : tuple of str
         Symbolic references (``"fig:<name>"`` / ``"tab:<name>"``) resolved by the report.
+    variant : str
+        Which wording fits the numbers (e.g. ``"year"`` when every integrity finding is about
+        the year as a whole): the text key becomes ``rep_find_<rule>_<variant>``, so that no
+        sentence carries a clause about zero things.
+    kind : {"finding", "ok"}
+        ``"ok"``: an aspect a rule examined without finding anything (:func:`examined`); its
+        text key is ``rep_ok_<rule>[_<variant>]`` and it has no recommendation.
     """
 
     rule: str
@@ -83,18 +111,25 @@ class Finding:
     values: dict = field(default_factory=dict)
     names: dict = field(default_factory=dict)
     evidence: tuple = ()
+    variant: str = ""
+    kind: str = "finding"
 
     def _fmt(self, lang: str, namer: Callable[[str, object], str] | None) -> dict:
         namer = namer or (lambda kind, v: str(v))
         sep = "、" if lang == "zh" else ", "
-        out = dict(self.values)
+        out = plurals(self.values)
         for key, (kind, ids) in self.names.items():
             out[key] = sep.join(namer(kind, v) for v in ids)
+            # "… and others" only when the list is cut short (values[n_<key>] = the full count)
+            more = int(self.values.get(f"n_{key}", len(ids))) > len(ids)
+            out[f"{key}_etc"] = ("等" if lang == "zh" else " and others") if more else ""
         return out
 
     def text(self, lang: str = "zh", namer: Callable[[str, object], str] | None = None) -> str:
         """The finding as one sentence in ``lang`` (names via ``namer(kind, id)``)."""
-        return t(f"rep_find_{self.rule}", lang, **self._fmt(lang, namer))
+        prefix = "rep_ok_" if self.kind == "ok" else "rep_find_"
+        key = f"{prefix}{self.rule}" + (f"_{self.variant}" if self.variant else "")
+        return t(key, lang, **self._fmt(lang, namer))
 
     def recommendation(self, lang: str = "zh", namer: Callable[[str, object], str] | None = None) -> str:
         """The recommendation tied to this finding, in ``lang``."""
@@ -372,13 +407,15 @@ def rule_winner_stability(unc: pd.DataFrame, top_n: int = config.TOP_N, threshol
     if k == 0:
         return []
     contenders = unc.loc[(unc["nominal_rank"] > top_n) & (unc["p_winner"] >= 1 - threshold)]
+    m = int(len(contenders))
     return [
         Finding(
             "winner_stability",
             "high" if k >= 0.25 * n else "medium",
-            {"k": k, "n": n, "threshold": threshold, "m": int(len(contenders))},
+            {"k": k, "n": n, "threshold": threshold, "m": m, "n_units": k},
             {"units": ("unit", weak["unit_id"].head(5).tolist())},
             ("fig:rank_interval", "tab:uncertainty"),
+            variant="" if m else "none_out",
         )
     ]
 
@@ -399,11 +436,34 @@ def rule_flat_items(items: pd.DataFrame, sd_rel_max: float = 0.05, full_share_mi
         Finding(
             "flat_items",
             "high" if pts >= 20 else "medium",
-            {"k": int(len(flat)), "points": pts, "sd_rel_max": sd_rel_max, "full_share_min": full_share_min},
+            {"k": int(len(flat)), "points": pts, "sd_rel_max": sd_rel_max, "full_share_min": full_share_min, "n_items": int(len(flat))},
             {"items": ("item", flat.sort_values("sd_rel")["item_id"].head(6).tolist())},
             ("tab:items",),
         )
     ]
+
+
+def ceiling_tests(system: pd.DataFrame) -> dict[str, tuple[float, float]]:
+    """Kendall's tau of ``share_ceiling`` and of ``sd`` against the year (``scipy.stats.kendalltau``).
+
+    Returns
+    -------
+    dict
+        ``{"share_ceiling": (tau, p), "sd": (tau, p)}``; ``p`` is the two-sided p-value when the
+        trend goes the compressing way (ceiling share up, sd down), else 1.0; a constant series
+        gives ``(0.0, 1.0)``.
+    """
+    s = system.sort_values("year")
+    yrs = s["year"].to_numpy()
+    res = {}
+    for col, sign in (("share_ceiling", 1), ("sd", -1)):
+        v = s[col].to_numpy(dtype=float)
+        if np.nanstd(v) == 0:
+            res[col] = (0.0, 1.0)
+            continue
+        tau, p = stats.kendalltau(yrs, v)
+        res[col] = (float(tau), float(p) if np.sign(tau) == sign else 1.0)
+    return res
 
 
 def rule_ceiling(system: pd.DataFrame, alpha: float = 0.05, min_years: int = 4) -> list[Finding]:
@@ -418,15 +478,7 @@ def rule_ceiling(system: pd.DataFrame, alpha: float = 0.05, min_years: int = 4) 
     if system is None or len(system) < min_years:
         return []
     s = system.sort_values("year")
-    yrs = s["year"].to_numpy()
-    res = {}
-    for col, sign in (("share_ceiling", 1), ("sd", -1)):
-        v = s[col].to_numpy(dtype=float)
-        if np.nanstd(v) == 0:
-            res[col] = (0.0, 1.0)
-            continue
-        tau, p = stats.kendalltau(yrs, v)
-        res[col] = (float(tau), float(p) if np.sign(tau) == sign else 1.0)
+    res = ceiling_tests(s)
     if min(res["share_ceiling"][1], res["sd"][1]) >= alpha:
         return []
     first, last = s.iloc[0], s.iloc[-1]
@@ -463,39 +515,55 @@ def rule_effective_weights(ew: pd.DataFrame, low: float = 0.5, high: float = 1.5
     hi = ew.loc[ew["ratio"] > high].sort_values("ratio", ascending=False)
     for part, key in ((lo, "weights_low"), (hi, "weights_high")):
         if len(part):
-            r = part.iloc[0]
+            r = part.iloc[0]  # the most extreme category is named with its numbers
             out.append(
                 Finding(
                     key,
                     "medium",
-                    {"nominal": float(r["nominal_share"]), "effective": float(r["effective_share"]), "k": int(len(part))},
-                    {"categories": ("category", part["category"].tolist())},
+                    {"nominal": float(r["nominal_share"]), "effective": float(r["effective_share"]), "ratio": float(r["ratio"]),
+                     "k": int(len(part)), "k_more": int(len(part) - 1)},
+                    {"categories": ("category", [r["category"]]), "others": ("category", part["category"].iloc[1:].tolist())},
                     ("fig:effective_weights", "tab:effective_weights"),
+                    variant="many" if len(part) > 1 else "",
                 )
             )
     return out
 
 
-def rule_group_favour(fav: pd.DataFrame, alpha: float = 0.05) -> list[Finding]:
-    """The nominal scheme favours a group (type or sector) compared with equal category weights.
+def rule_group_favour(fav: pd.DataFrame, fairness: pd.DataFrame | None = None, alpha: float = 0.05,
+                      min_places: float = MIN_PLACES) -> list[Finding]:
+    """The nominal scheme favours a group (type, sector or size) by a material margin.
 
-    ``fav`` is :func:`favour_test`. Bonferroni over the groups tested: fires for groups with
-    ``p_value < alpha / m`` and a positive mean shift.
+    Two tests can show it; a group is named once (the equal-weights test first):
+
+    * ``fav`` (:func:`favour_test`, nominal points vs equal category weights, one-sided):
+      Bonferroni over the groups tested, ``p_value < alpha / m``;
+    * ``fairness`` (the weights chapter's ``sens_fairness_tests``: nominal rank vs the rank
+      under plausible weights, two-sided permutation test, Holm within the attribute):
+      ``p_holm < alpha``.
+
+    Either way the group must also gain at least ``min_places`` rank places on average
+    (``mean_shift`` / ``mean_advantage``): a significant advantage of a fraction of a place
+    changes no unit's standing and is reported by :func:`examined` instead.
     """
-    if fav is None or not len(fav):
-        return []
-    m = len(fav)
-    hit = fav.loc[(fav["p_value"] < alpha / m) & (fav["mean_shift"] > 0)].sort_values("p_value")
-    return [
-        Finding(
-            "group_favour",
-            "high",
-            {"shift": float(r["mean_shift"]), "p": float(r["p_value"]), "n": int(r["n"]), "m": m},
-            {"group": (str(r["by"]), [r["group"]])},
-            ("tab:favour",),
-        )
-        for r in hit.to_dict("records")
-    ]
+    out: list[Finding] = []
+    seen: set[tuple[str, str]] = set()
+    if fav is not None and len(fav):
+        m = len(fav)
+        hit = fav.loc[(fav["p_value"] < alpha / m) & (fav["mean_shift"] >= min_places)].sort_values("p_value")
+        for r in hit.to_dict("records"):
+            seen.add((str(r["by"]), str(r["group"])))
+            out.append(Finding("group_favour", "high", {"shift": float(r["mean_shift"]), "p": float(r["p_value"]), "n": int(r["n"]), "m": m},
+                               {"group": (str(r["by"]), [r["group"]])}, ("tab:favour",)))
+    if fairness is not None and len(fairness) and {"attribute", "group", "mean_advantage", "p_holm"} <= set(fairness.columns):
+        hit = fairness.loc[(fairness["p_holm"] < alpha) & (fairness["mean_advantage"] >= min_places)].sort_values("p_holm")
+        for r in hit.to_dict("records"):
+            if (str(r["attribute"]), str(r["group"])) in seen:
+                continue
+            m = int((fairness["attribute"] == r["attribute"]).sum())
+            out.append(Finding("group_favour", "high", {"shift": float(r["mean_advantage"]), "p": float(r["p_holm"]), "n": int(r.get("n_units", 0)), "m": m},
+                               {"group": (str(r["attribute"]), [r["group"]])}, ("tab:fairness",), variant="plausible"))
+    return out
 
 
 def rule_peer_groups(peer: pd.DataFrame, alpha: float = 0.05) -> list[Finding]:
@@ -536,6 +604,7 @@ def rule_close_cut(ranking: pd.DataFrame, top_n: int = config.TOP_N, margin: flo
              "k_out": int((near["rank"] > top_n).sum())},
             {},
             ("fig:ranking", "tab:ranking"),
+            variant="" if int((near["rank"] > top_n).sum()) else "none_out",
         )
     ]
 
@@ -566,13 +635,17 @@ def rule_integrity(integ: pd.DataFrame) -> list[Finding]:
     uid = hi["unit_id"].astype("string").fillna("").str.strip() if "unit_id" in hi else pd.Series("", index=hi.index)
     named = uid != ""
     checks = hi["check"].value_counts().sort_index().index.tolist()
+    k_unit, k_year = int(named.sum()), int((~named).sum())
+    units = list(dict.fromkeys(uid[named].sort_values().tolist()))
     return [
         Finding(
             "integrity",
             "high",
-            {"k": int(len(hi)), "k_unit": int(named.sum()), "units_n": int(uid[named].nunique()), "k_year": int((~named).sum())},
-            {"checks": ("check", checks)},
+            {"k": int(len(hi)), "k_unit": k_unit, "units_n": len(units), "k_year": k_year, "n_units": len(units)},
+            {"checks": ("check", checks), "units": ("unit", units[:5])},
             ("tab:integrity", "tab:integrity_list"),
+            # no clause about zero things: all on units, all about the year, or both
+            variant="units" if not k_year else ("year" if not k_unit else ""),
         )
     ]
 
@@ -591,8 +664,8 @@ def derive(evidence: dict, top_n: int = config.TOP_N) -> list[Finding]:
     ----------
     evidence : dict
         Keys (any subset): ``uncertainty``, ``items``, ``system``, ``effective_weights``,
-        ``favour``, ``peer``, ``ranking``, ``persistence``, ``integrity`` (DataFrames) and
-        ``n_quarantined`` (int).
+        ``favour``, ``fairness``, ``peer``, ``ranking``, ``persistence``, ``integrity``
+        (DataFrames) and ``n_quarantined`` (int).
 
     Returns
     -------
@@ -603,7 +676,7 @@ def derive(evidence: dict, top_n: int = config.TOP_N) -> list[Finding]:
     found: list[Finding] = []
     found += rule_quarantine(int(e.get("n_quarantined", 0) or 0))
     found += rule_winner_stability(e.get("uncertainty"), top_n=top_n)
-    found += rule_group_favour(e.get("favour"))
+    found += rule_group_favour(e.get("favour"), e.get("fairness"))
     found += rule_ceiling(e.get("system"))
     found += rule_flat_items(e.get("items"))
     found += rule_effective_weights(e.get("effective_weights"))
@@ -613,6 +686,82 @@ def derive(evidence: dict, top_n: int = config.TOP_N) -> list[Finding]:
     found += rule_persistence(e.get("persistence"))
     order = {s: i for i, s in enumerate(SEVERITIES)}
     return sorted(found, key=lambda f: order.get(f.severity, 9))
+
+
+def examined(evidence: dict, found: list[Finding], top_n: int = config.TOP_N) -> list[Finding]:
+    """What the rules looked at and found unremarkable, with the numbers that show it.
+
+    For every rule whose evidence is present and that did not fire, one record of kind
+    ``"ok"`` (severity ``"none"``) whose text (``rep_ok_<rule>``) states what was examined,
+    the observed numbers and the threshold, e.g. "every item's sd is at least 5 % of its
+    maximum (lowest: I06, 7.0 %)". Uses the same thresholds as :func:`derive`.
+
+    Returns
+    -------
+    list of Finding
+        In rule order; empty when every rule fired or no evidence is present.
+    """
+    e = evidence
+    fired = {f.rule for f in found}
+    out: list[Finding] = []
+
+    def ok(rule, values, names=None, evidence=(), variant=""):
+        out.append(Finding(rule, "none", values, names or {}, evidence, variant=variant, kind="ok"))
+
+    unc = e.get("uncertainty")
+    if "winner_stability" not in fired and unc is not None and len(unc) and "p_winner" in unc:
+        win = unc.loc[unc["nominal_rank"] <= top_n]
+        if len(win):
+            ok("winner_stability", {"n": int(len(win)), "p_min": float(win["p_winner"].min()), "threshold": 0.8}, evidence=("tab:uncertainty",))
+    fav, fair = e.get("favour"), e.get("fairness")
+    if "group_favour" not in fired and fav is not None and len(fav):
+        i = fav["p_value"].idxmin()
+        vals = {"m": int(len(fav)), "p_min": float(fav.loc[i, "p_value"]), "alpha_m": 0.05 / len(fav), "min_places": MIN_PLACES}
+        names = {"group": (str(fav.loc[i, "by"]), [fav.loc[i, "group"]])}
+        variant = ""
+        if fair is not None and len(fair) and {"attribute", "group", "mean_advantage", "p_holm"} <= set(fair.columns):
+            sig = fair.loc[(fair["p_holm"] < 0.05) & (fair["mean_advantage"] > 0)].sort_values("p_holm")
+            if len(sig):  # significant in the weights chapter, but less than MIN_PLACES on average
+                variant = "small"
+                vals.update(k_sig=int(len(sig)), adv_max=float(sig["mean_advantage"].max()), p_holm_min=float(sig["p_holm"].min()))
+                names["sig"] = ("group", [f"{a}:{g}" for a, g in zip(sig["attribute"], sig["group"])])
+        ok("group_favour", vals, names, ("tab:favour", "tab:fairness"), variant)
+    system = e.get("system")
+    if "ceiling" not in fired and system is not None and len(system) >= 4:
+        s = system.sort_values("year")
+        res = ceiling_tests(s)
+        a, b = s.iloc[0], s.iloc[-1]
+        ok("ceiling", {"first": int(a["year"]), "last": int(b["year"]), "sd_first": float(a["sd"]), "sd_last": float(b["sd"]), "p_sd": res["sd"][1],
+                       "ceil_first": float(a["share_ceiling"]), "ceil_last": float(b["share_ceiling"]), "p_ceil": res["share_ceiling"][1]},
+           evidence=("fig:system", "tab:system"), variant="flat" if np.isclose(a["share_ceiling"], b["share_ceiling"]) else "")
+    items = e.get("items")
+    if "flat_items" not in fired and items is not None and len(items):
+        lo, full = items.loc[items["sd_rel"].idxmin()], items.loc[items["share_full"].idxmax()]
+        ok("flat_items", {"n": int(len(items)), "sd_min": float(lo["sd_rel"]), "full_max": float(full["share_full"]), "sd_rel_max": 0.05, "full_share_min": 0.8},
+           {"item_lo": ("item", [lo["item_id"]]), "item_full": ("item", [full["item_id"]])}, ("tab:items",),
+           variant="" if float(full["share_full"]) > 0 else "no_full")
+    ew = e.get("effective_weights")
+    if not ({"weights_low", "weights_high"} & fired) and ew is not None and len(ew) and ew["ratio"].notna().all():
+        lo, hi = ew.loc[ew["ratio"].idxmin()], ew.loc[ew["ratio"].idxmax()]
+        ok("weights", {"lo": float(lo["ratio"]), "hi": float(hi["ratio"]), "low": 0.5, "high": 1.5, "n": int(len(ew))},
+           {"cat_lo": ("category", [lo["category"]]), "cat_hi": ("category", [hi["category"]])}, ("tab:effective_weights",))
+    ranking = e.get("ranking")
+    if "close_cut" not in fired and ranking is not None and len(ranking) > top_n:
+        cut = float(ranking.loc[ranking["rank"] <= top_n, "total"].min())
+        near = int(((ranking["total"] - cut).abs() <= 0.5 + 1e-9).sum())
+        ok("close_cut", {"k": near, "cut": cut, "margin": 0.5, "min_units": 3}, evidence=("tab:ranking",))
+    peer = e.get("peer")
+    if "peer_groups" not in fired and peer is not None and len(peer):
+        ok("peer_groups", {"H": float(peer["H"].iloc[0]), "p": float(peer["p_value"].iloc[0]), "k": int(len(peer))}, evidence=("tab:peer",))
+    integ = e.get("integrity")
+    if "integrity" not in fired and integ is not None and "severity" in integ:
+        k_med, k_low = int((integ["severity"] == "medium").sum()), int((integ["severity"] == "low").sum())
+        variant = "none" if not (k_med or k_low) else ("medium" if not k_low else ("low" if not k_med else ""))
+        ok("integrity", {"k_medium": k_med, "k_low": k_low}, evidence=("tab:integrity",), variant=variant)
+    pers = e.get("persistence")
+    if "persistence" not in fired and pers is not None and len(pers):
+        ok("persistence", {"k": int(pers["always"].sum()), "n": int(len(pers)), "share": float(pers["always"].mean()), "share_min": 0.6})
+    return out
 
 
 def to_frame(found: list[Finding], lang: str = "zh", namer: Callable[[str, object], str] | None = None) -> pd.DataFrame:

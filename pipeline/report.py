@@ -33,8 +33,17 @@ English from ``pipeline/labels/items.yaml`` or, for an item that file does not k
 "Item I07"; a sentence or table column that would still carry Chinese is left out.
 
 PDF: WeasyPrint with the Noto Sans CJK SC file of ``mplfonts`` (``@font-face url(file://…)``),
-first cut down with fontTools to the characters of the document (:func:`_font_subset`),
+first cut down with fontTools to the characters of the document (:func:`_subset_font`),
 which takes a PDF from ~19 s to ~5 s; PDFs of different years render in parallel processes.
+
+HTML pages do not rely on the reader having a CJK font: the same subset (as WOFF2, base64,
+:func:`_font_face`) is embedded in ``report.html`` (~225 KB for a year report); the bulletin,
+``units/index.html`` and the unit pages share one subset of all their characters (~130 KB
+per page), so every page stays a single self-contained file.
+
+Tables: header cells and name columns break only between segments (at spaces and before an
+opening bracket, :func:`_seg_html`), never inside a word or a Chinese term; running-text
+columns (evidence) take the remaining width.
 """
 
 from __future__ import annotations
@@ -180,7 +189,7 @@ def plot_structure(structure: pd.DataFrame, lang: str = "zh"):
     ax.barh(y, s["points_points"], color=PALETTE[0], label=t("rep_lg_points", lang))
     ax.barh(y, s["points_grade"], left=s["points_points"], color=OTHER, label=t("rep_lg_grade", lang))
     for yy, (tot, n) in enumerate(zip(s["max_points"], s["n_items"])):
-        ax.text(tot + 0.4, yy, t("rep_lg_items_points", lang, points=tot, n=int(n)), va="center", fontsize=8)
+        ax.text(tot + 0.4, yy, _tp("rep_lg_items_points", lang, points=tot, n=int(n)), va="center", fontsize=8)
     ax.set_yticks(y, [t(f"cat_{c}", lang) for c in s["category"]])
     ax.set_xlim(0, float(s["max_points"].max()) * 1.3)
     ax.set_xlabel(t("rep_ax_points", lang))
@@ -221,11 +230,13 @@ def overview_reading(kind: str, lang: str, **tables: pd.DataFrame) -> str:
     """
     if kind == "items":
         it = tables["items"]
-        return t("rep_ov_items", lang, year=int(it["year"].iloc[0]), n_items=len(it), n_points=int((it["method"] == "points").sum()),
-                 n_grade=int((it["method"] == "grade").sum()), max_total=float(it["max_points"].sum()))
+        n_points, n_grade = int((it["method"] == "points").sum()), int((it["method"] == "grade").sum())
+        key = "rep_ov_items" if n_points and n_grade else ("rep_ov_items_points" if n_points else "rep_ov_items_grade")
+        return _tp(key, lang, year=int(it["year"].iloc[0]), n_items=len(it), n_points=n_points, n_grade=n_grade, max_total=float(it["max_points"].sum()))
     if kind == "dist":
         s = tables["stats"].set_index("statistic")["value"]
-        return t("rep_ov_dist", lang, mean=s["mean"], median=s["median"], sd=s["sd"], cv=s["cv"], share_ceiling=s["share_ceiling"])
+        key = "rep_ov_dist" if s["share_ceiling"] > 0 else "rep_ov_dist_none"
+        return t(key, lang, mean=s["mean"], median=s["median"], sd=s["sd"], cv=s["cv"], share_ceiling=s["share_ceiling"])
     if kind == "profile":
         p = tables["profile"]
         best, worst, gap = p.loc[p["all"].idxmax()], p.loc[p["all"].idxmin()], p.loc[p["gap"].idxmax()]
@@ -237,7 +248,8 @@ def overview_reading(kind: str, lang: str, **tables: pd.DataFrame) -> str:
         if len(s) < 2:
             return t("rep_ov_system_one", lang)
         a, b = s.iloc[0], s.iloc[-1]
-        return t("rep_ov_system", lang, first=int(a["year"]), last=int(b["year"]), mean_first=a["mean"], mean_last=b["mean"],
+        key = "rep_ov_system" if (a["share_ceiling"] > 0 or b["share_ceiling"] > 0) else "rep_ov_system_none"
+        return t(key, lang, first=int(a["year"]), last=int(b["year"]), mean_first=a["mean"], mean_last=b["mean"],
                  sd_first=a["sd"], sd_last=b["sd"], ceil_first=a["share_ceiling"], ceil_last=b["share_ceiling"])
     if kind == "flat":
         found = F.rule_flat_items(tables["item_stats"])
@@ -565,6 +577,7 @@ class _Doc:
         self.subst = subst or {}
         self.unit_names: list[str] = []
         self.unit_lookup: dict[str, str] = {}
+        self.item_lookup: dict[str, str] = {}
         self.n_fig = 0
         self.n_tab = 0
         self.refs: dict[str, str] = {}
@@ -599,7 +612,7 @@ class _Doc:
         elif xlsx:
             self.xlsx.append((f"{self.n_tab:02d} {caption}", shown))
         note = t("rep_table_truncated", self.lang, k=max_rows, n=len(df)) if len(df) > max_rows else ""
-        return {"kind": "table", "n": self.n_tab, "ref": ref, "caption": caption, "html": _table_html(shown.head(max_rows)), "note": note,
+        return {"kind": "table", "n": self.n_tab, "ref": ref, "caption": caption, "html": _table_html(shown.head(max_rows), _col_classes(df, self.lang)), "note": note,
                 "short": min(len(df), max_rows) <= 25}
 
     def text(self, s: str) -> str:
@@ -782,16 +795,62 @@ def _decimals(s: pd.Series, col: str) -> int | str | None:
     return 3 if float(x.abs().max()) < 1 else 2
 
 
-def _table_html(df: pd.DataFrame) -> str:
-    head = "".join(f"<th>{_html.escape(str(c))}</th>" for c in df.columns)
+#: Columns whose text never breaks inside a segment (unit and item names, check names).
+_NOWRAP_COLS = _NAME_COLS | {"series_name", "item", "item_name", "check", "group", "by", "attribute", "category", "severity"}
+#: Columns of running text: they take the remaining width and wrap.
+_WRAP_COLS = {"evidence", "reading", "detail", "finding", "recommendation", "reason", "note", "description"}
+_SEGMENTS = re.compile(r"[（(][^）)]*[）)]?|[^\s（(]+|\s+")
+
+
+def _col_classes(df: pd.DataFrame, lang: str) -> dict[str, str]:
+    """Displayed header → CSS class of the column (``seg``: breaks only between segments,
+    ``wrap``: running text) from the original column names of ``df``."""
+    out = {}
+    for c in df.columns:
+        c = str(c)
+        cls = "seg" if c in _NOWRAP_COLS else ("wrap" if c in _WRAP_COLS else "")
+        if cls:
+            out[_col_label(c, lang)] = cls
+    return out
+
+
+def _seg_html(text: str) -> str:
+    """Escaped ``text`` whose lines may break only between segments — at spaces and before an
+    opening bracket — never inside a word or a Chinese term: "名次5%分位", "单位编号",
+    "年度汇总与月度合计不符" stay whole; "有效权重（η² 占比）" may break before "（"."""
+    parts = _SEGMENTS.findall(str(text))
+    out, prev_word = [], False
+    for p in parts:
+        if p.isspace():
+            out.append(" ")
+            prev_word = False
+            continue
+        if prev_word:
+            out.append("<wbr>")
+        out.append(f'<span class="nw">{_html.escape(p)}</span>')
+        prev_word = True
+    return "".join(out)
+
+
+def _table_html(df: pd.DataFrame, classes: dict[str, str] | None = None) -> str:
+    """An HTML table; header cells break only between segments (:func:`_seg_html`), and so do
+    the cells of ``seg`` columns (``classes``: displayed header → class, :func:`_col_classes`)."""
+    classes = classes or {}
+    cls = [classes.get(str(c), "") for c in df.columns]
+    head = "".join(f'<th class="{k}">{_seg_html(str(c))}</th>' if k else f"<th>{_seg_html(str(c))}</th>" for c, k in zip(df.columns, cls))
     fmts = [_decimals(df.iloc[:, j], str(c)) for j, c in enumerate(df.columns)]
     rows = []
     for rec in df.itertuples(index=False):
         cells = []
-        for c, v, d in zip(df.columns, rec, fmts):
+        for c, v, d, k in zip(df.columns, rec, fmts, cls):
             txt = _fmt_cell(v, str(c), d)
             num = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
-            cells.append(f'<td class="num">{_html.escape(txt)}</td>' if num else f"<td>{_html.escape(txt)}</td>")
+            if num:
+                cells.append(f'<td class="num">{_html.escape(txt)}</td>')
+            elif k == "seg":
+                cells.append(f'<td class="seg">{_seg_html(txt)}</td>')
+            else:
+                cells.append(f'<td class="{k}">{_html.escape(txt)}</td>' if k else f"<td>{_html.escape(txt)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     wide = " wide" if len(df.columns) > 7 else ""
     return f'<table class="data{wide}"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
@@ -806,6 +865,11 @@ def _jinja():
                               keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
 
 
+#: Where the embedded @font-face of an HTML page goes (filled by :func:`_embed_font` once the
+#: characters of the page are known).
+_FONT_SLOT = "/*@font-face*/"
+
+
 def _css(pdf: bool) -> str:
     css = (_TEMPLATES / "report.css").read_text(encoding="utf-8")
     if pdf:
@@ -813,6 +877,8 @@ def _css(pdf: bool) -> str:
 
         face = f'@font-face {{ font-family: "NotoSansCJKsc"; src: url("{font_path().as_uri()}"); }}\n'
         css = face + css + "\n" + (_TEMPLATES / "print.css").read_text(encoding="utf-8")
+    else:
+        css = _FONT_SLOT + "\n" + css
     return css
 
 
@@ -823,23 +889,32 @@ def _render(template: str, ctx: dict, pdf: bool = False) -> str:
     return _jinja().get_template(template).render(css=Markup(_css(pdf)), pdf=pdf, sep=sep, **ctx)
 
 
-def _font_subset(html_text: str, folder: Path) -> Path | None:
-    """The mplfonts Noto Sans CJK SC file cut down to the characters of one document.
+def _font_chars(texts: list[str]) -> set[int]:
+    """Code points a set of HTML documents can show: their text (entities resolved, data URIs
+    dropped) + printable ASCII (page numbers, CSS generated text) + the list markers and
+    spaces WeasyPrint draws itself."""
+    chars = set(range(0x20, 0x7F)) | {0x2022, 0x25E6, 0x25AA, 0xA0}
+    for text in texts:
+        text = re.sub(r'(?:src|href)="data:[^"]*"|url\(data:[^)]*\)', "", text)
+        chars |= {ord(c) for c in _html.unescape(text)}
+    return chars
+
+
+def _subset_font(chars: set[int]) -> bytes | None:
+    """The mplfonts Noto Sans CJK SC file cut down to ``chars`` (OpenType/CFF bytes).
 
     WeasyPrint subsets every embedded font itself, but on the full 16 MB CJK font (65 535
     glyphs, glyph ids kept) that takes ~10 s per PDF with fontTools; cutting the font first to
-    the few hundred characters the document uses (glyph ids renumbered, layout features kept)
-    takes ~1 s and leaves WeasyPrint a small font. The glyphs are the same outlines of the same
-    file. Returns None (use the full font) if the font cannot be subset.
+    the few hundred characters a document uses (glyph ids renumbered, layout features kept)
+    takes ~1–2 s and leaves WeasyPrint a small font. The glyphs are the same outlines of the
+    same file. The font's own timestamps are kept, so the bytes depend on ``chars`` only.
+    Returns None (use the full font) if the font cannot be subset.
     """
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
     from pipeline.plots.style import font_path
 
-    text = re.sub(r'(?:src|href)="data:[^"]*"', "", html_text)
-    # + ASCII (page numbers, CSS generated text) and the list markers WeasyPrint draws itself
-    chars = {ord(c) for c in _html.unescape(text)} | set(range(0x20, 0x7F)) | {0x2022, 0x25E6, 0x25AA, 0xA0}
     try:
         opt = subset.Options()
         opt.layout_features = ["*"]
@@ -847,18 +922,60 @@ def _font_subset(html_text: str, folder: Path) -> Path | None:
         opt.notdef_outline = True
         opt.hinting = False
         opt.desubroutinize = True
-        font = TTFont(str(font_path()), lazy=True)
+        font = TTFont(str(font_path()), lazy=True, recalcTimestamp=False)
         sub = subset.Subsetter(opt)
         sub.populate(unicodes=chars)
         sub.subset(font)
-        out = folder / "NotoSansCJKsc-subset.otf"
-        font.save(str(out))
-        return out
+        buf = _io.BytesIO()
+        font.save(buf)
+        return buf.getvalue()
     except Exception:  # pragma: no cover - fall back to the full font
         return None
 
 
-def _write_pdf(html_text: str, path: Path) -> None:
+def _font_subset(html_text: str, folder: Path) -> Path | None:
+    """Write the subset of the CJK font for the characters of ``html_text`` into ``folder``."""
+    data = _subset_font(_font_chars([html_text]))
+    if data is None:
+        return None
+    out = folder / "NotoSansCJKsc-subset.otf"
+    out.write_bytes(data)
+    return out
+
+
+def _font_face(otf: bytes | None) -> str:
+    """``@font-face`` rule embedding a subset font as a base64 data URI (WOFF2; WOFF when the
+    brotli compressor is not installed) so that an HTML page shows its CJK text in the report
+    font without the reader having a CJK font. Empty if there is no subset."""
+    if not otf:
+        return ""
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(_io.BytesIO(otf), recalcTimestamp=False)
+    try:
+        import brotli  # noqa: F401  (fontTools' WOFF2 writer needs it)
+
+        font.flavor, mime = "woff2", "font/woff2"
+    except ImportError:  # pragma: no cover
+        font.flavor, mime = "woff", "font/woff"
+    buf = _io.BytesIO()
+    font.save(buf)
+    b64 = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f'@font-face {{ font-family: "NotoSansCJKsc"; src: url(data:{mime};base64,{b64}) format("{font.flavor}"); }}'
+
+
+def _embed_font(pages: dict[Path, str], otf: bytes | None = None) -> dict[Path, str]:
+    """Fill the font slot of every page with one subset covering the characters of all of
+    them (``otf``: a subset already made for these characters, e.g. for the PDF)."""
+    if otf is None:
+        otf = _subset_font(_font_chars(list(pages.values())))
+    face = _font_face(otf)
+    return {p: h.replace(_FONT_SLOT, face, 1) for p, h in pages.items()}
+
+
+def _write_pdf(html_text: str, path: Path, otf: bytes | None = None) -> None:
+    """Render ``html_text`` (the print edition) to a PDF; ``otf`` is a subset of the CJK font
+    covering its characters (made here when not given)."""
     import logging
     import tempfile
 
@@ -869,8 +986,11 @@ def _write_pdf(html_text: str, path: Path) -> None:
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="pipeline-font-") as tmp:
-        sub = _font_subset(html_text, Path(tmp))
-        if sub is not None:
+        if otf is None:
+            otf = _subset_font(_font_chars([html_text]))
+        if otf is not None:
+            sub = Path(tmp) / "NotoSansCJKsc-subset.otf"
+            sub.write_bytes(otf)
             html_text = html_text.replace(font_path().as_uri(), sub.as_uri())
         with atomic_path(path) as out:
             weasyprint.HTML(string=html_text, base_url=str(_TEMPLATES)).write_pdf(str(out))
@@ -1032,14 +1152,18 @@ _BODY: dict[str, dict[str, dict]] = {
     "05-integrity": {
         "integrity_summary": {"key": "integrity"},
         "integrity": {"key": "integrity_list", "where": lambda d, c: d.loc[pd.to_numeric(d["year"], errors="coerce") == c.get("year")],
-                      "sort": (["_sev", "check", "unit_id"], [True, True, True]), "cols": ["unit_id", "item", "check", "severity", "evidence"], "max_rows": 25},
+                      "sort": (["_sev", "check", "unit_id"], [True, True, True]), "cols": ["unit_id", "item", "check", "severity", "evidence"],
+                      "names": "unit_id", "items": "item", "max_rows": 25},
         "integrity_digits": {"key": "digits"},
     },
 }
 
 
-def _body_table(tab: pd.DataFrame, spec: dict, ctx: dict, units: dict[str, str]) -> pd.DataFrame:
-    """Apply one ``_BODY`` spec; a spec that no longer fits the table shows the table whole."""
+def _body_table(tab: pd.DataFrame, spec: dict, ctx: dict, units: dict[str, str], items: dict[str, str] | None = None) -> pd.DataFrame:
+    """Apply one ``_BODY`` spec; a spec that no longer fits the table shows the table whole.
+
+    ``names`` adds the unit's name after its id column; ``items`` shows the item column as
+    "I23 name" (``items``: item id → display name in the report language)."""
     d = tab
     try:
         if "severity" in d:
@@ -1049,6 +1173,9 @@ def _body_table(tab: pd.DataFrame, spec: dict, ctx: dict, units: dict[str, str])
         if spec.get("sort"):
             by, asc = spec["sort"]
             d = d.sort_values(by, ascending=asc, kind="mergesort")
+        if spec.get("items") and items:
+            col = spec["items"]
+            d = d.assign(**{col: d[col].map(lambda v: items.get(str(v), v) if isinstance(v, str) and v.strip() else v)})
         if spec.get("names") and units:
             col = spec["names"]
             pos = list(d.columns).index(col) + 1
@@ -1087,20 +1214,38 @@ def _uncertainty(prm, data: dict, chapters: dict, year: int) -> pd.DataFrame | N
     return res
 
 
+def _effective_from_chapter(tab: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The category rows of the weights chapter's ``sens_effective_weights`` in the shape of
+    :func:`pipeline.findings.effective_weights` (``effective_share`` = the r² share), so that the
+    rule reads the very table the report shows as its evidence. None if it does not fit."""
+    need = {"level", "category", "nominal_share", "r2_share"}
+    if tab is None or not need <= set(tab.columns):
+        return None
+    d = tab.loc[tab["level"] == "category", ["category", "nominal_share", "r2_share"]].rename(columns={"r2_share": "effective_share"})
+    if not len(d):
+        return None
+    d = d.assign(ratio=d["effective_share"] / d["nominal_share"]).reset_index(drop=True)
+    return d
+
+
 def _evidence(prm, data: dict, chapters: dict, year: int) -> dict:
     items, totals, scores, units = data["items"], data["totals"], data["scores"], data["units"]
     upto = totals.loc[totals["year"] <= year]
     ranks = F.scheme_ranks(scores, items, totals, year)
+    tabs = (chapters.get("04-weights") or {}).get("tables") or {}
     ev = {
         "items": F.item_stats(scores, items, year),
         "system": F.system_by_year(upto, prm.top_n),
-        "effective_weights": F.effective_weights(totals, items, year),
+        "effective_weights": _effective_from_chapter(tabs.get("sens_effective_weights")),
         "favour": F.favour_test(ranks, units, seed=prm.seed),
+        "fairness": tabs.get("sens_fairness_tests"),
         "peer": F.peer_test(totals, units, year, by="sector"),
         "persistence": F.persistence(totals, year),
         "ranking": totals.loc[totals["year"] == year, ["unit_id", "total", "rank", "is_winner", "pct_of_max", "adjustment"]],
         "uncertainty": _uncertainty(prm, data, chapters, year),
     }
+    if ev["effective_weights"] is None:  # no weights chapter: the same measure from the totals
+        ev["effective_weights"] = F.effective_weights(totals, items, year)
     integ = data.get("integrity")
     if integ is not None and len(integ):
         integ = integ.copy()
@@ -1126,8 +1271,11 @@ def _namer(lang: str, units: pd.DataFrame | None = None, items: pd.DataFrame | N
                 en = labels(lang).get(f"item_{nm}")
                 return f"{v} {en}" if en else t("rep_item_fallback", lang, item_id=v)
             return v if lang == "zh" else t("rep_item_fallback", lang, item_id=v)
-        if kind in ("sector", "type"):
-            return _label(f"{kind}_{v}", lang, v)
+        if kind == "group" and ":" in v:  # "<attribute>:<group>", e.g. "type:机关党委"
+            kind, v = v.split(":", 1)
+        if kind in ("sector", "type", "size"):
+            lab = labels(lang)
+            return lab.get(f"{kind}_{v}", lab.get(f"sens_size_{v}", v))
         if kind == "category":
             return _label(f"cat_{v}", lang, v)
         if kind == "check":
@@ -1203,7 +1351,7 @@ def _chapter_blocks(doc: _Doc, ch: dict | None, chapter: str, executed: Path, fi
             tab = tabs[val]
             cap = _caption("tab", val, lang, **ctx)
             if val in spec and len(tab):
-                shown = _body_table(tab, spec[val], ctx, doc.unit_lookup)
+                shown = _body_table(tab, spec[val], ctx, doc.unit_lookup, doc.item_lookup)
                 if len(shown):
                     blocks.append(doc.table(shown, cap, key=spec[val].get("key", val), xlsx=tab, max_rows=spec[val].get("max_rows", _MAX_ROWS)))
                     continue
@@ -1221,7 +1369,7 @@ def _quality_blocks(doc: _Doc, data: dict, prm, year: int, integrity_chapter: bo
     log, quar, integ = data.get("cleaning_log"), data.get("quarantine"), data.get("integrity")
     n_log = 0 if log is None else len(log)
     n_quar = 0 if quar is None else len(quar)
-    blocks = [{"kind": "p", "text": t("rep_q_intro", lang, n_log=n_log, n_quar=n_quar)}]
+    blocks = [{"kind": "p", "text": _tp("rep_q_intro" if n_quar else "rep_q_intro_clean", lang, n_log=n_log, n_quar=n_quar)}]
     if log is not None and len(log):
         by_rule = log.groupby("rule").size().rename("count").reset_index().sort_values(["count", "rule"], ascending=[False, True])
         blocks.append(doc.table(by_rule, t("rep_tabcap_quality", lang), key="quality"))
@@ -1234,14 +1382,16 @@ def _quality_blocks(doc: _Doc, data: dict, prm, year: int, integrity_chapter: bo
         return blocks
     iy = integ.loc[pd.to_numeric(integ["year"], errors="coerce") == year]
     sev = iy["severity"].value_counts()
-    blocks.append({"kind": "p", "text": t("rep_q_integrity", lang, n=len(iy), high=int(sev.get("high", 0)), medium=int(sev.get("medium", 0)), low=int(sev.get("low", 0)))})
+    parts = _join([_tp(f"rep_q_sev_{k}", lang, n=int(sev[k])) for k in F.SEVERITIES if int(sev.get(k, 0))], lang)
+    blocks.append({"kind": "p", "text": _tp("rep_q_integrity", lang, n=len(iy), sev=parts) if len(iy) else t("rep_q_integrity_none", lang)})
     if len(iy) and not integrity_chapter:
         summ = iy.pivot_table(index="check", columns="severity", values="year", aggfunc="count", fill_value=0).reindex(columns=list(F.SEVERITIES), fill_value=0).reset_index()
         blocks.append(doc.table(summ, t("rep_tabcap_integrity_summary", lang), key="integrity"))
         hi = iy.loc[iy["severity"] == "high"]
         if len(hi):
             cols = [c for c in ("unit_id", "item", "check", "statistic", "evidence") if c in hi]
-            blocks.append(doc.table(hi[cols].sort_values(["check", "unit_id"]), t("rep_tabcap_integrity_high", lang), key="integrity_list"))
+            spec = {"names": "unit_id", "items": "item", "sort": (["check", "unit_id"], [True, True]), "cols": cols}
+            blocks.append(doc.table(_body_table(hi[cols], spec, {}, doc.unit_lookup, doc.item_lookup), t("rep_tabcap_integrity_high", lang), key="integrity_list"))
     return blocks
 
 
@@ -1381,18 +1531,72 @@ def write_xlsx(sheets: list[tuple[str, pd.DataFrame]], path: Path) -> Path:
     return atomic_write(path, out.getvalue())
 
 
-def _abstract(prm, data: dict, year: int, found: list, unc: pd.DataFrame | None) -> list[str]:
+def _tp(key: str, lang: str, **fmt) -> str:
+    """:func:`pipeline.i18n.t` with the English agreement helpers of
+    :func:`pipeline.findings.plurals` (``s_<k>``, ``v_<k>``) for every integer value."""
+    return t(key, lang, **F.plurals(fmt))
+
+
+def _join(parts: list[str], lang: str) -> str:
+    return ("、" if lang == "zh" else ", ").join(p for p in parts if p)
+
+
+def _severity_counts(found: list, lang: str) -> str:
+    """"严重 1 个、中等 2 个" / "1 high, 2 medium": non-zero severities only."""
+    return _join([_tp(f"rep_abs_sev_{sv}", lang, n=sum(f.severity == sv for f in found)) for sv in F.SEVERITIES
+                  if any(f.severity == sv for f in found)], lang)
+
+
+def _integrity_top(integ: pd.DataFrame | None, namer, lang: str, k: int = 3) -> str:
+    """The ``k`` first high-severity integrity findings as "unit (check)" phrases."""
+    if integ is None or not len(integ):
+        return ""
+    hi = integ.loc[integ["severity"] == "high"].copy()
+    hi["_u"] = hi["unit_id"].astype("string").fillna("").str.strip() if "unit_id" in hi else ""
+    hi = hi.sort_values(["check", "_u"], kind="mergesort").head(k)
+    out = []
+    for r in hi.to_dict("records"):
+        check = namer("check", r["check"])
+        item = str(r.get("item") or "").strip() if not pd.isna(r.get("item")) else ""
+        what = t("rep_abs_int_item", lang, item=namer("item", item), check=check) if item else check
+        out.append(t("rep_abs_int_unit", lang, unit=namer("unit", r["_u"]), what=what) if r["_u"] else t("rep_abs_int_year", lang, what=what))
+    return _join(out, lang)
+
+
+def _abstract(prm, data: dict, year: int, found: list, unc: pd.DataFrame | None, ev: dict | None = None, namer=None,
+              ok: list | None = None) -> list[str]:
+    """The 摘要: 4–5 sentences carrying the headline numbers, each generated from the data.
+
+    Units, mean, sd and range; winners and the cut (with the bunching at the cut); how many
+    winners are robust under weight uncertainty (naming the others); the high-severity
+    integrity findings; the findings and the aspects examined without a finding.
+    """
     lang = prm.lang
+    ev = ev or {}
+    namer = namer or _namer(lang, data["units"])
     st = overview_stats(data["totals"], year, prm.top_n).set_index("statistic")["value"]
-    paras = [t("rep_abs_main", lang, year=year, n_units=int(st["n_units"]), mean=st["mean"], median=st["median"], sd=st["sd"], max=st["max"], min=st["min"],
-               top_n=prm.top_n, n_winners=int(st["n_winners"]), cut=st["cut"])]
+    paras = [t("rep_abs_main", lang, year=year, n_units=int(st["n_units"]), mean=st["mean"], median=st["median"], sd=st["sd"], max=st["max"], min=st["min"])]
+    g = data["totals"].loc[data["totals"]["year"] == year]
+    near = int(((g["total"] - st["cut"]).abs() <= 0.5 + 1e-9).sum())
+    paras.append(_tp("rep_abs_win" if near >= 2 else "rep_abs_win_plain", lang, top_n=prm.top_n, n_winners=int(st["n_winners"]), cut=st["cut"], near=near))
     if unc is not None and len(unc):
-        win = unc.loc[unc["nominal_rank"] <= prm.top_n]
-        paras.append(t("rep_abs_stab", lang, n_samples=_n_samples(prm, unc), stable=int((win["p_winner"] >= 0.8).sum()), n_winners=len(win)))
+        win = unc.loc[unc["nominal_rank"] <= prm.top_n].sort_values(["p_winner", "unit_id"])
+        weak = win.loc[win["p_winner"] < 0.8]
+        names = _join([t("rep_abs_unit_p", lang, unit=namer("unit", u), p=p) for u, p in zip(weak["unit_id"].head(3), weak["p_winner"].head(3))], lang)
+        key = "rep_abs_stab_all" if not len(weak) else ("rep_abs_stab" if len(weak) <= 3 else "rep_abs_stab_many")
+        paras.append(_tp(key, lang, n_samples=_n_samples(prm, unc), stable=int(len(win) - len(weak)), n_winners=int(len(win)), k=int(len(weak)), names=names))
+    integ = ev.get("integrity")
+    if integ is not None:
+        n_hi = int((integ["severity"] == "high").sum())
+        if n_hi:
+            paras.append(_tp("rep_abs_int" if n_hi <= 3 else "rep_abs_int_many", lang, k=n_hi, top=_integrity_top(integ, namer, lang)))
+        else:
+            paras.append(_tp("rep_abs_int_none", lang, k=int(len(integ))) if len(integ) else t("rep_abs_int_clean", lang))
+    n_ok = len(ok or [])
     if found:
-        paras.append(t("rep_abs_find", lang, k=len(found), k_high=sum(f.severity == "high" for f in found)))
+        paras.append(_tp("rep_abs_find" if n_ok else "rep_abs_find_all", lang, k=len(found), sev=_severity_counts(found, lang), k_ok=n_ok))
     else:
-        paras.append(t("rep_abs_none", lang))
+        paras.append(_tp("rep_abs_none", lang, k_ok=n_ok))
     return paras
 
 
@@ -1403,12 +1607,26 @@ def _n_samples(prm, unc: pd.DataFrame) -> int:
     return int(prm.n_samples)
 
 
-def _finding_blocks(doc: _Doc, found: list, namer, prefix: dict[str, str] | None = None) -> tuple[list[dict], list[dict]]:
-    """五/六: one block per finding (with its evidence references) and one per recommendation.
+def _ok_blocks(doc: _Doc, ok: list, namer) -> list[dict]:
+    """"未发现显著问题的方面": one line per aspect a rule examined without finding anything,
+    with its numbers and evidence references."""
+    if not ok:
+        return []
+    lang = doc.lang
+    items = []
+    for f in ok:
+        ev = doc.resolve(f.evidence)
+        items.append(doc.text(f.text(lang, namer)) + (t("rep_ok_ref", lang, refs=ev) if ev else ""))
+    return [{"kind": "sub", "text": t("rep_ok_title", lang)}, {"kind": "p", "text": t("rep_ok_intro", lang)}, {"kind": "list", "items": items, "cls": "examined"}]
+
+
+def _finding_blocks(doc: _Doc, found: list, namer, prefix: dict[str, str] | None = None, ok: list | None = None) -> tuple[list[dict], list[dict]]:
+    """五/六: one block per finding (with its evidence references) and one per recommendation,
+    then the aspects examined without a finding (``ok``, :func:`pipeline.findings.examined`).
     ``prefix`` (rule → text) is put before a finding's sentence (the study: in how many years)."""
     lang = doc.lang
     if not found:
-        return [{"kind": "p", "text": t("rep_nothing", lang)}], [{"kind": "p", "text": t("rep_nothing_rec", lang)}]
+        return [{"kind": "p", "text": t("rep_nothing", lang)}] + _ok_blocks(doc, ok or [], namer), [{"kind": "p", "text": t("rep_nothing_rec", lang)}]
     probs, recs = [], []
     for i, f in enumerate(found, start=1):
         ev = doc.resolve(f.evidence)
@@ -1416,7 +1634,7 @@ def _finding_blocks(doc: _Doc, found: list, namer, prefix: dict[str, str] | None
                       "text": (prefix or {}).get(f.rule, "") + doc.text(f.text(lang, namer)),
                       "evidence": (t("rep_evidence", lang) + ("：" if lang == "zh" else ": ") + ev) if ev else ""})
         recs.append({"kind": "finding", "n": i, "head": t("rep_rec_for", lang, n=i), "severity": "", "sev": "", "text": doc.text(f.recommendation(lang, namer)), "evidence": ""})
-    return probs, recs
+    return probs + _ok_blocks(doc, ok or [], namer), recs
 
 
 def build_year(params, out: Path | None = None, allow_missing: bool = False, timings: dict | None = None, analysis: Path | None = None, pdf: bool = True) -> Path:
@@ -1466,6 +1684,7 @@ def build_year(params, out: Path | None = None, allow_missing: bool = False, tim
                **_span_ctx(lang, first_y, year, max(prev_y, first_y), year))
     doc.unit_names = _unit_names(data["units"])
     doc.unit_lookup = data["units"].set_index("unit_id")["name"].astype(str).to_dict()
+    doc.item_lookup = {str(i): namer("item", i) for i in it_idx.index}
     ex = {c: executed / f"{c}.ipynb" for c in CHAPTERS}
     sections = []
     # 一、总体情况
@@ -1506,7 +1725,8 @@ def build_year(params, out: Path | None = None, allow_missing: bool = False, tim
     qual = _quality_blocks(doc, data, prm, year, integrity_chapter=integ_ch is not None)
     qual += _chapter_blocks(doc, integ_ch, "05-integrity", ex["05-integrity"])
     # 五、六
-    probs, recs = _finding_blocks(doc, found, namer)
+    ok = F.examined(ev, found, top_n=prm.top_n)
+    probs, recs = _finding_blocks(doc, found, namer, ok=ok)
     ftab = F.to_frame(found, lang, namer)
     doc.xlsx.append((t("rep_tabcap_findings", lang), doc.display(ftab.drop(columns=["rule"]))))
     doc.xlsx.append((t("rep_headline", lang), doc.display(_headline_rows(chapters, lang, doc.subst))))
@@ -1534,7 +1754,7 @@ def build_year(params, out: Path | None = None, allow_missing: bool = False, tim
         "params_line": t("rep_params_line", lang, top_n=prm.top_n, na_policy=prm.na_policy, seed=prm.seed, n_samples=_n_samples(prm, unc) if unc is not None else prm.n_samples, scheme=prm.scheme),
         "generated_by": t("rep_generated_by", lang),
         "abstract_title": t("rep_abstract", lang),
-        "abstract": _abstract(prm, data, year, found, unc),
+        "abstract": _abstract(prm, data, year, found, unc, ev, namer, ok),
         "toc_title": t("rep_toc", lang),
         "sections": sections,
         "appendix_title": t("rep_sec_appendix", lang),
@@ -1546,20 +1766,24 @@ def build_year(params, out: Path | None = None, allow_missing: bool = False, tim
     t1 = time.perf_counter()
     _log(f"report {year}: HTML")
     html_text = _render("report.html", ctx)
-    atomic_write(dest / "report.html", html_text)
+    pdf_text = _render("report.html", {**ctx, "links": []}, pdf=True) if pdf else ""
+    # one font subset for the report and its PDF (the same characters), one for the small pages
+    otf = _subset_font(_font_chars([html_text, pdf_text]))
+    atomic_write(dest / "report.html", _embed_font({dest: html_text}, otf)[dest])
     write_xlsx(doc.xlsx, dest / "tables.xlsx")
     _copy_figures(root, dest / "figures")
     steps["html+xlsx"] = time.perf_counter() - t1
     t1 = time.perf_counter()
     _log(f"report {year}: bulletin and unit pages")
-    write_bulletin(data, year, prm, dest / "bulletin_H1.html")
-    write_unit_pages(data, year, prm, ev.get("uncertainty"), dest / "units")
+    pages = write_bulletin(data, year, prm, dest / "bulletin_H1.html", write=False)
+    pages.update(write_unit_pages(data, year, prm, ev.get("uncertainty"), dest / "units", write=False))
+    for p, h in _embed_font(pages).items():
+        atomic_write(p, h)
     steps["bulletin+units"] = time.perf_counter() - t1
     if pdf:
         t1 = time.perf_counter()
         _log(f"report {year}: PDF")
-        ctx["links"] = []
-        _write_pdf(_render("report.html", ctx, pdf=True), dest / "report.pdf")
+        _write_pdf(pdf_text, dest / "report.pdf", otf)
         steps["pdf"] = time.perf_counter() - t1
     steps["build_year"] = time.perf_counter() - t0
     man["wall_time_s"] = {k: round(float(v), 3) for k, v in steps.items()}
@@ -1610,8 +1834,11 @@ def bulletin_table(scores: pd.DataFrame, items: pd.DataFrame, totals: pd.DataFra
     return g[cols].sort_values(["h1_rank", "unit_id"]).reset_index(drop=True)
 
 
-def write_bulletin(data: dict, year: int, prm, path: Path) -> Path:
-    """Write ``bulletin_H1.html`` (self-contained)."""
+def write_bulletin(data: dict, year: int, prm, path: Path, write: bool = True) -> Path | dict[Path, str]:
+    """Write ``bulletin_H1.html`` (self-contained, CJK font embedded).
+
+    ``write=False`` returns ``{path: html}`` with the font slot still empty instead (the
+    caller embeds one font subset for several pages, :func:`_embed_font`)."""
     lang = prm.lang
     b = bulletin_table(data["scores"], data["items"], data["totals"], year)
     paras, table = [], ""
@@ -1627,7 +1854,9 @@ def write_bulletin(data: dict, year: int, prm, path: Path) -> Path:
 
     html_text = _render("bulletin.html", {"lang": lang, "title": t("rep_bul_title", lang, year=year), "paras": paras, "table": Markup(table),
                                           "caption": t("rep_tabcap_bulletin", lang), "back": t("rep_unit_back", lang), "back_href": "report.html"})
-    return atomic_write(path, html_text)
+    if not write:
+        return {path: html_text}
+    return atomic_write(path, _embed_font({path: html_text})[path])
 
 
 def _svg_radar(values: list[float], ref: list[float], names: list[str], lang: str) -> str:
@@ -1692,8 +1921,12 @@ def _svg_lines(years: list[int], series: list[float], title: str, invert: bool =
     return "".join(parts)
 
 
-def write_unit_pages(data: dict, year: int, prm, unc: pd.DataFrame | None, folder: Path) -> list[Path]:
-    """Write ``units/<unit_id>.html`` for every unit of the year and ``units/index.html``."""
+def write_unit_pages(data: dict, year: int, prm, unc: pd.DataFrame | None, folder: Path, write: bool = True) -> list[Path] | dict[Path, str]:
+    """Write ``units/<unit_id>.html`` for every unit of the year and ``units/index.html``.
+
+    Every page is self-contained: its charts are inline SVG and the CJK font is embedded
+    (one subset covering all pages). ``write=False`` returns ``{path: html}`` with the font
+    slot still empty instead (:func:`_embed_font`)."""
     from markupsafe import Markup
 
     lang = prm.lang
@@ -1712,8 +1945,10 @@ def write_unit_pages(data: dict, year: int, prm, unc: pd.DataFrame | None, folde
     n_samp = _n_samples(prm, unc) if unc is not None else prm.n_samples
     hist = totals.sort_values("year")
     subst = _english_subst(items.loc[items["year"] == year], lang)
+    item_name = _namer(lang, items=items.loc[items["year"] == year].set_index("item_id"))
     env_t = "unit.html"
-    written, index_rows = [], []
+    pages: dict[Path, str] = {}
+    index_rows = []
     for r in g.sort_values(["rank", "unit_id"]).itertuples(index=False):
         uid = r.unit_id
         nm = names.get(uid, uid)
@@ -1734,18 +1969,27 @@ def write_unit_pages(data: dict, year: int, prm, unc: pd.DataFrame | None, folde
             fu = iy.loc[iy["unit_id"] == uid]
             if len(fu):
                 cols = [c for c in ("check", "item", "severity", "statistic", "evidence") if c in fu]
-                flags_tab = _table_html(_display(fu[cols], lang, subst))
+                fu = fu[cols].copy()
+                if "item" in fu:
+                    fu["item"] = fu["item"].map(lambda v: item_name("item", v) if isinstance(v, str) and v.strip() else v)
+                flags_tab = _table_html(_display(fu, lang, subst), _col_classes(fu, lang))
         weak_line = t("rep_unit_weak", lang, status=t(f"rep_weak_{wk[uid]}", lang)) if uid in wk and f"rep_weak_{wk[uid]}" in labels(lang) else ""
         ctx = {"lang": lang, "title": t("rep_unit_title", lang, name=nm, year=year), "stand_h": t("rep_unit_stand", lang), "stand": stand,
                "radar_h": t("rep_unit_radar", lang), "radar": Markup(radar), "traj_h": t("rep_unit_traj", lang), "traj": traj,
                "interval_h": t("rep_unit_interval", lang), "interval": interval, "flags_h": t("rep_unit_flags", lang),
                "flags": Markup(flags_tab), "flags_none": t("rep_unit_flags_none", lang), "weak": weak_line, "back": t("rep_unit_back", lang)}
-        written.append(atomic_write(folder / f"{uid}.html", _render(env_t, ctx)))
+        pages[folder / f"{uid}.html"] = _render(env_t, ctx)
         index_rows.append({"rank": int(r.rank), "unit_id": f'<a href="{uid}.html">{uid}</a>', "name": nm, "total": r.total})
     idx = pd.DataFrame(index_rows)
     tab = _table_html(_display(idx, lang)).replace("&lt;a href=&quot;", '<a href="').replace("&quot;&gt;", '">').replace("&lt;/a&gt;", "</a>")
-    atomic_write(folder / "index.html", _render("bulletin.html", {"lang": lang, "title": t("rep_unit_index", lang) + f" {year}", "paras": [], "table": Markup(tab), "caption": "", "back": t("rep_unit_back", lang), "back_href": "../report.html"}))
-    return written
+    pages[folder / "index.html"] = _render("bulletin.html", {"lang": lang, "title": t("rep_unit_index", lang) + f" {year}", "paras": [], "table": Markup(tab), "caption": "",
+                                                             "back": t("rep_unit_back", lang), "back_href": "../report.html"})
+    if not write:
+        return pages
+    written = []
+    for p, h in _embed_font(pages).items():
+        written.append(atomic_write(p, h))
+    return [p for p in written if p.name != "index.html"]
 
 
 # ============================================================================================
@@ -1804,8 +2048,8 @@ def build_study(params, years: tuple[int, int] | None = None, out: Path | None =
         for f in fy:
             counts.setdefault(f.rule, []).append((y, f))
     recurring = [fs[-1][1] for rule, fs in sorted(counts.items()) if len(fs) * 2 >= len(yrs) and rule not in {f.rule for f in found}]
-    prefix = {fs[-1][1].rule: t("rep_study_recurring", lang, k=len(fs), n=len(yrs), year=fs[-1][0]) for fs in counts.values()
-              if fs[-1][1] in recurring}
+    prefix = {fs[-1][1].rule: t("rep_study_recurring" if len(fs) < len(yrs) else "rep_study_recurring_all", lang, k=len(fs), n=len(yrs), year=fs[-1][0])
+              for fs in counts.values() if fs[-1][1] in recurring}
     order = {s: i for i, s in enumerate(F.SEVERITIES)}
     found = sorted(found + recurring, key=lambda f: order.get(f.severity, 9))
     # which rule fired in which year (a ✓ per year)
@@ -1841,19 +2085,26 @@ def build_study(params, years: tuple[int, int] | None = None, out: Path | None =
         {"id": "repro", "title": t("rep_app_repro_study", lang), "blocks": [{"kind": "p", "text": t("rep_r_commit", lang, commit=man["git_commit"])},
                                                                               {"kind": "p", "text": t("rep_r_inputs_study", lang, n=len(man["inputs"]))}]},
     ]
-    abstract = [overview_reading("system", lang, system=system),
-                t("rep_abs_find", lang, k=len(found), k_high=sum(f.severity == "high" for f in found)) if found else t("rep_abs_none", lang)]
+    rec_rules = sorted(((r, len(fs)) for r, fs in counts.items() if len(fs) * 2 >= len(yrs)), key=lambda x: (-x[1], x[0]))
+    u_lo, u_hi = int(years_tab["n_units"].min()), int(years_tab["n_units"].max())
+    abstract = [_tp("rep_abs_study" if u_lo != u_hi else "rep_abs_study_same", lang, first=first, last=last, n=len(yrs), units_min=u_lo, units_max=u_hi),
+                overview_reading("system", lang, system=system),
+                t("rep_abs_study_recurring", lang, rules=_join([_tp("rep_abs_study_rule", lang, rule=_label(f"rep_rule_{r}", lang, r), k=k) for r, k in rec_rules], lang))
+                if rec_rules else t("rep_abs_study_none", lang),
+                _tp("rep_abs_find_study", lang, k=len(found), sev=_severity_counts(found, lang)) if found else t("rep_abs_none_study", lang)]
     ctx = {"lang": lang, "title": t("rep_study_title", lang, first=first, last=last),
            "title_lines": t("rep_study_title_lines", lang, first=first, last=last).split("\n"), "subtitle": t("rep_subtitle", lang),
            "params_line": t("rep_params_line", lang, top_n=prm.top_n, na_policy=prm.na_policy, seed=prm.seed, n_samples=prm.n_samples, scheme=prm.scheme),
            "generated_by": t("rep_generated_by", lang), "abstract_title": t("rep_abstract", lang), "abstract": abstract, "toc_title": t("rep_toc", lang),
            "sections": sections, "appendix_title": t("rep_sec_appendix", lang), "appendix": appendix, "fig_label": t("rep_fig", lang),
            "tab_label": t("rep_tab", lang), "links": [(f"../{y}/report.html", str(y)) for y in yrs if (Path(prm.reports) / str(y) / "report.html").exists()]}
-    atomic_write(dest / "report.html", _render("report.html", ctx))
+    html_text = _render("report.html", ctx)
+    pdf_text = _render("report.html", {**ctx, "links": []}, pdf=True) if pdf else ""
+    otf = _subset_font(_font_chars([html_text, pdf_text]))
+    atomic_write(dest / "report.html", _embed_font({dest: html_text}, otf)[dest])
     write_xlsx(doc.xlsx, dest / "tables.xlsx")
     if pdf:
-        ctx["links"] = []
-        _write_pdf(_render("report.html", ctx, pdf=True), dest / "report.pdf")
+        _write_pdf(pdf_text, dest / "report.pdf", otf)
     man["wall_time_s"] = {"build_study": round(time.perf_counter() - t0, 3)}
     atomic_write(dest / "manifest.json", json.dumps(man, ensure_ascii=False, indent=1, sort_keys=True))
     _log(f"study {first}-{last}: done ({time.perf_counter() - t0:.1f} s) → {dest}")

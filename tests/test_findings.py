@@ -141,6 +141,11 @@ def test_effective_weights_constant_category_has_no_effect():
     assert {f.rule for f in found} == {"weights_low", "weights_high"}
     low = next(f for f in found if f.rule == "weights_low")
     assert low.names["categories"][1][0] in ("organisation", "special")
+    # two categories below half their nominal weight: the first is named with its numbers, the
+    # other in a clause of its own ("many"), never "Organisation, Special carries …"
+    assert low.variant == "many" and len(low.names["others"][1]) == 1
+    for lang in ("zh", "en"):
+        assert "{" not in low.text(lang) and "{" not in low.recommendation(lang)
 
 
 def test_effective_weights_rule_quiet():
@@ -232,7 +237,12 @@ def test_integrity_and_quarantine_rules():
     integ = pd.DataFrame({"year": 2015, "unit_id": ["A", "A", "B", "C"], "check": ["monthly_mismatch", "digit_preference", "monthly_mismatch", "yoy_jump"],
                           "severity": ["high", "high", "high", "low"]})
     (f,) = F.rule_integrity(integ)
-    assert f.values == {"k": 3, "k_unit": 3, "units_n": 2, "k_year": 0} and f.names["checks"][1] == ["digit_preference", "monthly_mismatch"]
+    # hand count: 3 high findings, all on units (A twice, B once) → 2 units, none year-level
+    assert {k: f.values[k] for k in ("k", "k_unit", "units_n", "k_year")} == {"k": 3, "k_unit": 3, "units_n": 2, "k_year": 0}
+    assert f.names["checks"][1] == ["digit_preference", "monthly_mismatch"] and f.names["units"][1] == ["A", "B"]
+    assert f.variant == "units"
+    txt = f.text("zh", lambda kind, v: {"A": "市甲局", "B": "市乙局"}.get(v, v))
+    assert "涉及 2 个单位：市甲局、市乙局" in txt and "年度层面" not in txt and "0 条" not in txt
     assert F.rule_integrity(integ.assign(severity="low")) == []
 
 
@@ -244,13 +254,106 @@ def test_integrity_rule_does_not_count_year_level_findings_as_a_unit(empty):
                           "check": ["monthly_mismatch", "yoy_jump", "cut_bunching", "digit_preference_item", "yoy_jump"],
                           "severity": ["high", "high", "high", "high", "medium"]})
     (f,) = F.rule_integrity(integ)
-    assert f.values == {"k": 4, "k_unit": 2, "units_n": 2, "k_year": 2}
+    assert {k: f.values[k] for k in ("k", "k_unit", "units_n", "k_year")} == {"k": 4, "k_unit": 2, "units_n": 2, "k_year": 2}
     txt = f.text("zh")
-    assert "涉及 2 个单位" in txt and "2 条为年度层面" in txt
-    # only year-level findings: no unit at all
+    assert "2 条涉及 2 个单位（A、B）" in txt and "2 条为年度层面" in txt
+    # only year-level findings: no unit at all, and no clause about zero units
     (g,) = F.rule_integrity(integ.iloc[2:4])
-    assert g.values["units_n"] == 0 and g.values["k_year"] == 2
+    assert g.values["units_n"] == 0 and g.values["k_year"] == 2 and g.variant == "year"
+    for lang in ("zh", "en"):
+        assert not re.search(r"(?<![\d.])0 ", g.text(lang)), g.text(lang)
+    assert "均为年度层面" in g.text("zh")
     assert F.rule_quarantine(0) == [] and F.rule_quarantine(4)[0].values["k"] == 4
+
+
+# ------------------------------------------------------------------ wording generated from numbers
+ZERO_CLAUSE = re.compile(r"(?<![\d.])0 ?(?:条|个|项|units?\b|items?\b|non-winners?\b)")
+
+
+def test_no_zero_clause_and_no_etc_when_all_are_named():
+    # 2 weak winners, both named: no "等"; no non-winner contender: no "另有 0 个" clause
+    unc = _unc([1.0] * 18 + [0.6, 0.5])
+    (f,) = F.rule_winner_stability(unc, top_n=20)
+    assert f.values["m"] == 0 and f.variant == "none_out"
+    for lang in ("zh", "en"):
+        txt = f.text(lang)
+        assert not ZERO_CLAUSE.search(txt), txt
+        assert "等" not in txt and "others" not in txt
+    # 7 weak winners, 5 named: "等" / "and others" says the list is cut short
+    (g,) = F.rule_winner_stability(_unc([1.0] * 13 + [0.5] * 7), top_n=20)
+    assert len(g.names["units"][1]) == 5 and "等" in g.text("zh") and "and others" in g.text("en")
+    # close cut with every unit near the cut a winner: no "其中 0 个未入选"
+    ranking = pd.DataFrame({"unit_id": list("ABCDEF"), "total": [95.0, 90.2, 90.0, 80.0, 75.0, 70.0]})
+    ranking["rank"] = score.rank(ranking["total"])
+    (c,) = F.rule_close_cut(ranking, top_n=3, margin=0.5, min_units=2)
+    assert c.values["k_out"] == 0 and c.variant == "none_out"
+    for lang in ("zh", "en"):
+        assert not ZERO_CLAUSE.search(c.text(lang)), c.text(lang)
+
+
+def test_english_agreement_follows_the_count():
+    p = F.plurals({"k": 1, "n": 3, "x": 0.5, "flag": True})
+    assert (p["s_k"], p["v_k"], p["s_n"], p["v_n"]) == ("", "s", "s", "")
+    assert "s_x" not in p and "s_flag" not in p  # only integer counts
+    items = _items([0.01, 0.3], [0.1, 0.1])
+    (f,) = F.rule_flat_items(items)
+    assert f.values["k"] == 1 and f.text("en").startswith("1 item barely discriminates ")
+    (g,) = F.rule_flat_items(_items([0.01, 0.02], [0.1, 0.1]))
+    assert g.text("en").startswith("2 items barely discriminate ")
+
+
+# ------------------------------------------------------------------ aspects examined without a finding
+def test_examined_states_what_was_checked_with_numbers():
+    ev = {
+        "uncertainty": _unc([1.0] * 19 + [0.85]),
+        "items": _items([0.2, 0.07, 0.3], [0.1, 0.6, 0.0]),
+        "effective_weights": pd.DataFrame({"category": ["ideology", "conduct"], "nominal_share": [0.5, 0.5], "effective_share": [0.46, 0.54], "ratio": [0.92, 1.08]}),
+        "persistence": pd.DataFrame({"unit_id": list("ABCDE"), "years_seen": 3, "years_won": [3, 1, 0, 2, 3], "always": [True, False, False, False, True]}),
+        "integrity": pd.DataFrame({"unit_id": ["A"], "check": ["yoy_jump"], "severity": ["medium"]}),
+    }
+    found = F.derive(ev, top_n=20)
+    assert found == []
+    ok = {f.rule: f for f in F.examined(ev, found, top_n=20)}
+    assert set(ok) == {"winner_stability", "flat_items", "weights", "persistence", "integrity"}
+    # hand: the lowest P(winner) of a winner is 0.85; the flattest item is I02 (sd 7 % of max);
+    # the largest share at full marks is 0.6 (I02); ratios span 0.92–1.08; 2 of 5 always won
+    assert ok["winner_stability"].values["p_min"] == 0.85
+    assert ok["flat_items"].values["sd_min"] == 0.07 and ok["flat_items"].names["item_lo"][1] == ["I02"]
+    assert ok["weights"].values["lo"] == 0.92 and ok["weights"].values["hi"] == 1.08
+    assert ok["persistence"].values == {"k": 2, "n": 5, "share": 0.4, "share_min": 0.6}
+    assert ok["integrity"].variant == "medium"  # 1 medium, no low: no "提示 0 条"
+    for f in ok.values():
+        assert f.kind == "ok"
+        for lang in ("zh", "en"):
+            txt = f.text(lang)
+            assert "{" not in txt and not ZERO_CLAUSE.search(txt), txt
+    assert "最低 85%" in ok["winner_stability"].text("zh") and "7.0%" in ok["flat_items"].text("zh")
+    # a rule that fired is not listed as unremarkable
+    ev["uncertainty"] = _unc([1.0] * 19 + [0.5])
+    found = F.derive(ev, top_n=20)
+    assert [f.rule for f in found] == ["winner_stability"]
+    assert "winner_stability" not in {f.rule for f in F.examined(ev, found, top_n=20)}
+
+
+def _fairness(adv, p_holm):
+    return pd.DataFrame({"attribute": ["type", "type", "sector"], "group": ["机关党委", "党总支", "社会事业"], "n_units": [31, 29, 12],
+                         "mean_advantage": adv, "cohen_d": [0.6, -0.5, 0.9], "p_value": p_holm, "p_holm": p_holm})
+
+
+def test_group_favour_needs_a_material_advantage():
+    fav = pd.DataFrame({"by": ["sector", "type"], "group": ["社会事业", "机关党委"], "n": [12, 31], "mean_shift": [0.58, 0.32], "p_value": [0.12, 0.14]})
+    # the 2016 sample's pattern: significant in the weights chapter (Holm p 0.034, 0.036) but
+    # worth less than half a place on average → no finding; the examined line says why
+    small = _fairness([0.27, -0.08, 0.45], [0.034, 0.057, 0.036])
+    assert F.rule_group_favour(fav, small) == []
+    (ok,) = [f for f in F.examined({"favour": fav, "fairness": small}, [], top_n=20) if f.rule == "group_favour"]
+    assert ok.variant == "small" and ok.values["k_sig"] == 2 and ok.values["adv_max"] == 0.45
+    assert ok.names["sig"][1] == ["type:机关党委", "sector:社会事业"]  # by Holm p
+    assert "不足 1 个名次" in ok.text("zh")
+    # the same test with an advantage of 2.5 places fires, citing the chapter's table
+    (f,) = F.rule_group_favour(fav, _fairness([2.5, -0.08, 0.45], [0.01, 0.057, 0.036]))
+    assert f.variant == "plausible" and f.names["group"] == ("type", ["机关党委"]) and f.values["m"] == 2 and f.evidence == ("tab:fairness",)
+    assert "Holm" in f.text("zh") and "{" not in f.text("en")
 
 
 # ------------------------------------------------------------------ derive and texts
@@ -286,3 +389,8 @@ def test_every_rule_has_texts_in_both_languages():
     for r in rules:
         for k in (f"rep_find_{r}", f"rep_rec_{r}"):
             assert k in zh and k in en, k
+    variants = ["winner_stability_none_out", "weights_low_many", "weights_high_many", "group_favour_plausible", "close_cut_none_out", "integrity_units", "integrity_year"]
+    oks = ["winner_stability", "group_favour", "group_favour_small", "ceiling", "ceiling_flat", "flat_items", "flat_items_no_full", "weights", "close_cut",
+           "peer_groups", "integrity", "integrity_none", "integrity_medium", "integrity_low", "persistence"]
+    for k in [f"rep_find_{v}" for v in variants] + [f"rep_ok_{v}" for v in oks]:
+        assert k in zh and k in en, k

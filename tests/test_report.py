@@ -65,7 +65,13 @@ def _text(html: str) -> str:
     """Visible text: drop <style>, tags and data URIs."""
     html = re.sub(r"<style.*?</style>", " ", html, flags=re.S)
     html = re.sub(r"<svg.*?</svg>", " ", html, flags=re.S)
+    html = re.sub(r"</?span[^>]*>|<wbr>", "", html)  # inline markup inside a word or name
     return re.sub(r"<[^>]+>", " ", html)
+
+
+def _no_data(html: str) -> str:
+    """``html`` without its data URIs (base64 text may spell anything, e.g. "http")."""
+    return re.sub(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=]+", "data:", html)
 
 
 def _h2(html: str) -> list[str]:
@@ -96,7 +102,7 @@ def test_figures_numbered_embedded_and_counted(rep):
 
 def test_self_contained_no_code_no_prompts(rep):
     html = rep.html
-    assert not re.search(r"https?://|file:|//cdn|<script|<link ", html)
+    assert not re.search(r"https?://|file:|//cdn|<script|<link ", _no_data(html))
     for m in re.finditer(r'(?:src|href)="([^"]+)"', html):
         assert m.group(1).startswith(("data:image/png;base64,", "#", "bulletin_H1.html", "units/index.html")), m.group(1)
     text = _text(html)
@@ -217,7 +223,7 @@ def test_bulletin_table_hand_case():
 
 def test_bulletin_and_unit_pages(rep, world):
     bul = (rep.dest / "bulletin_H1.html").read_text(encoding="utf-8")
-    assert "上半年" in bul and "<table" in bul and "http" not in bul
+    assert "上半年" in bul and "<table" in bul and not re.search(r"https?:|file:", _no_data(bul))
     totals = pd.read_parquet(world.processed / "totals.parquet")
     ids = sorted(totals.loc[totals["year"] == YEAR, "unit_id"])
     pages = sorted(p.stem for p in (rep.dest / "units").glob("*.html") if p.stem != "index")
@@ -408,3 +414,116 @@ def test_study_in_english(rep_en, world, tmp_path):
     for n in sorted(set(units["name"]) | {a for s in units["aliases"].dropna() for a in str(s).split(";") if a}, key=len, reverse=True):
         text = text.replace(n, "")
     assert not CJK.search(text), sorted(set(CJK.findall(text)))[:20]
+
+
+# ------------------------------------------------------------------ embedded font, tables, wording
+def _embedded_font(html: str):
+    """The font of the page's ``@font-face`` data URI, opened with fontTools."""
+    import base64
+    import io
+
+    from fontTools.ttLib import TTFont
+
+    m = re.search(r'@font-face \{ font-family: "NotoSansCJKsc"; src: url\(data:font/(woff2?);base64,([A-Za-z0-9+/=]+)\)', html)
+    assert m, "no embedded @font-face"
+    data = base64.b64decode(m.group(2))
+    return TTFont(io.BytesIO(data)), len(data)
+
+
+def test_html_pages_embed_a_cjk_font_covering_their_text(rep):
+    # every character a reader sees must be in the embedded subset, else a reader without a
+    # CJK font sees boxes; the subset must stay small (< 1.5 MB per page)
+    pages = [rep.dest / "report.html", rep.dest / "bulletin_H1.html", rep.dest / "units" / "index.html",
+             *sorted((rep.dest / "units").glob("U*.html"))[:3]]
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        font, size = _embedded_font(html)
+        assert size < 1_500_000, (page.name, size)
+        cmap = font.getBestCmap()
+        text = _text(re.sub(r"<svg", " <svg", html)) + " ".join(re.findall(r"<text[^>]*>([^<]*)</text>", html))  # + SVG chart labels
+        missing = sorted({c for c in text if CJK.match(c) and ord(c) not in cmap})
+        assert not missing, (page.name, "".join(missing[:20]))
+    # the unit pages share one subset: identical font bytes on every page
+    a, b = (re.search(r"base64,([A-Za-z0-9+/=]{200})", (rep.dest / "units" / n).read_text(encoding="utf-8")).group(1) for n in ("index.html", sorted(p.name for p in (rep.dest / "units").glob("U*.html"))[0]))
+    assert a == b
+
+
+def test_integrity_table_names_units_and_items(rep, world):
+    html = rep.html
+    m = re.search(r'<div class="tabcaption">表 \d+　本年度数据真实性核查发现.*?</table>', html, flags=re.S)
+    assert m, "integrity findings table missing"
+    tab = m.group(0)
+    integ = pd.read_csv(rep.prm.processed + "/integrity.csv", dtype=str, keep_default_na=False)
+    iy = integ[integ["year"] == str(YEAR)]
+    units = pd.read_parquet(world.processed / "units.parquet").set_index("unit_id")["name"]
+    items = pd.read_parquet(world.processed / "items.parquet")
+    items = items[items["year"] == YEAR].set_index("item_id")["item_name"]
+    text = re.sub(r"<[^>]+>", "", tab)
+    assert "单位名称" in text
+    for uid in iy["unit_id"].loc[iy["unit_id"] != ""].head(25):
+        assert units[uid] in text, uid  # the unit's registered name next to its id
+    for iid in iy["item"].loc[iy["item"] != ""].head(25):
+        assert items[iid] in text, iid  # "I23 <item name>", not the bare id
+
+
+def test_headers_break_only_between_segments(rep):
+    # a header cell is a run of no-wrap segments: "单位编号" can never become "单位编 / 号"
+    heads = re.findall(r"<th(?: [^>]*)?>(.*?)</th>", rep.html)
+    assert len(heads) > 50
+    for h in heads:
+        assert re.fullmatch(r'(?:<span class="nw">[^<]+</span>(?:<wbr>| )?)+', h), h
+    assert report._seg_html("有效权重（η² 占比）") == '<span class="nw">有效权重</span><wbr><span class="nw">（η² 占比）</span>'
+    assert report._seg_html("名次95%分位") == '<span class="nw">名次95%分位</span>'
+    assert report._seg_html("Mean |Δrank|") == '<span class="nw">Mean</span> <span class="nw">|Δrank|</span>'
+
+
+ZERO_CLAUSE = re.compile(r"(?<![\d.,])0 ?(?:条|个|项)")
+
+
+def _prose(html: str, start: str, end: str) -> str:
+    part = html[html.index(start):html.index(end)]
+    return " ".join(re.sub(r"<[^>]+>", "", p) for p in re.findall(r"<(?:p|li)[^>]*>(.*?)</(?:p|li)>", part, flags=re.S))
+
+
+def test_report_prose_has_no_zero_count_clause(rep):
+    # the report's own sentences (abstract, findings, examined aspects, the data-quality
+    # summary) omit clauses about zero things ("0 条为年度层面的问题", "隔离 0 个", "提示 0 条");
+    # the integrity chapter's own sentences in the appendix are that module's
+    html = rep.html
+    quality = [p for p in _prose(html, 'id="quality"', 'id="methods"').split("。") if p.strip().startswith(("数据清洗共记录", "数据真实性检查共产生", "所有数值"))]
+    assert len(quality) >= 2
+    for prose in (_prose(html, 'id="abstract"', 'id="overview"'), _prose(html, 'id="problems"', 'id="appendix"'), "。".join(quality)):
+        assert prose.strip()
+        m = ZERO_CLAUSE.search(prose)
+        assert not m, prose[max(0, m.start() - 40):m.end() + 10]
+
+
+def test_abstract_carries_the_headline_numbers(rep, world):
+    abstract = rep.html[rep.html.index('id="abstract"'):rep.html.index('id="overview"')]
+    paras = [re.sub(r"<[^>]+>", "", p) for p in re.findall(r"<p>(.*?)</p>", abstract, flags=re.S)]
+    assert 3 <= len(paras) <= 5
+    totals = pd.read_parquet(world.processed / "totals.parquet")
+    g = totals[totals["year"] == YEAR]
+    text = " ".join(paras)
+    # sd of pct_of_max (pandas, ddof=1) and the winners: an independent recomputation
+    assert f"标准差 {g['pct_of_max'].std():.2f} 个百分点" in text
+    assert f"{int(g['is_winner'].sum())} 个单位为优胜单位" in text
+    assert "组权重抽样下" in text  # robustness of the winners under weight uncertainty
+    assert "数据真实性检查" in text and "个问题" in text
+
+
+def test_problems_section_lists_examined_aspects(rep):
+    prob = rep.html[rep.html.index('id="problems"'):rep.html.index('id="recommend"')]
+    assert "未发现显著问题的方面" in prob
+    items = re.findall(r'<ul class="examined">(.*?)</ul>', prob, flags=re.S)
+    assert items and len(re.findall(r"<li>", items[0])) >= 3
+    # each line carries numbers and points at its evidence
+    for li in re.findall(r"<li>(.*?)</li>", items[0]):
+        assert re.search(r"\d", li) and "{" not in li
+
+
+@pytest.mark.slow  # uses the English fixture
+def test_english_counts_agree(rep_en):
+    text = _text(_no_data(rep_en.html))
+    bad = re.findall(r"(?<![\d.,])1 (?:units|items|findings|winners|values|changes|results|groups|years)\b", text)
+    assert not bad, bad
