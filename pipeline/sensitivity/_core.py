@@ -256,7 +256,25 @@ class Composite:
         return res.astype(dtype)
 
 
-def sorted_with_ties(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _packed_keys(scores: np.ndarray, decimals: int) -> tuple[np.ndarray, int] | None:
+    """int64 keys ``round(score·10^decimals) · 2^bits + unit`` (None if they would not fit).
+
+    For composites already rounded to ``decimals``, equal keys' score parts ⇔ equal scores,
+    and one SIMD integer ``np.sort`` of the keys yields both the order and the sorted values,
+    about 3× cheaper than ``argsort`` plus a value sort of float rows.
+    """
+    n_units = scores.shape[1]
+    bits = max(1, int(n_units - 1).bit_length())
+    scaled = scores * (10.0**decimals)
+    if not np.isfinite(scaled).all() or np.abs(scaled).max(initial=0.0) >= 2.0 ** (62 - bits):
+        return None
+    keys = np.rint(scaled).astype(np.int64)
+    keys <<= bits
+    keys |= np.arange(n_units, dtype=np.int64)
+    return keys, bits
+
+
+def sorted_with_ties(scores: np.ndarray, decimals: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Ascending order of each row, plus the competition ranks of the rows that have ties.
 
     Returns
@@ -272,13 +290,23 @@ def sorted_with_ties(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
 
     Notes
     -----
-    Ties are found on a separate SIMD ``np.sort`` of the values (cheaper than gathering them
-    through the argsort). The (unstable) quicksort order inside a tie is irrelevant: tied
-    units all take the rank of the first descending position of their run.
+    With ``decimals`` (the scores are already rounded to that many decimals, as
+    :meth:`Composite.evaluate` returns them), order and values come from one integer sort of
+    packed keys (:func:`_packed_keys`). Otherwise ties are found on a separate SIMD
+    ``np.sort`` of the values (cheaper than gathering them through the argsort). The order
+    inside a tie is irrelevant: tied units all take the rank of the first descending position
+    of their run.
     """
     n_units = scores.shape[1]
-    asc = np.argsort(scores, axis=1)
-    srt = np.sort(scores, axis=1)
+    packed = _packed_keys(scores, decimals) if decimals is not None else None
+    if packed is not None:
+        keys, bits = packed
+        keys.sort(axis=1)
+        asc = keys & ((1 << bits) - 1)
+        srt = keys >> bits
+    else:
+        asc = np.argsort(scores, axis=1)
+        srt = np.sort(scores, axis=1)
     tie_rows = np.flatnonzero((srt[:, 1:] == srt[:, :-1]).any(axis=1))
     if tie_rows.size == 0:
         return asc, tie_rows, np.empty((0, n_units), dtype=np.int64)

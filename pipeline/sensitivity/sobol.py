@@ -284,7 +284,7 @@ def weight_sobol(matrix, weights, n: int, seed=config.SEED, *, groups, p: float 
         return f(x)[:, keep]
 
     def _system(xc):
-        asc, tie_rows, tie_rank = sorted_with_ties(model.evaluate(*_decode(xc)))
+        asc, tie_rows, tie_rank = sorted_with_ties(model.evaluate(*_decode(xc)), decimals=model.decimals)
         shift = np.abs((u - np.arange(u)) - r0[asc]).mean(axis=1)
         if tie_rows.size:
             shift[tie_rows] = np.abs(tie_rank - r0[asc[tie_rows, ::-1]]).mean(axis=1)

@@ -233,7 +233,7 @@ def uncertainty(
         w = sample_weights(model.nominal, c, scheme, rng, kappa=kappa, p=p, bounds=bounds)
         gs, pol, geo = _other_factors(rng, c, gb, vary_na_policy, vary_aggregation, model.grade_shares)
         comp = model.evaluate(w, grade_shares=gs, na_policy=pol, geometric=geo, dtype=dtype)
-        asc, tie_rows, tie_rank = sorted_with_ties(comp)
+        asc, tie_rows, tie_rank = sorted_with_ties(comp, decimals=model.decimals)
         # every row as if it had no ties; the few rows with ties are corrected below
         hist += np.bincount((asc * u + key_at).ravel(), minlength=u * u)
         r0o = r0f[asc]
