@@ -9,12 +9,15 @@ recovers, plus the 自评分 self-assessed totals of the 述职评议 sheet) go 
   corresponding check for the same year and unit with severity high or medium
   (``yoy_jump`` also matches ``jump_reversal``; ``cut_bunching`` matches when the year is flagged
   and the unit is in the bunched run);
-* false positives — high-severity findings on unit-years where nothing was planted (for a
-  ``yoy_jump`` plant the years t−1…t+2 are planted: the synthesiser alters t−1, t and t+1);
-  per world and per clean unit-year.
+* false positives — findings on unit-years where nothing was planted (for a ``yoy_jump`` plant
+  the years t−1…t+2 are planted: the synthesiser alters t−1, t and t+1), counted by severity
+  (high / medium / low) per world and per clean unit-year; and year-level ``cut_bunching``
+  findings (high / medium) in years without a planted bunch.
 
 Thresholds are fixed on principle (BH at 0.05 / 0.01, modified z 3.5, materiality 5 points),
-never tuned on these seeds.
+never tuned on these seeds. The design of the cut-bunching test (log-linear local density over
+±2 points, windows up to 1 point, parametric bootstrap) was compared with alternatives on seeds
+101–200 only (clean-year calibration and power), not on ``SEEDS``.
 """
 
 from __future__ import annotations
@@ -67,14 +70,22 @@ def evaluate(findings: pd.DataFrame, anomalies: pd.DataFrame, n_unit_years: int)
     planted = set(zip(anomalies["year"], anomalies["unit_id"]))
     planted |= {(y + d, u) for y, u, k in zip(anomalies["year"], anomalies["unit_id"], anomalies["kind"])
                 if k == "yoy_jump" for d in (-1, 1, 2)}
-    hi = f.loc[(f["severity"] == "high") & (f["unit_id"] != "")]
-    fp = {(y, u) for y, u in zip(hi["year"], hi["unit_id"]) if (y, u) not in planted}
-    return {"found": found, "fp_unit_years": len(fp), "clean_unit_years": n_unit_years - len(planted)}
+    fp = {}
+    for sev in ("high", "medium", "low"):
+        s = f.loc[(f["severity"] == sev) & (f["unit_id"] != "")]
+        fp[sev] = {(y, u) for y, u in zip(s["year"], s["unit_id"]) if (y, u) not in planted}
+    bunch_years = set(anomalies.loc[anomalies["kind"] == "cut_bunching", "year"])
+    yb = f.loc[(f["check"] == "cut_bunching") & (f["unit_id"] == "") & ~f["year"].isin(bunch_years)]
+    return {"found": found, "fp_unit_years": len(fp["high"]), "fp_medium": len(fp["medium"]), "fp_low": len(fp["low"]),
+            "clean_unit_years": n_unit_years - len(planted),
+            "bunch_fp_high": int((yb["severity"] == "high").sum()), "bunch_fp_medium": int((yb["severity"] == "medium").sum()),
+            "clean_years": int(f["year"].nunique() if len(f) else 0) - len(bunch_years)}
 
 
 def main() -> list[dict]:
     rows, t0 = [], time.perf_counter()
     found, fps, clean_uy, worlds_with_fp = [], 0, 0, 0
+    fp_med, fp_low, b_hi, b_med, clean_years = 0, 0, 0, 0, 0
     for seed in SEEDS:
         w = synth.generate(seed=seed)
         tb = tables(w)
@@ -85,6 +96,11 @@ def main() -> list[dict]:
         fps += ev["fp_unit_years"]
         clean_uy += ev["clean_unit_years"]
         worlds_with_fp += ev["fp_unit_years"] > 0
+        fp_med += ev["fp_medium"]
+        fp_low += ev["fp_low"]
+        b_hi += ev["bunch_fp_high"]
+        b_med += ev["bunch_fp_medium"]
+        clean_years += len(set(tb["scores"]["year"])) - int((w.anomalies["kind"] == "cut_bunching").sum() > 0)
     secs = (time.perf_counter() - t0) / len(SEEDS)
     df = pd.DataFrame(found, columns=["kind", "ok"])
     rows.append({"name": "integrity recall, all planted anomalies", "value": 100 * df["ok"].mean(), "unit": "%",
@@ -96,6 +112,12 @@ def main() -> list[dict]:
                  "target": "0", "note": f"{worlds_with_fp}/{len(SEEDS)} worlds with any"})
     rows.append({"name": "false-positive rate per clean unit-year", "value": 100 * fps / max(clean_uy, 1), "unit": "%",
                  "target": "< 0.1", "note": f"{fps}/{clean_uy}"})
+    rows.append({"name": "medium-severity findings on clean unit-years", "value": 100 * fp_med / max(clean_uy, 1),
+                 "unit": "%", "target": "few", "note": f"{fp_med}/{clean_uy} (context; BH at 0.05)"})
+    rows.append({"name": "low-severity findings on clean unit-years", "value": 100 * fp_low / max(clean_uy, 1),
+                 "unit": "%", "target": "context", "note": f"{fp_low}/{clean_uy} (consequences / context rows)"})
+    rows.append({"name": "cut_bunching flags in years without a planted bunch", "value": 100 * (b_hi + b_med) / max(clean_years, 1),
+                 "unit": "%", "target": "≤ 5", "note": f"{b_hi} high + {b_med} medium of {clean_years} clean years"})
     rows.append({"name": "check_all time per world", "value": secs, "unit": "s", "target": "< 5",
                  "note": "74 units × 8 years incl. synth.generate"})
     return rows

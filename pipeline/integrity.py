@@ -7,8 +7,11 @@ One function per check. Each takes processed tables (see docs/CONTRACT.md) and r
 ``check`` (name of the check), ``statistic`` (the test statistic or the size of the
 discrepancy), ``p_value`` (NaN for deterministic checks), ``threshold`` (what the statistic
 was compared with — a tolerance, a modified-z bound or the BH-adjusted level), ``severity``
-(``high`` / ``medium`` / ``low``) and ``evidence`` (one readable sentence in English; the
-notebook and report translate the check names via ``pipeline/labels/integrity.yaml``).
+(``high`` / ``medium`` / ``low``), ``evidence`` (one readable sentence in the requested
+language, ``lang="zh"`` by default, from the ``int_ev_*`` templates of
+``pipeline/labels/integrity.yaml``) and ``evidence_data`` (the template key and its numbers as
+JSON, so that :func:`evidence_text` can re-render the sentence in another language from a stored
+``integrity.csv``).
 
 Severity rules (stated once, applied everywhere)
 ------------------------------------------------
@@ -29,6 +32,7 @@ so its two-sided normal tail gives the p-value fed to BH.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -38,6 +42,7 @@ from scipy import stats
 
 from pipeline import config, io, score
 from pipeline.errors import PipelineError
+from pipeline.i18n import check_lang, t
 
 __all__ = [
     "COLUMNS",
@@ -59,6 +64,7 @@ __all__ = [
     "adjustment_gaps",
     "cut_bunching",
     "check_all",
+    "evidence_text",
     "headline",
     "reading",
     "load_tables",
@@ -67,7 +73,8 @@ __all__ = [
 ]
 
 #: Columns of every findings frame and of ``integrity.csv``.
-COLUMNS = ["year", "unit_id", "item", "check", "statistic", "p_value", "threshold", "severity", "evidence"]
+COLUMNS = ["year", "unit_id", "item", "check", "statistic", "p_value", "threshold", "severity", "evidence",
+           "evidence_data"]
 #: Family-wise false-discovery level for a ``medium`` finding (BH).
 ALPHA = 0.05
 #: BH level for a ``high`` finding.
@@ -90,14 +97,36 @@ SEVERITIES = ("high", "medium", "low")
 
 # ----------------------------------------------------------------------------- helpers
 def _empty() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
-        COLUMNS, ["int64", "object", "object", "object", "float64", "float64", "float64", "object", "object"])})
+    return pd.DataFrame({c: pd.Series(dtype=d) for c, d in zip(
+        COLUMNS, ["int64", "object", "object", "object", "float64", "float64", "float64", "object", "object", "object"])})
 
 
-def _frame(rows: list[dict] | pd.DataFrame) -> pd.DataFrame:
+def _jsonable(v):
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        return float(v)
+    return v
+
+
+def _ev(key: str, **args) -> tuple[str, dict]:
+    """Evidence of one finding: the label key ``int_ev_<key>`` and the numbers it formats."""
+    return key, {k: _jsonable(v) for k, v in args.items()}
+
+
+def _render(key: str, args: dict, lang: str) -> str:
+    return t(f"int_ev_{key}", lang, **args)
+
+
+def _frame(rows: list[dict] | pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
+    check_lang(lang)
     df = pd.DataFrame(rows) if not isinstance(rows, pd.DataFrame) else rows
     if df.empty:
         return _empty()
+    if "ev" in df:
+        df["evidence"] = [_render(k, a, lang) for k, a in df["ev"]]
+        df["evidence_data"] = [json.dumps({"key": k, **a}, ensure_ascii=False) for k, a in df["ev"]]
+        df = df.drop(columns="ev")
     for c in COLUMNS:
         if c not in df:
             df[c] = np.nan if c in ("statistic", "p_value", "threshold") else ""
@@ -256,7 +285,8 @@ def poisson_binomial_sf(k, p) -> np.ndarray:
     return np.where(k > J, 0.0, np.clip(out, 0.0, 1.0))
 
 
-def digit_preference(scores: pd.DataFrame, items: pd.DataFrame, seed: int = config.SEED) -> pd.DataFrame:
+def digit_preference(scores: pd.DataFrame, items: pd.DataFrame, seed: int = config.SEED,
+                     lang: str = "zh") -> pd.DataFrame:
     """Terminal-digit preference in the annual points of 计分 items (heaping on 0/5 + chi-square).
 
     The terminal digit is the tenths digit (points are recorded to 0.1). Graded items
@@ -329,9 +359,8 @@ def digit_preference(scores: pd.DataFrame, items: pd.DataFrame, seed: int = conf
             y, u = k.index[i]
             out.append({"year": y, "unit_id": u, "check": "digit_preference", "statistic": chi2[i],
                         "p_value": p_heap[i], "threshold": q[i], "severity": sev[i],
-                        "evidence": (f"{k.iloc[i]} of {nn[i]} terminal digits are 0 or 5 (peers on the same items: "
-                                     f"{e05[i]:.1f} expected; Whipple index {100 * k.iloc[i] / nn[i] / 0.2:.0f}); "
-                                     f"chi2 vs peers {chi2[i]:.1f} (9 df); BH q={q[i]:.2g}")})
+                        "ev": _ev("digit_preference", k=k.iloc[i], n=nn[i], e05=e05[i],
+                                  whipple=100 * k.iloc[i] / nn[i] / 0.2, chi2=chi2[i], q=q[i])})
     # ---- per item: local-smoothness null 1/5 (values at 0 or at the maximum are censored)
     si = s.loc[s["_interior"]]
     dig = pd.crosstab([si["year"], si["item_id"]], si["digit"]).reindex(columns=range(10), fill_value=0)
@@ -348,10 +377,9 @@ def digit_preference(scores: pd.DataFrame, items: pd.DataFrame, seed: int = conf
             y, it = tab.index[i]
             out.append({"year": y, "unit_id": "", "item": it, "check": "digit_preference_item", "statistic": chi2[i],
                         "p_value": p_heap[i], "threshold": q[i], "severity": sev[i],
-                        "evidence": (f"{kk[i]} of {nn[i]} terminal digits are 0 or 5 (Whipple index "
-                                     f"{100 * kk[i] / nn[i] / 0.2:.0f}; binomial p={p_heap[i]:.2g}, BH q={q[i]:.2g}); "
-                                     f"chi2 vs uniform {chi2[i]:.1f}")})
-    return _frame(out)
+                        "ev": _ev("digit_preference_item", k=kk[i], n=nn[i], whipple=100 * kk[i] / nn[i] / 0.2,
+                                  p=p_heap[i], q=q[i], chi2=chi2[i])})
+    return _frame(out, lang)
 
 
 def digit_table(scores: pd.DataFrame, items: pd.DataFrame, year: int | None = None,
@@ -409,7 +437,8 @@ def monthly_gaps(scores: pd.DataFrame, items: pd.DataFrame | None = None) -> pd.
 
 
 # ----------------------------------------------------------------------------- arithmetic checks
-def monthly_vs_annual(scores: pd.DataFrame, items: pd.DataFrame | None = None, tol: float = MONTHLY_TOL) -> pd.DataFrame:
+def monthly_vs_annual(scores: pd.DataFrame, items: pd.DataFrame | None = None, tol: float = MONTHLY_TOL,
+                      lang: str = "zh") -> pd.DataFrame:
     """Annual summary vs the sum of the twelve monthly sheets (计分 items).
 
     By the contract the annual points equal the sum of the monthly points rounded to 0.1, so
@@ -431,19 +460,19 @@ def monthly_vs_annual(scores: pd.DataFrame, items: pd.DataFrame | None = None, t
     out = [{
         "year": r.year, "unit_id": r.unit_id, "item": r.item_id, "check": "monthly_mismatch",
         "statistic": r.diff, "threshold": tol, "severity": "high",
-        "evidence": f"annual {r.points:g} vs sum of {r.n_months} monthly values {r.msum:.1f} (difference {r.diff:+.1f})",
+        "ev": _ev("monthly_mismatch", annual=r.points, n=r.n_months, msum=r.msum, diff=r.diff),
     } for r in bad.itertuples()]
     inc = j.loc[(j["n_months"] < 12) & (diff.abs() <= tol)]
     out += [{
         "year": r.year, "unit_id": r.unit_id, "item": r.item_id, "check": "monthly_incomplete",
         "statistic": float(r.n_months), "threshold": 12.0, "severity": "low",
-        "evidence": f"only {r.n_months} of 12 monthly sheets report this item",
+        "ev": _ev("monthly_incomplete", n=r.n_months),
     } for r in inc.itertuples()]
-    return _frame(out)
+    return _frame(out, lang)
 
 
 def given_vs_recomputed(given: pd.DataFrame, scores: pd.DataFrame, items: pd.DataFrame,
-                        tol: float = TOTAL_TOL) -> pd.DataFrame:
+                        tol: float = TOTAL_TOL, lang: str = "zh") -> pd.DataFrame:
     """The workbook's own 总分 / 名次 vs the values recomputed from the items.
 
     The given 总分 is defined as the pre-adjustment ``base`` of :func:`pipeline.score.totals`
@@ -474,19 +503,18 @@ def given_vs_recomputed(given: pd.DataFrame, scores: pd.DataFrame, items: pd.Dat
     for r in g.assign(d=dt).loc[dt.abs() > tol].itertuples():
         out.append({"year": r.year, "unit_id": r.unit_id, "check": "given_total_mismatch", "statistic": r.d,
                     "threshold": tol, "severity": "high",
-                    "evidence": f"workbook 总分 {r.gt:.2f} vs recomputed {r.rec_total:.2f} ({r.d:+.2f})"})
+                    "ev": _ev("given_total_mismatch", given=r.gt, recomputed=r.rec_total, diff=r.d)})
     dr = g["gr"] - g["rec_rank"]
     for r in g.assign(d=dr).loc[g["gr"].notna() & (dr != 0)].itertuples():
         own = r.gr == r.self_rank
         out.append({"year": r.year, "unit_id": r.unit_id, "check": "given_rank_mismatch", "statistic": r.d,
                     "threshold": 0.0, "severity": "low" if own else "high",
-                    "evidence": (f"workbook 名次 {int(r.gr)} vs recomputed {int(r.rec_rank)}"
-                                 + ("; consistent with the workbook's own totals" if own
-                                    else f"; not even the rank of the workbook's totals ({int(r.self_rank)})"))})
-    return _frame(out)
+                    "ev": _ev("given_rank_follows" if own else "given_rank_altered", given=int(r.gr),
+                              recomputed=int(r.rec_rank), own=int(r.self_rank))})
+    return _frame(out, lang)
 
 
-def full_marks(scores: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
+def full_marks(scores: pd.DataFrame, items: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     """Units at full marks on every applicable item, or with implausibly low spread.
 
     * ``full_marks`` (**high**): every applicable (``ok``) annual item at its maximum.
@@ -510,7 +538,7 @@ def full_marks(scores: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
     out = []
     for r in g.loc[(g["share_full"] >= 1.0) & (g["n"] >= 2)].itertuples():
         out.append({"year": r.year, "unit_id": r.unit_id, "check": "full_marks", "statistic": 1.0, "threshold": 1.0,
-                    "severity": "high", "evidence": f"full marks on all {r.n} applicable items"})
+                    "severity": "high", "ev": _ev("full_marks", n=r.n)})
     rest = g.loc[g["share_full"] < 1.0].copy()
     if len(rest):
         rest["mz"] = rest.groupby("year")["sd"].transform(lambda v: pd.Series(modified_z(v.to_numpy()), index=v.index))
@@ -520,9 +548,8 @@ def full_marks(scores: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
         for r in flag.itertuples():
             out.append({"year": r.year, "unit_id": r.unit_id, "check": "low_variance", "statistic": r.mz,
                         "p_value": r.p, "threshold": -MODZ, "severity": "high" if r.q < ALPHA_HIGH else "medium",
-                        "evidence": (f"spread of points/max across {r.n} items sd={r.sd:.3f} (modified z {r.mz:.1f}); "
-                                     f"{100*r.share_full:.0f}% of items at full marks")})
-    return _frame(out)
+                        "ev": _ev("low_variance", n=r.n, sd=r.sd, mz=r.mz, share=100 * r.share_full)})
+    return _frame(out, lang)
 
 
 def _standardised(totals: pd.DataFrame, col: str = "base") -> pd.DataFrame:
@@ -532,7 +559,7 @@ def _standardised(totals: pd.DataFrame, col: str = "base") -> pd.DataFrame:
     return t
 
 
-def yoy_jumps(totals: pd.DataFrame, col: str = "base") -> pd.DataFrame:
+def yoy_jumps(totals: pd.DataFrame, col: str = "base", lang: str = "zh") -> pd.DataFrame:
     """Year-over-year jumps of a unit's standing, and jumps followed by a reversal.
 
     Item sets and maxima change between years, so a unit's standing is compared through its
@@ -572,8 +599,7 @@ def yoy_jumps(totals: pd.DataFrame, col: str = "base") -> pd.DataFrame:
         for r in ch.loc[(ch["mz"].abs() > MODZ) | (ch["q"] < ALPHA)].itertuples():
             out.append({"year": r.year, "unit_id": r.unit_id, "check": "yoy_jump", "statistic": r.mz, "p_value": r.p,
                         "threshold": MODZ, "severity": "medium",
-                        "evidence": (f"within-year z from {r.zprev:+.2f} ({int(r.prev)}) to {r.z:+.2f}: change {r.d:+.2f}, "
-                                     f"modified z {r.mz:+.1f}, BH q={r.q:.2g}")})
+                        "ev": _ev("yoy_jump", z0=r.zprev, y0=int(r.prev), z1=r.z, d=r.d, mz=r.mz, q=r.q)})
         # jump then reversal: the change into year t and the change out of it are both large and
         # of opposite sign. Intersection-union test (Berger 1982): p = max of the two p-values.
         ch = ch.sort_values(["unit_id", "year"])
@@ -590,16 +616,15 @@ def yoy_jumps(totals: pd.DataFrame, col: str = "base") -> pd.DataFrame:
             for r in sp.loc[(sp["stat"] > MODZ) | (sp["qr"] < ALPHA_HIGH)].itertuples():
                 out.append({"year": r.year, "unit_id": r.unit_id, "check": "jump_reversal", "statistic": r.stat,
                             "p_value": r.pr, "threshold": MODZ, "severity": "high" if r.qr < ALPHA_HIGH else "medium",
-                            "evidence": (f"z {r.zprev:+.2f} → {r.z:+.2f} ({int(r.year)}) and back: changes of modified z "
-                                         f"{r.mz:+.1f} then {r.mz2:+.1f} (BH q={r.qr:.2g})")})
-    return _frame(out)
+                            "ev": _ev("jump_reversal", z0=r.zprev, z1=r.z, y=int(r.year), mz1=r.mz, mz2=r.mz2, q=r.qr)})
+    return _frame(out, lang)
 
 
 _SELF_COLS = ("self_total", "self_score", "self_assessed", "自评分")
 
 
 def adjustment_gaps(adjustments: pd.DataFrame, totals: pd.DataFrame | None = None,
-                    materiality: float = 5.0) -> pd.DataFrame:
+                    materiality: float = 5.0, lang: str = "zh") -> pd.DataFrame:
     """Self-reported vs verified (述职评议): units whose claim the verification cut most.
 
     If the adjustments table carries the self-assessed total (column ``self_total``; also
@@ -632,12 +657,12 @@ def adjustment_gaps(adjustments: pd.DataFrame, totals: pd.DataFrame | None = Non
         a = a.merge(totals[["year", "unit_id", "base"]], on=["year", "unit_id"], how="left")
         a["verified"] = a["base"] + a["adjustment"]
         a["gap"] = pd.to_numeric(a["self_total"], errors="coerce") - a["verified"]
-        what = "self-assessed {self:.2f} vs verified {ver:.2f}"
+        what = "adjustment_gap_self"
     else:
         a["gap"] = -a["adjustment"]
         a["self_total"] = np.nan
         a["verified"] = np.nan
-        what = "verification took off {gap:.2f} points"
+        what = "adjustment_gap_cut"
     a = a.loc[a["gap"].notna()].copy()
     if len(a) < 5:
         return _empty()
@@ -652,97 +677,177 @@ def adjustment_gaps(adjustments: pd.DataFrame, totals: pd.DataFrame | None = Non
         high = r.q < ALPHA_HIGH and r.gap >= materiality
         out.append({"year": r.year, "unit_id": r.unit_id, "check": "adjustment_gap", "statistic": r.gap, "p_value": r.p,
                     "threshold": r.bound, "severity": "high" if high else "medium",
-                    "evidence": what.format(self=r.self_total, ver=r.verified, gap=r.gap)
-                    + f"; gap {r.gap:+.2f} (modified z {r.mz:+.1f}, BH q={r.q:.2g})"})
-    return _frame(out)
+                    "ev": _ev(what, self=r.self_total, verified=r.verified, gap=r.gap, mz=r.mz, q=r.q)})
+    return _frame(out, lang)
 
 
-#: Cluster sizes (number of spacings) scanned by :func:`cut_bunching`.
-BUNCH_SIZES = tuple(range(3, 9))
-#: Order statistics on each side of the cut used to estimate the local mean spacing.
-BUNCH_REACH = 15
+#: Recording resolution of the totals (item points are kept in tenths): the bin width of
+#: :func:`cut_bunching`.
+BUNCH_RES = 0.1
+#: Widest window scanned above the first non-winner: 1 point (1 % of the 100-point scale).
+BUNCH_WINDOW = 1.0
+#: Half-width of the band on each side of the window whose totals estimate the local density.
+BUNCH_BAND = 2.0
+#: Monte Carlo draws of the parametric bootstrap of :func:`cut_bunching` (p resolution 1/2000).
+BUNCH_DRAWS = 1999
 
 
-def cut_bunching(totals: pd.DataFrame, top_n: int = config.TOP_N, col: str = "total") -> pd.DataFrame:
-    """Bunching of totals at the top-``top_n`` cut: a scan test on the spacings of the ranking.
+def _loglinear_fit(x: np.ndarray, y: np.ndarray, mask: np.ndarray, iters: int = 30) -> np.ndarray:
+    """Poisson regression ``log E[y_b] = a + b x_b`` on the bins where ``mask`` is 1, batched.
 
-    Units that fake their way over the winners' line pile up in a tight cluster at the cut
-    ``c`` (the ``top_n``-th highest total), because the cut moves with them. Under a locally
-    smooth density the ``m`` spacings between ``m + 1`` consecutive order statistics are
-    approximately independent exponentials with the local mean spacing ``s``, so the range
-    ``R`` of such a run is Gamma(m, s) and ``P(R ≤ r) = P(Poisson(r / s) ≥ m)`` (Pyke 1965,
-    *Spacings*; the scan statistic of Glaz, Naus & Wallenstein 2001). ``s`` is the mean
-    spacing of the ``BUNCH_REACH`` (15) order statistics on each side of the cut outside the
-    run. Every run that contains the cut unit, for m = 3 … 8, is scanned; the smallest p is
-    Bonferroni-corrected for the number of runs scanned (39).
+    ``x`` (nb,), ``y`` and ``mask`` broadcastable to (..., nb). Newton–Raphson on the two
+    parameters with a closed-form 2 × 2 solve, vectorised over every leading axis (bootstrap
+    draws × windows). Returns ``(a, b)`` stacked on the last axis.
+    """
+    shp = np.broadcast_shapes(np.shape(y), np.shape(mask))
+    y = np.broadcast_to(y, shp)
+    m = np.broadcast_to(mask, shp)
+    a = np.log(np.maximum((y * m).sum(-1) / np.maximum(m.sum(-1), 1), 1e-3))
+    b = np.zeros_like(a)
+    for _ in range(iters):  # a fixed, small number of Newton steps (not a loop over data)
+        mu = np.exp(np.clip(a[..., None] + b[..., None] * x, -30, 30)) * m
+        r = y * m - mu
+        g0, g1 = r.sum(-1), (r * x).sum(-1)
+        h00, h01, h11 = mu.sum(-1) + 1e-9, (mu * x).sum(-1), (mu * x * x).sum(-1) + 1e-9
+        det = h00 * h11 - h01 ** 2
+        da = (h11 * g0 - h01 * g1) / det
+        db = (h00 * g1 - h01 * g0) / det
+        a, b = a + da, np.clip(b + db, -50, 50)
+        if max(np.abs(da).max(initial=0), np.abs(db).max(initial=0)) < 1e-9:
+            break
+    return np.stack([a, b], axis=-1)
 
-    Family: one test per year, BH-adjusted. The finding belongs to the year (``unit_id``
-    empty): q < 0.01 → **high**, q < 0.05 → **medium**. The units of the tightest run in a
-    flagged year are listed as **low** findings (context: they cannot be told apart one by one).
+
+def _bunch_counts(v: np.ndarray, top_n: int, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """Counts of totals per 0.1-point bin around the first non-winner of each row of ``v``.
+
+    ``v`` (B, n). Bin ``j`` holds totals ``≈ c' + j × 0.1`` where ``c'`` is the highest total of a
+    non-winner (rank > ``top_n``, ties at the cut are all winners); a winner less than half a
+    bin above ``c'`` goes to bin 1, so bins ≥ 1 hold winners only. The anchor unit itself is
+    removed from bin 0. Returns ``(counts (B, hi − lo + 1), c' (B,))``; ``c'`` is NaN when there
+    is no non-winner.
+    """
+    srt = -np.sort(-v, axis=1)
+    cut = srt[:, top_n - 1:top_n]
+    cp = np.where(srt < cut - 1e-9, srt, -np.inf).max(axis=1)
+    j = np.rint((srt - cp[:, None]) / BUNCH_RES)
+    j = np.where((srt > cp[:, None] + 1e-9) & (j < 1), 1, j)
+    ok = np.isfinite(j) & (j >= lo) & (j <= hi)
+    rows = np.broadcast_to(np.arange(len(v))[:, None], j.shape)
+    y = np.zeros((len(v), hi - lo + 1))
+    np.add.at(y, (rows[ok], (j[ok] - lo).astype(int)), 1.0)
+    y[:, -lo] -= np.isfinite(cp)
+    return y, np.where(np.isfinite(cp), cp, np.nan)
+
+
+def cut_bunching(totals: pd.DataFrame, top_n: int = config.TOP_N, col: str = "total", seed: int = config.SEED,
+                 n_draws: int = BUNCH_DRAWS, lang: str = "zh") -> pd.DataFrame:
+    """Bunching of totals just above the winners' line: window count vs local density.
+
+    Units that fake their way over the line need only beat the best non-winner, so they pile
+    up in a narrow window just above its total ``c'`` (the highest total ranked below
+    ``top_n``). The test compares the number of totals ``K_J`` in the window ``(c', c' + 0.1 J]``
+    with the number ``λ_J`` expected from the local density of the totals *outside* the window —
+    the bunching estimator of Chetty, Friedman, Olsen & Pistaferri (2011, *QJE* 126:749) and
+    Kleven (2016, *Annu. Rev. Econ.* 8:435) in counting form:
+
+    1. the totals are binned at the recording resolution (0.1 point) around ``c'``, over
+       ``c' − 2`` … ``c' + 1 + 2`` points (:data:`BUNCH_BAND` on each side of the widest window);
+       the unit at ``c'`` itself is the anchor and is not counted (given a point of a Poisson
+       process, the rest is still Poisson — Slivnyak's theorem);
+    2. for each window width ``J = 1 … 10`` bins (up to :data:`BUNCH_WINDOW` = 1 point, 1 % of
+       the scale) a log-linear Poisson regression of the bin counts on the bin position is fitted
+       to the bins outside the window, ``λ_J`` = its prediction summed over the window, and
+       ``p_J = P(Poisson(λ_J) ≥ K_J)``;
+    3. the scan statistic ``min_J p_J`` is calibrated by a parametric bootstrap (Davison &
+       Hinkley 1997, §4.2): :data:`BUNCH_DRAWS` sets of bin counts are drawn from the log-linear
+       fit to all bins (the null of no bunching) and steps 2–3 are repeated on each, so the
+       p-value accounts for the scan over ``J`` and for the estimation of the density.
+
+    Family: one test per year, Benjamini–Hochberg: q < 0.01 → **high**, q < 0.05 →
+    **medium**. The finding belongs to the year (``unit_id`` empty); the winners in the window
+    of the smallest ``p_J`` are listed as **low** findings (context: bunched units cannot be
+    told apart one by one).
+
+    Parameters
+    ----------
+    totals : DataFrame
+        ``year``, ``unit_id`` and ``col`` (default ``total``).
+    top_n : int
+        Number of winners.
+    seed : int
+        Seed of the bootstrap (the same seed gives the same p-values).
+    n_draws : int
+        Bootstrap draws (p resolution ``1 / (n_draws + 1)``).
 
     Returns
     -------
     DataFrame
-        Findings ``cut_bunching``; ``statistic`` = range of the run / (m × s) (1 = as expected,
-        small = bunched), ``p_value`` = the corrected scan p, ``threshold`` = s.
+        Findings ``cut_bunching``: ``statistic`` = observed count ``K`` in the window,
+        ``threshold`` = the expected count ``λ``, ``p_value`` = the bootstrap scan p.
     """
     if totals is None or totals.empty:
         return _empty()
+    jmax = int(round(BUNCH_WINDOW / BUNCH_RES))
+    band = int(round(BUNCH_BAND / BUNCH_RES))
+    lo, hi = -band, jmax + band
+    bins = np.arange(lo, hi + 1)
+    x = bins * BUNCH_RES / BUNCH_BAND
+    widths = np.arange(1, jmax + 1)
+    inwin = (bins[None, :] >= 1) & (bins[None, :] <= widths[:, None])  # (windows, bins)
+    outside = (~inwin).astype(float)
+
+    def scan(y):  # y (..., bins) → min p, p per window, λ, K
+        beta = _loglinear_fit(x, y[..., None, :], outside)
+        mu = np.exp(np.clip(beta[..., :1] + beta[..., 1:] * x, -30, 30))
+        lam = (mu * inwin).sum(-1)
+        k = (y[..., None, :] * inwin).sum(-1)
+        p = stats.poisson.sf(k - 1, lam)
+        return p.min(-1), p, lam, k
+
     rows = []
-    for year, t in totals.groupby("year"):  # loop over years only (a handful)
-        v = t[col].astype(float).to_numpy()
-        ok = ~np.isnan(v)
-        v, ids = v[ok], t["unit_id"].to_numpy()[ok]
-        n = len(v)
-        ci = top_n - 1
-        if n < top_n + max(BUNCH_SIZES) + 2:
+    for year, tt in totals.groupby("year"):  # loop over years only (a handful)
+        tt = tt.loc[tt[col].notna()]
+        v = tt[col].astype(float).to_numpy()
+        if len(v) < top_n + 10:
             continue
-        order = np.argsort(-v, kind="stable")
-        srt = v[order]
-        best = (np.inf, None)
-        n_runs = 0
-        for m in BUNCH_SIZES:  # a few dozen runs per year
-            for a in range(max(0, ci - m), min(ci, n - 1 - m) + 1):
-                b = a + m
-                lo, hi = max(0, a - BUNCH_REACH), min(n - 1, b + BUNCH_REACH)
-                outside = np.r_[srt[lo:a + 1], srt[b:hi + 1]]
-                sp = np.r_[-np.diff(srt[lo:a + 1]), -np.diff(srt[b:hi + 1])]
-                if len(sp) < 5 or sp.mean() <= 0:
-                    continue
-                s_loc = sp.mean()
-                r = srt[a] - srt[b]
-                p = stats.poisson.sf(m - 1, r / s_loc) if r > 0 else stats.poisson.sf(m - 1, 0.05 / s_loc)
-                n_runs += 1
-                if p < best[0]:
-                    best = (p, (a, b, m, r, s_loc))
-                del outside
-        if best[1] is None:
-            continue
-        p = min(1.0, best[0] * n_runs)
-        rows.append((year, srt[ci], p, best[1], ids[order[best[1][0]:best[1][1] + 1]]))
+        y, cp = _bunch_counts(v[None, :], top_n, lo, hi)
+        if np.isnan(cp[0]) or (y[0] * outside[-1]).sum() < 5:
+            continue  # no non-winner, or too few totals near the line to estimate a density
+        t_obs, p_j, lam, k = scan(y[0])
+        null = _loglinear_fit(x, y[0], np.ones_like(x))
+        rng = np.random.default_rng([int(seed), int(year)])
+        sim = rng.poisson(np.exp(null[0] + null[1] * x), size=(int(n_draws), len(x))).astype(float)
+        t_sim = scan(sim)[0]
+        p = (1 + np.count_nonzero(t_sim <= t_obs * (1 + 1e-9))) / (n_draws + 1)
+        b = int(np.argmin(p_j))
+        hi_edge = cp[0] + (b + 1.5) * BUNCH_RES
+        win = tt.loc[(tt[col] > cp[0] + 1e-9) & (tt[col] < hi_edge)].sort_values(col, ascending=False)
+        rows.append((year, cp[0], b + 1, float(k[b]), float(lam[b]), p, win))
     if not rows:
         return _empty()
-    q = _bh(np.array([r[2] for r in rows]))
+    q = _bh(np.array([r[5] for r in rows]))
     out = []
-    for (year, c, p, (a, b, m, r, s_loc), run_ids), qq in zip(rows, q):
+    for (year, cp, j, k, lam, p, win), qq in zip(rows, q):
         if not qq < ALPHA:
             continue
-        ev = (f"{m + 1} totals within {r:.2f} points around the top-{top_n} cut {c:.2f} "
-              f"(ranks {a + 1}–{b + 1}); local mean spacing {s_loc:.2f}, so about {m * s_loc:.2f} expected "
-              f"(scan p={p:.2g}, BH q={qq:.2g})")
-        stat = r / (m * s_loc)
-        out.append({"year": year, "unit_id": "", "check": "cut_bunching", "statistic": stat, "p_value": p,
-                    "threshold": s_loc, "severity": "high" if qq < ALPHA_HIGH else "medium", "evidence": ev})
-        for u in sorted(run_ids):
-            out.append({"year": year, "unit_id": u, "check": "cut_bunching", "statistic": stat, "p_value": p,
-                        "threshold": s_loc, "severity": "low",
-                        "evidence": f"one of {m + 1} totals bunched at the cut {c:.2f} (ranks {a + 1}–{b + 1}, p={p:.2g})"})
-    return _frame(out)
+        ev = dict(k=int(k), h=j * BUNCH_RES, cp=cp, lam=lam, band=BUNCH_BAND, p=p, q=qq, draws=int(n_draws))
+        out.append({"year": year, "unit_id": "", "check": "cut_bunching", "statistic": k, "p_value": p,
+                    "threshold": lam, "severity": "high" if qq < ALPHA_HIGH else "medium",
+                    "ev": _ev("cut_bunching", **ev)})
+        for u, val in zip(win["unit_id"], win[col].astype(float)):
+            out.append({"year": year, "unit_id": u, "check": "cut_bunching", "statistic": k, "p_value": p,
+                        "threshold": lam, "severity": "low",
+                        "ev": _ev("cut_bunching_unit", total=val, k=int(k), h=j * BUNCH_RES, cp=cp, p=p)})
+    return _frame(out, lang)
 
 
 # ----------------------------------------------------------------------------- all together
-def check_all(tables: dict[str, pd.DataFrame], top_n: int = config.TOP_N, seed: int = config.SEED) -> pd.DataFrame:
+def check_all(tables: dict[str, pd.DataFrame], top_n: int = config.TOP_N, seed: int = config.SEED,
+              lang: str = "zh") -> pd.DataFrame:
     """Run every check on processed ``tables`` (keys: scores, items, given, adjustments).
+
+    ``lang`` is the language of the ``evidence`` sentences (``zh`` default, or ``en``).
 
     Returns
     -------
@@ -753,13 +858,13 @@ def check_all(tables: dict[str, pd.DataFrame], top_n: int = config.TOP_N, seed: 
     adj = tables.get("adjustments")
     tot = score.totals(scores, items, adjustments=adj, top_n=top_n)
     parts = [
-        monthly_vs_annual(scores, items),
-        given_vs_recomputed(tables.get("given"), scores, items),
-        digit_preference(scores, items, seed=seed),
-        full_marks(scores, items),
-        yoy_jumps(tot),
-        adjustment_gaps(adj, tot),
-        cut_bunching(tot, top_n=top_n),
+        monthly_vs_annual(scores, items, lang=lang),
+        given_vs_recomputed(tables.get("given"), scores, items, lang=lang),
+        digit_preference(scores, items, seed=seed, lang=lang),
+        full_marks(scores, items, lang=lang),
+        yoy_jumps(tot, lang=lang),
+        adjustment_gaps(adj, tot, lang=lang),
+        cut_bunching(tot, top_n=top_n, seed=seed, lang=lang),
     ]
     parts = [p for p in parts if not p.empty]
     if not parts:
@@ -769,6 +874,33 @@ def check_all(tables: dict[str, pd.DataFrame], top_n: int = config.TOP_N, seed: 
     df = df.assign(_s=df["severity"].map(order)).sort_values(
         ["_s", "year", "check", "unit_id", "item"], kind="stable").drop(columns="_s")
     return df.reset_index(drop=True)
+
+
+def evidence_text(findings: pd.DataFrame, lang: str = "zh") -> pd.Series:
+    """The ``evidence`` sentences of ``findings`` re-rendered in ``lang`` from ``evidence_data``.
+
+    Works on a frame read back from ``integrity.csv`` (``evidence_data`` is JSON text); rows
+    without ``evidence_data`` keep their ``evidence``.
+
+    Returns
+    -------
+    Series
+        One sentence per row, index of ``findings``.
+    """
+    check_lang(lang)
+    if not len(findings):
+        return pd.Series([], index=findings.index, dtype=object)
+    old = findings["evidence"] if "evidence" in findings else pd.Series("", index=findings.index)
+    if "evidence_data" not in findings:
+        return old.astype(object)
+    out = []
+    for data, prev in zip(findings["evidence_data"], old):
+        if isinstance(data, str) and data.startswith("{"):
+            d = json.loads(data)
+            out.append(_render(d.pop("key"), d, lang))
+        else:
+            out.append(prev)
+    return pd.Series(out, index=findings.index, dtype=object)
 
 
 def summary(findings: pd.DataFrame) -> pd.DataFrame:
@@ -792,9 +924,8 @@ def reading(kind: str, lang: str = "zh", **data) -> str:
     """One sentence of reading generated from the numbers (labels in ``labels/integrity.yaml``).
 
     ``kind``: ``counts`` (findings=), ``monthly`` (findings=, year=), ``digits`` (digits=,
-    findings=, year=), ``given`` (findings=, year=), ``bunch`` (totals=, year=, top_n=).
+    findings=, year=), ``given`` (findings=, year=), ``bunch`` (totals=, findings=, year=, top_n=).
     """
-    from pipeline.i18n import t
 
     f = data.get("findings")
     y = data.get("year")
@@ -818,12 +949,16 @@ def reading(kind: str, lang: str = "zh", **data) -> str:
     if kind == "bunch":
         tot = data["totals"]
         top_n = int(data.get("top_n", config.TOP_N))
-        v = np.sort(tot.loc[tot["year"] == y, "total"].astype(float).to_numpy())[::-1]
-        if len(v) < top_n:
+        v = np.sort(tot.loc[tot["year"] == y, "total"].astype(float).dropna().to_numpy())[::-1]
+        below = v[v < v[top_n - 1] - 1e-9] if len(v) >= top_n else v[:0]
+        if not len(below):
             return t("int_none", lang)
-        c = float(v[top_n - 1])
-        h = 0.5
-        return t("int_reading_bunch", lang, year=y, cut=c, h=h, k=int((np.abs(v - c) <= h).sum()))
+        cp = float(below[0])
+        k = int(((v > cp + 1e-9) & (v <= cp + BUNCH_WINDOW + 1e-9)).sum())
+        hit = fy.loc[(fy["check"] == "cut_bunching") & (fy["unit_id"] == "")] if fy is not None and len(fy) else fy
+        verdict = (t("int_bunch_flagged", lang, sev=t(f"int_sev_{hit['severity'].iloc[0]}", lang), p=float(hit["p_value"].iloc[0]))
+                   if hit is not None and len(hit) else t("int_bunch_not_flagged", lang))
+        return t("int_reading_bunch", lang, year=y, cut=cp, h=BUNCH_WINDOW, k=k, verdict=verdict)
     raise PipelineError(f"reading: unknown kind {kind!r}")
 
 
@@ -850,7 +985,7 @@ def load_tables(processed_dir: str | os.PathLike, years=None) -> dict[str, pd.Da
 
 
 def run(raw_dir: str | os.PathLike | None, processed_dir: str | os.PathLike, years=None,
-        top_n: int = config.TOP_N, seed: int = config.SEED) -> pd.DataFrame:
+        top_n: int = config.TOP_N, seed: int = config.SEED, lang: str = "zh") -> pd.DataFrame:
     """Run every check on the processed tables and write ``<processed_dir>/integrity.csv``.
 
     Parameters
@@ -862,13 +997,17 @@ def run(raw_dir: str | os.PathLike | None, processed_dir: str | os.PathLike, yea
         Folder written by :func:`pipeline.clean.run`.
     years : (first, last) or int, optional
         Restrict to these years.
+    lang : {"zh", "en"}
+        Language of the ``evidence`` column (Chinese by default); :func:`evidence_text`
+        re-renders it in the other language from ``evidence_data``.
 
     Returns
     -------
     DataFrame
         The findings (:data:`COLUMNS`), also written atomically as ``integrity.csv``.
     """
+    check_lang(lang)
     tables = load_tables(processed_dir, years)
-    df = check_all(tables, top_n=top_n, seed=seed)
+    df = check_all(tables, top_n=top_n, seed=seed, lang=lang)
     io.write_csv(df, Path(processed_dir) / "integrity.csv")
     return df

@@ -36,7 +36,7 @@ cells = [
          "                      report.available_years(processed))"),
     md("## 1. All checks / 全部核查"),
     code('tables = integrity.load_tables(processed, years=(years[0], year))\n'
-         'findings = integrity.check_all(tables, top_n=top_n, seed=seed)\n'
+         'findings = integrity.check_all(tables, top_n=top_n, seed=seed, lang=lang)\n'
          'io.write_table(findings, out_dir + "/tables", "integrity")\n'
          'io.write_table(integrity.summary(findings[findings["year"] == year]), out_dir + "/tables", "integrity_summary")\n'
          'print(integrity.reading("counts", lang, findings=findings[findings["year"] == year]))'),
@@ -61,8 +61,8 @@ cells = [
          'fig'),
     md("## 5. Totals at the winners' line / 优胜线附近"),
     code('totals = score.totals(tables["scores"], tables["items"], tables["adjustments"], na_policy=na_policy, top_n=top_n)\n'
-         'print(integrity.reading("bunch", lang, totals=totals, year=year, top_n=top_n))'),
-    code('fig = iplots.cut_window(totals, year, top_n, h=0.5, lang=lang)\n'
+         'print(integrity.reading("bunch", lang, totals=totals, findings=findings, year=year, top_n=top_n))'),
+    code('fig = iplots.cut_window(totals, year, top_n, lang=lang)\n'
          'save(fig, out_dir + "/figures/integrity_cut")\n'
          'fig'),
     md("## Headline / 要点"),

@@ -47,8 +47,8 @@ def digit_distribution(digits: pd.DataFrame, year: int, lang: str = "zh"):
     ax.set_xticks(range(10))
     ax.set_xlabel(t("int_digit_x", lang))
     ax.set_ylabel(t("int_digit_y", lang))
-    ax.set_title(t("int_digit_title", lang, year=year))
-    ax.legend(loc="upper right", fontsize=8, frameon=False)
+    ax.set_title(t("int_digit_title", lang, year=year), pad=22)
+    ax.legend(fontsize=8, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3)
     return fig
 
 
@@ -68,77 +68,106 @@ def monthly_gap_hist(gaps: pd.DataFrame, year: int, tol: float = 0.05, lang: str
         bins = np.arange(np.floor(lo * 10) / 10 - 0.05, np.ceil(hi * 10) / 10 + 0.1, 0.1)
         if len(bins) > 200:
             bins = 200
-        ax.hist(g, bins=bins, color=PALETTE[1], log=True)
         out = np.abs(g) > tol
+        ax.hist(g, bins=bins, color=PALETTE[1], log=True, label=t("int_gap_within", lang))
         if out.any():
-            ax.hist(g[out], bins=bins, color=WINNER, log=True)
-    ax.axvspan(-tol, tol, color=PALETTE[3], alpha=0.2, label=t("int_gap_tol", lang, tol=tol))
+            ax.hist(g[out], bins=bins, color=WINNER, log=True, label=t("int_gap_beyond", lang, k=int(out.sum())))
+    for x in (-tol, tol):  # the rounding tolerance as two thin lines, never over the bars' tops
+        ax.axvline(x, color=PALETTE[3], ls=":", lw=1.2, zorder=0, label=t("int_gap_tol", lang, tol=tol) if x > 0 else None)
+    if g.size:
+        ax.set_ylim(0.5, max(2.0, len(g)) * 3)
     ax.set_xlabel(t("int_gap_x", lang))
     ax.set_ylabel(t("int_gap_y", lang))
-    ax.set_title(t("int_gap_title", lang, year=year))
-    ax.legend(loc="upper right", fontsize=8, frameon=False)
+    ax.set_title(t("int_gap_title", lang, year=year), pad=22)
+    ax.legend(fontsize=8, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3)
     return fig
 
 
 def findings_by_check(findings: pd.DataFrame, lang: str = "zh"):
-    """Horizontal stacked bars: number of findings per check, split by severity."""
+    """Horizontal stacked bars: number of findings per check, split by severity.
+
+    The legend sits above the axes (one row), never over the bars; each bar ends with its total.
+    """
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import MaxNLocator
+
     plt = _plt()
     sev = ["high", "medium", "low"]
     if len(findings):
         tab = pd.crosstab(findings["check"], findings["severity"]).reindex(columns=sev, fill_value=0)
     else:
         tab = pd.DataFrame(columns=sev)
-    fig, ax = plt.subplots(figsize=(7, 0.45 * max(len(tab), 2) + 1.4))
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * max(len(tab), 2) + 1.9))
     left = np.zeros(len(tab))
     names = [t(f"int_chk_{c}", lang) for c in tab.index]
     for s in sev:
-        vals = tab[s].to_numpy() if len(tab) else np.array([])
-        ax.barh(names, vals, left=left, color=_SEV_COLOR[s], label=t(f"int_sev_{s}", lang))
+        vals = tab[s].to_numpy(float) if len(tab) else np.array([])
+        ax.barh(names, vals, left=left, color=_SEV_COLOR[s], height=0.6)
         left = left + vals
-    if not len(tab):
+    if len(tab):
+        for i, tot in enumerate(left):
+            ax.text(tot, i, f" {int(tot)}", va="center", ha="left", fontsize=8)
+        ax.set_xlim(0, max(left.max(), 1) * 1.12)
+        ax.set_ylim(len(tab) - 0.5, -0.5)  # first check on top
+    else:
         ax.text(0.5, 0.5, t("int_none", lang), ha="center", va="center", transform=ax.transAxes)
-    ax.invert_yaxis()
+        ax.set_yticks([])
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(t("int_count", lang))
-    ax.set_title(t("int_counts_title", lang))
-    ax.legend(title=t("int_severity", lang), fontsize=8, frameon=False, loc="lower right")
+    ax.set_title(t("int_counts_title", lang), pad=40)
+    handles = [Patch(color=_SEV_COLOR[s], label=t(f"int_sev_{s}", lang)) for s in sev]
+    ax.legend(handles=handles, title=t("int_severity", lang), fontsize=8, title_fontsize=8, frameon=False,
+              loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3)
     return fig
 
 
-def cut_window(totals: pd.DataFrame, year: int, top_n: int = config.TOP_N, h: float | None = None,
-               col: str = "total", lang: str = "zh"):
-    """Dot strip of the year's totals near the top-``top_n`` cut (±6 h), winners in red.
+def cut_window(totals: pd.DataFrame, year: int, top_n: int = config.TOP_N, window: float | None = None,
+               col: str = "total", lang: str = "zh", reach: float = 3.0):
+    """Dot strip of the year's totals near the winners' line, winners in red.
+
+    Equal totals (to 0.1) stack into columns, so bunching shows as tall columns just right of
+    the first non-winner's total ``c'`` (dashed line). The shaded band is the window
+    ``(c', c' + window]`` scanned by :func:`pipeline.integrity.cut_bunching` (default
+    :data:`pipeline.integrity.BUNCH_WINDOW`, 1 point).
 
     Parameters
     ----------
     totals : DataFrame
         ``year``, ``unit_id``, ``col`` (default ``total``).
-    h : float, optional
-        Half-width of the inner band of :func:`pipeline.integrity.cut_bunching` (shaded).
+    window : float, optional
+        Width of the shaded window above ``c'`` (points).
+    reach : float
+        Points shown on each side of ``c'``.
     """
+    from pipeline import integrity as integ
+
     plt = _plt()
+    window = integ.BUNCH_WINDOW if window is None else float(window)
     v = np.sort(totals.loc[totals["year"] == year, col].astype(float).dropna().to_numpy())[::-1]
-    fig, ax = plt.subplots(figsize=(7, 3.2))
-    if len(v) >= top_n:
-        c = v[top_n - 1]
-        h = h if h and h > 0 else max(0.05, 0.1 * np.std(v))
-        win = 6 * h
-        near = v[np.abs(v - c) <= win]
-        # stack equal-ish values so that bunching shows as a tall column
-        bins = np.round((near - c) / (h / 2))
-        _, inv, counts = np.unique(bins, return_inverse=True, return_counts=True)
-        level = np.zeros(len(near))
-        seen: dict[int, int] = {}
-        for i, b in enumerate(inv):  # a few dozen points at most
-            level[i] = seen.get(b, 0)
-            seen[b] = seen.get(b, 0) + 1
-        ax.scatter(near, level + 1, s=36, c=[WINNER if x >= c else OTHER for x in near], zorder=3)
-        ax.axvline(c, color="black", ls="--", lw=1)
-        ax.text(c, (level.max() + 2.1) if len(level) else 1, t("int_bunch_cut", lang, cut=f"{c:.2f}"),
-                ha="center", va="bottom", fontsize=8)
-        ax.axvspan(c - h, c + h, color=PALETTE[2], alpha=0.2)
-        ax.set_ylim(0, (level.max() if len(level) else 1) + 3.0)
-        ax.set_xlim(c - win, c + win)
+    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    below = v[v < v[top_n - 1] - 1e-9] if len(v) >= top_n else np.array([])
+    if len(below):
+        cp = float(below[0])
+        near = v[np.abs(v - cp) <= reach + window]
+        # stack totals that are equal at the 0.1 resolution into columns
+        key = np.round(near, 1)
+        order = np.argsort(key, kind="stable")
+        level = np.empty(len(near))
+        _, first, counts = np.unique(key[order], return_index=True, return_counts=True)
+        level[order] = np.arange(len(near)) - np.repeat(first, counts)
+        win = near > cp + 1e-9
+        ax.scatter(near[win], level[win] + 1, s=34, c=WINNER, zorder=3, label=t("winner", lang))
+        ax.scatter(near[~win], level[~win] + 1, s=34, c=OTHER, zorder=3, label=t("int_bunch_other", lang))
+        ax.axvspan(cp, cp + window, color=PALETTE[2], alpha=0.2, zorder=1, label=t("int_bunch_window", lang, w=window))
+        ax.axvline(cp, color="black", ls="--", lw=1, zorder=2, label=t("int_bunch_line", lang, cut=f"{cp:.2f}"))
+        top = float(level.max() + 1) if len(level) else 1.0
+        ax.set_ylim(0, top + 1.5)
+        ax.set_xlim(cp - reach - 0.15, cp + window + reach + 0.15)
+        ax.legend(fontsize=8, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(t("int_bunch_x", lang))
     ax.set_ylabel(t("int_bunch_y", lang))
-    ax.set_title(t("int_bunch_title", lang, year=year, top_n=top_n))
+    ax.set_title(t("int_bunch_title", lang, year=year, top_n=top_n), pad=24)
     return fig
