@@ -765,9 +765,12 @@ def cut_bunching(totals: pd.DataFrame, top_n: int = config.TOP_N, col: str = "to
        p-value accounts for the scan over ``J`` and for the estimation of the density.
 
     Family: one test per year, Benjamini–Hochberg: q < 0.01 → **high**, q < 0.05 →
-    **medium**. The finding belongs to the year (``unit_id`` empty); the winners in the window
-    of the smallest ``p_J`` are listed as **low** findings (context: bunched units cannot be
-    told apart one by one).
+    **medium**; a year whose own p < 0.05 but whose q ≥ 0.05 is a **low** (screening) finding —
+    with ~74 totals a year the test has little power, so a nominally significant year is worth
+    a look even when it does not survive the correction across years. The finding belongs to
+    the year (``unit_id`` empty); for high/medium years the winners in the window of the
+    smallest ``p_J`` are listed as **low** findings too (context: bunched units cannot be told
+    apart one by one).
 
     Parameters
     ----------
@@ -829,9 +832,12 @@ def cut_bunching(totals: pd.DataFrame, top_n: int = config.TOP_N, col: str = "to
     q = _bh(np.array([r[5] for r in rows]))
     out = []
     for (year, cp, j, k, lam, p, win), qq in zip(rows, q):
-        if not qq < ALPHA:
-            continue
         ev = dict(k=int(k), h=j * BUNCH_RES, cp=cp, lam=lam, band=BUNCH_BAND, p=p, q=qq, draws=int(n_draws))
+        if not qq < ALPHA:
+            if p < ALPHA:  # screening tier: significant in its own year, not across the family
+                out.append({"year": year, "unit_id": "", "check": "cut_bunching", "statistic": k, "p_value": p,
+                            "threshold": lam, "severity": "low", "ev": _ev("cut_bunching", **ev)})
+            continue
         out.append({"year": year, "unit_id": "", "check": "cut_bunching", "statistic": k, "p_value": p,
                     "threshold": lam, "severity": "high" if qq < ALPHA_HIGH else "medium",
                     "ev": _ev("cut_bunching", **ev)})
