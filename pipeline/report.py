@@ -397,10 +397,16 @@ def _read(processed: Path, name: str, required: bool = True) -> pd.DataFrame | N
     return None
 
 
-def _load(processed: Path) -> dict[str, pd.DataFrame | None]:
+def _load(processed: Path, lang: str = "zh") -> dict[str, pd.DataFrame | None]:
     d = {n: _read(processed, n) for n in ("items", "units", "scores", "totals")}
     for n in ("adjustments", "weak_orgs", "given", "cleaning_log", "quarantine", "integrity"):
         d[n] = _read(processed, n, required=False)
+    integ = d.get("integrity")
+    if integ is not None and len(integ) and "evidence_data" in integ:
+        from pipeline import integrity
+
+        # integrity.csv is written in Chinese; re-render its evidence in the report's language
+        d["integrity"] = integ.assign(evidence=integrity.evidence_text(integ, lang).to_numpy())
     return d
 
 
@@ -1662,7 +1668,7 @@ def build_year(params, out: Path | None = None, allow_missing: bool = False, tim
     root = _analysis_root(prm, analysis) / str(year)
     executed = Path(prm.reports) / str(year) / "executed"
     _log(f"report {year}: loading tables")
-    data = _load(processed)
+    data = _load(processed, prm.lang)
     chapters = {c: _chapter(root, c) for c in CHAPTERS}
     missing = [c for c, v in chapters.items() if v is None]
     if missing and not allow_missing:
@@ -2011,7 +2017,7 @@ def build_study(params, years: tuple[int, int] | None = None, out: Path | None =
     prm = params
     lang = prm.lang
     processed = Path(prm.processed)
-    data = _load(processed)
+    data = _load(processed, lang)
     avail = available_years(processed)
     first, last = years or (prm.years or (avail[0], avail[-1]))
     yrs = [y for y in avail if first <= y <= last]

@@ -527,3 +527,21 @@ def test_english_counts_agree(rep_en):
     text = _text(_no_data(rep_en.html))
     bad = re.findall(r"(?<![\d.,])1 (?:units|items|findings|winners|values|changes|results|groups|years)\b", text)
     assert not bad, bad
+
+
+def test_integrity_evidence_follows_the_report_language(world, tmp_path):
+    """integrity.csv is written in Chinese (the default); the report re-renders its evidence in the
+    report's language from ``evidence_data`` (pipeline.integrity.evidence_text)."""
+    import re
+    import shutil
+
+    from pipeline import integrity
+
+    proc = tmp_path / "processed"
+    shutil.copytree(world.processed, proc)
+    integrity.run(world.raw, proc)
+    zh = report._load(proc, "zh")["integrity"]
+    en = report._load(proc, "en")["integrity"]
+    assert len(zh) == len(en) > 0
+    assert zh["evidence"].str.contains(r"[\u4e00-\u9fff]").any()
+    assert not en["evidence"].map(lambda s: bool(re.search(r"[\u4e00-\u9fff]", str(s)))).any()
