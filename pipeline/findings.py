@@ -31,6 +31,7 @@ from pipeline.score import aggregate, rank
 
 __all__ = [
     "Finding",
+    "pct_stats",
     "item_matrix",
     "item_stats",
     "system_by_year",
@@ -205,6 +206,14 @@ def item_stats(scores: pd.DataFrame, items: pd.DataFrame, year: int) -> pd.DataF
     )
 
 
+def pct_stats(p: pd.Series) -> dict[str, float]:
+    """Distribution of % of max: mean, median, sd (n − 1), CV = sd / mean, min, max and the
+    share of units at or above :data:`CEILING` (shared by the overview and the trend rules)."""
+    sd = p.std(ddof=1)
+    return {"mean": p.mean(), "median": p.median(), "sd": sd, "cv": sd / p.mean(), "min": p.min(), "max": p.max(),
+            "share_ceiling": float((p >= CEILING).mean())}
+
+
 def system_by_year(totals: pd.DataFrame, top_n: int = config.TOP_N) -> pd.DataFrame:
     """System-level statistics of each year (is the assessment losing its power to discriminate?).
 
@@ -221,18 +230,7 @@ def system_by_year(totals: pd.DataFrame, top_n: int = config.TOP_N) -> pd.DataFr
         p = g["pct_of_max"].astype(float)
         win = g.loc[g["rank"] <= top_n, "pct_of_max"]
         rows.append(
-            {
-                "year": int(year),
-                "n_units": int(len(g)),
-                "mean": p.mean(),
-                "median": p.median(),
-                "sd": p.std(ddof=1),
-                "cv": p.std(ddof=1) / p.mean(),
-                "min": p.min(),
-                "max": p.max(),
-                "share_ceiling": float((p >= CEILING).mean()),
-                "cut": float(win.min()) if len(win) else np.nan,
-            }
+            {"year": int(year), "n_units": int(len(g)), **pct_stats(p), "cut": float(win.min()) if len(win) else np.nan}
         )
     return pd.DataFrame(rows)
 
