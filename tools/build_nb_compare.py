@@ -7,12 +7,10 @@ reading generated from the numbers; the last cell records the headline numbers.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbtools import code, md, notebook, write
 
-ROOT = Path(__file__).resolve().parent.parent
 
 PARAMS = '''# years: a span such as "2009-2016"; None = every year in the data
 year = 2016
@@ -48,15 +46,6 @@ from pipeline.plots import style
 style.use_style()'''
 
 
-def md(text: str):
-    return new_markdown_cell(text)
-
-
-def code(text: str, tags: list[str] | None = None):
-    cell = new_code_cell(text)
-    if tags:
-        cell.metadata["tags"] = tags
-    return cell
 
 
 def horizontal() -> nbformat.NotebookNode:
@@ -162,7 +151,7 @@ def horizontal() -> nbformat.NotebookNode:
             ")"
         ),
     ]
-    return _nb(cells)
+    return notebook(cells)
 
 
 def vertical() -> nbformat.NotebookNode:
@@ -257,23 +246,12 @@ def vertical() -> nbformat.NotebookNode:
             ")"
         ),
     ]
-    return _nb(cells)
-
-
-def _nb(cells) -> nbformat.NotebookNode:
-    nb = new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.metadata["language_info"] = {"name": "python"}
-    return nb
+    return notebook(cells)
 
 
 def main() -> None:
-    for name, nb in (("02-horizontal.ipynb", horizontal()), ("03-vertical-trend.ipynb", vertical())):
-        path = ROOT / "notebooks" / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.validate(nb)
-        nbformat.write(nb, str(path))
-        print(path)
+    write(horizontal(), "02-horizontal.ipynb")
+    write(vertical(), "03-vertical-trend.ipynb")
 
 
 if __name__ == "__main__":

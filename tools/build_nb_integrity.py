@@ -5,13 +5,7 @@ Run: ``.venv/bin/python tools/build_nb_integrity.py``. Thin: parameters of liter
 reading generated from the numbers, the headline record last.
 """
 
-from pathlib import Path
-
-import nbformat as nbf
-
-ROOT = Path(__file__).resolve().parent.parent
-md = nbf.v4.new_markdown_cell
-code = nbf.v4.new_code_cell
+from nbtools import code, md, notebook, write
 
 cells = [
     md("# 五、数据真实性核查 Integrity checks\n\n"
@@ -69,9 +63,4 @@ cells = [
     code('notebooks.record(year=year, **integrity.headline(findings[findings["year"] == year]))'),
 ]
 
-nb = nbf.v4.new_notebook(cells=cells, metadata={
-    "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-    "language_info": {"name": "python"},
-})
-nbf.write(nb, ROOT / "notebooks" / "05-integrity.ipynb")
-print("wrote notebooks/05-integrity.ipynb")
+write(notebook(cells), "05-integrity.ipynb")

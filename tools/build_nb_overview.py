@@ -5,13 +5,7 @@ of literals, one library call per step (pipeline.report / pipeline.findings), a 
 printed sentence of reading generated from the numbers, and the headline record last.
 """
 
-from pathlib import Path
-
-import nbformat as nbf
-
-ROOT = Path(__file__).resolve().parent.parent
-md = nbf.v4.new_markdown_cell
-code = nbf.v4.new_code_cell
+from nbtools import code, md, notebook, write
 
 cells = [
     md("# 一、总体情况 Overview\n\n"
@@ -68,10 +62,4 @@ cells = [
          '                 n_items=int(structure["n_items"].sum()), n_flat_items=flat[0].values["k"] if flat else 0)'),
 ]
 
-nb = nbf.v4.new_notebook(cells=cells)
-nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-nb.metadata["language_info"] = {"name": "python"}
-out = ROOT / "notebooks" / "01-overview.ipynb"
-out.parent.mkdir(parents=True, exist_ok=True)
-nbf.write(nb, str(out))
-print(f"wrote {out}")
+write(notebook(cells), "01-overview.ipynb")

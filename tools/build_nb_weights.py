@@ -5,22 +5,16 @@ Run: ``.venv/bin/python tools/build_nb_weights.py``.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import nbformat as nbf
-
-ROOT = Path(__file__).resolve().parent.parent
+import nbtools
+from nbtools import notebook, write
 
 
 def md(text: str):
-    return nbf.v4.new_markdown_cell(text.strip())
+    return nbtools.md(text.strip())
 
 
 def code(text: str, tags=None):
-    c = nbf.v4.new_code_cell(text.strip())
-    if tags:
-        c.metadata["tags"] = tags
-    return c
+    return nbtools.code(text.strip(), tags=tags)
 
 
 CELLS = [
@@ -149,15 +143,5 @@ pipeline.notebooks.record(year=data.year, **sens.headline(unc, oat_summary, comp
 ]
 
 
-def build() -> nbf.NotebookNode:
-    nb = nbf.v4.new_notebook()
-    nb.cells = CELLS
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.metadata["language_info"] = {"name": "python"}
-    return nb
-
-
 if __name__ == "__main__":
-    out = ROOT / "notebooks" / "04-weights.ipynb"
-    nbf.write(build(), str(out))
-    print(f"wrote {out}")
+    write(notebook(CELLS), "04-weights.ipynb")
