@@ -31,14 +31,14 @@ uncertainty analysis, Sobol variance-based sensitivity, nominal vs effective wei
 permutation test of fairness (SPEC §4).
 """),
     code("""
-year = None
+year = 2016
 years = None
 top_n = 20
 na_policy = "prorate"
 lang = "zh"
 seed = 20240601
 processed = "../data/processed"
-out_dir = "../data/processed/analysis/default"
+out_dir = "../data/processed/analysis/2016/04-weights"
 scheme = "dirichlet"
 n_samples = 20000
 kappa = 200.0
