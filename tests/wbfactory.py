@@ -20,6 +20,7 @@ import csv
 from pathlib import Path
 
 import openpyxl
+from openpyxl.utils import get_column_letter
 
 # unit_id, name, aliases, type, sector, members, valid_from, valid_to, successor_id
 UNITS = [
@@ -258,12 +259,8 @@ def write_year(raw: Path, year: int = 2015, values=CLEAN_VALUES, summary_name=No
 
 
 def _col(j: int) -> str:
-    s = ""
-    j += 1
-    while j:
-        j, r = divmod(j - 1, 26)
-        s = chr(65 + r) + s
-    return s
+    # openpyxl's letters, not pipeline.load.col_letter: fixtures must not reuse the code under test
+    return get_column_letter(j + 1)
 
 
 def _shift(rng: str, offset) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from pipeline import config
 from pipeline.errors import PipelineError
@@ -29,6 +30,32 @@ from pipeline.score import TIE_DECIMALS
 __all__ = ["Composite", "competition_order", "sorted_with_ties", "ranks_from_order", "fast_rank"]
 
 _POLICIES = config.NA_POLICIES  # ("prorate", "zero", "full")
+
+
+def criteria_matrix(matrix, unit_ids=None, criteria=None, maxima=None, who: str = "matrix"):
+    """Units × criteria values as a float array, with unit ids and criterion names.
+
+    A DataFrame supplies its index and columns unless ``unit_ids`` / ``criteria`` are given;
+    ``maxima`` divides each column first (points → share of max). Raises a one-line
+    :class:`PipelineError` (prefixed with ``who``) unless the array is 2-D.
+
+    Returns
+    -------
+    (x, unit_ids, criteria) : numpy.ndarray, list, list
+    """
+    if isinstance(matrix, pd.DataFrame):
+        unit_ids = matrix.index.to_numpy() if unit_ids is None else unit_ids
+        criteria = list(matrix.columns) if criteria is None else criteria
+        matrix = matrix.to_numpy(dtype=float)
+    x = np.asarray(matrix, dtype=float)
+    if x.ndim != 2:
+        raise PipelineError(f"{who}: matrix must be units × criteria")
+    if maxima is not None:
+        x = x / np.asarray(maxima, dtype=float)
+    u, k = x.shape
+    ids = list(unit_ids) if unit_ids is not None else list(range(u))
+    crit = list(criteria) if criteria is not None else list(range(k))
+    return x, ids, crit
 
 
 def _as_groups(groups, n_items: int) -> tuple[list, np.ndarray]:

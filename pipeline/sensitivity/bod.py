@@ -25,6 +25,7 @@ import pandas as pd
 from scipy.optimize import linprog
 
 from pipeline.errors import PipelineError
+from pipeline.sensitivity._core import criteria_matrix
 
 __all__ = ["bod", "bod_table"]
 
@@ -62,20 +63,11 @@ def bod_table(matrix, bounds=None, *, maxima=None, cross: bool = True, unit_ids=
         of efficiency, rounded to 9 decimals); then ``w_<criterion>`` (optimal weights) and
         ``share_<criterion>`` (pie shares w_j y_ij / E_i).
     """
-    if isinstance(matrix, pd.DataFrame):
-        unit_ids = matrix.index.to_numpy() if unit_ids is None else unit_ids
-        criteria = list(matrix.columns) if criteria is None else criteria
-        matrix = matrix.to_numpy(dtype=float)
-    y = np.asarray(matrix, dtype=float)
-    if y.ndim != 2:
-        raise PipelineError("bod: matrix must be units × criteria")
-    if maxima is not None:
-        y = y / np.asarray(maxima, dtype=float)
+    y, ids, crit = criteria_matrix(matrix, unit_ids, criteria, maxima, who="bod")
     if np.any(y[~np.isnan(y)] < 0):
         raise PipelineError("bod: criteria values must be non-negative")
-    rowmean = np.nanmean(np.where(np.isnan(y), np.nan, y), axis=1) if np.isnan(y).any() else None
-    if rowmean is not None:
-        y = np.where(np.isnan(y), np.nan_to_num(rowmean)[:, None], y)
+    if np.isnan(y).any():
+        y = np.where(np.isnan(y), np.nan_to_num(np.nanmean(y, axis=1))[:, None], y)
     u, k = y.shape
     b = None
     if bounds is not None:
@@ -104,8 +96,6 @@ def bod_table(matrix, bounds=None, *, maxima=None, cross: bool = True, unit_ids=
         w[i] = res.x
         eff[i] = -res.fun
     eff = np.clip(eff, 0.0, 1.0)
-    ids = list(unit_ids) if unit_ids is not None else list(range(u))
-    crit = list(criteria) if criteria is not None else list(range(k))
     out = pd.DataFrame({"efficiency": eff}, index=pd.Index(ids, name="unit_id"))
     if cross:
         e = ys @ w.T  # e[i, k]: unit i under unit k's weights

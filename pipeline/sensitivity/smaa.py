@@ -26,7 +26,7 @@ import pandas as pd
 
 from pipeline import config
 from pipeline.errors import PipelineError
-from pipeline.sensitivity._core import competition_order
+from pipeline.sensitivity._core import competition_order, criteria_matrix
 from pipeline.sensitivity.weights import sample_weights
 
 __all__ = ["SMAAResult", "smaa"]
@@ -119,21 +119,11 @@ def smaa(matrix, n: int, seed=config.SEED, bounds=None, *, maxima=None, top_n: i
     -------
     SMAAResult
     """
-    if isinstance(matrix, pd.DataFrame):
-        unit_ids = matrix.index.to_numpy() if unit_ids is None else unit_ids
-        criteria = list(matrix.columns) if criteria is None else criteria
-        matrix = matrix.to_numpy(dtype=float)
-    x = np.asarray(matrix, dtype=float)
-    if x.ndim != 2:
-        raise PipelineError("smaa: matrix must be units × criteria")
-    if maxima is not None:
-        x = x / np.asarray(maxima, dtype=float)
+    x, ids, crit = criteria_matrix(matrix, unit_ids, criteria, maxima, who="smaa")
     u, k = x.shape
     n = int(n)
     if n < 1 or sd < 0:
         raise PipelineError("smaa: n must be ≥ 1 and sd ≥ 0")
-    ids = list(unit_ids) if unit_ids is not None else list(range(u))
-    crit = list(criteria) if criteria is not None else list(range(k))
     rng = np.random.default_rng(seed)
     hist = np.zeros(u * u, dtype=np.int64)
     cw1 = np.zeros((u, k))
