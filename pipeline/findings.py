@@ -2,9 +2,13 @@
 
 Two layers, both pure functions of DataFrames (no I/O, no hidden state):
 
-1. **Evidence tables** (``item_stats``, ``system_by_year``, ``effective_weights``,
-   ``scheme_ranks``, ``favour_test``, ``peer_test``, ``persistence``) turn the processed tables
-   (SPEC §3) into the small tidy tables that the rules read.
+1. **Evidence** is the chapters' recorded tables (:mod:`pipeline.notebooks`), never a second
+   computation: item discrimination (:func:`pipeline.compare.item_discrimination`), the system
+   by year (:func:`pipeline.trend.system`), winner persistence (:func:`pipeline.compare.persistence`),
+   the Kruskal–Wallis tests of peer groups (:func:`pipeline.compare.peer_test`), the weight
+   uncertainty, effective weights and fairness tests of the weights chapter
+   (:mod:`pipeline.sensitivity`). :func:`peer_evidence` and :func:`always_winners` only
+   select and join rows of those tables.
 2. **Rules** (``rule_*``) each read one evidence table and return a list of :class:`Finding`
    records — empty when the data show nothing noteworthy. :func:`derive` runs every rule
    whose evidence is available and sorts the findings by severity.
@@ -19,7 +23,7 @@ and tables. The text of a finding and of its recommendation lives in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -27,19 +31,13 @@ from scipy import stats
 
 from pipeline import config
 from pipeline.i18n import t
-from pipeline.score import aggregate, rank
 
 __all__ = [
     "Finding",
     "pct_stats",
-    "item_matrix",
-    "item_stats",
-    "system_by_year",
     "effective_weights",
-    "scheme_ranks",
-    "favour_test",
-    "peer_test",
-    "persistence",
+    "peer_evidence",
+    "always_winners",
     "rule_winner_stability",
     "rule_flat_items",
     "rule_ceiling",
@@ -142,97 +140,12 @@ class Finding:
 # --------------------------------------------------------------------------------------------
 
 
-def item_matrix(scores: pd.DataFrame, items: pd.DataFrame, year: int) -> pd.DataFrame:
-    """Units × items matrix of annual points for one year.
-
-    Returns
-    -------
-    DataFrame
-        Index ``unit_id`` (sorted), columns ``item_id`` (the year's item list order); values are
-        earned points; NaN where the item does not apply (status ``na``); 0 where the cell was
-        missing (a missing cell earns nothing, :mod:`pipeline.score`).
-    """
-    s = scores.loc[(scores["year"] == year) & (scores["period"].astype(str) == "Y")]
-    pts = s["points"].astype(float).where(s["status"] != "missing", 0.0)
-    pts = pts.where(s["status"] != "na", np.nan)
-    m = pd.DataFrame({"unit_id": s["unit_id"], "item_id": s["item_id"], "points": pts})
-    m = m.pivot(index="unit_id", columns="item_id", values="points").sort_index()
-    order = items.loc[items["year"] == year].sort_values("item_id")["item_id"].tolist()
-    return m.reindex(columns=order)
-
-
-def item_stats(scores: pd.DataFrame, items: pd.DataFrame, year: int) -> pd.DataFrame:
-    """Spread and discrimination of each item in one year.
-
-    Returns
-    -------
-    DataFrame
-        One row per item: ``item_id``, ``item_name``, ``category``, ``dimension``, ``method``,
-        ``max_points``; ``mean`` and ``sd`` (sample sd, ddof=1) of the points over applicable
-        units; ``sd_rel`` = sd / max_points; ``share_full`` = share of applicable units at full
-        marks; ``r_it`` = corrected item–total correlation (Pearson correlation of the item's
-        points with the sum of the *other* items' points, units with the item applicable).
-    """
-    m = item_matrix(scores, items, year)
-    it = items.loc[items["year"] == year].set_index("item_id").reindex(m.columns)
-    x = m.to_numpy(dtype=float)
-    mx = it["max_points"].to_numpy(dtype=float)
-    present = ~np.isnan(x)
-    n = present.sum(axis=0)
-    mean = np.nanmean(x, axis=0)
-    sd = np.nanstd(x, axis=0, ddof=1)
-    full = np.where(present, np.isclose(x, mx[None, :]), False).sum(axis=0) / np.maximum(n, 1)
-    x0 = np.where(present, x, 0.0)
-    rest = x0.sum(axis=1, keepdims=True) - x0  # total of the other items, per unit and item
-    xc = np.where(present, x0 - mean[None, :], 0.0)
-    rest_mean = np.where(present, rest, 0.0).sum(axis=0) / np.maximum(n, 1)
-    rc = np.where(present, rest - rest_mean[None, :], 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r_it = (xc * rc).sum(axis=0) / np.sqrt((xc**2).sum(axis=0) * (rc**2).sum(axis=0))
-    return pd.DataFrame(
-        {
-            "item_id": m.columns.to_numpy(),
-            "item_name": it["item_name"].to_numpy(),
-            "category": it["category"].to_numpy(),
-            "dimension": it["dimension"].to_numpy(),
-            "method": it["method"].to_numpy(),
-            "max_points": mx,
-            "mean": mean,
-            "sd": sd,
-            "sd_rel": sd / mx,
-            "share_full": full,
-            "r_it": r_it,
-        }
-    )
-
-
 def pct_stats(p: pd.Series) -> dict[str, float]:
     """Distribution of % of max: mean, median, sd (n − 1), CV = sd / mean, min, max and the
     share of units at or above :data:`CEILING` (shared by the overview and the trend rules)."""
     sd = p.std(ddof=1)
     return {"mean": p.mean(), "median": p.median(), "sd": sd, "cv": sd / p.mean(), "min": p.min(), "max": p.max(),
             "share_ceiling": float((p >= CEILING).mean())}
-
-
-def system_by_year(totals: pd.DataFrame, top_n: int = config.TOP_N) -> pd.DataFrame:
-    """System-level statistics of each year (is the assessment losing its power to discriminate?).
-
-    Returns
-    -------
-    DataFrame
-        One row per year: ``year``, ``n_units``; ``mean``, ``median``, ``sd`` (ddof=1), ``cv``
-        (sd / mean), ``min``, ``max`` of ``pct_of_max``; ``share_ceiling`` = share of units with
-        pct_of_max ≥ 95 (:data:`CEILING`); ``cut`` = pct_of_max of the lowest-ranked winner
-        (the score needed to be in the top ``top_n``).
-    """
-    rows = []
-    for year, g in totals.groupby("year", sort=True):
-        p = g["pct_of_max"].astype(float)
-        win = g.loc[g["rank"] <= top_n, "pct_of_max"]
-        rows.append(
-            {"year": int(year), "n_units": int(len(g)), **pct_stats(p), "cut": float(win.min()) if len(win) else np.nan}
-        )
-    return pd.DataFrame(rows)
 
 
 def effective_weights(totals: pd.DataFrame, items: pd.DataFrame, year: int) -> pd.DataFrame:
@@ -268,123 +181,6 @@ def effective_weights(totals: pd.DataFrame, items: pd.DataFrame, year: int) -> p
     return out
 
 
-def scheme_ranks(scores: pd.DataFrame, items: pd.DataFrame, totals: pd.DataFrame, year: int) -> pd.DataFrame:
-    """Ranks under the nominal item maxima and under equal category weights (25 each).
-
-    Both composites are ``100 × Σ_j w_j x_j / Σ_j w_j`` over the unit's applicable items with
-    ``x_j`` = points / max (:func:`pipeline.score.aggregate`, NA prorated), plus the verified
-    adjustment. Nominal: ``w_j = max_j``; equal categories: ``w_j = max_j / max(category_j)``.
-
-    Returns
-    -------
-    DataFrame
-        ``unit_id``, ``score_nominal``, ``score_equal``, ``rank_nominal``, ``rank_equal``,
-        ``shift`` = rank_equal − rank_nominal (positive: the nominal scheme ranks the unit better).
-    """
-    m = item_matrix(scores, items, year)
-    it = items.loc[items["year"] == year].set_index("item_id").reindex(m.columns)
-    mx = it["max_points"].to_numpy(dtype=float)
-    x = m.to_numpy(dtype=float) / mx[None, :]
-    cmax = it.groupby("category")["max_points"].transform("sum").to_numpy(dtype=float)
-    w = np.vstack([mx, mx / cmax])
-    comp = 100.0 * aggregate(x, w)  # (2, units)
-    adj = totals.loc[totals["year"] == year].set_index("unit_id")["adjustment"].reindex(m.index).fillna(0.0)
-    comp = comp + adj.to_numpy()[None, :]
-    r = rank(np.round(comp, 6), axis=1)
-    return pd.DataFrame(
-        {
-            "unit_id": m.index.to_numpy(),
-            "score_nominal": comp[0],
-            "score_equal": comp[1],
-            "rank_nominal": r[0],
-            "rank_equal": r[1],
-            "shift": r[1] - r[0],
-        }
-    )
-
-
-def favour_test(ranks: pd.DataFrame, units: pd.DataFrame, by: Iterable[str] = ("sector", "type"), n_perm: int = 4999, seed: int = config.SEED) -> pd.DataFrame:
-    """Permutation test: does the nominal scheme favour a group of units?
-
-    Statistic: the group's mean ``shift`` (rank under equal category weights minus nominal
-    rank; positive = the nominal scheme places the group's units higher than the alternative).
-    Null: group labels are exchangeable across units. One-sided p-value
-    ``(b + 1) / (n_perm + 1)`` with ``b`` = permutations whose group mean is ≥ the observed one
-    (Phipson & Smyth 2010, "Permutation p-values should never be zero"). All permutations are
-    drawn at once (``rng.permuted`` on an n_perm × n_units matrix), seeded.
-
-    Returns
-    -------
-    DataFrame
-        One row per grouping variable and group: ``by``, ``group``, ``n``, ``mean_shift``,
-        ``p_value``.
-    """
-    d = ranks.merge(units[["unit_id", *by]], on="unit_id", how="left")
-    shift = d["shift"].to_numpy(dtype=float)
-    rng = np.random.default_rng(seed)
-    perm = rng.permuted(np.broadcast_to(np.arange(len(d)), (n_perm, len(d))), axis=1)
-    ps = shift[perm]  # (n_perm, units)
-    rows = []
-    for var in by:
-        lab = d[var].astype(str).to_numpy()
-        for gname in sorted(set(lab)):
-            mask = lab == gname
-            k = int(mask.sum())
-            if k < 2 or k == len(d):
-                continue
-            obs = shift[mask].mean()
-            null = ps[:, :k].mean(axis=1)  # the first k of a random permutation = a random k-subset
-            p = (np.sum(null >= obs - 1e-12) + 1) / (n_perm + 1)
-            rows.append({"by": var, "group": gname, "n": k, "mean_shift": float(obs), "p_value": float(p)})
-    return pd.DataFrame(rows, columns=["by", "group", "n", "mean_shift", "p_value"])
-
-
-def peer_test(totals: pd.DataFrame, units: pd.DataFrame, year: int, by: str = "sector") -> pd.DataFrame:
-    """Kruskal–Wallis test of the totals of one year across groups (``scipy.stats.kruskal``).
-
-    Returns
-    -------
-    DataFrame
-        One row per group: ``by``, ``group``, ``n``, ``median`` (pct_of_max), and the test's
-        ``H``, ``p_value`` and ``epsilon2`` = H / (n − 1) (Tomczak & Tomczak 2014) repeated on
-        every row.
-    """
-    g = totals.loc[totals["year"] == year].merge(units[["unit_id", by]], on="unit_id", how="left")
-    groups = {k: v["pct_of_max"].to_numpy(dtype=float) for k, v in g.groupby(by, sort=True)}
-    groups = {k: v for k, v in groups.items() if len(v) >= 2}
-    if len(groups) < 2:
-        return pd.DataFrame(columns=["by", "group", "n", "median", "H", "p_value", "epsilon2"])
-    h, p = stats.kruskal(*groups.values())
-    n = sum(len(v) for v in groups.values())
-    return pd.DataFrame(
-        [{"by": by, "group": k, "n": len(v), "median": float(np.median(v)), "H": float(h), "p_value": float(p), "epsilon2": float(h) / (n - 1)} for k, v in groups.items()]
-    )
-
-
-def persistence(totals: pd.DataFrame, year: int, lookback: int = 3) -> pd.DataFrame:
-    """For each winner of ``year``: in how many of the ``lookback`` previous years it also won.
-
-    Returns
-    -------
-    DataFrame
-        ``unit_id``, ``years_seen`` (previous years with a row for the unit), ``years_won``
-        (previous years it was a winner), ``always`` (won in all ``lookback`` previous years).
-        Empty when fewer than ``lookback`` previous years exist.
-    """
-    prev = sorted(y for y in totals["year"].unique() if y < year)[-lookback:]
-    cols = ["unit_id", "years_seen", "years_won", "always"]
-    if len(prev) < lookback:
-        return pd.DataFrame(columns=cols)
-    win = totals.loc[(totals["year"] == year) & totals["is_winner"], ["unit_id"]]
-    p = totals.loc[totals["year"].isin(prev)]
-    agg = p.groupby("unit_id").agg(years_seen=("year", "nunique"), years_won=("is_winner", "sum")).reset_index()
-    out = win.merge(agg, on="unit_id", how="left").fillna({"years_seen": 0, "years_won": 0})
-    out["years_seen"] = out["years_seen"].astype(int)
-    out["years_won"] = out["years_won"].astype(int)
-    out["always"] = out["years_won"] >= lookback
-    return out[cols].reset_index(drop=True)
-
-
 # --------------------------------------------------------------------------------------------
 # Rules: evidence table → list[Finding] (empty when nothing is noteworthy)
 # --------------------------------------------------------------------------------------------
@@ -418,15 +214,18 @@ def rule_winner_stability(unc: pd.DataFrame, top_n: int = config.TOP_N, threshol
     ]
 
 
-def rule_flat_items(items: pd.DataFrame, sd_rel_max: float = 0.05, full_share_min: float = 0.8) -> list[Finding]:
-    """Items with almost no spread: they carry (almost) no weight in the ranking in effect.
+def rule_flat_items(items: pd.DataFrame, full_share_min: float = 0.8, r_min: float = 0.2) -> list[Finding]:
+    """Items that do not discriminate between units: they carry (almost) no weight in the ranking.
 
-    ``items`` is :func:`item_stats`. An item is flat when ``sd_rel`` (sd / max) < ``sd_rel_max``
-    or at least ``full_share_min`` of the units earn full marks on it.
+    ``items`` is :func:`pipeline.compare.item_discrimination` (the horizontal chapter's
+    ``h_items``), whose ``flag`` column marks an item ``ceiling`` (at least ``full_share_min``
+    of the units at full marks) or ``weak`` (corrected item–total correlation ``r_rest`` <
+    ``r_min``, Ebel & Frisbie 1991). The rule reads that flag, so the chapter and the findings
+    never disagree about an item.
     """
     if items is None or not len(items):
         return []
-    flat = items.loc[(items["sd_rel"] < sd_rel_max) | (items["share_full"] >= full_share_min)]
+    flat = items.loc[items["flag"].isin(["ceiling", "weak"])]
     if not len(flat):
         return []
     pts = float(flat["max_points"].sum())
@@ -434,8 +233,8 @@ def rule_flat_items(items: pd.DataFrame, sd_rel_max: float = 0.05, full_share_mi
         Finding(
             "flat_items",
             "high" if pts >= 20 else "medium",
-            {"k": int(len(flat)), "points": pts, "sd_rel_max": sd_rel_max, "full_share_min": full_share_min, "n_items": int(len(flat))},
-            {"items": ("item", flat.sort_values("sd_rel")["item_id"].head(6).tolist())},
+            {"k": int(len(flat)), "points": pts, "r_min": r_min, "full_share_min": full_share_min, "n_items": int(len(flat))},
+            {"items": ("item", flat.sort_values(["r_rest", "item_id"])["item_id"].head(6).tolist())},
             ("tab:items",),
         )
     ]
@@ -528,40 +327,67 @@ def rule_effective_weights(ew: pd.DataFrame, low: float = 0.5, high: float = 1.5
     return out
 
 
-def rule_group_favour(fav: pd.DataFrame, fairness: pd.DataFrame | None = None, alpha: float = 0.05,
-                      min_places: float = MIN_PLACES) -> list[Finding]:
+def rule_group_favour(fairness: pd.DataFrame | None, alpha: float = 0.05, min_places: float = MIN_PLACES) -> list[Finding]:
     """The nominal scheme favours a group (type, sector or size) by a material margin.
 
-    Two tests can show it; a group is named once (the equal-weights test first):
-
-    * ``fav`` (:func:`favour_test`, nominal points vs equal category weights, one-sided):
-      Bonferroni over the groups tested, ``p_value < alpha / m``;
-    * ``fairness`` (the weights chapter's ``sens_fairness_tests``: nominal rank vs the rank
-      under plausible weights, two-sided permutation test, Holm within the attribute):
-      ``p_holm < alpha``.
-
-    Either way the group must also gain at least ``min_places`` rank places on average
-    (``mean_shift`` / ``mean_advantage``): a significant advantage of a fraction of a place
-    changes no unit's standing and is reported by :func:`examined` instead.
+    ``fairness`` is the weights chapter's ``sens_fairness_tests`` (nominal rank vs the rank
+    under plausible weights, two-sided permutation test, Holm within the attribute). A group
+    is named when ``p_holm < alpha`` and it gains at least ``min_places`` rank places on
+    average (``mean_advantage``): a significant advantage of a fraction of a place changes no
+    unit's standing and is reported by :func:`examined` instead.
     """
     out: list[Finding] = []
-    seen: set[tuple[str, str]] = set()
-    if fav is not None and len(fav):
-        m = len(fav)
-        hit = fav.loc[(fav["p_value"] < alpha / m) & (fav["mean_shift"] >= min_places)].sort_values("p_value")
-        for r in hit.to_dict("records"):
-            seen.add((str(r["by"]), str(r["group"])))
-            out.append(Finding("group_favour", "high", {"shift": float(r["mean_shift"]), "p": float(r["p_value"]), "n": int(r["n"]), "m": m},
-                               {"group": (str(r["by"]), [r["group"]])}, ("tab:favour",)))
-    if fairness is not None and len(fairness) and {"attribute", "group", "mean_advantage", "p_holm"} <= set(fairness.columns):
-        hit = fairness.loc[(fairness["p_holm"] < alpha) & (fairness["mean_advantage"] >= min_places)].sort_values("p_holm")
-        for r in hit.to_dict("records"):
-            if (str(r["attribute"]), str(r["group"])) in seen:
-                continue
-            m = int((fairness["attribute"] == r["attribute"]).sum())
-            out.append(Finding("group_favour", "high", {"shift": float(r["mean_advantage"]), "p": float(r["p_holm"]), "n": int(r.get("n_units", 0)), "m": m},
-                               {"group": (str(r["attribute"]), [r["group"]])}, ("tab:fairness",), variant="plausible"))
+    if fairness is None or not len(fairness):
+        return out
+    hit = fairness.loc[(fairness["p_holm"] < alpha) & (fairness["mean_advantage"] >= min_places)].sort_values(["p_holm", "attribute", "group"])
+    for r in hit.to_dict("records"):
+        m = int((fairness["attribute"] == r["attribute"]).sum())
+        out.append(Finding("group_favour", "high", {"shift": float(r["mean_advantage"]), "p": float(r["p_holm"]), "n": int(r.get("n_units", 0)), "m": m},
+                           {"group": (str(r["attribute"]), [r["group"]])}, ("tab:fairness",), variant="plausible"))
     return out
+
+
+def peer_evidence(tests: pd.DataFrame, groups: pd.DataFrame, by: str = "sector") -> pd.DataFrame:
+    """The peer-group evidence of :func:`rule_peer_groups`: the groups of ``by`` (from
+    :func:`pipeline.compare.peer_groups`) with their Kruskal–Wallis test (from
+    :func:`pipeline.compare.peer_test`) on every row.
+
+    Returns
+    -------
+    DataFrame
+        ``by``, ``group``, ``n``, ``median`` (of % of max), ``H``, ``p_value``, ``epsilon2``;
+        empty when ``by`` was not tested.
+    """
+    cols = ["by", "group", "n", "median", "H", "p_value", "epsilon2"]
+    t_ = tests.loc[tests["by"] == by]
+    g = groups.loc[groups["by"] == by]
+    if not len(t_) or not len(g):
+        return pd.DataFrame(columns=cols)
+    r = t_.iloc[-1]
+    return g.assign(H=float(r["h"]), p_value=float(r["p"]), epsilon2=float(r["epsilon_sq"]))[cols].reset_index(drop=True)
+
+
+def always_winners(pers: pd.DataFrame, lookback: int = 3) -> pd.DataFrame:
+    """This year's winners and whether each also won in every one of the ``lookback`` previous years.
+
+    ``pers`` is :func:`pipeline.compare.persistence` (the vertical chapter's ``v_persistence``;
+    "this year" is its last year). Empty when the table covers fewer than ``lookback``
+    previous years.
+
+    Returns
+    -------
+    DataFrame
+        ``series_id``, ``always`` (bool), one row per series that won in the last year.
+    """
+    if pers is None or not len(pers):
+        return pd.DataFrame(columns=["series_id", "always"])
+    last = int(pers["last_year"].max())
+    if int(pers["first_year"].min()) > last - lookback:
+        return pd.DataFrame(columns=["series_id", "always"])
+    need = {str(last - i) for i in range(1, lookback + 1)}
+    win = pers.loc[pers["winner_last_year"].astype(bool)]
+    always = [need <= set(str(v).split(";")) for v in win["winner_years"]]
+    return pd.DataFrame({"series_id": win["series_id"].to_numpy(), "always": np.array(always, dtype=bool)})
 
 
 def rule_peer_groups(peer: pd.DataFrame, alpha: float = 0.05) -> list[Finding]:
@@ -608,8 +434,11 @@ def rule_close_cut(ranking: pd.DataFrame, top_n: int = config.TOP_N, margin: flo
 
 
 def rule_persistence(pers: pd.DataFrame, share_min: float = 0.6) -> list[Finding]:
-    """Honours entrench: most winners also won in every one of the previous years looked at."""
-    if pers is None or not len(pers):
+    """Honours entrench: most winners also won in every one of the three previous years.
+
+    ``pers`` is :func:`pipeline.compare.persistence` (read through :func:`always_winners`)."""
+    pers = always_winners(pers)
+    if not len(pers):
         return []
     share = float(pers["always"].mean())
     if share < share_min:
@@ -662,8 +491,8 @@ def derive(evidence: dict, top_n: int = config.TOP_N) -> list[Finding]:
     ----------
     evidence : dict
         Keys (any subset): ``uncertainty``, ``items``, ``system``, ``effective_weights``,
-        ``favour``, ``fairness``, ``peer``, ``ranking``, ``persistence``, ``integrity``
-        (DataFrames) and ``n_quarantined`` (int).
+        ``fairness``, ``peer``, ``ranking``, ``persistence``, ``integrity`` (chapter record
+        tables) and ``n_quarantined`` (int).
 
     Returns
     -------
@@ -674,7 +503,7 @@ def derive(evidence: dict, top_n: int = config.TOP_N) -> list[Finding]:
     found: list[Finding] = []
     found += rule_quarantine(int(e.get("n_quarantined", 0) or 0))
     found += rule_winner_stability(e.get("uncertainty"), top_n=top_n)
-    found += rule_group_favour(e.get("favour"), e.get("fairness"))
+    found += rule_group_favour(e.get("fairness"))
     found += rule_ceiling(e.get("system"))
     found += rule_flat_items(e.get("items"))
     found += rule_effective_weights(e.get("effective_weights"))
@@ -711,19 +540,18 @@ def examined(evidence: dict, found: list[Finding], top_n: int = config.TOP_N) ->
         win = unc.loc[unc["nominal_rank"] <= top_n]
         if len(win):
             ok("winner_stability", {"n": int(len(win)), "p_min": float(win["p_winner"].min()), "threshold": 0.8}, evidence=("tab:uncertainty",))
-    fav, fair = e.get("favour"), e.get("fairness")
-    if "group_favour" not in fired and fav is not None and len(fav):
-        i = fav["p_value"].idxmin()
-        vals = {"m": int(len(fav)), "p_min": float(fav.loc[i, "p_value"]), "alpha_m": 0.05 / len(fav), "min_places": MIN_PLACES}
-        names = {"group": (str(fav.loc[i, "by"]), [fav.loc[i, "group"]])}
+    fair = e.get("fairness")
+    if "group_favour" not in fired and fair is not None and len(fair):
+        i = fair["p_holm"].idxmin()
+        vals = {"m": int(len(fair)), "p_min": float(fair.loc[i, "p_holm"]), "alpha": 0.05, "min_places": MIN_PLACES}
+        names = {"group": (str(fair.loc[i, "attribute"]), [fair.loc[i, "group"]])}
         variant = ""
-        if fair is not None and len(fair) and {"attribute", "group", "mean_advantage", "p_holm"} <= set(fair.columns):
-            sig = fair.loc[(fair["p_holm"] < 0.05) & (fair["mean_advantage"] > 0)].sort_values("p_holm")
-            if len(sig):  # significant in the weights chapter, but less than MIN_PLACES on average
-                variant = "small"
-                vals.update(k_sig=int(len(sig)), adv_max=float(sig["mean_advantage"].max()), p_holm_min=float(sig["p_holm"].min()))
-                names["sig"] = ("group", [f"{a}:{g}" for a, g in zip(sig["attribute"], sig["group"])])
-        ok("group_favour", vals, names, ("tab:favour", "tab:fairness"), variant)
+        sig = fair.loc[(fair["p_holm"] < 0.05) & (fair["mean_advantage"] > 0)].sort_values("p_holm")
+        if len(sig):  # significant, but less than MIN_PLACES on average
+            variant = "small"
+            vals.update(k_sig=int(len(sig)), adv_max=float(sig["mean_advantage"].max()), p_holm_min=float(sig["p_holm"].min()))
+            names["sig"] = ("group", [f"{a}:{g}" for a, g in zip(sig["attribute"], sig["group"])])
+        ok("group_favour", vals, names, ("tab:fairness",), variant)
     system = e.get("system")
     if "ceiling" not in fired and system is not None and len(system) >= 4:
         s = system.sort_values("year")
@@ -734,8 +562,8 @@ def examined(evidence: dict, found: list[Finding], top_n: int = config.TOP_N) ->
            evidence=("fig:system", "tab:system"), variant="flat" if np.isclose(a["share_ceiling"], b["share_ceiling"]) else "")
     items = e.get("items")
     if "flat_items" not in fired and items is not None and len(items):
-        lo, full = items.loc[items["sd_rel"].idxmin()], items.loc[items["share_full"].idxmax()]
-        ok("flat_items", {"n": int(len(items)), "sd_min": float(lo["sd_rel"]), "full_max": float(full["share_full"]), "sd_rel_max": 0.05, "full_share_min": 0.8},
+        lo, full = items.loc[items["r_rest"].idxmin()], items.loc[items["share_full"].idxmax()]
+        ok("flat_items", {"n": int(len(items)), "r_lo": float(lo["r_rest"]), "full_max": float(full["share_full"]), "r_min": 0.2, "full_share_min": 0.8},
            {"item_lo": ("item", [lo["item_id"]]), "item_full": ("item", [full["item_id"]])}, ("tab:items",),
            variant="" if float(full["share_full"]) > 0 else "no_full")
     ew = e.get("effective_weights")
@@ -756,8 +584,8 @@ def examined(evidence: dict, found: list[Finding], top_n: int = config.TOP_N) ->
         k_med, k_low = int((integ["severity"] == "medium").sum()), int((integ["severity"] == "low").sum())
         variant = "none" if not (k_med or k_low) else ("medium" if not k_low else ("low" if not k_med else ""))
         ok("integrity", {"k_medium": k_med, "k_low": k_low}, evidence=("tab:integrity",), variant=variant)
-    pers = e.get("persistence")
-    if "persistence" not in fired and pers is not None and len(pers):
+    pers = always_winners(e.get("persistence"))
+    if "persistence" not in fired and len(pers):
         ok("persistence", {"k": int(pers["always"].sum()), "n": int(len(pers)), "share": float(pers["always"].mean()), "share_min": 0.6})
     return out
 

@@ -19,7 +19,7 @@ import yaml
 from pipeline import config
 from pipeline.errors import PipelineError
 
-__all__ = ["t", "labels", "check_lang"]
+__all__ = ["t", "tp", "labels", "check_lang", "namer"]
 
 _DIR = Path(__file__).parent / "labels"
 
@@ -57,3 +57,46 @@ def labels(lang: str = "zh") -> dict[str, str]:
     """Every key's text in ``lang`` (keys lacking that language are left out)."""
     check_lang(lang)
     return {k: v[lang] for k, v in _all().items() if lang in v}
+
+
+def tp(key: str, lang: str, **fmt) -> str:
+    """:func:`t` with the English agreement helpers of :func:`pipeline.findings.plurals`
+    (``s_<k>``, ``v_<k>``) for every integer value."""
+    from pipeline.findings import plurals
+
+    return t(key, lang, **plurals(fmt))
+
+
+def namer(lang: str, units=None, items=None):
+    """A function ``name(kind, value)`` giving the display name of a code in ``lang``.
+
+    ``kind``: ``unit`` (registered name from ``units``), ``item`` ("I07 三会一课" in Chinese,
+    the English name of ``labels/items.yaml`` or "Item I07" otherwise; ``items`` indexed by
+    item_id), ``sector`` / ``type`` / ``size`` / ``group`` ("<attribute>:<group>"),
+    ``category``, ``check``; anything else is returned as given."""
+    unit_names = units.set_index("unit_id")["name"].to_dict() if units is not None else {}
+
+    def name(kind: str, v) -> str:
+        v = str(v)
+        if kind == "unit":
+            return unit_names.get(v, v)
+        if kind == "item":
+            if items is not None and v in items.index:
+                nm = str(items.loc[v, "item_name"])
+                if lang == "zh":
+                    return f"{v} {nm}"
+                en = labels(lang).get(f"item_{nm}")
+                return f"{v} {en}" if en else t("rep_item_fallback", lang, item_id=v)
+            return v if lang == "zh" else t("rep_item_fallback", lang, item_id=v)
+        if kind == "group" and ":" in v:  # "<attribute>:<group>", e.g. "type:机关党委"
+            kind, v = v.split(":", 1)
+        if kind in ("sector", "type", "size"):
+            lab = labels(lang)
+            return lab.get(f"{kind}_{v}", lab.get(f"sens_size_{v}", v))
+        if kind == "category":
+            return labels(lang).get(f"cat_{v}", v)
+        if kind == "check":
+            return labels(lang).get(f"int_chk_{v}", v.replace("_", " "))
+        return v
+
+    return name

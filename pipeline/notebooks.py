@@ -1,15 +1,44 @@
-"""Run the chapter notebooks with papermill; a failure names notebook, cell and error."""
+"""Chapter notebooks: run them with papermill, and the chapter record they write.
+
+A chapter notebook computes each of its numbers once, with :mod:`pipeline` functions, and
+records what it computed through one object, :class:`Record` (``rec = notebooks.record(out_dir,
+"01-overview", …)``): tables (``rec.table``, parquet, checked against the chapter schema of
+:mod:`pipeline.schemas`), figures (``rec.figure``, PNG + SVG), sentences of reading
+(``rec.reading``) and headline numbers (``rec.headline``). Everything lands beside the chapter's
+outputs::
+
+    <out_dir>/record.json      chapter, parameters, items in notebook order, headline numbers
+    <out_dir>/tables/<name>.parquet
+    <out_dir>/figures/<name>.png|.svg
+
+The report, the findings rules, the bulletin and the unit pages read records only
+(:func:`read_record`); a missing record is an error naming the command that writes it, never
+a silent recomputation.
+
+Why an own record module and not scrapbook: scrapbook (the papermill team's recording library)
+stores values inside the executed notebook's JSON and is no longer maintained; a plain JSON +
+parquet folder is readable by any tool, is diffable, validates tables with the same pandera
+schemas as the rest of the pipeline, and does not tie the report to the notebook format.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import pandas as pd
 
 from pipeline import config
 from pipeline.errors import PipelineError
 
-__all__ = ["run", "read_record", "record"]
+__all__ = ["run", "record", "Record", "read_record", "RECORD_FILE"]
+
+#: File name of a chapter record inside the chapter's output folder.
+RECORD_FILE = "record.json"
 
 
 def run(name: str, out_path: str | os.PathLike, parameters: dict[str, Any], cwd: str | os.PathLike | None = None) -> Path:
@@ -44,28 +73,132 @@ def run(name: str, out_path: str | os.PathLike, parameters: dict[str, Any], cwd:
     return out_path
 
 
-def read_record(executed: str | os.PathLike) -> dict[str, Any]:
-    """Headline numbers a notebook recorded in its last cell (``pipeline.notebooks.record``)."""
-    import json
-
-    import nbformat
-
-    nb = nbformat.read(str(executed), as_version=4)
-    for cell in reversed(nb.cells):
-        for out in cell.get("outputs", []):
-            data = out.get("data", {})
-            if "application/json" in data and isinstance(data["application/json"], dict):
-                rec = data["application/json"]
-                if "headline" in rec:
-                    return rec["headline"]
-            text = out.get("text") or data.get("text/plain")
-            if isinstance(text, str) and text.startswith("HEADLINE "):
-                return json.loads(text[len("HEADLINE "):])
-    return {}
+def _plain(v: Any) -> Any:
+    """A JSON-ready copy of a headline value (NumPy scalars → Python, NaN → None)."""
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, (np.bool_, bool)):
+        return bool(v)
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        x = float(v)
+        return None if np.isnan(x) else x
+    return v
 
 
-def record(**headline: Any) -> None:
-    """Last cell of each notebook: print the headline numbers as one machine-readable line."""
-    import json
+class Record:
+    """The record of one chapter run (see the module docstring).
 
-    print("HEADLINE " + json.dumps(headline, ensure_ascii=False, default=float, sort_keys=True))
+    Every call rewrites ``record.json`` atomically, so a record on disk always matches the
+    tables and figures beside it, in the order the notebook produced them.
+
+    Parameters
+    ----------
+    out_dir : path
+        The chapter folder; ``tables/`` and ``figures/`` are emptied first (no stale outputs).
+    chapter : str
+        Chapter name, e.g. ``"01-overview"``.
+    **parameters
+        The run's parameters as the notebook received them (stored in the record).
+    """
+
+    def __init__(self, out_dir: str | os.PathLike, chapter: str, **parameters: Any):
+        self.dir = Path(out_dir)
+        self.chapter = chapter
+        for sub in ("tables", "figures"):
+            shutil.rmtree(self.dir / sub, ignore_errors=True)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.data: dict[str, Any] = {"chapter": chapter, "parameters": _plain(parameters), "items": [], "headline": {}}
+        self._save()
+
+    def _save(self) -> None:
+        from pipeline.io import atomic_write
+
+        atomic_write(self.dir / RECORD_FILE, json.dumps(self.data, ensure_ascii=False, indent=1, sort_keys=True))
+
+    def _add(self, kind: str, value: str) -> None:
+        item = [kind, value]
+        if kind == "p" or item not in self.data["items"]:
+            self.data["items"].append(item)
+        self._save()
+
+    def table(self, name: str, df: pd.DataFrame) -> pd.DataFrame:
+        """Record table ``name`` (validated by its chapter schema, if any); returns it."""
+        from pipeline import io, schemas
+
+        df = schemas.validate_chapter(name, df)
+        io.write_table(df, self.dir / "tables", name)
+        self._add("tab", name)
+        return df
+
+    def figure(self, name: str, fig):
+        """Record figure ``name`` (PNG + SVG); returns the figure (for display)."""
+        from pipeline.plots import save
+
+        save(fig, self.dir / "figures" / name)
+        self._add("fig", name)
+        return fig
+
+    def reading(self, text: str):
+        """Record one paragraph of reading (generated from the numbers) and show it."""
+        text = str(text).strip()
+        if text:
+            self._add("p", text)
+        try:
+            from IPython.display import Markdown
+
+            return Markdown(text)
+        except ImportError:  # pragma: no cover
+            return text
+
+    def headline(self, **numbers: Any) -> dict:
+        """Record the chapter's headline numbers (last cell); returns them."""
+        self.data["headline"].update(_plain(numbers))
+        self._save()
+        return self.data["headline"]
+
+
+def record(out_dir: str | os.PathLike, chapter: str, **parameters: Any) -> Record:
+    """Start the record of a chapter run: ``rec = notebooks.record(out_dir, "01-overview", year=year, …)``."""
+    return Record(out_dir, chapter, **parameters)
+
+
+def read_record(chapter_dir: str | os.PathLike, tables: bool = True) -> dict[str, Any]:
+    """Read a chapter record written by :class:`Record`.
+
+    Returns
+    -------
+    dict
+        ``chapter``, ``parameters``, ``items`` (``[kind, value]`` in notebook order: ``p``
+        sentence, ``fig`` name, ``tab`` name), ``headline`` (dict), ``tables`` (name →
+        DataFrame, when ``tables``), ``figures`` (name → PNG path), ``dir``.
+
+    Raises
+    ------
+    PipelineError
+        When the record or one of its tables is missing or unreadable.
+    """
+    d = Path(chapter_dir)
+    path = d / RECORD_FILE
+    if not path.exists():
+        raise PipelineError(f"{path}: chapter record not found — run `python -m pipeline analyze` for this year first")
+    try:
+        rec = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise PipelineError(f"{path}: cannot read the chapter record ({type(err).__name__})") from None
+    rec["dir"] = d
+    rec["figures"] = {v: d / "figures" / f"{v}.png" for k, v in rec["items"] if k == "fig"}
+    rec["tables"] = {}
+    if tables:
+        for k, v in rec["items"]:
+            if k != "tab":
+                continue
+            p = d / "tables" / f"{v}.parquet"
+            try:
+                rec["tables"][v] = pd.read_parquet(p)
+            except Exception as err:  # a broken table is one clear line
+                raise PipelineError(f"{p}: cannot read the recorded table ({type(err).__name__})") from None
+    return rec

@@ -17,7 +17,7 @@ from pandera.typing import Series
 from pipeline import config
 from pipeline.errors import PipelineError
 
-__all__ = ["Items", "Units", "Scores", "Totals", "Adjustments", "WeakOrgs", "Given", "validate", "SCHEMAS"]
+__all__ = ["Items", "Units", "Scores", "Totals", "Adjustments", "WeakOrgs", "Given", "validate", "SCHEMAS", "CHAPTER_SCHEMAS", "validate_chapter"]
 
 _PERIODS = ["Y"] + [str(m) for m in range(1, 13)]
 
@@ -181,3 +181,180 @@ def validate(df: pd.DataFrame, table: str) -> pd.DataFrame:
         raise PipelineError(
             f"processed table '{table}' fails its schema ({len(fc)} failures): " + "; ".join(rows)
         ) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Chapter tables (the records of notebooks/NN-*.py, read by the report and the findings rules)
+# ---------------------------------------------------------------------------------------------
+# The tables the report, the findings and the pages read are checked when a chapter records
+# them (:class:`pipeline.notebooks.Record`); ``strict=False`` where a chapter may add columns,
+# the columns listed are the ones its readers rely on.
+
+
+class Distribution(pa.DataFrameModel):
+    """01-overview ``distribution`` (:func:`pipeline.overview.overview_stats`)."""
+
+    statistic: Series[str] = pa.Field(unique=True)
+    value: Series[float] = pa.Field(nullable=True)
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+class Structure(pa.DataFrameModel):
+    """01-overview ``structure`` (:func:`pipeline.overview.item_structure`)."""
+
+    category: Series[str] = pa.Field(isin=list(config.CATEGORIES))
+    n_items: Series[int] = pa.Field(ge=0)
+    n_points: Series[int] = pa.Field(ge=0)
+    n_grade: Series[int] = pa.Field(ge=0)
+    points_points: Series[float] = pa.Field(ge=0)
+    points_grade: Series[float] = pa.Field(ge=0)
+    max_points: Series[float] = pa.Field(ge=0)
+    share: Series[float] = pa.Field(ge=0, le=1)
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+class Profile(pa.DataFrameModel):
+    """01-overview ``profile`` (:func:`pipeline.overview.category_profile`)."""
+
+    category: Series[str] = pa.Field(isin=list(config.CATEGORIES))
+    max_points: Series[float] = pa.Field(gt=0)
+    all: Series[float] = pa.Field(nullable=True)
+    winners: Series[float] = pa.Field(nullable=True)
+    others: Series[float] = pa.Field(nullable=True)
+    gap: Series[float] = pa.Field(nullable=True)
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+class ItemDiscrimination(pa.DataFrameModel):
+    """02-horizontal ``h_items`` (:func:`pipeline.compare.item_discrimination`)."""
+
+    year: Series[int]
+    item_id: Series[str]
+    max_points: Series[float] = pa.Field(gt=0)
+    share_full: Series[float] = pa.Field(ge=0, le=1, nullable=True)
+    r_rest: Series[float] = pa.Field(ge=-1, le=1, nullable=True)
+    flag: Series[str] = pa.Field(isin=["", "ceiling", "weak"])
+
+    class Config:
+        strict = False
+        coerce = True
+
+
+class PeerTests(pa.DataFrameModel):
+    """02-horizontal ``h_peer_tests`` (:func:`pipeline.compare.peer_test`)."""
+
+    by: Series[str]
+    h: Series[float] = pa.Field(nullable=True)
+    p: Series[float] = pa.Field(ge=0, le=1, nullable=True)
+    epsilon_sq: Series[float] = pa.Field(nullable=True)
+
+    class Config:
+        strict = False
+        coerce = True
+
+
+class PeerGroups(pa.DataFrameModel):
+    """02-horizontal ``h_peer_groups`` (:func:`pipeline.compare.peer_groups`)."""
+
+    by: Series[str]
+    group: Series[str]
+    n: Series[int] = pa.Field(ge=0)
+    median: Series[float] = pa.Field(nullable=True)
+
+    class Config:
+        strict = False
+        coerce = True
+
+
+class SystemByYear(pa.DataFrameModel):
+    """03-vertical-trend ``v_system`` (:func:`pipeline.trend.system`)."""
+
+    year: Series[int] = pa.Field(unique=True)
+    mean: Series[float]
+    sd: Series[float] = pa.Field(nullable=True)
+    share_ceiling: Series[float] = pa.Field(ge=0, le=1)
+    cut: Series[float] = pa.Field(nullable=True)
+
+    class Config:
+        strict = False
+        coerce = True
+
+
+class Persistence(pa.DataFrameModel):
+    """03-vertical-trend ``v_persistence`` (:func:`pipeline.compare.persistence`)."""
+
+    series_id: Series[str] = pa.Field(unique=True)
+    first_year: Series[int]
+    last_year: Series[int]
+    winner_last_year: Series[bool]
+    winner_years: Series[str]
+
+    class Config:
+        strict = False
+        coerce = True
+
+
+class Uncertainty(pa.DataFrameModel):
+    """04-weights ``sens_uncertainty`` (:func:`pipeline.sensitivity.uncertainty`)."""
+
+    unit_id: Series[str] = pa.Field(unique=True)
+    nominal_rank: Series[int] = pa.Field(ge=1)
+    q05: Series[float]
+    q95: Series[float]
+    p_winner: Series[float] = pa.Field(ge=0, le=1)
+
+    class Config:
+        strict = False
+        coerce = True
+
+
+class FairnessTests(pa.DataFrameModel):
+    """04-weights ``sens_fairness_tests`` (:func:`pipeline.sensitivity.fairness`)."""
+
+    attribute: Series[str]
+    group: Series[str]
+    mean_advantage: Series[float] = pa.Field(nullable=True)
+    p_holm: Series[float] = pa.Field(ge=0, le=1, nullable=True)
+
+    class Config:
+        strict = False
+        coerce = True
+
+
+#: Chapter table name → schema (tables not listed are recorded as they are).
+CHAPTER_SCHEMAS = {
+    "totals": Totals,
+    "distribution": Distribution,
+    "structure": Structure,
+    "profile": Profile,
+    "h_items": ItemDiscrimination,
+    "h_peer_tests": PeerTests,
+    "h_peer_groups": PeerGroups,
+    "v_system": SystemByYear,
+    "v_persistence": Persistence,
+    "sens_uncertainty": Uncertainty,
+    "sens_fairness_tests": FairnessTests,
+}
+
+
+def validate_chapter(name: str, df: pd.DataFrame) -> pd.DataFrame:
+    """Validate a chapter table against :data:`CHAPTER_SCHEMAS` (if it has a schema); all
+    failures at once, as one :class:`PipelineError` naming the table."""
+    model = CHAPTER_SCHEMAS.get(name)
+    if model is None:
+        return df
+    try:
+        return model.validate(df, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        fc = err.failure_cases
+        rows = [f"{r.get('column')}: {r.get('check')} (value {r.get('failure_case')!r})" for r in fc.head(5).to_dict("records")]
+        raise PipelineError(f"chapter table '{name}' fails its schema ({len(fc)} failures): " + "; ".join(rows)) from None

@@ -25,7 +25,7 @@ from scipy import stats
 from pipeline import config
 from pipeline.errors import PipelineError
 
-__all__ = ["rank", "aggregate", "winners", "grade_points", "totals", "TIE_DECIMALS"]
+__all__ = ["rank", "aggregate", "winners", "grade_points", "totals", "run_totals", "regrade", "ranking", "cut", "TIE_DECIMALS"]
 
 #: Totals are rounded to this many decimals before ranking, so that floating-point noise
 #: from summing (e.g. 0.1 + 0.2) never breaks a tie that the committee would see as one.
@@ -254,3 +254,65 @@ def totals(
     cols = ["year", "unit_id", "raw_total", "base", "adjustment", "total", "rank", "is_winner", "n_na", "n_missing"]
     cols += [f"cat_{c}" for c in config.CATEGORIES] + [f"dim_{d}" for d in config.DIMENSIONS] + ["pct_of_max"]
     return out[cols].sort_values(["year", "rank", "unit_id"], kind="stable").reset_index(drop=True)
+
+
+def run_totals(scores: pd.DataFrame, items: pd.DataFrame, adjustments: pd.DataFrame | None, params) -> pd.DataFrame:
+    """The totals of a run: :func:`totals` under the run's ``na_policy``, ``top_n`` and ``grade_map``.
+
+    The processed tables stay parameter-free (points as scored, grades as written); every step
+    of a run (chapters, report, bulletin, unit pages) takes its totals, ranks and winners from
+    here, so that no document of a run shows numbers of other parameters. Graded items are
+    always re-scored from their grade with ``params.grade_map``.
+
+    Parameters
+    ----------
+    params : pipeline.params.Params or mapping
+        Anything with ``na_policy``, ``top_n`` and ``grade_map`` (attributes or keys).
+    """
+    get = (lambda k: params[k]) if isinstance(params, Mapping) else (lambda k: getattr(params, k))
+    return totals(scores, items, adjustments, na_policy=get("na_policy"), top_n=int(get("top_n")), grade_map=dict(get("grade_map")))
+
+
+def cut(tot: pd.DataFrame, top_n: int) -> float:
+    """The winners' line of one year's totals: the total of the lowest-ranked winner (rank ≤ ``top_n``)."""
+    w = tot.loc[tot["rank"] <= top_n, "total"]
+    return float(w.min()) if len(w) else float("nan")
+
+
+def ranking(tot: pd.DataFrame, units: pd.DataFrame, year: int) -> pd.DataFrame:
+    """``reports/<year>/ranking.csv``: one row per unit of ``year`` in rank order.
+
+    Returns
+    -------
+    DataFrame
+        ``year``, ``unit_id``, ``name`` (registered name), ``raw_total`` (earned points),
+        ``adjustment`` (述职评议), ``total``, ``rank``, ``is_winner`` — all from :func:`totals`
+        under the run's parameters.
+    """
+    g = tot.loc[tot["year"] == year, ["year", "unit_id", "raw_total", "adjustment", "total", "rank", "is_winner"]]
+    g = g.merge(units[["unit_id", "name"]], on="unit_id", how="left")
+    cols = ["year", "unit_id", "name", "raw_total", "adjustment", "total", "rank", "is_winner"]
+    return g[cols].sort_values(["rank", "unit_id"], kind="stable").reset_index(drop=True)
+
+
+def regrade(points: pd.DataFrame, grades: pd.DataFrame, maxima, grade_map: Mapping[str, float]) -> pd.DataFrame:
+    """A units × items points matrix with every graded cell re-scored as ``grade_map[grade] × max``.
+
+    The rule of :func:`totals` with a ``grade_map``, for the matrix form used by the weights
+    chapter (:func:`pipeline.sensitivity.year_data`): cells without a grade keep their points.
+
+    Parameters
+    ----------
+    points : DataFrame
+        Units × items points (NaN = not applicable).
+    grades : DataFrame
+        Units × items grades (好/较好/一般) of graded cells, None elsewhere.
+    maxima : array_like
+        Item maxima, in the column order of ``points``.
+    grade_map : mapping
+        Grade → share of the item maximum.
+    """
+    g = grades.reindex(index=points.index, columns=points.columns)
+    share = g.apply(lambda col: col.map(lambda v: grade_map.get(v, np.nan) if isinstance(v, str) else np.nan)).astype(float)
+    mapped = share.mul(np.asarray(maxima, dtype=float), axis=1)
+    return points.where(mapped.isna(), mapped)

@@ -1,0 +1,143 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 二、横向比较 Horizontal comparison of one year
+#
+# **问题：** 同一年度内各单位差距有多大？谁获评优胜、领先多少？不同类型和系统的单位有无差异？哪些考评项目真正区分了党建工作的好与差？
+#
+# **Question.** Within one assessment year, how far apart are the units, who wins and by how much, do unit types and sectors differ, and which of the year's items actually separate good from weak party-building work?
+#
+# Parameters follow `docs/CONTRACT.md`; the chapter record (`record.json`, tables, figures) goes to `out_dir`.
+
+# %% tags=["parameters"]
+year = 2016
+years = [2009, 2016]
+top_n = 20
+na_policy = "prorate"
+grade_map = {"好": 1.0, "较好": 0.8, "一般": 0.6}
+lang = "zh"
+seed = 20240601
+processed = "../data/processed"
+out_dir = "../data/processed/analysis/2016/02-horizontal"
+
+# %%
+import pandas as pd
+from IPython.display import display
+
+from pipeline import compare, io, notebooks, params, score
+from pipeline.plots import compare as charts
+from pipeline.plots import style
+
+style.use_style()
+
+# %% [markdown]
+# ## 0 数据与参数 Data and parameters
+#
+# Totals are computed from the processed scores with this run's `na_policy`, `top_n` and `grade_map` (`score.run_totals`).
+
+# %%
+items = io.read_table(processed, "items")
+units = io.read_table(processed, "units")
+scores = io.read_table(processed, "scores")
+adjustments = io.read_table(processed, "adjustments")
+prm = params.validate(
+    params.Params(year=year, years=years, top_n=top_n, na_policy=na_policy, grade_map=grade_map, lang=lang, seed=seed),
+    available_years=sorted(items["year"].unique()),
+)
+rec = notebooks.record(out_dir, "02-horizontal", **prm.to_dict())
+totals = score.run_totals(scores, items, adjustments, prm)
+print(f"{prm.year}: {int((totals.year == prm.year).sum())} units, na_policy={prm.na_policy}, top_n={prm.top_n}")
+
+# %% [markdown]
+# ## 1 得分分布 Distribution of scores
+
+# %%
+desc = rec.table("h_describe", compare.describe(totals, value="pct_of_max"))
+fig = rec.figure("h_distribution", charts.distribution(totals, prm.year, lang=prm.lang, top_n=prm.top_n))
+display(fig)
+display(rec.reading(compare.read_distribution(totals, prm.year, prm.lang)))
+
+# %% [markdown]
+# ## 2 排名、优胜单位与优胜线差距 Ranking, winners and the gap to the winning cut
+
+# %%
+rk = rec.table("h_ranking", compare.ranking(totals, units, prm.year, top_n=prm.top_n))
+fig = rec.figure("h_ranking", charts.ranking_bar(rk, prm.year, lang=prm.lang, top_n=prm.top_n))
+display(fig)
+display(rec.reading(compare.read_ranking(rk, prm.year, prm.lang)))
+
+# %% [markdown]
+# ## 3 四类别与六维度得分 Category and six-dimension profiles
+#
+# The radar shows the first- and last-ranked units against the mean of all units.
+
+# %%
+prof = rec.table("h_profiles", compare.profiles(scores, items, prm.year))
+fig = rec.figure("h_radar", charts.radar(prof, [rk.unit_id.iloc[0], rk.unit_id.iloc[-1]], units, prm.year, lang=prm.lang))
+display(fig)
+display(rec.reading(compare.read_radar(prof, prm.year, prm.lang)))
+
+# %% [markdown]
+# ## 4 按单位类型和系统分组比较 Peer groups by type and sector (Kruskal–Wallis)
+
+# %%
+peer_type = compare.peer_groups(totals, units, prm.year, by="type", top_n=prm.top_n)
+test_type = compare.peer_test(totals, units, prm.year, by="type")
+fig = rec.figure("h_peer_type", charts.peer_box(totals, units, prm.year, by="type", lang=prm.lang, top_n=prm.top_n))
+display(fig)
+display(rec.reading(compare.read_peer(test_type, peer_type, prm.year, prm.lang)))
+
+# %%
+peer_sector = compare.peer_groups(totals, units, prm.year, by="sector", top_n=prm.top_n)
+test_sector = compare.peer_test(totals, units, prm.year, by="sector")
+fig = rec.figure("h_peer_sector", charts.peer_box(totals, units, prm.year, by="sector", lang=prm.lang, top_n=prm.top_n))
+display(fig)
+display(rec.reading(compare.read_peer(test_sector, peer_sector, prm.year, prm.lang)))
+
+# %%
+rec.table("h_peer_groups", pd.concat([peer_type, peer_sector], ignore_index=True))
+rec.table("h_peer_tests", pd.concat([test_type, test_sector], ignore_index=True))
+pd.concat([test_type, test_sector], ignore_index=True)
+
+# %% [markdown]
+# ## 5 单位 × 项目 Units × items
+
+# %%
+ui = rec.table("h_unit_items", compare.unit_items(scores, items, prm.year))
+fig = rec.figure("h_heatmap", charts.heatmap(ui, rk, prm.year, lang=prm.lang))
+display(fig)
+display(rec.reading(compare.read_heatmap(ui, prm.year, prm.lang)))
+
+# %% [markdown]
+# ## 6 项目区分度与内部一致性 Item discrimination and internal consistency
+
+# %%
+disc = compare.item_discrimination(scores, items, prm.year)
+alphas = compare.category_alpha(scores, items, prm.year)
+rec.table("h_items", disc)
+rec.table("h_alpha", alphas)
+fig = rec.figure("h_items", charts.item_scatter(disc, prm.year, lang=prm.lang))
+display(fig)
+display(rec.reading(compare.read_items(disc, alphas, prm.year, prm.lang)))
+
+# %% [markdown]
+# ## 主要数据 Headline numbers
+
+# %%
+rec.headline(
+    year=prm.year,
+    gini=float(desc.loc[desc.year == prm.year, "gini"].iloc[0]),
+    winners=rk.loc[rk.is_winner, "unit_id"].tolist(),
+    first=str(rk.unit_id.iloc[0]),
+    kw_p_type=float(test_type.p.iloc[0]),
+    kw_p_sector=float(test_sector.p.iloc[0]),
+    alpha_all=float(alphas.loc[alphas.category == "all", "alpha"].iloc[0]),
+    n_ceiling_items=int((disc.flag == "ceiling").sum()),
+    n_weak_items=int((disc.flag == "weak").sum()),
+)

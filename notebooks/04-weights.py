@@ -1,0 +1,151 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 四、权重敏感性与公平性 Weight sensitivity and fairness
+#
+# **问题：** 现行分值设置是否“足够科学”？在其他合理的权重下，排名和 20 个优胜单位名单会改变多少？哪些权重选择影响最大？现行方案是否偏向某类单位？
+#
+# **Question.** Are the item and category weights of 六比六看 讲绩效 "scientific enough" (分值设置不够科学)?
+# How much would the ranking and the list of 20 winning units change under other plausible weights,
+# which weighting choices matter most, and does the nominal scheme favour any type, sector or size of unit?
+# Methods: one-at-a-time changes, alternative schemes (equal, PCA, benefit-of-the-doubt), Monte Carlo
+# uncertainty analysis, Sobol variance-based sensitivity, nominal vs effective weights, SMAA-2 and a
+# permutation test of fairness (SPEC §4).
+
+# %% tags=["parameters"]
+year = 2016
+years = [2009, 2016]
+top_n = 20
+na_policy = "prorate"
+grade_map = {"好": 1.0, "较好": 0.8, "一般": 0.6}
+lang = "zh"
+seed = 20240601
+processed = "../data/processed"
+out_dir = "../data/processed/analysis/2016/04-weights"
+scheme = "dirichlet"
+n_samples = 20000
+kappa = 200.0
+p = 0.2
+n_sobol = 256
+
+# %%
+import pipeline.params
+import pipeline.score
+import pipeline.io
+import pipeline.notebooks
+import pipeline.plots
+import pipeline.sensitivity as sens
+import pipeline.sensitivity.narrative as narrative
+import pipeline.plots.weights as wplots
+
+# %% [markdown]
+# ## 1 · 参数与数据 Parameters and data
+
+# %%
+prm = pipeline.params.load(None, year=year, years=years, top_n=top_n, na_policy=na_policy, grade_map=grade_map, lang=lang, seed=seed,
+                           scheme=scheme, n_samples=n_samples, kappa=kappa, p=p, n_sobol=n_sobol)
+rec = pipeline.notebooks.record(out_dir, "04-weights", **prm.to_dict())
+data = sens.year_data(processed, prm.year)
+data.points = pipeline.score.regrade(data.points, data.grades, data.maxima, prm.grade_map)  # the run's grade_map
+names = data.attrs["name"].to_dict()
+print(f"{data.year}: {len(data.unit_ids)} units × {len(data.item_ids)} items, Σ max = {data.maxima.sum():g}")
+
+# %% [markdown]
+# ## 2 · 单因素调整：各类别权重 ±10/20/30 %（重新归一到 100） One-at-a-time
+
+# %%
+oat = sens.one_at_a_time(data.points.to_numpy(), data.maxima, data.categories, top_n=prm.top_n,
+                         na_policy=prm.na_policy, offset=data.offset, unit_ids=data.unit_ids)
+oat_summary = sens.shift_summary(oat)
+rec.table("sens_oat", oat_summary)
+fig = wplots.oat_chart(oat_summary, lang=prm.lang)
+rec.figure("sens_oat", fig)
+rec.reading(narrative.read_oat(oat_summary, lang=prm.lang))
+
+# %% [markdown]
+# ## 3 · 替代权重方案 Alternative weighting schemes
+
+# %%
+compare = sens.compare_schemes(data.points.to_numpy(), data.maxima, data.categories, data.dimensions, top_n=prm.top_n,
+                               na_policy=prm.na_policy, offset=data.offset, unit_ids=data.unit_ids)
+rec.table("sens_schemes", compare)
+rec.table("sens_scheme_shifts", sens.scheme_shifts(compare))
+rec.reading(narrative.read_schemes(compare, lang=prm.lang))
+
+# %% [markdown]
+# ## 4 · 类别权重的蒙特卡洛不确定性分析 Monte Carlo uncertainty analysis
+
+# %%
+unc = sens.uncertainty(data.points, data.maxima, prm.n_samples, seed=prm.seed, scheme=prm.scheme, top_n=prm.top_n,
+                       kappa=prm.kappa, p=prm.p, groups=data.categories, na_policy=prm.na_policy, **data.common())
+rec.table("sens_uncertainty", unc)
+rec.table("sens_uncertainty_system", sens.system_summary(unc))
+fig = wplots.rank_intervals(unc, top_n=prm.top_n, lang=prm.lang, names=names)
+rec.figure("sens_rank_intervals", fig)
+rec.reading(narrative.read_uncertainty(unc, top_n=prm.top_n, lang=prm.lang))
+
+# %%
+fig = wplots.p_winner_bars(unc, top_n=prm.top_n, lang=prm.lang, names=names, min_p=0.0)
+rec.figure("sens_p_winner", fig)
+
+# %% [markdown]
+# ## 5 · 方差分解敏感性（Sobol）：权重、评档折算、不适用项规则、合成方式 Sobol indices
+
+# %%
+sob = sens.weight_sobol(data.points, data.maxima, prm.n_sobol, seed=prm.seed, groups=data.categories, p=prm.p,
+                        top_n=prm.top_n, na_policy=prm.na_policy, vary_grade_map=True, vary_na_policy=True,
+                        vary_aggregation=True, **data.common())
+rec.table("sens_sobol", sob)
+fig = wplots.sobol_bars(sob[sob["target"] == "mean_abs_shift"], lang=prm.lang, n=prm.n_sobol)
+rec.figure("sens_sobol", fig)
+rec.reading(narrative.read_sobol(sob, lang=prm.lang))
+
+# %% [markdown]
+# ## 6 · 名义权重与实际权重 Nominal vs effective weights
+
+# %%
+eff = sens.effective_weights(data.points.to_numpy(), data.maxima, data.categories, item_ids=data.item_ids,
+                             na_policy=prm.na_policy)
+rec.table("sens_effective_weights", eff)
+fig = wplots.effective_weights_chart(eff, level="category", lang=prm.lang)
+rec.figure("sens_effective_weights", fig)
+rec.reading(narrative.read_effective(eff, lang=prm.lang))
+
+# %% [markdown]
+# ## 7 · SMAA-2 随机多准则可接受性分析 SMAA-2
+
+# %%
+smaa_res = sens.smaa(data.category_scores(), prm.n_samples, seed=prm.seed, top_n=prm.top_n)
+rec.table("sens_smaa", smaa_res.summary().reset_index())
+fig = wplots.acceptability_heatmap(smaa_res.acceptability, lang=prm.lang, names=names, top_n=prm.top_n)
+rec.figure("sens_smaa", fig)
+rec.reading(narrative.read_smaa(smaa_res, top_n=prm.top_n, lang=prm.lang, names=names))
+
+# %% [markdown]
+# ## 8 · 按类型、系统、规模的公平性 Fairness by group
+
+# %%
+outcomes, tests = sens.fairness(compare, unc, data.attrs, top_n=prm.top_n, seed=prm.seed, lang=prm.lang)
+rec.table("sens_fairness_groups", outcomes)
+rec.table("sens_fairness_tests", tests)
+fig = wplots.fairness_chart(outcomes, attribute="sector", lang=prm.lang)
+rec.figure("sens_fairness_sector", fig)
+rec.reading(narrative.read_fairness(tests, lang=prm.lang))
+
+# %%
+fig = wplots.fairness_chart(outcomes, attribute="type", lang=prm.lang)
+rec.figure("sens_fairness_type", fig)
+fig = wplots.fairness_chart(outcomes, attribute="size", lang=prm.lang)
+rec.figure("sens_fairness_size", fig)
+
+# %% [markdown]
+# ## 主要数据 Headline
+
+# %%
+rec.headline(year=data.year, **sens.headline(unc, oat_summary, compare, sob, eff, smaa_res, tests))

@@ -1,0 +1,171 @@
+"""Paths, processed tables and provenance of a run: which years exist, where the chapter
+records live, the processed tables, the manifest (SHA-256 of every input, parameters, versions)."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline import config
+from pipeline.errors import PipelineError
+
+
+#: Chapter notebooks in report order, with the report section each one feeds.
+CHAPTERS = ("01-overview", "02-horizontal", "03-vertical-trend", "04-weights", "05-integrity")
+
+
+def _log(msg: str) -> None:
+    print(f"[pipeline] {msg}", file=sys.stderr, flush=True)
+
+
+def _analysis_root(prm, out: Path | None = None) -> Path:
+    """Where the chapter outputs of a run live: ``<processed>/analysis`` (Chinese, the contract's
+    default) or ``<processed>/analysis_<lang>``: figures and sentences of reading are in the
+    report language, so the editions never mix."""
+    if out is not None:
+        return Path(out)
+    lang = getattr(prm, "lang", "zh")
+    return Path(prm.processed) / ("analysis" if lang == "zh" else f"analysis_{lang}")
+
+
+def report_dir(prm, year: int | str, out: Path | None = None) -> Path:
+    """Folder of a year's documents: ``<reports>/<year>/`` for the Chinese edition (the default),
+    ``<reports>/<year>/<lang>/`` for another language, so that both editions stay side by side
+    with the same file names. ``year`` may be a study folder name (``study_2009-2016``)."""
+    base = Path(out if out is not None else prm.reports) / str(year)
+    lang = getattr(prm, "lang", "zh")
+    return base if lang == "zh" else base / lang
+
+
+def available_years(processed: Path) -> list[int]:
+    path = Path(processed) / "items.parquet"
+    if not path.exists():
+        raise PipelineError(f"{path}: not found — run `python -m pipeline clean` first")
+    return sorted(int(y) for y in pd.read_parquet(path, columns=["year"])["year"].unique())
+
+
+def _year_of(prm) -> int:
+    avail = available_years(Path(prm.processed))
+    if prm.year is None:
+        if prm.years is not None:
+            inside = [y for y in avail if prm.years[0] <= y <= prm.years[1]]
+            if inside:
+                return inside[-1]
+        return avail[-1]
+    if prm.year not in avail:
+        raise PipelineError(f"year {prm.year} is not in the data (available: {avail[0]}–{avail[-1]})")
+    return int(prm.year)
+
+
+def _span(prm, year: int | None = None) -> tuple[int, int]:
+    avail = available_years(Path(prm.processed))
+    if prm.years is not None:
+        inside = [y for y in avail if prm.years[0] <= y <= prm.years[1]] or avail
+        first, last = inside[0], inside[-1]
+    else:
+        first, last = avail[0], avail[-1]
+    if year is not None:
+        last = max(min(last, year), first)
+    return first, last
+
+
+def _read(processed: Path, name: str, required: bool = True) -> pd.DataFrame | None:
+    p = Path(processed)
+    if (p / f"{name}.parquet").exists():
+        return pd.read_parquet(p / f"{name}.parquet")
+    if (p / f"{name}.csv").exists():
+        return pd.read_csv(p / f"{name}.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    if required:
+        raise PipelineError(f"{p / name}.parquet: not found — run `python -m pipeline clean` first")
+    return None
+
+
+def _load(processed: Path, lang: str = "zh") -> dict[str, pd.DataFrame | None]:
+    """The parameter-free processed tables of a run (items, units, scores, adjustments, …).
+
+    There is no ``totals`` here: totals, ranks and winners depend on the run's parameters and
+    come from the overview chapter's record (table ``totals``, :func:`pipeline.score.run_totals`)."""
+    d = {n: _read(processed, n) for n in ("items", "units", "scores")}
+    for n in ("adjustments", "weak_orgs", "given", "cleaning_log", "quarantine", "integrity"):
+        d[n] = _read(processed, n, required=False)
+    integ = d.get("integrity")
+    if integ is not None and len(integ) and "evidence_data" in integ:
+        from pipeline import integrity
+
+        # integrity.csv is written in Chinese; re-render its evidence in the report's language
+        d["integrity"] = integ.assign(evidence=integrity.evidence_text(integ, lang).to_numpy())
+    return d
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _git_commit() -> str:
+    try:
+        r = subprocess.run(["git", "rev-parse", "HEAD"], cwd=config.ROOT, capture_output=True, text=True, timeout=10)
+        return r.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def manifest(prm, inputs: list[Path], timings: dict[str, float], root: Path | None = None) -> dict:
+    """Reproducibility record: SHA-256 of every input file, parameters, versions, commit, timings.
+
+    Returns
+    -------
+    dict
+        ``created_utc`` (the only timestamp of a run), ``parameters`` (:class:`Params` as a
+        dict), ``inputs`` (list of ``{path, sha256, bytes}``, sorted by path), ``versions``
+        (python and the packages used), ``git_commit``, ``wall_time_s`` (step → seconds).
+    """
+    from importlib import metadata
+
+    vers = {"python": sys.version.split()[0]}
+    for pkg in ("pipeline", "numpy", "pandas", "scipy", "matplotlib", "papermill", "nbformat", "openpyxl", "pyarrow", "jinja2", "weasyprint", "mplfonts", "python-calamine", "pandera"):
+        try:
+            vers[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            vers[pkg] = "not installed"
+    base = root or config.ROOT
+    files = []
+    for p in sorted(set(Path(x).resolve() for x in inputs)):
+        if p.is_file():
+            try:
+                rel = str(p.relative_to(Path(base).resolve()))
+            except ValueError:
+                rel = str(p)
+            files.append({"path": rel, "sha256": _sha256(p), "bytes": p.stat().st_size})
+    return {
+        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "parameters": prm.to_dict(),
+        "inputs": files,
+        "versions": vers,
+        "git_commit": _git_commit(),
+        "wall_time_s": {k: round(float(v), 3) for k, v in timings.items()},
+    }
+
+
+def _input_files(prm) -> list[Path]:
+    raw = Path(prm.raw)
+    files = [p for p in raw.rglob("*") if p.is_file()] if raw.exists() else []
+    proc = Path(prm.processed)
+    files += [p for p in proc.glob("*") if p.is_file() and p.suffix in (".parquet", ".csv")]
+    return files
+
+
+def _n_samples(prm, unc: pd.DataFrame) -> int:
+    sysd = unc.attrs.get("system") if hasattr(unc, "attrs") else None
+    if isinstance(sysd, dict) and "n" in sysd:
+        return int(sysd["n"])
+    return int(prm.n_samples)
+

@@ -1,0 +1,236 @@
+"""Orchestration: run the chapter notebooks (papermill, worker processes) and the whole pipeline
+(:func:`run_all`: synth → clean → check → analyze + report per year → study)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+
+from pipeline import config
+from pipeline.errors import PipelineError
+from pipeline.io import atomic_write
+from pipeline.report.data import CHAPTERS, _analysis_root, _log, _span, _year_of, available_years, report_dir
+from pipeline.report.study import build_study
+from pipeline.report.year import build_year
+
+
+def _nb_params(prm, year: int, chapter: str, out_dir: Path) -> dict[str, Any]:
+    first, last = _span(prm, year)
+    p = {
+        "year": int(year),
+        "years": [int(first), int(last)],
+        "top_n": int(prm.top_n),
+        "na_policy": str(prm.na_policy),
+        "grade_map": {str(k): float(v) for k, v in prm.grade_map.items()},
+        "lang": str(prm.lang),
+        "seed": int(prm.seed),
+        "processed": str(Path(prm.processed).resolve()),
+        "out_dir": str(out_dir.resolve()),
+    }
+    if chapter == "04-weights":
+        p.update(scheme=str(prm.scheme), n_samples=int(prm.n_samples), kappa=float(prm.kappa), p=float(prm.p), n_sobol=int(prm.n_sobol))
+    if chapter == "05-integrity":
+        p["raw"] = str(Path(prm.raw).resolve())
+    return p
+
+
+def _kernel_env() -> None:
+    """Let notebook kernels import ``pipeline`` even when the package is not pip-installed."""
+    root = str(config.ROOT)
+    pp = os.environ.get("PYTHONPATH", "")
+    if root not in pp.split(os.pathsep):
+        os.environ["PYTHONPATH"] = root + (os.pathsep + pp if pp else "")
+    os.environ.setdefault("MPLCONFIGDIR", str(config.ROOT / ".mplconfig"))
+
+
+def _run_chapter(chapter: str, executed: str, parameters: dict) -> tuple[str, float, dict]:
+    """Worker: run one notebook; it writes its chapter record into ``parameters["out_dir"]``.
+
+    The kernel's own stderr chatter (transport warnings, the interrupt at shutdown) goes to a
+    scratch file so that the progress lines stay readable; a failing notebook still stops the
+    run with notebook, cell and error in one line (:func:`pipeline.notebooks.run`).
+    """
+    import tempfile
+
+    from pipeline import notebooks
+
+    import shutil
+
+    _kernel_env()
+    t0 = time.perf_counter()
+    out_dir = Path(parameters["out_dir"])
+    for sub in ("tables", "figures"):  # no stale outputs of an earlier version of the notebook
+        shutil.rmtree(out_dir / sub, ignore_errors=True)
+    for f in ("record.json", "headline.json", "outline.json"):  # a record is only ever the one of this run
+        (out_dir / f).unlink(missing_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as scratch:
+        os.dup2(scratch.fileno(), 2)
+        try:
+            notebooks.run(f"{chapter}.ipynb", executed, parameters)
+        except PipelineError:
+            raise
+        except Exception as err:  # the kernel died or never started: say so in one line
+            scratch.seek(0)
+            tail = [ln for ln in scratch.read().decode("utf-8", "replace").splitlines() if ln.strip() and "WARNING" not in ln][-1:]
+            raise PipelineError(f"notebook {chapter}: {type(err).__name__}: {err}" + (f" (kernel: {tail[0].strip()})" if tail else "")) from None
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+    rec = notebooks.read_record(out_dir, tables=False)  # the notebook must have written its record
+    return chapter, time.perf_counter() - t0, rec["headline"]
+
+
+def _chapters_present(allow_missing: bool) -> list[str]:
+    have = [c for c in CHAPTERS if (config.NOTEBOOKS / f"{c}.ipynb").exists()]
+    missing = [c for c in CHAPTERS if c not in have]
+    if missing and not allow_missing:
+        raise PipelineError(f"chapter notebook(s) missing: {', '.join(missing)} (notebooks/)")
+    return have
+
+
+def _run_jobs(jobs: list[tuple[str, str, dict]], workers: int = 2) -> dict[tuple[str, str], float]:
+    """Run (chapter, executed_path, params) jobs in ``workers`` processes; first failure stops."""
+    timings: dict[tuple[str, str], float] = {}
+    if not jobs:
+        return timings
+    workers = max(1, min(workers, len(jobs)))
+    if workers == 1:
+        for ch, ex, prm in jobs:
+            _log(f"analyze {prm['year']}: {ch} …")
+            _, dt, _ = _run_chapter(ch, ex, prm)
+            timings[(str(prm["year"]), ch)] = dt
+            _log(f"analyze {prm['year']}: {ch} done ({dt:.1f} s)")
+        return timings
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futs = {}
+        for ch, ex, prm in jobs:
+            futs[pool.submit(_run_chapter, ch, ex, prm)] = (ch, prm["year"])
+        _log(f"analyze: {len(jobs)} notebook run(s) on {workers} workers")
+        done = 0
+        try:
+            for fut in as_completed(futs):
+                ch, yr = futs[fut]
+                _, dt, _ = fut.result()
+                done += 1
+                timings[(str(yr), ch)] = dt
+                _log(f"analyze {yr}: {ch} done ({dt:.1f} s) [{done}/{len(jobs)}]")
+        except BaseException:
+            for f in futs:
+                f.cancel()
+            raise
+    return timings
+
+
+def analyze(params, out: Path | None = None, allow_missing: bool = False, workers: int = 2) -> Path:
+    """Run the chapter notebooks of one year.
+
+    Parameters
+    ----------
+    params : pipeline.params.Params
+        ``year`` (default: the latest year in the data), ``years`` (the span of the vertical
+        chapter; default all years up to ``year``), top_n, na_policy, lang, seed, the Monte
+        Carlo settings and the ``processed`` / ``reports`` folders.
+    out : Path, optional
+        Analysis root (default ``<processed>/analysis``); the year's outputs go to
+        ``<out>/<year>/<chapter>/``.
+    allow_missing : bool
+        Development only: skip chapter notebooks that do not exist yet.
+    workers : int
+        Notebooks run concurrently in this many processes.
+
+    Returns
+    -------
+    Path
+        The year's analysis folder.
+    """
+    year = _year_of(params)
+    root = _analysis_root(params, out) / str(year)
+    executed = report_dir(params, year) / "executed"
+    jobs = [(c, str(executed / f"{c}.ipynb"), _nb_params(params, year, c, root / c)) for c in _chapters_present(allow_missing)]
+    timings = _run_jobs(jobs, workers)
+    atomic_write(root / "timings.json", json.dumps({c: round(v, 2) for (_, c), v in sorted(timings.items())}, indent=1))
+    return root
+
+
+def _build_year_worker(prm_dict: dict, out: str | None, timings: dict) -> str:
+    from pipeline.params import Params
+
+    d = dict(prm_dict)
+    d["years"] = tuple(d["years"]) if d.get("years") else None
+    return str(build_year(Params(**d), out=Path(out) if out else None, timings=timings))
+
+
+def run_all(params, out: Path | None = None, workers: int = 2) -> Path:
+    """The whole pipeline: (synth) → clean → check → analyze + report per year → study.
+
+    The sample world is written into ``data/raw`` only when that default folder has no year
+    folders (``make report`` on a fresh checkout). Notebooks of all years run in ``workers``
+    processes; reports are rendered in ``workers`` processes too.
+
+    Returns
+    -------
+    Path
+        The study folder.
+    """
+    from pipeline import clean, integrity
+
+    prm = params
+    t0 = time.perf_counter()
+    raw = Path(prm.raw)
+    has_years = raw.exists() and any(p.is_dir() and re.fullmatch(r"\d{4}", p.name) for p in raw.iterdir())
+    if not has_years:
+        if raw.resolve() != config.RAW.resolve():
+            raise PipelineError(f"{raw}: no year folders (e.g. {raw}/2015) — nothing to analyse")
+        from pipeline import synth
+
+        _log(f"synth: writing the sample world into {raw}")
+        synth.write_world(raw, config.TRUTH, seed=config.SEED, n_units=74, years=(2009, 2016))
+    steps = {}
+    _log("clean: reading raw workbooks")
+    t1 = time.perf_counter()
+    clean.run(raw, Path(prm.processed), years=prm.years, allow_quarantine=prm.allow_quarantine)
+    steps["clean"] = time.perf_counter() - t1
+    _log("check: integrity checks")
+    t1 = time.perf_counter()
+    integrity.run(raw, Path(prm.processed), years=prm.years)
+    steps["check"] = time.perf_counter() - t1
+    avail = available_years(Path(prm.processed))
+    yrs = [y for y in avail if prm.years is None or prm.years[0] <= y <= prm.years[1]]
+    jobs = []
+    for y in yrs:
+        py = replace(prm, year=y)
+        root = _analysis_root(prm) / str(y)
+        executed = report_dir(prm, y, out) / "executed"
+        jobs += [(c, str(executed / f"{c}.ipynb"), _nb_params(py, y, c, root / c)) for c in _chapters_present(False)]
+    t1 = time.perf_counter()
+    timings = _run_jobs(jobs, workers)
+    steps["analyze"] = time.perf_counter() - t1
+    for y in yrs:
+        tj = {c: round(v, 2) for (yy, c), v in sorted(timings.items()) if yy == str(y)}
+        atomic_write(_analysis_root(prm) / str(y) / "timings.json", json.dumps(tj, indent=1))
+    t1 = time.perf_counter()
+    common = {"clean": steps["clean"], "check": steps["check"]}
+    if workers > 1 and len(yrs) > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futs = {pool.submit(_build_year_worker, replace(prm, year=y).to_dict(), str(out) if out else None, common): y for y in yrs}
+            for fut in as_completed(futs):
+                fut.result()
+    else:
+        for y in yrs:
+            build_year(replace(prm, year=y), out=out, timings=common)
+    steps["report"] = time.perf_counter() - t1
+    study = build_study(prm, years=(yrs[0], yrs[-1]), out=out)
+    _log(f"all: done in {time.perf_counter() - t0:.1f} s (clean {steps['clean']:.1f}, check {steps['check']:.1f}, analyze {steps['analyze']:.1f}, report {steps['report']:.1f})")
+    return study
+

@@ -1,0 +1,133 @@
+"""The multi-year study ``reports/study_<first>-<last>/``."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline import findings as F
+from pipeline.errors import PipelineError
+from pipeline.i18n import t
+from pipeline.io import atomic_write
+from pipeline.report.chapters import _chapter, _chapter_blocks
+from pipeline.report.data import CHAPTERS, _analysis_root, _input_files, _load, _log, available_years, manifest, report_dir
+from pipeline.report.document import _Doc, _english_subst, _join, _label, _span_ctx, _unit_names
+from pipeline.i18n import namer as _namer, tp as _tp
+from pipeline.overview import overview_reading
+from pipeline.report.render import _embed_font, _font_chars, _render, _subset_font, _write_pdf, write_xlsx
+from pipeline.report.year import _evidence, _finding_blocks, _methods_blocks, _severity_counts, _table, check_parameters
+
+
+def build_study(params, years: tuple[int, int] | None = None, out: Path | None = None, analysis: Path | None = None, pdf: bool = True) -> Path:
+    """Render the multi-year study into ``<out or reports>/study_<first>-<last>/``.
+
+    Reads the chapter records of every year under ``analysis`` (default: the analysis root of
+    the report language): each year's overview headline and findings evidence, and the last
+    year's vertical/trend chapter, which covers the whole span (system by year, persistence).
+    A year without records is an error naming the command that writes them. Writes
+    ``report.html``, ``report.pdf`` (unless ``pdf=False``), ``tables.xlsx`` and
+    ``manifest.json`` into ``study_<first>-<last>/`` (``…/<lang>/`` for another language).
+    """
+    t0 = time.perf_counter()
+    prm = params
+    lang = prm.lang
+    processed = Path(prm.processed)
+    data = _load(processed, lang)
+    avail = available_years(processed)
+    first, last = years or (prm.years or (avail[0], avail[-1]))
+    yrs = [y for y in avail if first <= y <= last]
+    if not yrs:
+        raise PipelineError(f"years {first}-{last} are not in the data")
+    first, last = yrs[0], yrs[-1]
+    dest = report_dir(prm, f"study_{first}-{last}", out)
+    _log(f"study {first}-{last}: building")
+    records = {y: {c: _chapter(_analysis_root(prm, analysis) / str(y), c) for c in CHAPTERS} for y in yrs}
+    for chs in records.values():
+        check_parameters(chs, prm)
+    vt = records[last]["03-vertical-trend"]  # the vertical chapter of the last year covers the whole span
+    system = _table(records[last], "03-vertical-trend", "v_system")
+    system = system.loc[system["year"].isin(yrs)].reset_index(drop=True)
+    doc = _Doc(lang, subst=_english_subst(data["items"].loc[data["items"]["year"].isin(yrs)], lang), year=last, top_n=prm.top_n,
+               n_samples=prm.n_samples, n_sobol=prm.n_sobol, first=first, last=last, prev=yrs[-2] if len(yrs) > 1 else last,
+               **_span_ctx(lang, first, last, yrs[-2] if len(yrs) > 1 else last, last))
+    doc.unit_names = _unit_names(data["units"])
+    doc.unit_lookup = data["units"].set_index("unit_id")["name"].astype(str).to_dict()
+    rows = []
+    per_year_found = {}
+    for y in yrs:
+        chs = records[y]
+        data["totals"] = _table(chs, "01-overview", "totals")
+        ev = _evidence(replace(prm, year=y), data, chs, y)
+        fy = F.derive({k: v for k, v in ev.items() if k not in ("system", "persistence")}, top_n=prm.top_n)
+        per_year_found[y] = fy
+        unc = ev["uncertainty"]
+        h = chs["01-overview"]["headline"]
+        rows.append({"year": y, "n_units": int(h["n_units"]), "mean": h["mean_pct"], "sd": h["sd_pct"], "cut_points": h["cut"], "n_winners": int(h["n_winners"]),
+                     "stable": int(((unc["nominal_rank"] <= prm.top_n) & (unc["p_winner"] >= 0.8)).sum()),
+                     "n_findings": len(fy)})
+    years_tab = pd.DataFrame(rows)
+    found = F.derive({"system": system, "persistence": _table(records[last], "03-vertical-trend", "v_persistence")}, top_n=prm.top_n)
+    # recurring per-year findings: a rule that fired in at least half of the years
+    counts: dict[str, list] = {}
+    for y, fy in per_year_found.items():
+        for f in fy:
+            counts.setdefault(f.rule, []).append((y, f))
+    recurring = [fs[-1][1] for rule, fs in sorted(counts.items()) if len(fs) * 2 >= len(yrs) and rule not in {f.rule for f in found}]
+    prefix = {fs[-1][1].rule: t("rep_study_recurring" if len(fs) < len(yrs) else "rep_study_recurring_all", lang, k=len(fs), n=len(yrs), year=fs[-1][0])
+              for fs in counts.values() if fs[-1][1] in recurring}
+    order = {s: i for i, s in enumerate(F.SEVERITIES)}
+    found = sorted(found + recurring, key=lambda f: order.get(f.severity, 9))
+    # which rule fired in which year (a ✓ per year)
+    rules = sorted(counts, key=lambda r: (-len(counts[r]), r))
+    fired = pd.DataFrame({"rule": [_label(f"rep_rule_{r}", lang, r) for r in rules], "n_fired": [len(counts[r]) for r in rules],
+                          **{str(y): [any(yy == y for yy, _ in counts[r]) for r in rules] for y in yrs}})
+    namer = _namer(lang, data["units"], data["items"].loc[data["items"]["year"] == last].set_index("item_id"))
+    sections = []
+    blocks = [{"kind": "p", "text": t("rep_study_years_intro", lang, first=first, last=last, n=len(yrs))},
+              doc.table(years_tab, t("rep_tabcap_years", lang), key="years")]
+    sections.append({"id": "years", "title": t("rep_sec_study_years", lang), "blocks": blocks})
+    blocks = [{"kind": "p", "text": overview_reading("system", lang, system=system)}]
+    blocks += _chapter_blocks(doc, vt, "03-vertical-trend", fig_keys={"system": r"system"})
+    sections.append({"id": "trend", "title": t("rep_sec_study_trend", lang), "blocks": blocks})
+    probs, recs = _finding_blocks(doc, found, namer, prefix=prefix)
+    if len(fired):
+        probs = [{"kind": "p", "text": t("rep_study_fired_intro", lang)}, doc.table(fired, t("rep_tabcap_fired", lang), key="fired")] + probs
+    sections.append({"id": "problems", "title": t("rep_sec_study_findings", lang), "blocks": probs})
+    sections.append({"id": "recommend", "title": t("rep_sec_study_recommend", lang), "blocks": recs})
+    doc.xlsx.append((t("rep_tabcap_findings", lang), doc.display(F.to_frame(found, lang, namer).drop(columns=["rule"]))))
+    man = manifest(replace(prm, years=(first, last)), _input_files(prm), {})
+    appendix = [
+        {"id": "methods", "title": t("rep_app_methods_study", lang), "blocks": _methods_blocks(prm)},
+        {"id": "repro", "title": t("rep_app_repro_study", lang), "blocks": [{"kind": "p", "text": t("rep_r_commit", lang, commit=man["git_commit"])},
+                                                                              {"kind": "p", "text": t("rep_r_inputs_study", lang, n=len(man["inputs"]))}]},
+    ]
+    rec_rules = sorted(((r, len(fs)) for r, fs in counts.items() if len(fs) * 2 >= len(yrs)), key=lambda x: (-x[1], x[0]))
+    u_lo, u_hi = int(years_tab["n_units"].min()), int(years_tab["n_units"].max())
+    abstract = [_tp("rep_abs_study" if u_lo != u_hi else "rep_abs_study_same", lang, first=first, last=last, n=len(yrs), units_min=u_lo, units_max=u_hi),
+                overview_reading("system", lang, system=system),
+                t("rep_abs_study_recurring", lang, rules=_join([_tp("rep_abs_study_rule", lang, rule=_label(f"rep_rule_{r}", lang, r), k=k) for r, k in rec_rules], lang))
+                if rec_rules else t("rep_abs_study_none", lang),
+                _tp("rep_abs_find_study", lang, k=len(found), sev=_severity_counts(found, lang)) if found else t("rep_abs_none_study", lang)]
+    up, sub = ("../", "") if lang == "zh" else ("../../", f"{lang}/")  # the year reports beside this study
+    ctx = {"lang": lang, "title": t("rep_study_title", lang, first=first, last=last),
+           "title_lines": t("rep_study_title_lines", lang, first=first, last=last).split("\n"), "subtitle": t("rep_subtitle", lang),
+           "params_line": t("rep_params_line", lang, top_n=prm.top_n, na_policy=prm.na_policy, seed=prm.seed, n_samples=prm.n_samples, scheme=prm.scheme),
+           "generated_by": t("rep_generated_by", lang), "abstract_title": t("rep_abstract", lang), "abstract": abstract, "toc_title": t("rep_toc", lang),
+           "sections": sections, "appendix_title": t("rep_sec_appendix", lang), "appendix": appendix, "fig_label": t("rep_fig", lang),
+           "tab_label": t("rep_tab", lang), "links": [(f"{up}{y}/{sub}report.html", str(y)) for y in yrs if (report_dir(prm, y, out) / "report.html").exists()]}
+    html_text = _render("report.html", ctx)
+    pdf_text = _render("report.html", {**ctx, "links": []}, pdf=True) if pdf else ""
+    otf = _subset_font(_font_chars([html_text, pdf_text]))
+    atomic_write(dest / "report.html", _embed_font({dest: html_text}, otf)[dest])
+    write_xlsx(doc.xlsx, dest / "tables.xlsx")
+    if pdf:
+        _write_pdf(pdf_text, dest / "report.pdf", otf)
+    man["wall_time_s"] = {"build_study": round(time.perf_counter() - t0, 3)}
+    atomic_write(dest / "manifest.json", json.dumps(man, ensure_ascii=False, indent=1, sort_keys=True))
+    _log(f"study {first}-{last}: done ({time.perf_counter() - t0:.1f} s) → {dest}")
+    return dest
+

@@ -1,0 +1,416 @@
+"""The year report ``reports/<year>/``: evidence for the findings, abstract, sections, appendix."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline import findings as F, score
+from pipeline.errors import PipelineError
+from pipeline.i18n import t
+from pipeline.io import atomic_write
+from pipeline.report.chapters import _body_table, _chapter, _chapter_blocks, _headline_rows
+from pipeline.report.data import CHAPTERS, _analysis_root, _input_files, _load, _log, _n_samples, _span, _year_of, available_years, manifest, report_dir
+from pipeline.report.document import _Doc, _english_subst, _join, _span_ctx, _unit_names
+from pipeline.i18n import namer as _namer, tp as _tp
+from pipeline.report.pages import write_bulletin, write_unit_pages
+from pipeline.report.render import _embed_font, _font_chars, _render, _subset_font, _write_pdf, write_xlsx
+
+
+def _table(chapters: dict, chapter: str, name: str) -> pd.DataFrame:
+    """Table ``name`` of a chapter record; a record without it is an error naming both."""
+    ch = chapters.get(chapter)
+    if ch is None or name not in ch["tables"]:
+        where = ch["dir"] if ch is not None else chapter
+        raise PipelineError(f"{where}: the chapter record has no table {name!r} — re-run `python -m pipeline analyze` with this version")
+    return ch["tables"][name]
+
+
+def _effective_from_chapter(tab: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The category rows of the weights chapter's ``sens_effective_weights`` in the shape of
+    :func:`pipeline.findings.effective_weights` (``effective_share`` = the r² share), so that the
+    rule reads the very table the report shows as its evidence. None if it does not fit."""
+    need = {"level", "category", "nominal_share", "r2_share"}
+    if tab is None or not need <= set(tab.columns):
+        return None
+    d = tab.loc[tab["level"] == "category", ["category", "nominal_share", "r2_share"]].rename(columns={"r2_share": "effective_share"})
+    if not len(d):
+        return None
+    d = d.assign(ratio=d["effective_share"] / d["nominal_share"]).reset_index(drop=True)
+    return d
+
+
+def _evidence(prm, data: dict, chapters: dict, year: int) -> dict:
+    """The evidence of the findings rules (:func:`pipeline.findings.derive`): chapter record
+    tables only, never a recomputation."""
+    totals = data["totals"]
+    groups = _table(chapters, "02-horizontal", "h_peer_groups")
+    ev = {
+        "items": _table(chapters, "02-horizontal", "h_items"),
+        "system": _table(chapters, "03-vertical-trend", "v_system"),
+        "effective_weights": _effective_from_chapter(_table(chapters, "04-weights", "sens_effective_weights")),
+        "fairness": _table(chapters, "04-weights", "sens_fairness_tests"),
+        "peer": F.peer_evidence(_table(chapters, "02-horizontal", "h_peer_tests"), groups, by="sector"),
+        "persistence": _table(chapters, "03-vertical-trend", "v_persistence"),
+        "ranking": totals.loc[totals["year"] == year, ["unit_id", "total", "rank", "is_winner", "pct_of_max", "adjustment"]],
+        "uncertainty": _table(chapters, "04-weights", "sens_uncertainty"),
+    }
+    integ = data.get("integrity")
+    if integ is not None and len(integ):
+        integ = integ.copy()
+        integ["year"] = pd.to_numeric(integ["year"], errors="coerce")
+        ev["integrity"] = integ.loc[integ["year"] == year]
+    q = data.get("quarantine")
+    ev["n_quarantined"] = int(len(q)) if (q is not None and prm.allow_quarantine) else 0
+    return ev
+
+
+def _ranking_table(data: dict, year: int, top_n: int) -> pd.DataFrame:
+    g = data["totals"].loc[data["totals"]["year"] == year].merge(data["units"][["unit_id", "name", "sector"]], on="unit_id", how="left")
+    cut = float(g.loc[g["rank"] <= top_n, "total"].min())
+    g = g.assign(gap=g["total"] - cut).sort_values(["rank", "unit_id"])
+    return g[["rank", "unit_id", "name", "sector", "total", "pct_of_max", "adjustment", "gap", "is_winner"]].reset_index(drop=True)
+
+
+def _quality_blocks(doc: _Doc, data: dict, prm, year: int, integrity_chapter: bool) -> list[dict]:
+    """Appendix 数据质量: the cleaning log by rule, quarantined values, the integrity counts
+    (and, when the integrity chapter is absent, its summary tables)."""
+    lang = doc.lang
+    log, quar, integ = data.get("cleaning_log"), data.get("quarantine"), data.get("integrity")
+    n_log = 0 if log is None else len(log)
+    n_quar = 0 if quar is None else len(quar)
+    blocks = [{"kind": "p", "text": _tp("rep_q_intro" if n_quar else "rep_q_intro_clean", lang, n_log=n_log, n_quar=n_quar)}]
+    if log is not None and len(log):
+        by_rule = log.groupby("rule").size().rename("count").reset_index().sort_values(["count", "rule"], ascending=[False, True])
+        blocks.append(doc.table(by_rule, t("rep_tabcap_quality", lang), key="quality"))
+    if n_quar:
+        if prm.allow_quarantine:
+            blocks.append({"kind": "p", "text": t("rep_q_quarantine_used", lang)})
+        blocks.append(doc.table(quar, t("rep_tabcap_quarantine", lang), key="quarantine"))
+    if integ is None:
+        blocks.append({"kind": "p", "text": t("rep_q_integrity_missing", lang)})
+        return blocks
+    iy = integ.loc[pd.to_numeric(integ["year"], errors="coerce") == year]
+    sev = iy["severity"].value_counts()
+    parts = _join([_tp(f"rep_q_sev_{k}", lang, n=int(sev[k])) for k in F.SEVERITIES if int(sev.get(k, 0))], lang)
+    blocks.append({"kind": "p", "text": _tp("rep_q_integrity", lang, n=len(iy), sev=parts) if len(iy) else t("rep_q_integrity_none", lang)})
+    if len(iy) and not integrity_chapter:
+        summ = iy.pivot_table(index="check", columns="severity", values="year", aggfunc="count", fill_value=0).reindex(columns=list(F.SEVERITIES), fill_value=0).reset_index()
+        blocks.append(doc.table(summ, t("rep_tabcap_integrity_summary", lang), key="integrity"))
+        hi = iy.loc[iy["severity"] == "high"]
+        if len(hi):
+            cols = [c for c in ("unit_id", "item", "check", "statistic", "evidence") if c in hi]
+            spec = {"names": "unit_id", "items": "item", "sort": (["check", "unit_id"], [True, True]), "cols": cols}
+            blocks.append(doc.table(_body_table(hi[cols], spec, {}, doc.unit_lookup, doc.item_lookup), t("rep_tabcap_integrity_high", lang), key="integrity_list"))
+    return blocks
+
+
+def _methods_blocks(prm) -> list[dict]:
+    lang = prm.lang
+    keys = ["rep_m_total", "rep_m_rank", "rep_m_dist", "rep_m_items", "rep_m_mc", "rep_m_sobol", "rep_m_eff", "rep_m_favour", "rep_m_kw", "rep_m_trend", "rep_m_rules"]
+    fmt = dict(na_policy=prm.na_policy, top_n=prm.top_n, kappa=prm.kappa, p=prm.p, n_samples=prm.n_samples, n_perm=4999)
+    return [{"kind": "list", "items": [t(k, lang, **fmt) for k in keys]}]
+
+
+def _severity_counts(found: list, lang: str) -> str:
+    """"严重 1 个、中等 2 个" / "1 high, 2 medium": non-zero severities only."""
+    return _join([_tp(f"rep_abs_sev_{sv}", lang, n=sum(f.severity == sv for f in found)) for sv in F.SEVERITIES
+                  if any(f.severity == sv for f in found)], lang)
+
+
+def _integrity_top(integ: pd.DataFrame | None, namer, lang: str, k: int = 3) -> str:
+    """The ``k`` first high-severity integrity findings as "unit (check)" phrases."""
+    if integ is None or not len(integ):
+        return ""
+    hi = integ.loc[integ["severity"] == "high"].copy()
+    hi["_u"] = hi["unit_id"].astype("string").fillna("").str.strip() if "unit_id" in hi else ""
+    hi = hi.sort_values(["check", "_u"], kind="mergesort").head(k)
+    out = []
+    for r in hi.to_dict("records"):
+        check = namer("check", r["check"])
+        item = str(r.get("item") or "").strip() if not pd.isna(r.get("item")) else ""
+        what = t("rep_abs_int_item", lang, item=namer("item", item), check=check) if item else check
+        out.append(t("rep_abs_int_unit", lang, unit=namer("unit", r["_u"]), what=what) if r["_u"] else t("rep_abs_int_year", lang, what=what))
+    return _join(out, lang)
+
+
+def year_numbers(prm, chapters: dict, ev: dict, year: int, found: list, ok: list) -> dict:
+    """Every number the prose of the year report cites, by key (``reports/<year>/numbers.json``).
+
+    Each value is read from a chapter record (see ``docs/numbers.md`` for the record key and
+    the function that computes it) or counts the findings; nothing is recomputed here.
+
+    Returns
+    -------
+    dict
+        ``year``, the run's ``top_n`` / ``na_policy`` / ``grade_map``; from the overview record:
+        ``n_units``, ``n_winners``, ``cut`` (total of the lowest-ranked winner), ``n_near_cut``
+        (units within 0.5 points of it), ``mean_pct``, ``median_pct``, ``sd_pct``, ``max_pct``,
+        ``min_pct``; from the weights record: ``n_samples``, ``n_winners_mc`` (nominal winners),
+        ``n_stable`` (p_winner ≥ 0.8), ``n_unstable``; from the integrity table: ``n_integrity``,
+        ``n_integrity_high``; ``n_findings``, ``n_examined`` and ``n_findings_<severity>``;
+        ``chapters``: every chapter record's headline numbers.
+    """
+    h = chapters["01-overview"]["headline"]
+    nums: dict = {"year": int(year), "top_n": int(prm.top_n), "na_policy": prm.na_policy, "grade_map": dict(prm.grade_map)}
+    for k in ("n_units", "n_winners", "cut", "n_near_cut", "mean_pct", "median_pct", "sd_pct", "max_pct", "min_pct"):
+        nums[k] = h[k]
+    unc = ev.get("uncertainty")
+    nums["n_samples"] = int(chapters["04-weights"]["parameters"].get("n_samples", prm.n_samples))
+    if unc is not None and len(unc):
+        win = unc.loc[unc["nominal_rank"] <= prm.top_n]
+        nums["n_winners_mc"] = int(len(win))
+        nums["n_unstable"] = int((win["p_winner"] < 0.8).sum())
+        nums["n_stable"] = nums["n_winners_mc"] - nums["n_unstable"]
+    integ = ev.get("integrity")
+    if integ is not None:
+        nums["n_integrity"] = int(len(integ))
+        nums["n_integrity_high"] = int((integ["severity"] == "high").sum())
+    nums["n_findings"] = len(found)
+    nums["n_examined"] = len(ok)
+    for sv in F.SEVERITIES:
+        nums[f"n_findings_{sv}"] = sum(f.severity == sv for f in found)
+    nums["chapters"] = {c: (chapters[c] or {}).get("headline", {}) for c in CHAPTERS}
+    return nums
+
+
+def _abstract(prm, nums: dict, found: list, unc: pd.DataFrame | None, ev: dict, namer) -> list[str]:
+    """The 摘要: 4–5 sentences carrying the headline numbers of :func:`year_numbers`.
+
+    Units, mean, sd and range; winners and the cut (with the bunching at the cut); how many
+    winners are robust under weight uncertainty (naming the others); the high-severity
+    integrity findings; the findings and the aspects examined without a finding.
+    """
+    lang = prm.lang
+    n = nums
+    paras = [t("rep_abs_main", lang, year=n["year"], n_units=int(n["n_units"]), mean=n["mean_pct"], median=n["median_pct"], sd=n["sd_pct"],
+               max=n["max_pct"], min=n["min_pct"])]
+    near = int(n["n_near_cut"])
+    paras.append(_tp("rep_abs_win" if near >= 2 else "rep_abs_win_plain", lang, top_n=prm.top_n, n_winners=int(n["n_winners"]), cut=n["cut"], near=near))
+    if "n_winners_mc" in n:
+        win = unc.loc[unc["nominal_rank"] <= prm.top_n].sort_values(["p_winner", "unit_id"])
+        weak = win.loc[win["p_winner"] < 0.8]
+        names = _join([t("rep_abs_unit_p", lang, unit=namer("unit", u), p=p) for u, p in zip(weak["unit_id"].head(3), weak["p_winner"].head(3))], lang)
+        k = n["n_unstable"]
+        key = "rep_abs_stab_all" if not k else ("rep_abs_stab" if k <= 3 else "rep_abs_stab_many")
+        paras.append(_tp(key, lang, n_samples=n["n_samples"], stable=n["n_stable"], n_winners=n["n_winners_mc"], k=k, names=names))
+    integ = ev.get("integrity")
+    if integ is not None:
+        n_hi = n["n_integrity_high"]
+        if n_hi:
+            paras.append(_tp("rep_abs_int" if n_hi <= 3 else "rep_abs_int_many", lang, k=n_hi, top=_integrity_top(integ, namer, lang)))
+        else:
+            paras.append(_tp("rep_abs_int_none", lang, k=n["n_integrity"]) if n["n_integrity"] else t("rep_abs_int_clean", lang))
+    n_ok = n["n_examined"]
+    if found:
+        paras.append(_tp("rep_abs_find" if n_ok else "rep_abs_find_all", lang, k=n["n_findings"], sev=_severity_counts(found, lang), k_ok=n_ok))
+    else:
+        paras.append(_tp("rep_abs_none", lang, k_ok=n_ok))
+    return paras
+
+
+def _ok_blocks(doc: _Doc, ok: list, namer) -> list[dict]:
+    """"未发现显著问题的方面": one line per aspect a rule examined without finding anything,
+    with its numbers and evidence references."""
+    if not ok:
+        return []
+    lang = doc.lang
+    items = []
+    for f in ok:
+        ev = doc.resolve(f.evidence)
+        items.append(doc.text(f.text(lang, namer)) + (t("rep_ok_ref", lang, refs=ev) if ev else ""))
+    return [{"kind": "sub", "text": t("rep_ok_title", lang)}, {"kind": "p", "text": t("rep_ok_intro", lang)}, {"kind": "list", "items": items, "cls": "examined"}]
+
+
+def _finding_blocks(doc: _Doc, found: list, namer, prefix: dict[str, str] | None = None, ok: list | None = None) -> tuple[list[dict], list[dict]]:
+    """五/六: one block per finding (with its evidence references) and one per recommendation,
+    then the aspects examined without a finding (``ok``, :func:`pipeline.findings.examined`).
+    ``prefix`` (rule → text) is put before a finding's sentence (the study: in how many years)."""
+    lang = doc.lang
+    if not found:
+        return [{"kind": "p", "text": t("rep_nothing", lang)}] + _ok_blocks(doc, ok or [], namer), [{"kind": "p", "text": t("rep_nothing_rec", lang)}]
+    probs, recs = [], []
+    for i, f in enumerate(found, start=1):
+        ev = doc.resolve(f.evidence)
+        probs.append({"kind": "finding", "n": i, "head": t("rep_finding_no", lang, n=i), "severity": t(f"rep_severity_{f.severity}", lang), "sev": f.severity,
+                      "text": (prefix or {}).get(f.rule, "") + doc.text(f.text(lang, namer)),
+                      "evidence": (t("rep_evidence", lang) + ("：" if lang == "zh" else ": ") + ev) if ev else ""})
+        recs.append({"kind": "finding", "n": i, "head": t("rep_rec_for", lang, n=i), "severity": "", "sev": "", "text": doc.text(f.recommendation(lang, namer)), "evidence": ""})
+    return probs + _ok_blocks(doc, ok or [], namer), recs
+
+
+def build_year(params, out: Path | None = None, allow_missing: bool = False, timings: dict | None = None, analysis: Path | None = None, pdf: bool = True) -> Path:
+    """Render the report of one year into ``<out or params.reports>/<year>/``.
+
+    Reads the processed tables and the chapter outputs written by :func:`analyze`; writes
+    ``report.html``, ``report.pdf``, ``tables.xlsx``, ``figures/`` (PNG + SVG of every chart),
+    ``bulletin_H1.html``, ``units/<unit_id>.html`` (+ ``units/index.html``) and
+    ``manifest.json``. ``allow_missing`` (development only) renders with absent chapters;
+    ``analysis`` is the analysis root written by :func:`analyze` (default
+    ``<processed>/analysis``); ``pdf=False`` skips the PDF (quick re-renders).
+
+    Returns
+    -------
+    Path
+        The year's report folder.
+    """
+    t0 = time.perf_counter()
+    steps: dict[str, float] = dict(timings or {})
+    prm = params
+    lang = prm.lang
+    year = _year_of(prm)
+    processed = Path(prm.processed)
+    dest = report_dir(prm, year, out)
+    root = _analysis_root(prm, analysis) / str(year)
+    _log(f"report {year}: loading tables")
+    data = _load(processed, prm.lang)
+    chapters = {c: _chapter(root, c) for c in CHAPTERS}
+    check_parameters(chapters, prm)
+    # totals, ranks and winners of this run: the overview chapter's record (the run's parameters)
+    data["totals"] = _table(chapters, "01-overview", "totals")
+    if (root / "timings.json").exists():
+        steps.update({f"analyze:{k}": v for k, v in json.loads((root / "timings.json").read_text()).items()})
+    _log(f"report {year}: findings")
+    t1 = time.perf_counter()
+    ev = _evidence(prm, data, chapters, year)
+    found = F.derive(ev, top_n=prm.top_n)
+    ok = F.examined(ev, found, top_n=prm.top_n)
+    steps["findings"] = time.perf_counter() - t1
+    it_idx = data["items"].loc[data["items"]["year"] == year].set_index("item_id")
+    namer = _namer(lang, data["units"], it_idx)
+    numbers = year_numbers(prm, chapters, ev, year, found, ok)
+
+    avail = available_years(processed)
+    first_y, prev_y = _span(prm, year)[0], max([y for y in avail if y < year], default=year)
+    doc = _Doc(lang, subst=_english_subst(data["items"].loc[data["items"]["year"] == year], lang), year=year, top_n=prm.top_n,
+               n_samples=prm.n_samples, n_sobol=prm.n_sobol, first=first_y, last=year, prev=prev_y,
+               **_span_ctx(lang, first_y, year, max(prev_y, first_y), year))
+    doc.unit_names = _unit_names(data["units"])
+    doc.unit_lookup = data["units"].set_index("unit_id")["name"].astype(str).to_dict()
+    doc.item_lookup = {str(i): namer("item", i) for i in it_idx.index}
+    sections = []
+    # 一、总体情况
+    blocks = _chapter_blocks(doc, chapters["01-overview"], "01-overview")
+    sections.append({"id": "overview", "title": t("rep_sec_overview", lang), "blocks": blocks})
+    # 二、横向比较
+    rk = _ranking_table(data, year, prm.top_n)
+    blocks = _chapter_blocks(doc, chapters["02-horizontal"], "02-horizontal", fig_keys={"ranking": r"rank"},
+                             after={"fig:h_ranking": lambda: [doc.table(rk, t("rep_tabcap_ranking", lang), key="ranking", max_rows=len(rk))]})
+    sections.append({"id": "horizontal", "title": t("rep_sec_horizontal", lang), "blocks": blocks})
+    # 三、纵向比较与趋势
+    blocks = _chapter_blocks(doc, chapters["03-vertical-trend"], "03-vertical-trend", fig_keys={"system": r"system"})
+    sections.append({"id": "vertical", "title": t("rep_sec_vertical", lang), "blocks": blocks})
+    # 四、权重敏感性与公平性
+    unc = ev.get("uncertainty")
+
+    def unc_table() -> list[dict]:
+        if unc is None or not len(unc):
+            return []
+        u = unc.merge(data["units"][["unit_id", "name"]], on="unit_id", how="left").sort_values(["nominal_rank", "unit_id"])
+        u = u.loc[(u["nominal_rank"] <= prm.top_n) | (u["p_winner"] > 0)]
+        cols = [c for c in ("nominal_rank", "unit_id", "name", "median_rank", "q05", "q95", "p_winner") if c in u]
+        return [doc.table(u[cols], t("rep_tabcap_uncertainty", lang, n_samples=_n_samples(prm, unc)), key="uncertainty", max_rows=40)]
+
+    blocks = _chapter_blocks(doc, chapters["04-weights"], "04-weights",
+                             fig_keys={"rank_interval": r"interval", "effective_weights": r"effective"}, after={"fig:sens_p_winner": unc_table})
+    sections.append({"id": "weights", "title": t("rep_sec_weights", lang), "blocks": blocks})
+    # 附录 (built before 五/六 so that evidence references to appendix tables resolve)
+    qual = _quality_blocks(doc, data, prm, year, integrity_chapter=True)
+    qual += _chapter_blocks(doc, chapters["05-integrity"], "05-integrity")
+    # 五、六
+    probs, recs = _finding_blocks(doc, found, namer, ok=ok)
+    ftab = F.to_frame(found, lang, namer)
+    doc.xlsx.append((t("rep_tabcap_findings", lang), doc.display(ftab.drop(columns=["rule"]))))
+    doc.xlsx.append((t("rep_headline", lang), doc.display(_headline_rows(chapters, lang, doc.subst))))
+    sections.append({"id": "problems", "title": t("rep_sec_problems", lang), "blocks": probs})
+    sections.append({"id": "recommend", "title": t("rep_sec_recommend", lang), "blocks": recs})
+    man = manifest(prm, _input_files(prm), steps)
+    repro = [{"kind": "p", "text": t("rep_r_commit", lang, commit=man["git_commit"])},
+             {"kind": "p", "text": t("rep_r_inputs", lang, n=len(man["inputs"]), k=min(12, len(man["inputs"])))}]
+    repro.append(doc.table(pd.DataFrame(man["inputs"])[["path", "sha256"]] if man["inputs"] else pd.DataFrame(columns=["path", "sha256"]), t("rep_tabcap_inputs", lang), key="inputs", max_rows=12))
+    pv = pd.DataFrame({"parameter": list(prm.to_dict()), "value": [json.dumps(v, ensure_ascii=False) for v in prm.to_dict().values()]})
+    pv = pv.loc[~pv["parameter"].isin(["raw", "processed", "reports"])]
+    repro.append(doc.table(pv, t("rep_tabcap_params", lang), key="params", max_rows=40))
+    repro.append(doc.table(pd.DataFrame({"package": list(man["versions"]), "version": list(man["versions"].values())}), t("rep_tabcap_versions", lang), key="versions", max_rows=40))
+    repro.append({"kind": "p", "text": t("rep_r_rerun", lang, year=year)})
+    appendix = [
+        {"id": "quality", "title": t("rep_app_quality", lang), "blocks": qual},
+        {"id": "methods", "title": t("rep_app_methods", lang), "blocks": _methods_blocks(prm)},
+        {"id": "repro", "title": t("rep_app_repro", lang), "blocks": repro},
+    ]
+    ctx = {
+        "lang": lang,
+        "title": t("rep_title", lang, year=year),
+        "title_lines": t("rep_title_lines", lang, year=year).split("\n"),
+        "subtitle": t("rep_subtitle", lang),
+        "params_line": t("rep_params_line", lang, top_n=prm.top_n, na_policy=prm.na_policy, seed=prm.seed, n_samples=numbers["n_samples"], scheme=prm.scheme),
+        "generated_by": t("rep_generated_by", lang),
+        "abstract_title": t("rep_abstract", lang),
+        "abstract": _abstract(prm, numbers, found, unc, ev, namer),
+        "toc_title": t("rep_toc", lang),
+        "sections": sections,
+        "appendix_title": t("rep_sec_appendix", lang),
+        "appendix": appendix,
+        "fig_label": t("rep_fig", lang),
+        "tab_label": t("rep_tab", lang),
+        "links": [("bulletin_H1.html", t("rep_cap_bulletin", lang)), ("units/index.html", t("rep_unit_index", lang))],
+    }
+    t1 = time.perf_counter()
+    _log(f"report {year}: HTML")
+    html_text = _render("report.html", ctx)
+    pdf_text = _render("report.html", {**ctx, "links": []}, pdf=True) if pdf else ""
+    # one font subset for the report and its PDF (the same characters), one for the small pages
+    otf = _subset_font(_font_chars([html_text, pdf_text]))
+    atomic_write(dest / "report.html", _embed_font({dest: html_text}, otf)[dest])
+    write_xlsx(doc.xlsx, dest / "tables.xlsx")
+    write_ranking(score.ranking(data["totals"], data["units"], year), dest / "ranking.csv")
+    atomic_write(dest / "numbers.json", json.dumps(numbers, ensure_ascii=False, indent=1, sort_keys=True))
+    _copy_figures(root, dest / "figures")
+    steps["html+xlsx"] = time.perf_counter() - t1
+    t1 = time.perf_counter()
+    _log(f"report {year}: bulletin and unit pages")
+    pages = write_bulletin(data, year, prm, dest / "bulletin_H1.html", write=False)
+    pages.update(write_unit_pages(data, year, prm, ev.get("uncertainty"), dest / "units", write=False))
+    for p, h in _embed_font(pages).items():
+        atomic_write(p, h)
+    steps["bulletin+units"] = time.perf_counter() - t1
+    if pdf:
+        t1 = time.perf_counter()
+        _log(f"report {year}: PDF")
+        _write_pdf(pdf_text, dest / "report.pdf", otf)
+        steps["pdf"] = time.perf_counter() - t1
+    steps["build_year"] = time.perf_counter() - t0
+    man["wall_time_s"] = {k: round(float(v), 3) for k, v in steps.items()}
+    atomic_write(dest / "manifest.json", json.dumps(man, ensure_ascii=False, indent=1, sort_keys=True))
+    _log(f"report {year}: done ({steps['build_year']:.1f} s) → {dest}")
+    return dest
+
+
+def write_ranking(rk: pd.DataFrame, path: Path) -> Path:
+    """Write ``ranking.csv`` (UTF-8 with BOM for Excel, totals with 6 decimals so that the file
+    is byte-identical for the same inputs and parameters, formula-guarded names)."""
+    from pipeline.io import neutralise_formulas
+
+    text = neutralise_formulas(rk).to_csv(index=False, float_format="%.6f", lineterminator="\n")
+    return atomic_write(path, ("\ufeff" + text).encode("utf-8"))
+
+
+def check_parameters(chapters: dict, prm) -> None:
+    """Every chapter record must have been written under this run's parameters (``top_n``,
+    ``na_policy``, ``grade_map``, ``seed``): a document never shows numbers of other parameters."""
+    for c, ch in chapters.items():
+        got = ch.get("parameters") or {}
+        for k in ("top_n", "na_policy", "grade_map", "seed"):
+            if k in got and got[k] != getattr(prm, k) and not (isinstance(got[k], dict) and {a: float(b) for a, b in got[k].items()} == {a: float(b) for a, b in getattr(prm, k).items()}):
+                raise PipelineError(f"{ch['dir']}: chapter record written with {k}={got[k]!r}, this run has {k}={getattr(prm, k)!r} — "
+                                    f"run `python -m pipeline analyze` with the same parameters first")
+
+
+def _copy_figures(root: Path, dest: Path) -> None:
+    for p in sorted(root.glob("*/figures/*")):
+        if p.suffix in (".png", ".svg"):
+            atomic_write(dest / f"{p.parent.parent.name[:2]}_{p.name}", p.read_bytes())
+
