@@ -343,7 +343,7 @@ def rule_group_favour(fairness: pd.DataFrame | None, alpha: float = 0.05, min_pl
     for r in hit.to_dict("records"):
         m = int((fairness["attribute"] == r["attribute"]).sum())
         out.append(Finding("group_favour", "high", {"shift": float(r["mean_advantage"]), "p": float(r["p_holm"]), "n": int(r.get("n_units", 0)), "m": m},
-                           {"group": (str(r["attribute"]), [r["group"]])}, ("tab:fairness",), variant="plausible"))
+                           {"group": (str(r["attribute"]), [r["group"]])}, ("tab:fairness",)))
     return out
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import re
-from itertools import combinations
 
 import numpy as np
 import pandas as pd
@@ -52,46 +51,37 @@ def test_winner_stability_medium_when_few():
 
 
 # ------------------------------------------------------------------ flat items
-def _items(sd_rel, share_full):
-    k = len(sd_rel)
-    return pd.DataFrame({"item_id": [f"I{i + 1:02d}" for i in range(k)], "max_points": [5.0] * k, "sd_rel": sd_rel, "share_full": share_full})
+def _items(r_rest, share_full):
+    """Rows of compare.item_discrimination: ``flag`` by its rule (ceiling: share_full ≥ 0.8,
+    else weak: r_rest < 0.2), computed here by hand from the two columns."""
+    k = len(r_rest)
+    flag = ["ceiling" if f >= 0.8 else ("weak" if r < 0.2 else "") for r, f in zip(r_rest, share_full)]
+    return pd.DataFrame({"item_id": [f"I{i + 1:02d}" for i in range(k)], "max_points": [5.0] * k, "r_rest": r_rest, "share_full": share_full, "flag": flag})
 
 
 def test_flat_items_fires():
-    (f,) = F.rule_flat_items(_items([0.2, 0.01, 0.3, 0.2], [0.1, 0.2, 0.9, 0.1]))
-    # I02 (sd 1 % of max) and I03 (90 % at full marks) are flat: 2 items, 10 points
+    (f,) = F.rule_flat_items(_items([0.5, 0.1, 0.6, 0.5], [0.1, 0.2, 0.9, 0.1]))
+    # I02 (r_rest 0.1 < 0.2: weak) and I03 (90 % at full marks: ceiling) are flagged: 2 items, 10 points
     assert f.values["k"] == 2 and f.values["points"] == 10.0
-    assert f.names["items"][1] == ["I02", "I03"]
+    assert f.names["items"][1] == ["I02", "I03"]  # by r_rest
 
 
 def test_flat_items_quiet():
-    assert F.rule_flat_items(_items([0.2, 0.1], [0.1, 0.5])) == []
+    assert F.rule_flat_items(_items([0.5, 0.3], [0.1, 0.5])) == []
 
 
-def test_item_stats_hand_case():
-    scores = pd.DataFrame(
-        {
-            "year": 2015,
-            "period": "Y",
-            "unit_id": ["A", "A", "B", "B", "C", "C"],
-            "item_id": ["I01", "I02"] * 3,
-            "points": [10.0, 2.0, 10.0, 4.0, 6.0, np.nan],
-            "status": ["ok", "ok", "ok", "ok", "ok", "na"],
-        }
-    )
-    items = pd.DataFrame({"year": 2015, "item_id": ["I01", "I02"], "item_name": ["a", "b"], "category": "ideology", "dimension": "image", "method": "points", "max_points": [10.0, 5.0]})
-    s = F.item_stats(scores, items, 2015).set_index("item_id")
-    # I01 = (10, 10, 6): mean 26/3, sd = sqrt(((4/3)^2*2 + (8/3)^2)/2) = sqrt(16/3) (hand)
-    assert s.loc["I01", "mean"] == pytest.approx(26 / 3)
-    assert s.loc["I01", "sd"] == pytest.approx(math.sqrt(16 / 3))
-    assert s.loc["I01", "share_full"] == pytest.approx(2 / 3)
-    # I02 applies to A and B only: (2, 4), none at 5 → share_full 0, sd = sqrt(2)
-    assert s.loc["I02", "sd"] == pytest.approx(math.sqrt(2))
-    assert s.loc["I02", "share_full"] == 0
-    # corrected item-total r of I02 over A, B: item (2, 4) vs rest (10, 10) → rest has no variance → NaN
-    assert np.isnan(s.loc["I02", "r_it"])
-    # I01 vs rest (2, 4, 0) over A, B, C: Pearson r computed by numpy on the same pairs
-    assert s.loc["I01", "r_it"] == pytest.approx(np.corrcoef([10, 10, 6], [2, 4, 0])[0, 1])
+def test_flat_items_agree_with_the_chapter_flag(world):
+    # the rule fires on exactly the items chapter 二 flags (compare.item_discrimination), so the
+    # report can never say "5 weak items" in one chapter and "all discriminate" in another
+    from pipeline import compare, io
+
+    scores, items = io.read_table(world.processed, "scores"), io.read_table(world.processed, "items")
+    disc = compare.item_discrimination(scores, items, 2016)
+    flagged = set(disc.loc[disc["flag"] != "", "item_id"])
+    found = F.rule_flat_items(disc)
+    assert (found[0].values["k"] if found else 0) == len(flagged)
+    if found:
+        assert set(found[0].names["items"][1]) <= flagged
 
 
 # ------------------------------------------------------------------ ceiling
@@ -114,15 +104,6 @@ def test_ceiling_quiet_when_spread_grows():
     # the opposite trend (spread growing, ceiling share falling) is not compression
     sys_ = pd.DataFrame({"year": range(2009, 2017), "sd": np.linspace(3, 8, 8), "share_ceiling": np.linspace(0.35, 0, 8)})
     assert F.rule_ceiling(sys_) == []
-
-
-def test_system_by_year_hand_case():
-    totals = pd.DataFrame({"year": [2015] * 4, "unit_id": list("ABCD"), "pct_of_max": [96.0, 90.0, 80.0, 70.0], "rank": [1, 2, 3, 4]})
-    s = F.system_by_year(totals, top_n=2).iloc[0]
-    assert s["mean"] == 84 and s["median"] == 85
-    assert s["sd"] == pytest.approx(np.std([96, 90, 80, 70], ddof=1))
-    assert s["share_ceiling"] == 0.25  # one unit of four at ≥ 95
-    assert s["cut"] == 90  # pct of the 2nd-ranked unit
 
 
 # ------------------------------------------------------------------ effective weights
@@ -154,59 +135,23 @@ def test_effective_weights_rule_quiet():
 
 
 # ------------------------------------------------------------------ group favour (permutation test)
-def test_favour_test_matches_exact_enumeration():
-    shift = np.array([3.0, 2.0, -1.0, 0.0, -2.0, -2.0])
-    ranks = pd.DataFrame({"unit_id": list("ABCDEF"), "shift": shift})
-    units = pd.DataFrame({"unit_id": list("ABCDEF"), "sector": ["S", "S", "T", "T", "T", "T"]})
-    res = F.favour_test(ranks, units, by=("sector",), n_perm=40000, seed=3).set_index("group")
-    # exact one-sided p: share of the C(6,2) = 15 pairs whose mean shift ≥ 2.5 → only {A, B}: 1/15
-    exact = sum(np.mean(c) >= 2.5 for c in combinations(shift, 2)) / 15
-    assert exact == pytest.approx(1 / 15)
-    assert res.loc["S", "mean_shift"] == 2.5
-    assert res.loc["S", "p_value"] == pytest.approx(exact, abs=0.01)  # Monte Carlo error ≈ 0.0012
-
-
-def test_group_favour_rule():
-    fav = pd.DataFrame({"by": ["sector", "sector"], "group": ["经济", "政法"], "n": [10, 8], "mean_shift": [3.0, -1.0], "p_value": [0.001, 0.4]})
-    (f,) = F.rule_group_favour(fav)
-    assert f.names["group"] == ("sector", ["经济"]) and f.values["m"] == 2
-    # 0.03 is not below alpha / m = 0.025 (Bonferroni): quiet
-    assert F.rule_group_favour(fav.assign(p_value=[0.03, 0.4])) == []
-
-
-def test_scheme_ranks_nominal_equals_score_totals():
-    rng = np.random.default_rng(7)
-    units = [f"U{i}" for i in range(12)]
-    items = pd.DataFrame({"year": 2015, "item_id": ["I01", "I02", "I03", "I04"], "item_name": list("abcd"), "category": ["ideology", "ideology", "conduct", "special"],
-                          "dimension": "image", "max_points": [40.0, 20.0, 30.0, 10.0], "method": "points"})
-    rows = []
-    for u in units:
-        for it, mx in zip(items["item_id"], items["max_points"]):
-            rows.append({"year": 2015, "period": "Y", "unit_id": u, "item_id": it, "points": float(np.round(rng.uniform(0.5, 1) * mx, 1)), "status": "ok"})
-    scores = pd.DataFrame(rows)
-    tot = score.totals(scores, items)
-    r = F.scheme_ranks(scores, items, tot, 2015).set_index("unit_id")
-    t = tot.set_index("unit_id")
-    # nominal composite = pipeline.score.totals (independent pandas path)
-    assert r["score_nominal"].to_numpy() == pytest.approx(t.loc[r.index, "total"].to_numpy())
-    assert (r["rank_nominal"] == t.loc[r.index, "rank"]).all()
-    # equal categories by hand: mean over the 3 categories of the category's % of its max
-    pts = scores.pivot(index="unit_id", columns="item_id", values="points").loc[r.index]
-    eq = 100 * ((pts["I01"] + pts["I02"]) / 60 + pts["I03"] / 30 + pts["I04"] / 10) / 3
-    assert r["score_equal"].to_numpy() == pytest.approx(eq.to_numpy())
-
-
 # ------------------------------------------------------------------ peer groups
-def test_peer_test_hand_kruskal():
-    totals = pd.DataFrame({"year": 2015, "unit_id": list("ABCDEF"), "pct_of_max": [1.0, 2, 3, 4, 5, 6]})
+def test_peer_evidence_hand_kruskal():
+    from pipeline import compare
+
+    totals = pd.DataFrame({"year": 2015, "unit_id": list("ABCDEF"), "pct_of_max": [1.0, 2, 3, 4, 5, 6], "rank": [6, 5, 4, 3, 2, 1]})
     units = pd.DataFrame({"unit_id": list("ABCDEF"), "sector": ["S", "S", "S", "T", "T", "T"]})
-    p = F.peer_test(totals, units, 2015)
+    tests = compare.peer_test(totals, units, 2015, by="sector")
+    groups = compare.peer_groups(totals, units, 2015, by="sector", top_n=2)
+    p = F.peer_evidence(tests, groups, by="sector")
     # H = 12/(6·7)·(6²/3 + 15²/3) − 3·7 = 27/7 (hand); p = χ²₁ upper tail
     assert p["H"].iloc[0] == pytest.approx(27 / 7)
     assert p["p_value"].iloc[0] == pytest.approx(stats.chi2.sf(27 / 7, 1))
     (f,) = F.rule_peer_groups(p)  # p = 0.0495 < 0.05
     assert f.names["best"] == ("sector", ["T"]) and f.names["worst"] == ("sector", ["S"])
+    assert f.values["hi_median"] == 5 and f.values["lo_median"] == 2  # group medians (hand)
     assert F.rule_peer_groups(p, alpha=0.01) == []
+    assert F.peer_evidence(tests, groups, by="type").empty
 
 
 # ------------------------------------------------------------------ cut, persistence, integrity, quarantine
@@ -219,18 +164,25 @@ def test_close_cut():
     assert F.rule_close_cut(ranking, top_n=2, margin=0.1) == []
 
 
+def _persistence(wins: dict[str, list[int]], first: int, last: int):
+    """compare.persistence on a vertical table where each unit is seen every year first…last
+    and wins in the years listed."""
+    from pipeline import compare
+
+    rows = [{"year": y, "series_id": u, "series_name": u, "unit_id": u, "is_winner": y in ys} for u, ys in wins.items() for y in range(first, last + 1)]
+    return compare.persistence(pd.DataFrame(rows))
+
+
 def test_persistence():
-    rows = []
-    for y in (2012, 2013, 2014, 2015):
-        for u, w in (("A", True), ("B", True), ("C", y == 2015), ("D", y != 2015)):
-            rows.append({"year": y, "unit_id": u, "is_winner": w})
-    totals = pd.DataFrame(rows)
-    p = F.persistence(totals, 2015, lookback=3).set_index("unit_id")
-    assert p["always"].to_dict() == {"A": True, "B": True, "C": False}
-    (f,) = F.rule_persistence(p.reset_index(), share_min=0.6)  # 2/3 ≥ 0.6
+    pers = _persistence({"A": [2012, 2013, 2014, 2015], "B": [2012, 2013, 2014, 2015], "C": [2015], "D": [2012, 2013, 2014]}, 2012, 2015)
+    a = F.always_winners(pers).set_index("series_id")
+    # hand: 2015 winners A, B, C; A and B also won 2012–2014, C did not
+    assert a["always"].to_dict() == {"A": True, "B": True, "C": False}
+    (f,) = F.rule_persistence(pers, share_min=0.6)  # 2/3 ≥ 0.6
     assert f.values["k"] == 2 and f.values["n"] == 3
-    assert F.rule_persistence(p.reset_index(), share_min=0.7) == []
-    assert F.persistence(totals, 2013, lookback=3).empty  # only one previous year
+    assert F.rule_persistence(pers, share_min=0.7) == []
+    short = _persistence({"A": [2014, 2015]}, 2014, 2015)
+    assert F.always_winners(short).empty  # only one previous year
 
 
 def test_integrity_and_quarantine_rules():
@@ -295,10 +247,10 @@ def test_english_agreement_follows_the_count():
     p = F.plurals({"k": 1, "n": 3, "x": 0.5, "flag": True})
     assert (p["s_k"], p["v_k"], p["s_n"], p["v_n"]) == ("", "s", "s", "")
     assert "s_x" not in p and "s_flag" not in p  # only integer counts
-    items = _items([0.01, 0.3], [0.1, 0.1])
+    items = _items([0.1, 0.3], [0.1, 0.1])
     (f,) = F.rule_flat_items(items)
     assert f.values["k"] == 1 and f.text("en").startswith("1 item barely discriminates ")
-    (g,) = F.rule_flat_items(_items([0.01, 0.02], [0.1, 0.1]))
+    (g,) = F.rule_flat_items(_items([0.1, 0.15], [0.1, 0.1]))
     assert g.text("en").startswith("2 items barely discriminate ")
 
 
@@ -306,19 +258,20 @@ def test_english_agreement_follows_the_count():
 def test_examined_states_what_was_checked_with_numbers():
     ev = {
         "uncertainty": _unc([1.0] * 19 + [0.85]),
-        "items": _items([0.2, 0.07, 0.3], [0.1, 0.6, 0.0]),
+        "items": _items([0.5, 0.25, 0.6], [0.1, 0.6, 0.0]),
         "effective_weights": pd.DataFrame({"category": ["ideology", "conduct"], "nominal_share": [0.5, 0.5], "effective_share": [0.46, 0.54], "ratio": [0.92, 1.08]}),
-        "persistence": pd.DataFrame({"unit_id": list("ABCDE"), "years_seen": 3, "years_won": [3, 1, 0, 2, 3], "always": [True, False, False, False, True]}),
+        "persistence": _persistence({"A": [2012, 2013, 2014, 2015], "B": [2014, 2015], "C": [2015], "D": [2013, 2015], "E": [2012, 2013, 2014, 2015]}, 2012, 2015),
         "integrity": pd.DataFrame({"unit_id": ["A"], "check": ["yoy_jump"], "severity": ["medium"]}),
     }
     found = F.derive(ev, top_n=20)
     assert found == []
     ok = {f.rule: f for f in F.examined(ev, found, top_n=20)}
     assert set(ok) == {"winner_stability", "flat_items", "weights", "persistence", "integrity"}
-    # hand: the lowest P(winner) of a winner is 0.85; the flattest item is I02 (sd 7 % of max);
-    # the largest share at full marks is 0.6 (I02); ratios span 0.92–1.08; 2 of 5 always won
+    # hand: the lowest P(winner) of a winner is 0.85; the least discriminating item is I02
+    # (r_rest 0.25); the largest share at full marks is 0.6 (I02); ratios span 0.92–1.08;
+    # 2 of the 5 winners of 2015 (A, E) also won 2012–2014
     assert ok["winner_stability"].values["p_min"] == 0.85
-    assert ok["flat_items"].values["sd_min"] == 0.07 and ok["flat_items"].names["item_lo"][1] == ["I02"]
+    assert ok["flat_items"].values["r_lo"] == 0.25 and ok["flat_items"].names["item_lo"][1] == ["I02"]
     assert ok["weights"].values["lo"] == 0.92 and ok["weights"].values["hi"] == 1.08
     assert ok["persistence"].values == {"k": 2, "n": 5, "share": 0.4, "share_min": 0.6}
     assert ok["integrity"].variant == "medium"  # 1 medium, no low: no "提示 0 条"
@@ -327,7 +280,7 @@ def test_examined_states_what_was_checked_with_numbers():
         for lang in ("zh", "en"):
             txt = f.text(lang)
             assert "{" not in txt and not ZERO_CLAUSE.search(txt), txt
-    assert "最低 85%" in ok["winner_stability"].text("zh") and "7.0%" in ok["flat_items"].text("zh")
+    assert "最低 85%" in ok["winner_stability"].text("zh") and "0.25" in ok["flat_items"].text("zh")
     # a rule that fired is not listed as unremarkable
     ev["uncertainty"] = _unc([1.0] * 19 + [0.5])
     found = F.derive(ev, top_n=20)
@@ -341,18 +294,17 @@ def _fairness(adv, p_holm):
 
 
 def test_group_favour_needs_a_material_advantage():
-    fav = pd.DataFrame({"by": ["sector", "type"], "group": ["社会事业", "机关党委"], "n": [12, 31], "mean_shift": [0.58, 0.32], "p_value": [0.12, 0.14]})
     # the 2016 sample's pattern: significant in the weights chapter (Holm p 0.034, 0.036) but
     # worth less than half a place on average → no finding; the examined line says why
     small = _fairness([0.27, -0.08, 0.45], [0.034, 0.057, 0.036])
-    assert F.rule_group_favour(fav, small) == []
-    (ok,) = [f for f in F.examined({"favour": fav, "fairness": small}, [], top_n=20) if f.rule == "group_favour"]
+    assert F.rule_group_favour(small) == []
+    (ok,) = [f for f in F.examined({"fairness": small}, [], top_n=20) if f.rule == "group_favour"]
     assert ok.variant == "small" and ok.values["k_sig"] == 2 and ok.values["adv_max"] == 0.45
     assert ok.names["sig"][1] == ["type:机关党委", "sector:社会事业"]  # by Holm p
     assert "不足 1 个名次" in ok.text("zh")
     # the same test with an advantage of 2.5 places fires, citing the chapter's table
-    (f,) = F.rule_group_favour(fav, _fairness([2.5, -0.08, 0.45], [0.01, 0.057, 0.036]))
-    assert f.variant == "plausible" and f.names["group"] == ("type", ["机关党委"]) and f.values["m"] == 2 and f.evidence == ("tab:fairness",)
+    (f,) = F.rule_group_favour(_fairness([2.5, -0.08, 0.45], [0.01, 0.057, 0.036]))
+    assert f.variant == "" and f.names["group"] == ("type", ["机关党委"]) and f.values["m"] == 2 and f.evidence == ("tab:fairness",)
     assert "Holm" in f.text("zh") and "{" not in f.text("en")
 
 
@@ -360,8 +312,8 @@ def test_group_favour_needs_a_material_advantage():
 def test_derive_orders_by_severity_and_renders_both_languages():
     ev = {
         "uncertainty": _unc([1.0] * 19 + [0.6]),  # medium
-        "items": _items([0.01, 0.3], [0.1, 0.1]),  # medium (5 points)
-        "persistence": pd.DataFrame({"unit_id": ["A"], "years_seen": [3], "years_won": [3], "always": [True]}),  # low
+        "items": _items([0.1, 0.3], [0.1, 0.1]),  # medium (5 points)
+        "persistence": _persistence({"A": [2012, 2013, 2014, 2015]}, 2012, 2015),  # low
         "n_quarantined": 2,  # high
     }
     found = F.derive(ev, top_n=20)
@@ -389,7 +341,7 @@ def test_every_rule_has_texts_in_both_languages():
     for r in rules:
         for k in (f"rep_find_{r}", f"rep_rec_{r}"):
             assert k in zh and k in en, k
-    variants = ["winner_stability_none_out", "weights_low_many", "weights_high_many", "group_favour_plausible", "close_cut_none_out", "integrity_units", "integrity_year"]
+    variants = ["winner_stability_none_out", "weights_low_many", "weights_high_many", "close_cut_none_out", "integrity_units", "integrity_year"]
     oks = ["winner_stability", "group_favour", "group_favour_small", "ceiling", "ceiling_flat", "flat_items", "flat_items_no_full", "weights", "close_cut",
            "peer_groups", "integrity", "integrity_none", "integrity_medium", "integrity_low", "persistence"]
     for k in [f"rep_find_{v}" for v in variants] + [f"rep_ok_{v}" for v in oks]:
