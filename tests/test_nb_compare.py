@@ -52,7 +52,7 @@ def test_notebooks_are_thin():
             assert f"\n{p} = " in "\n" + src
         code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
         assert "def " not in code and "import" not in src
-        assert "record(" in nb.cells[-1].source
+        assert "rec.headline(" in nb.cells[-1].source
 
 
 @pytest.mark.slow
@@ -72,9 +72,10 @@ def test_nbval_default_parameters(world, tmp_path):
         cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=280,
     )
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
-    out = proc / "analysis" / "2016"
-    assert (out / "figures" / "h_ranking.png").exists() and (out / "figures" / "v_system.svg").exists()
-    assert (out / "tables" / "v_vertical.parquet").exists() and (out / "tables" / "h_ranking.csv").exists()
+    out = proc / "analysis" / "2016"  # each chapter's default out_dir is its chapter folder
+    assert (out / "02-horizontal" / "figures" / "h_ranking.png").exists() and (out / "03-vertical-trend" / "figures" / "v_system.svg").exists()
+    assert (out / "03-vertical-trend" / "tables" / "v_vertical.parquet").exists() and (out / "02-horizontal" / "tables" / "h_ranking.csv").exists()
+    assert notebooks.read_record(out / "02-horizontal")["headline"]["year"] == 2016
 
 
 @pytest.mark.slow
@@ -82,19 +83,22 @@ def test_papermill_other_year_and_language(world, tmp_path, kernel_env):
     totals = read_table(world.processed, "totals")
     base = {"top_n": 20, "na_policy": "prorate", "seed": 1, "processed": str(world.processed)}
     out2 = notebooks.run(NBS[0], tmp_path / "02.ipynb", {**base, "year": 2014, "years": [2009, 2014], "lang": "en", "out_dir": str(tmp_path / "a2014")})
-    rec = notebooks.read_record(out2)
+    record = notebooks.read_record(tmp_path / "a2014")
+    rec = record["headline"]
     t14 = totals.loc[totals.year == 2014]
-    # winners recorded by the notebook = the processed totals' winners of that year
+    # winners recorded by the notebook = the processed totals' winners of that year (default parameters)
     assert set(rec["winners"]) == set(t14.loc[t14.is_winner, "unit_id"]) and rec["year"] == 2014
-    assert rec["mean_pct"] == pytest.approx(t14["pct_of_max"].mean())
-    rk = pd.read_parquet(tmp_path / "a2014" / "tables" / "h_ranking.parquet")
+    rk = record["tables"]["h_ranking"]
     assert (rk["year"] == 2014).all()
-    # the reading sentences are generated from the numbers (en templates)
+    # the reading sentences are generated from the numbers (en templates), recorded and shown
     md = "\n".join(_markdown_outputs(out2))
-    assert f"winning cut is {rec['cut']:.1f}" in md and f"{rec['mean_pct']:.1f}%" in md
+    readings = [v for k, v in record["items"] if k == "p"]
+    cut = float(rk["cut"].iloc[0])
+    assert f"winning cut is {cut:.1f}" in md and any(f"winning cut is {cut:.1f}" in r for r in readings)
+    assert any(f"{t14['pct_of_max'].mean():.1f}%" in r for r in readings)
 
     out3 = notebooks.run(NBS[1], tmp_path / "03.ipynb", {**base, "year": 2016, "years": [2012, 2016], "lang": "zh", "out_dir": str(tmp_path / "v")})
-    rec3 = notebooks.read_record(out3)
+    rec3 = notebooks.read_record(tmp_path / "v")["headline"]
     assert (rec3["first_year"], rec3["last_year"]) == (2012, 2016)
     assert rec3["n_merge"] == 1  # the planted 2014 merge lies in the span; the 2010 rename does not
     assert rec3["verdict"] in ("losing", "gaining", "stable")
@@ -107,8 +111,8 @@ def test_papermill_other_year_and_language(world, tmp_path, kernel_env):
 @pytest.mark.slow
 def test_papermill_single_year_span_and_bad_year(world, tmp_path, kernel_env):
     base = {"top_n": 20, "na_policy": "prorate", "seed": 1, "lang": "zh", "processed": str(world.processed)}
-    out = notebooks.run(NBS[1], tmp_path / "03.ipynb", {**base, "year": 2009, "years": [2009, 2009], "out_dir": str(tmp_path / "v")})
-    rec = notebooks.read_record(out)
+    notebooks.run(NBS[1], tmp_path / "03.ipynb", {**base, "year": 2009, "years": [2009, 2009], "out_dir": str(tmp_path / "v")})
+    rec = notebooks.read_record(tmp_path / "v")["headline"]
     assert rec["shorrocks_mean"] is None and rec["verdict"] == "too_short"
     from pipeline.errors import PipelineError
 

@@ -19,13 +19,13 @@ def test_notebook_04_runs_and_records(world, tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(config.ROOT), os.environ.get("PYTHONPATH", "")]))
 
     out = tmp_path / "out"
-    executed = run(
+    run(
         "04-weights.ipynb",
         tmp_path / "04-executed.ipynb",
         {"year": 2016, "processed": str(world.processed), "out_dir": str(out), "n_samples": 2000, "n_sobol": 64,
          "lang": "en", "seed": 7},
     )
-    rec = read_record(executed)
+    rec = read_record(out)["headline"]
     assert rec["year"] == 2016 and rec["n_samples"] == 2000
     assert 0 <= rec["jaccard_mean"] <= 1 and -1 <= rec["spearman_mean"] <= 1
     unc = read_table(out / "tables", "sens_uncertainty")
@@ -44,5 +44,5 @@ def test_notebook_04_is_thin():
     params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1
     assert all("def " not in c.source for c in code)
-    assert "pipeline.notebooks.record(" in code[-1].source
+    assert "rec.headline(" in code[-1].source
     assert nb.metadata["kernelspec"]["name"] == "python3"

@@ -34,13 +34,30 @@ def test_notebook_is_thin_and_parameterised(name):
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1
     params = tagged[0].source
-    for p in ("year", "top_n", "na_policy", "lang", "seed", "processed", "out_dir"):
+    for p in ("year", "years", "top_n", "na_policy", "grade_map", "lang", "seed", "processed", "out_dir"):
         assert f"\n{p} = " in "\n" + params, (name, p)
+    # the default out_dir is the chapter's own folder (run alone, a chapter writes its record there)
+    assert f'out_dir = "../data/processed/analysis/2016/{name[:-6]}"' in params
     # literals only in the parameters cell (papermill injects after it): no calls, no imports
     assert "(" not in params.replace("# ", "") and "import" not in params
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     assert "def " not in code and "class " not in code
-    assert "record(" in [c for c in nb.cells if c.cell_type == "code"][-1].source
+    assert "rec.headline(" in [c for c in nb.cells if c.cell_type == "code"][-1].source
+    assert f'notebooks.record(out_dir, "{name[:-6]}"' in code  # one record per chapter, named after it
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_jupytext_pair_in_sync(name):
+    # the .py (jupytext percent) is the source; the .ipynb must be built from it:
+    # `jupytext --to ipynb --update notebooks/NN-topic.py`
+    import jupytext
+
+    src = jupytext.read(str(config.NOTEBOOKS / name.replace(".ipynb", ".py")))
+    nb = nbformat.read(str(config.NOTEBOOKS / name), as_version=4)
+    assert [c.cell_type for c in src.cells] == [c.cell_type for c in nb.cells], name
+    for a, b in zip(src.cells, nb.cells):
+        assert a.source == b.source, (name, b.source[:60])
+        assert a.metadata.get("tags", []) == b.metadata.get("tags", []), (name, b.source[:60])
 
 
 @pytest.mark.slow
@@ -68,16 +85,35 @@ def test_nbval_default_parameters(world, tmp_path):
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
     written = sorted(p.name for p in (proc / "analysis").rglob("*.png"))
     assert len(written) >= 10, written  # the chapters wrote their figures under the default out_dir
+    for name in NBS:  # and their records, each in its chapter folder
+        rec = notebooks.read_record(proc / "analysis" / "2016" / name[:-6])
+        assert rec["chapter"] == name[:-6] and rec["headline"]["year"] == 2016
 
 
-def test_headline_record_roundtrip(tmp_path, capsys):
-    # record() prints one machine-readable line that read_record() finds in an executed notebook
-    notebooks.record(n=3, share=0.25, name="市教育局")
-    line = capsys.readouterr().out.strip()
-    nb = nbformat.v4.new_notebook()
-    cell = nbformat.v4.new_code_cell("record()")
-    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=line + "\n")]
-    nb.cells = [cell]
-    path = tmp_path / "x.ipynb"
-    nbformat.write(nb, str(path))
-    assert notebooks.read_record(path) == {"n": 3, "share": 0.25, "name": "市教育局"}
+def test_record_roundtrip(tmp_path):
+    # what a chapter records is what read_record returns, in notebook order; tables pass their schema
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from pipeline.errors import PipelineError
+
+    rec = notebooks.record(tmp_path / "ch", "01-overview", top_n=15)
+    rec.table("distribution", pd.DataFrame({"statistic": ["n_units", "mean"], "value": [3, 80.5]}))
+    rec.reading("第一句。\n")
+    fig, ax = plt.subplots()
+    rec.figure("f_one", fig)
+    rec.headline(n=3, share=0.25, name="市教育局", winners=["U01", "U02"])
+    got = notebooks.read_record(tmp_path / "ch")
+    assert got["items"] == [["tab", "distribution"], ["p", "第一句。"], ["fig", "f_one"]]
+    assert got["headline"] == {"n": 3, "share": 0.25, "name": "市教育局", "winners": ["U01", "U02"]}
+    assert got["parameters"] == {"top_n": 15} and got["tables"]["distribution"]["value"].tolist() == [3.0, 80.5]
+    assert got["figures"]["f_one"].exists() and (tmp_path / "ch" / "figures" / "f_one.svg").exists()
+    # a table that breaks its chapter schema is refused with one line naming it
+    with pytest.raises(PipelineError, match="chapter table 'distribution' fails its schema"):
+        rec.table("distribution", pd.DataFrame({"statistic": ["a", "a"], "value": [1.0, 2.0]}))
+    # a missing record is an error naming the file and the command, never a silent recompute
+    with pytest.raises(PipelineError, match=r"record\.json: chapter record not found — run `python -m pipeline analyze`"):
+        notebooks.read_record(tmp_path / "nothing")

@@ -1,16 +1,15 @@
 """The rendered year report (pipeline.report): sections, figures, self-containment, PDF fonts,
-tables.xlsx, manifest, bulletin, unit pages, determinism and the English edition.
+tables.xlsx, ranking.csv, numbers.json, manifest, bulletin, unit pages, determinism, the English
+edition beside the Chinese one, and a run under non-default parameters.
 
 One year (2016) is analysed and rendered once per session with small Monte Carlo sizes and
-reused by every test. While chapter notebooks of other engineers are still missing, set
-``PIPELINE_ALLOW_MISSING_CHAPTERS=1`` to render without them (development only).
+reused by every test.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import zlib
@@ -21,11 +20,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import config, params, report
+from pipeline import overview, params, report
+from pipeline.i18n import namer
+from pipeline.report import data as rdata, document as rdoc, render as rrender, run as rrun
 from pipeline.errors import PipelineError
 
 YEAR = 2016
-ALLOW_MISSING = os.environ.get("PIPELINE_ALLOW_MISSING_CHAPTERS") == "1"
 CJK = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]")
 SECTIONS_ZH = ["摘要", "一、总体情况", "二、横向比较", "三、纵向比较与趋势", "四、权重敏感性与公平性", "五、问题与不足", "六、对策建议", "附录"]
 SECTIONS_EN = ["Abstract", "1. Overview", "2. Horizontal comparison", "3. Vertical comparison and trends", "4. Weight sensitivity and fairness",
@@ -42,12 +42,13 @@ def _setup(tmp: Path, world, lang: str) -> SimpleNamespace:
             integrity.run(world.raw, processed)
         except ImportError:  # pragma: no cover - integrity module not there yet
             pass
-    prm = params.load(None, year=YEAR, raw=str(world.raw), processed=str(processed), reports=str(tmp / f"reports_{lang}"),
+    # both editions render into the same reports folder: Chinese in 2016/, English in 2016/en/
+    prm = params.load(None, year=YEAR, raw=str(world.raw), processed=str(processed), reports=str(tmp / "reports"),
                       n_samples=400, n_sobol=64, lang=lang)
     analysis = tmp / f"analysis_{lang}"
-    report.analyze(prm, out=analysis, allow_missing=ALLOW_MISSING)
+    report.analyze(prm, out=analysis)
     # the English edition is checked on its HTML pages; its PDF is the same code path as the Chinese one
-    dest = report.build_year(prm, allow_missing=ALLOW_MISSING, analysis=analysis, pdf=lang == "zh")
+    dest = report.build_year(prm, analysis=analysis, pdf=lang == "zh")
     return SimpleNamespace(prm=prm, dest=dest, analysis=analysis / str(YEAR), html=(dest / "report.html").read_text(encoding="utf-8"), tmp=tmp)
 
 
@@ -239,7 +240,7 @@ def test_bulletin_and_unit_pages(rep, world):
 # ------------------------------------------------------------------ determinism
 def test_two_runs_give_identical_numbers(rep):
     again = rep.tmp / "again"
-    dest = report.build_year(rep.prm, out=again, allow_missing=ALLOW_MISSING, analysis=rep.analysis.parent, pdf=False)
+    dest = report.build_year(rep.prm, out=again, analysis=rep.analysis.parent, pdf=False)
     assert (dest / "tables.xlsx").read_bytes() == (rep.dest / "tables.xlsx").read_bytes()
     # the git commit may move between the two runs (the lead commits); everything else is equal
     mask = lambda h: re.sub(r"commit）：[0-9a-f]+|commit\): [0-9a-f]+", "commit", h)  # noqa: E731
@@ -254,7 +255,9 @@ def test_english_report_has_no_untranslated_labels(rep_en, world):
     names = sorted(set(units["name"]) | {a for s in units["aliases"].dropna() for a in str(s).split(";") if a}, key=len, reverse=True)
     html = rep_en.html
     assert _h2(html)[1:] == SECTIONS_EN
-    text = _text(html)
+    # prose, captions and headers are English; table cells may hold data as written in the
+    # workbooks (unit and file names, notes, quoted grade words), which both editions show
+    text = _text(_WORKBOOK_TOKEN.sub("", re.sub(r"<td[^>]*>.*?</td>", " ", html, flags=re.S)))
     for n in names:
         text = text.replace(n, "")
     left = sorted(set(CJK.findall(text)))
@@ -266,10 +269,145 @@ def test_english_report_has_no_untranslated_labels(rep_en, world):
         assert not CJK.search(t), page.name
 
 
+#: A workbook word quoted in English text (“分”, 好/较好/一般): data as written, not a label.
+_WORKBOOK_TOKEN = re.compile(r"“[^”]*”|好/较好/一般")
+
+
+def _tables(html: str) -> list[tuple[list[str], list[list[str]]]]:
+    """(headers, rows of cell texts) of every data table of a page, in order."""
+    out = []
+    for tab in re.findall(r'<table class="data[^"]*">(.*?)</table>', html, flags=re.S):
+        heads = [_text(h) for h in re.findall(r"<th[^>]*>(.*?)</th>", tab, flags=re.S)]
+        rows = [[_text(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", r, flags=re.S)] for r in re.findall(r"<tr>(.*?)</tr>", tab, flags=re.S)]
+        out.append((heads, [r for r in rows if r]))
+    return out
+
+
+@pytest.mark.slow  # uses the English fixture
+def test_both_editions_side_by_side_with_the_same_columns(rep, rep_en):
+    # the English run did not overwrite the Chinese edition: same file names, own folder
+    assert rep_en.dest == rep.dest / "en"
+    zh_html = (rep.dest / "report.html").read_text(encoding="utf-8")
+    assert _h2(zh_html)[1:] == SECTIONS_ZH and _h2(rep_en.html)[1:] == SECTIONS_EN
+    for name in ("report.html", "tables.xlsx", "ranking.csv", "numbers.json", "bulletin_H1.html", "units/index.html"):
+        assert (rep.dest / name).exists() and (rep_en.dest / name).exists(), name
+    assert (rep.dest / "ranking.csv").read_bytes() == (rep_en.dest / "ranking.csv").read_bytes()  # numbers do not depend on the language
+    zh, en = _tables(zh_html), _tables(rep_en.html)
+    assert len(zh) == len(en) and len(zh) >= 10
+    for i, ((hz, rz), (he, re_)) in enumerate(zip(zh, en)):
+        # every table: the same number of columns and rows in both editions, no empty header
+        assert len(hz) == len(he) and len(rz) == len(re_), (i, hz, he)
+        assert all(hz) and all(he), (i, hz, he)
+        for j in range(len(he)):  # no column empty in one edition only (e.g. rule, value, path)
+            assert any(r[j] for r in rz) == any(r[j] for r in re_), (i, hz[j], he[j])
+    # the three tables the first English edition lost: cleaning log by rule, parameters, input files
+    by_head = {tuple(h): rows for h, rows in en}
+    assert any("Rule" in h and "Count" in h for h in by_head), list(by_head)[:5]
+    params_tab = next(rows for h, rows in by_head.items() if "Parameter" in h)
+    assert all(len(r) == 2 and r[1] for r in params_tab)  # every parameter with its value
+    inputs_tab = next(rows for h, rows in by_head.items() if any("SHA" in x for x in h))
+    assert all(r[0] and len(r[1]) == 64 for r in inputs_tab)  # path and hash
+
+
+def test_ranking_csv_and_numbers_json(rep, world):
+    # an independent recomputation from the processed totals (default parameters here)
+    totals = pd.read_parquet(world.processed / "totals.parquet")
+    g = totals[totals["year"] == YEAR].sort_values(["rank", "unit_id"])
+    rk = pd.read_csv(rep.dest / "ranking.csv", encoding="utf-8-sig", dtype={"unit_id": str})
+    assert list(rk.columns) == ["year", "unit_id", "name", "raw_total", "adjustment", "total", "rank", "is_winner"]
+    assert rk["unit_id"].tolist() == g["unit_id"].tolist() and rk["rank"].tolist() == g["rank"].tolist()
+    assert np.allclose(rk["total"], g["total"], atol=1e-6) and rk["is_winner"].tolist() == g["is_winner"].tolist()
+    nums = json.loads((rep.dest / "numbers.json").read_text(encoding="utf-8"))
+    p = g["pct_of_max"]
+    assert nums["n_units"] == len(g) and nums["n_winners"] == int(g["is_winner"].sum()) and nums["top_n"] == 20
+    assert nums["cut"] == pytest.approx(g.loc[g["rank"] <= 20, "total"].min())
+    assert nums["mean_pct"] == pytest.approx(p.mean()) and nums["sd_pct"] == pytest.approx(p.std())
+    assert nums["max_pct"] == pytest.approx(p.max()) and nums["min_pct"] == pytest.approx(p.min())
+    # every number of the abstract's first two sentences is in numbers.json, as printed
+    abstract = _text(rep.html[rep.html.index('id="abstract"'):rep.html.index('id="overview"')])
+    for key, fmt in (("mean_pct", ".1f"), ("sd_pct", ".2f"), ("max_pct", ".1f"), ("min_pct", ".1f"), ("cut", ".2f")):
+        assert format(nums[key], fmt) in abstract, key
+    assert nums["chapters"]["01-overview"]["n_units"] == len(g)
+
+
+def _expected_totals(processed: Path, year: int, top_n: int, grade_map: dict) -> pd.DataFrame:
+    """Totals under ``na_policy: zero`` computed here with plain pandas (not pipeline.score): the
+    earned points of applicable cells, graded cells as grade_map[grade] × max, plus the verified
+    述职评议 adjustment; competition ranks ("1224", scipy rankdata method="min")."""
+    from scipy.stats import rankdata
+
+    sc = pd.read_parquet(processed / "scores.parquet")
+    it = pd.read_parquet(processed / "items.parquet")
+    adj = pd.read_parquet(processed / "adjustments.parquet")
+    s = sc[(sc["year"] == year) & (sc["period"] == "Y")].merge(it[it["year"] == year][["item_id", "max_points", "method"]], on="item_id")
+    graded = (s["method"] == "grade") & s["grade"].isin(list(grade_map))
+    pts = np.where(graded, s["grade"].map(grade_map).astype(float) * s["max_points"], s["points"].astype(float))
+    s["earned"] = np.where(s["status"] == "ok", pts, 0.0)
+    t = s.groupby("unit_id")["earned"].sum().rename("raw").to_frame()
+    t["adjustment"] = adj[adj["year"] == year].groupby("unit_id")["adjustment"].sum().reindex(t.index).fillna(0.0)
+    t["total"] = t["raw"] + t["adjustment"]
+    t["rank"] = rankdata(-t["total"].round(6), method="min").astype(int)
+    t["is_winner"] = t["rank"] <= top_n
+    t["pct"] = 100 * t["total"] / it[it["year"] == year]["max_points"].sum()
+    return t
+
+
+@pytest.mark.slow  # analyses the year a second time under other parameters
+def test_non_default_parameters_reach_every_document(rep, tmp_path):
+    from openpyxl import load_workbook
+
+    gm = {"好": 1.0, "较好": 0.7, "一般": 0.4}
+    prm = params.load(None, year=YEAR, raw=rep.prm.raw, processed=rep.prm.processed, reports=str(tmp_path / "reports"), n_samples=400, n_sobol=64,
+                      top_n=15, na_policy="zero", grade_map=gm)
+    report.analyze(prm, out=tmp_path / "analysis")
+    dest = report.build_year(prm, analysis=tmp_path / "analysis", pdf=False)
+    exp = _expected_totals(Path(rep.prm.processed), YEAR, 15, gm)
+    n_win, cut = int(exp["is_winner"].sum()), float(exp.loc[exp["is_winner"], "total"].min())
+    default = pd.read_parquet(Path(rep.prm.processed) / "totals.parquet")
+    assert not np.allclose(exp["total"].sort_index(), default[default["year"] == YEAR].set_index("unit_id")["total"].sort_index())  # the parameters matter
+    # numbers.json and ranking.csv
+    nums = json.loads((dest / "numbers.json").read_text(encoding="utf-8"))
+    assert (nums["top_n"], nums["na_policy"], nums["grade_map"]) == (15, "zero", gm)
+    assert nums["n_winners"] == n_win and nums["cut"] == pytest.approx(cut) and nums["mean_pct"] == pytest.approx(exp["pct"].mean())
+    rk = pd.read_csv(dest / "ranking.csv", encoding="utf-8-sig", dtype={"unit_id": str}).set_index("unit_id")
+    assert np.allclose(rk["total"], exp.loc[rk.index, "total"], atol=1e-6)
+    assert (rk["rank"] == exp.loc[rk.index, "rank"]).all() and (rk["is_winner"] == exp.loc[rk.index, "is_winner"]).all()
+    # the abstract and the chapters
+    html = (dest / "report.html").read_text(encoding="utf-8")
+    abstract = _text(html[html.index('id="abstract"'):html.index('id="overview"')])
+    assert f"排名前 15 位的 {n_win} 个单位为优胜单位，入围分数线为 {cut:.2f} 分" in abstract
+    assert f"平均得分率 {exp['pct'].mean():.1f}%" in abstract
+    rec = json.loads((tmp_path / "analysis" / str(YEAR) / "02-horizontal" / "record.json").read_text(encoding="utf-8"))
+    assert sorted(rec["headline"]["winners"]) == sorted(exp.index[exp["is_winner"]])
+    assert rec["parameters"]["top_n"] == 15 and rec["parameters"]["grade_map"] == gm
+    # tables.xlsx: the ranking sheet and the distribution table of chapter 一
+    wb = load_workbook(dest / "tables.xlsx")
+    ws = wb[next(n for n in wb.sheetnames if "总分排名" in n)]
+    head = [c.value for c in ws[1]]
+    rows = [dict(zip(head, r)) for r in ws.iter_rows(min_row=2, values_only=True)]
+    assert sum(1 for r in rows if r["优胜"]) == n_win
+    assert {r["单位编号"]: round(r["总分"], 6) for r in rows} == {u: round(v, 6) for u, v in exp["total"].items()}
+    ws = wb[next(n for n in wb.sheetnames if "总分分布统计" in n)]
+    stat = {r[0]: r[1] for r in ws.iter_rows(min_row=2, values_only=True)}
+    assert stat["优胜单位数"] == n_win and stat["优胜分数线（分）"] == pytest.approx(cut)
+    # the bulletin and the unit pages
+    bul = _text((dest / "bulletin_H1.html").read_text(encoding="utf-8"))
+    assert "前 15 名中有" in bul and "前 20 名" not in bul
+    for uid, r in exp.iterrows():
+        page = _text((dest / "units" / f"{uid}.html").read_text(encoding="utf-8"))
+        assert f"总分 {r['total']:.2f} 分" in page and f"排名第 {r['rank']} 位" in page, uid
+        assert ("为优胜单位" if r["is_winner"] else "未进入优胜单位") in page and f"{r['total'] - cut:+.2f} 分" in page, uid
+    # a record of other parameters is refused, never mixed into this run's documents
+    with pytest.raises(PipelineError, match="chapter record written with top_n=15, this run has top_n=20"):
+        report.build_year(rep.prm, out=tmp_path / "mixed", analysis=tmp_path / "analysis", pdf=False)
+
+
 # ------------------------------------------------------------------ failures
 def test_missing_chapter_is_an_error_without_the_flag(rep, tmp_path):
-    with pytest.raises(PipelineError, match="analysis results missing"):
+    # no chapter record: one line naming the record and the command that writes it, no recomputation
+    with pytest.raises(PipelineError, match=r"01-overview/record\.json: chapter record not found — run `python -m pipeline analyze --year 2016`"):
         report.build_year(rep.prm, out=tmp_path, analysis=tmp_path / "nowhere", pdf=False)
+    assert not (tmp_path / str(YEAR) / "report.html").exists()
 
 
 def test_failing_notebook_names_notebook_and_cell(tmp_path, world):
@@ -278,10 +416,10 @@ def test_failing_notebook_names_notebook_and_cell(tmp_path, world):
     (tmp_path / "processed" / "items.parquet").write_bytes(b"")
     prm = params.Params(year=YEAR, processed=str(world.processed), reports=str(tmp_path / "reports"))
     executed = tmp_path / "reports" / "x.ipynb"
-    bad = report._nb_params(prm, YEAR, "01-overview", tmp_path / "out")
+    bad = rrun._nb_params(prm, YEAR, "01-overview", tmp_path / "out")
     bad["processed"] = str(tmp_path / "processed")
     with pytest.raises(PipelineError) as err:
-        report._run_jobs([("01-overview", str(executed), bad)], workers=1)
+        rrun._run_jobs([("01-overview", str(executed), bad)], workers=1)
     msg = str(err.value)
     assert "01-overview" in msg and "cell" in msg and "\n" not in msg
     assert executed.exists()  # left for inspection
@@ -291,14 +429,14 @@ def test_overview_helpers_hand_case():
     totals = pd.DataFrame({"year": 2015, "unit_id": list("ABCD"), "total": [96.0, 90.0, 80.0, 70.0], "pct_of_max": [96.0, 90.0, 80.0, 70.0],
                            "rank": [1, 2, 3, 4], "is_winner": [True, True, False, False], "adjustment": [0.0, 1.0, 0.0, 0.0], "n_na": 0, "n_missing": [0, 0, 1, 0],
                            "cat_ideology": [20.0, 18.0, 10.0, 10.0], "cat_organisation": 30.0, "cat_conduct": 20.0, "cat_special": 10.0})
-    s = report.overview_stats(totals, 2015, top_n=2).set_index("statistic")["value"]
+    s = overview.overview_stats(totals, 2015, top_n=2).set_index("statistic")["value"]
     assert s["mean"] == 84 and s["cut"] == 90 and s["n_adjusted"] == 1 and s["n_missing"] == 1 and s["share_ceiling"] == 0.25
     items = pd.DataFrame({"year": 2015, "category": ["ideology", "organisation", "conduct", "special"], "max_points": [20.0, 40.0, 30.0, 10.0]})
-    p = report.category_profile(totals, items, 2015).set_index("category")
+    p = overview.category_profile(totals, items, 2015).set_index("category")
     # ideology: winners (20, 18)/20 → 95 %, others (10, 10)/20 → 50 %, gap 45 (hand)
     assert p.loc["ideology", "winners"] == 95 and p.loc["ideology", "others"] == 50 and p.loc["ideology", "gap"] == 45
     assert p.loc["organisation", "all"] == 75
-    assert "ideology" not in report.overview_reading("profile", "en", profile=p.reset_index())  # category labels translated
+    assert "ideology" not in overview.overview_reading("profile", "en", profile=p.reset_index())  # category labels translated
 
 
 # ------------------------------------------------------------------ English names of items, translation of tables
@@ -306,14 +444,14 @@ def test_item_names_english_or_item_id():
     from pipeline.i18n import labels
 
     items = pd.DataFrame({"year": [2015, 2016, 2016], "item_id": ["I03", "I19", "I07"], "item_name": ["志愿服务", "志愿服务", "某新设项目"]})
-    en = report._item_display(items, "en")
+    en = rdoc._item_display(items, "en")
     #志愿服务 has an English name in labels/items.yaml; an item no file knows is shown by its id
     assert en["志愿服务"] == labels("en")["item_志愿服务"] == "Volunteer service"
     assert en["某新设项目"] == "Item I07"
-    assert report._item_display(items, "zh") == {}
-    namer = report._namer("en", items=items[items["year"] == 2016].set_index("item_id"))
-    assert namer("item", "I19") == "I19 Volunteer service" and namer("item", "I07") == "Item I07"
-    assert report._namer("zh", items=items[items["year"] == 2016].set_index("item_id"))("item", "I19") == "I19 志愿服务"
+    assert rdoc._item_display(items, "zh") == {}
+    name_en = namer("en", items=items[items["year"] == 2016].set_index("item_id"))
+    assert name_en("item", "I19") == "I19 Volunteer service" and name_en("item", "I07") == "Item I07"
+    assert namer("zh", items=items[items["year"] == 2016].set_index("item_id"))("item", "I19") == "I19 志愿服务"
 
 
 def test_items_yaml_covers_the_sample_item_pool():
@@ -329,14 +467,14 @@ def test_items_yaml_covers_the_sample_item_pool():
 def test_display_translates_headers_codes_and_item_names():
     df = pd.DataFrame({"attribute": ["sector", "size"], "group": ["经济", "small"], "scheme": ["bod", "pca"], "factor": ["w_conduct", "na_policy"],
                        "item_name": ["志愿服务", "三会一课"], "evidence": ["workbook 总分 79.60 vs recomputed 82.20", "ok"], "p_holm": [0.01234, 0.5]})
-    subst = report._english_subst(pd.DataFrame({"year": 2016, "item_id": ["I19", "I07"], "item_name": ["志愿服务", "三会一课"]}), "en")
-    en = report._display(df, "en", subst)
+    subst = rdoc._english_subst(pd.DataFrame({"year": 2016, "item_id": ["I19", "I07"], "item_name": ["志愿服务", "三会一课"]}), "en")
+    en = rdoc._display(df, "en", subst)
     assert list(en.columns) == ["Grouped by", "Group", "Scheme", "Factor", "Item", "Evidence", "p (Holm)"]
     assert en["Group"].tolist() == ["Economy", "Small (bottom third by members)"]
     assert en["Scheme"].tolist() == ["Benefit of the doubt", "PCA-based"] and en["Factor"].tolist() == ["Conduct", "NA rule"]
     assert en["Item"].tolist() == ["Volunteer service", "“Three meetings, one lesson”"]
     assert en["Evidence"].iloc[0] == "workbook total 79.60 vs recomputed 82.20"
-    zh = report._display(df, "zh")
+    zh = rdoc._display(df, "zh")
     assert list(zh.columns)[:3] == ["分组依据", "组别", "权重方案"] and zh["组别"].tolist() == ["经济", "小（党员数后三分之一）"]
     assert not any(re.fullmatch(r"[a-z_ ]+", c) for c in zh.columns)  # no raw column names in Chinese
 
@@ -353,27 +491,11 @@ def test_every_column_of_every_chapter_table_has_a_header_label(rep):
     assert not raw, sorted(raw)
 
 
-def test_outline_keeps_notebook_order(tmp_path):
-    import nbformat
-
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell('io.write_table(t, out_dir + "/tables", "t_one")\nsave(fig, out_dir + "/figures/f_one")',
-                                  outputs=[nbformat.v4.new_output("stream", name="stdout", text="2016: 71 units, na_policy=prorate\n第一句。\n")]),
-        nbformat.v4.new_code_cell('style.save(fig, figures + "/f_two")',
-                                  outputs=[nbformat.v4.new_output("display_data", data={"text/markdown": "Second sentence."})]),
-    ])
-    path = tmp_path / "x.ipynb"
-    nbformat.write(nb, str(path))
-    # the technical line (no closing punctuation) is not a sentence of reading
-    assert report._outline(path) == [["tab", "t_one"], ["fig", "f_one"], ["p", "第一句。"], ["fig", "f_two"], ["p", "Second sentence."]]
-
-
 def test_template_variables_are_strict():
     import jinja2
 
     with pytest.raises(jinja2.UndefinedError):
-        report._render("bulletin.html", {"lang": "zh", "title": "x", "paras": [], "table": "", "caption": "", "back": "b"})  # no back_href
+        rrender._render("bulletin.html", {"lang": "zh", "title": "x", "paras": [], "table": "", "caption": "", "back": "b"})  # no back_href
 
 
 def test_pdf_uses_only_the_cjk_font(rep):
@@ -391,9 +513,15 @@ def test_english_items_readable(rep_en):
 
 
 def _study(r, tmp):
-    # two years: 2016 analysed by the fixture, 2015 not (its findings come from the data)
-    dest = report.build_study(r.prm, years=(2015, 2016), out=tmp, analysis=r.analysis.parent, pdf=False)
+    # the year analysed by the fixture (a study reads every year's chapter records)
+    dest = report.build_study(r.prm, years=(YEAR, YEAR), out=tmp, analysis=r.analysis.parent, pdf=False)
     return (dest / "report.html").read_text(encoding="utf-8")
+
+
+def test_study_needs_the_records_of_every_year(rep, tmp_path):
+    # 2015 was not analysed: the study says which record is missing instead of recomputing
+    with pytest.raises(PipelineError, match=r"2015/01-overview/record\.json: chapter record not found"):
+        report.build_study(rep.prm, years=(2015, 2016), out=tmp_path, analysis=rep.analysis.parent, pdf=False)
 
 
 def test_study_sections_and_numbering(rep, tmp_path):
@@ -402,7 +530,7 @@ def test_study_sections_and_numbering(rep, tmp_path):
     figs = [int(n) for n in re.findall(r'<figure id="fig-(\d+)"', html)]
     tabs = [int(n) for n in re.findall(r'<div class="tablewrap[^"]*" id="tab-(\d+)"', html)]
     assert figs == list(range(1, len(figs) + 1)) and tabs == list(range(1, len(tabs) + 1)) and len(tabs) >= 3
-    assert "{" not in _text(html) and "2015" in html
+    assert "{" not in _text(html) and "2016" in html
 
 
 @pytest.mark.slow  # uses the English fixture
@@ -472,9 +600,9 @@ def test_headers_break_only_between_segments(rep):
     assert len(heads) > 50
     for h in heads:
         assert re.fullmatch(r'(?:<span class="nw">[^<]+</span>(?:<wbr>| )?)+', h), h
-    assert report._seg_html("有效权重（η² 占比）") == '<span class="nw">有效权重</span><wbr><span class="nw">（η² 占比）</span>'
-    assert report._seg_html("名次95%分位") == '<span class="nw">名次95%分位</span>'
-    assert report._seg_html("Mean |Δrank|") == '<span class="nw">Mean</span> <span class="nw">|Δrank|</span>'
+    assert rdoc._seg_html("有效权重（η² 占比）") == '<span class="nw">有效权重</span><wbr><span class="nw">（η² 占比）</span>'
+    assert rdoc._seg_html("名次95%分位") == '<span class="nw">名次95%分位</span>'
+    assert rdoc._seg_html("Mean |Δrank|") == '<span class="nw">Mean</span> <span class="nw">|Δrank|</span>'
 
 
 ZERO_CLAUSE = re.compile(r"(?<![\d.,])0 ?(?:条|个|项)")
@@ -540,8 +668,8 @@ def test_integrity_evidence_follows_the_report_language(world, tmp_path):
     proc = tmp_path / "processed"
     shutil.copytree(world.processed, proc)
     integrity.run(world.raw, proc)
-    zh = report._load(proc, "zh")["integrity"]
-    en = report._load(proc, "en")["integrity"]
+    zh = rdata._load(proc, "zh")["integrity"]
+    en = rdata._load(proc, "en")["integrity"]
     assert len(zh) == len(en) > 0
     assert zh["evidence"].str.contains(r"[\u4e00-\u9fff]").any()
     assert not en["evidence"].map(lambda s: bool(re.search(r"[\u4e00-\u9fff]", str(s)))).any()

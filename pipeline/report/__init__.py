@@ -30,7 +30,7 @@ inputs and parameters give the same HTML, ``tables.xlsx``, ``ranking.csv`` and `
 from pipeline.report.data import CHAPTERS, available_years, manifest
 from pipeline.report.pages import bulletin_table, write_bulletin, write_unit_pages
 from pipeline.report.render import write_xlsx
-from pipeline.report.run import analyze, run_all
+from pipeline.report.run import _kernel_env, analyze, run_all  # noqa: F401  (_kernel_env: used by tests)
 from pipeline.report.study import build_study
 from pipeline.report.year import build_year
 

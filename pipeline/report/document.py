@@ -210,8 +210,9 @@ def _display(df: pd.DataFrame, lang: str, subst: dict | None = None) -> pd.DataF
     """Translate values and headers for display.
 
     In an English document, Chinese data text is translated through ``subst`` (item names,
-    workbook words); a column that still holds Chinese after that is left out, except unit
-    names (proper names, kept as registered).
+    workbook words); what still holds Chinese after that is data as written in the workbooks
+    (unit names, file names, notes, grade words) and is shown as written. Both editions show
+    the same columns: a column is never left out for its language.
     """
     out = pd.DataFrame(index=df.index)
     for col in df.columns:
@@ -222,8 +223,6 @@ def _display(df: pd.DataFrame, lang: str, subst: dict | None = None) -> pd.DataF
             s = s.map(lambda v, c=col: _value_label(c, v, lang))
             if lang != "zh" and col not in _NAME_COLS:
                 s = s.map(lambda v: _subst(v, subst or {}) if isinstance(v, str) else v)
-                if s.map(lambda v: isinstance(v, str) and bool(_CJK.search(v))).any():
-                    continue
         out[_col_label(str(col), lang)] = s
     return out.reset_index(drop=True)
 
