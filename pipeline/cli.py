@@ -110,7 +110,7 @@ def _dispatch(args) -> int:
     if cmd == "check":
         from pipeline import integrity
 
-        integrity.run(Path(prm.raw), Path(args.out or prm.processed), years=prm.years)
+        integrity.run(Path(prm.raw), Path(args.out or prm.processed), years=prm.years, top_n=prm.top_n, seed=prm.seed)
         return 0
     if cmd == "analyze":
         from pipeline import report

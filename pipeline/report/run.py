@@ -203,7 +203,7 @@ def run_all(params, out: Path | None = None, workers: int = 2) -> Path:
     steps["clean"] = time.perf_counter() - t1
     _log("check: integrity checks")
     t1 = time.perf_counter()
-    integrity.run(raw, Path(prm.processed), years=prm.years)
+    integrity.run(raw, Path(prm.processed), years=prm.years, top_n=prm.top_n, seed=prm.seed)
     steps["check"] = time.perf_counter() - t1
     avail = available_years(Path(prm.processed))
     yrs = [y for y in avail if prm.years is None or prm.years[0] <= y <= prm.years[1]]
