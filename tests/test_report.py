@@ -277,7 +277,7 @@ def _tables(html: str) -> list[tuple[list[str], list[list[str]]]]:
     """(headers, rows of cell texts) of every data table of a page, in order."""
     out = []
     for tab in re.findall(r'<table class="data[^"]*">(.*?)</table>', html, flags=re.S):
-        heads = [_text(h) for h in re.findall(r"<th[^>]*>(.*?)</th>", tab, flags=re.S)]
+        heads = [_text(h).strip() for h in re.findall(r"<th[^>]*>(.*?)</th>", tab, flags=re.S)]
         rows = [[_text(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", r, flags=re.S)] for r in re.findall(r"<tr>(.*?)</tr>", tab, flags=re.S)]
         out.append((heads, [r for r in rows if r]))
     return out
