@@ -34,7 +34,6 @@ from pipeline.i18n import t
 
 __all__ = [
     "Finding",
-    "pct_stats",
     "effective_weights",
     "peer_evidence",
     "always_winners",
@@ -57,8 +56,6 @@ __all__ = [
 ]
 
 SEVERITIES = ("high", "medium", "low")
-#: Share of the maximum from which a unit counts as "at the ceiling" (SPEC §4 Trend: units ≥ 95).
-CEILING = 95.0
 #: A group "favoured" by the nominal scheme must gain at least this many rank places on average:
 #: a significant advantage of a fraction of a place changes no unit's standing.
 MIN_PLACES = 1.0
@@ -138,14 +135,6 @@ class Finding:
 # --------------------------------------------------------------------------------------------
 # Evidence tables
 # --------------------------------------------------------------------------------------------
-
-
-def pct_stats(p: pd.Series) -> dict[str, float]:
-    """Distribution of % of max: mean, median, sd (n − 1), CV = sd / mean, min, max and the
-    share of units at or above :data:`CEILING` (shared by the overview and the trend rules)."""
-    sd = p.std(ddof=1)
-    return {"mean": p.mean(), "median": p.median(), "sd": sd, "cv": sd / p.mean(), "min": p.min(), "max": p.max(),
-            "share_ceiling": float((p >= CEILING).mean())}
 
 
 def effective_weights(totals: pd.DataFrame, items: pd.DataFrame, year: int) -> pd.DataFrame:

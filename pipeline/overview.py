@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pipeline import config, findings as F, score
+from pipeline import compare, config, score, trend
 from pipeline.errors import PipelineError
 from pipeline.i18n import t
 from pipeline.i18n import tp as _tp
@@ -24,19 +24,22 @@ def overview_stats(totals: pd.DataFrame, year: int, top_n: int = config.TOP_N) -
     DataFrame
         One row per statistic: ``statistic`` (key: n_units, n_winners, mean, median, sd, cv,
         min, max, share_ceiling, cut, n_near_cut, n_adjusted, n_na, n_missing) and ``value``.
-        Location and spread are of ``pct_of_max`` (:func:`pipeline.findings.pct_stats`);
+        Location and spread of ``pct_of_max`` come from :func:`pipeline.compare.describe`, the
+        share of units at ≥ 95 % of the maximum from :func:`pipeline.trend.system` (the same
+        functions as the horizontal and vertical chapters: one computation per statistic);
         ``cut`` is the total (points) of the lowest-ranked winner (:func:`pipeline.score.cut`),
         ``n_near_cut`` the units whose total is within :data:`NEAR_CUT` points of it.
     """
     g = totals.loc[totals["year"] == year]
     if not len(g):
         raise PipelineError(f"no totals for year {year}")
-    p = g["pct_of_max"].astype(float)
+    d = compare.describe(g, value="pct_of_max").iloc[0]
     cut = score.cut(g, top_n)
     vals = {
         "n_units": len(g),
         "n_winners": int(g["is_winner"].sum()),
-        **F.pct_stats(p),
+        **{k: d[k] for k in ("mean", "median", "sd", "cv", "min", "max")},
+        "share_ceiling": float(trend.system(g, top_n=top_n)["share_ceiling"].iloc[0]),
         "cut": cut,
         "n_near_cut": int(((g["total"] - cut).abs() <= NEAR_CUT + 1e-9).sum()),
         "n_adjusted": int((g["adjustment"] != 0).sum()),

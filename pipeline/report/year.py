@@ -242,14 +242,17 @@ def _finding_blocks(doc: _Doc, found: list, namer, prefix: dict[str, str] | None
     return probs + _ok_blocks(doc, ok or [], namer), recs
 
 
-def build_year(params, out: Path | None = None, allow_missing: bool = False, timings: dict | None = None, analysis: Path | None = None, pdf: bool = True) -> Path:
-    """Render the report of one year into ``<out or params.reports>/<year>/``.
+def build_year(params, out: Path | None = None, timings: dict | None = None, analysis: Path | None = None, pdf: bool = True) -> Path:
+    """Render the report of one year into ``<out or params.reports>/<year>/`` (``…/<lang>/`` for
+    a language other than Chinese).
 
-    Reads the processed tables and the chapter outputs written by :func:`analyze`; writes
-    ``report.html``, ``report.pdf``, ``tables.xlsx``, ``figures/`` (PNG + SVG of every chart),
-    ``bulletin_H1.html``, ``units/<unit_id>.html`` (+ ``units/index.html``) and
-    ``manifest.json``. ``allow_missing`` (development only) renders with absent chapters;
-    ``analysis`` is the analysis root written by :func:`analyze` (default
+    Reads the processed tables (items, units, scores, logs) and the chapter records written
+    by :func:`analyze` — never anything else: totals, ranks and winners come from the overview
+    record, the findings' evidence from the chapters' tables. Every record must have been
+    written under this run's parameters. Writes ``report.html``, ``report.pdf``,
+    ``tables.xlsx``, ``ranking.csv``, ``numbers.json``, ``figures/`` (PNG + SVG of every
+    chart), ``bulletin_H1.html``, ``units/<unit_id>.html`` (+ ``units/index.html``) and
+    ``manifest.json``. ``analysis`` is the analysis root written by :func:`analyze` (default
     ``<processed>/analysis``); ``pdf=False`` skips the PDF (quick re-renders).
 
     Returns
