@@ -35,7 +35,7 @@ import pandas as pd
 from pipeline import config
 from pipeline.errors import PipelineError
 
-__all__ = ["run", "record", "Record", "read_record", "RECORD_FILE"]
+__all__ = ["run", "record", "Record", "read_record", "jsonable", "RECORD_FILE"]
 
 #: File name of a chapter record inside the chapter's output folder.
 RECORD_FILE = "record.json"
@@ -73,12 +73,12 @@ def run(name: str, out_path: str | os.PathLike, parameters: dict[str, Any], cwd:
     return out_path
 
 
-def _plain(v: Any) -> Any:
+def jsonable(v: Any) -> Any:
     """A JSON-ready copy of a headline value (NumPy scalars → Python, NaN → None)."""
     if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
+        return [jsonable(x) for x in v]
     if isinstance(v, dict):
-        return {str(k): _plain(x) for k, x in v.items()}
+        return {str(k): jsonable(x) for k, x in v.items()}
     if isinstance(v, (np.bool_, bool)):
         return bool(v)
     if isinstance(v, (np.integer,)):
@@ -111,7 +111,7 @@ class Record:
         for sub in ("tables", "figures"):
             shutil.rmtree(self.dir / sub, ignore_errors=True)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.data: dict[str, Any] = {"chapter": chapter, "parameters": _plain(parameters), "items": [], "headline": {}}
+        self.data: dict[str, Any] = {"chapter": chapter, "parameters": jsonable(parameters), "items": [], "headline": {}}
         self._save()
 
     def _save(self) -> None:
@@ -156,7 +156,7 @@ class Record:
 
     def headline(self, **numbers: Any) -> dict:
         """Record the chapter's headline numbers (last cell); returns them."""
-        self.data["headline"].update(_plain(numbers))
+        self.data["headline"].update(jsonable(numbers))
         self._save()
         return self.data["headline"]
 

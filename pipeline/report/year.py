@@ -12,6 +12,7 @@ from pipeline import findings as F, score
 from pipeline.errors import PipelineError
 from pipeline.i18n import t
 from pipeline.io import atomic_write
+from pipeline.notebooks import jsonable
 from pipeline.report.chapters import _body_table, _chapter, _chapter_blocks, _headline_rows
 from pipeline.report.data import CHAPTERS, _analysis_root, _input_files, _load, _log, _n_samples, _span, _year_of, available_years, manifest, report_dir
 from pipeline.report.document import _Doc, _english_subst, _join, _span_ctx, _unit_names
@@ -152,7 +153,8 @@ def year_numbers(prm, chapters: dict, ev: dict, year: int, found: list, ok: list
         ``min_pct``; from the weights record: ``n_samples``, ``n_winners_mc`` (nominal winners),
         ``n_stable`` (p_winner ≥ 0.8), ``n_unstable``; from the integrity table: ``n_integrity``,
         ``n_integrity_high``; ``n_findings``, ``n_examined`` and ``n_findings_<severity>``;
-        ``chapters``: every chapter record's headline numbers.
+        ``findings`` / ``examined``: each rule's printed numbers (``rule``, ``severity``,
+        ``values``); ``chapters``: every chapter record's headline numbers.
     """
     h = chapters["01-overview"]["headline"]
     nums: dict = {"year": int(year), "top_n": int(prm.top_n), "na_policy": prm.na_policy, "grade_map": dict(prm.grade_map)}
@@ -173,6 +175,9 @@ def year_numbers(prm, chapters: dict, ev: dict, year: int, found: list, ok: list
     nums["n_examined"] = len(ok)
     for sv in F.SEVERITIES:
         nums[f"n_findings_{sv}"] = sum(f.severity == sv for f in found)
+    # the numbers each finding and each examined aspect prints (五、问题与不足), in report order
+    nums["findings"] = [{"rule": f.rule, "severity": f.severity, "values": jsonable(f.values)} for f in found]
+    nums["examined"] = [{"rule": f.rule, "values": jsonable(f.values)} for f in ok]
     nums["chapters"] = {c: (chapters[c] or {}).get("headline", {}) for c in CHAPTERS}
     return nums
 
