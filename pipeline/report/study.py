@@ -61,6 +61,7 @@ def build_study(params, years: tuple[int, int] | None = None, out: Path | None =
     for y in yrs:
         chs = records[y]
         data["totals"] = _table(chs, "01-overview", "totals")
+        data["integrity"] = _table(chs, "05-integrity", "integrity")
         ev = _evidence(replace(prm, year=y), data, chs, y)
         fy = F.derive({k: v for k, v in ev.items() if k not in ("system", "persistence")}, top_n=prm.top_n)
         per_year_found[y] = fy

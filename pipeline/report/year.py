@@ -279,6 +279,8 @@ def build_year(params, out: Path | None = None, timings: dict | None = None, ana
     check_parameters(chapters, prm)
     # totals, ranks and winners of this run: the overview chapter's record (the run's parameters)
     data["totals"] = _table(chapters, "01-overview", "totals")
+    # integrity findings: the integrity chapter's record (checks run under this run's top_n and seed)
+    data["integrity"] = _table(chapters, "05-integrity", "integrity")
     if (root / "timings.json").exists():
         steps.update({f"analyze:{k}": v for k, v in json.loads((root / "timings.json").read_text()).items()})
     _log(f"report {year}: findings")
