@@ -1,0 +1,115 @@
+"""Any committee's data (issue 11, point 7): degenerate worlds made by ``synth`` run end to end
+(``python -m pipeline all``) and their documents say what cannot be computed and why.
+
+Worlds (small Monte Carlo through a params file, so that each run stays short):
+
+* ``small`` — 15 registry rows, 2015–2016 (12 units a year after a merge): fewer units than the
+  20 winning places, so everyone wins and "winners vs others" has no "others" (the shape of the
+  before-stop hook);
+* ``bare`` — one year only, 5 items (three categories with a single item), no monthly sheets,
+  and one unit alone in its sector and its type.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline import config, io, report
+
+PARAMS = "n_samples: 200\nn_sobol: 16\n"
+
+
+def _text(html: str) -> str:
+    html = re.sub(r"<style>.*?</style>|<svg.*?</svg>", "", html, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def _run_world(root, *synth_args):
+    raw, truth = root / "raw", root / "truth"
+    prm = root / "params.yaml"
+    prm.write_text(PARAMS + f"processed: {root / 'processed'}\nreports: {root / 'reports'}\n", encoding="utf-8")
+    for args in (["synth", "--out", str(raw), "--truth", str(truth), *synth_args], ["all", "--raw", str(raw), "--params", str(prm)]):
+        r = subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, cwd=config.ROOT, timeout=900)
+        assert r.returncode == 0, f"{args[0]}: {r.stderr[-2000:]}"
+        assert "Traceback" not in r.stderr
+    return root
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    return _run_world(tmp_path_factory.mktemp("small"), "--units", "15", "--years", "2015-2016")
+
+
+@pytest.fixture(scope="module")
+def bare(tmp_path_factory):
+    return _run_world(tmp_path_factory.mktemp("bare"), "--units", "15", "--years", "2016-2016", "--items", "5", "--no-monthly", "--lone-group")
+
+
+def test_fewer_units_than_winners_runs_and_says_the_gap_is_not_computable(small):
+    for year in (2015, 2016):
+        dest = small / "reports" / str(year)
+        text = _text((dest / "report.html").read_text(encoding="utf-8"))
+        assert "优胜单位与其他单位的差距无法计算" in text
+        assert (dest / "report.pdf").stat().st_size > 0 and (dest / "bulletin_H1.pdf").stat().st_size > 0
+        # every unit wins (12 units ≤ 20 places): the winner's lead over non-winners is not computable
+        totals = io.read_table(small / "processed", "totals")
+        ids = sorted(totals.loc[totals["year"] == year, "unit_id"])
+        assert len(ids) < config.TOP_N
+        page = _text((dest / "units" / f"{ids[0]}.html").read_text(encoding="utf-8"))
+        assert "领先未获优胜单位的幅度无法计算" in page
+    assert (small / "reports" / "study_2015-2016" / "report.html").exists()
+    # the first year has no same half a year before; the second one has
+    assert "没有2014年同期" in _text((small / "reports" / "2015" / "bulletin_H1.html").read_text(encoding="utf-8"))
+    assert "与2015年上半年相比" in _text((small / "reports" / "2016" / "bulletin_H1.html").read_text(encoding="utf-8"))
+
+
+def test_one_year_few_items_no_monthly_lone_group_runs(bare):
+    items = io.read_table(bare / "processed", "items")
+    units = io.read_table(bare / "processed", "units")
+    assert sorted(items["year"].unique()) == [2016] and len(items) == 5
+    assert (items.groupby("category").size() == 1).sum() == 3  # categories with one item
+    assert (units["sector"].value_counts() == 1).any() and (units["type"].value_counts() == 1).any()
+    dest = bare / "reports" / "2016"
+    text = _text((dest / "report.html").read_text(encoding="utf-8"))
+    assert "仅有一个年度的数据，无法观察历年走势" in text
+    assert "优胜单位与其他单位的差距无法计算" in text
+    assert "没有 1—6 月的月度考评数据" in _text((dest / "bulletin_H1.html").read_text(encoding="utf-8"))
+    assert len(list((dest / "units").glob("U*.html"))) == len(io.read_table(bare / "processed", "totals"))
+
+
+# ---------------------------------------------------------------- the overview functions alone
+def _totals(n: int, top_n: int = 20) -> tuple[pd.DataFrame, pd.DataFrame]:
+    items = pd.DataFrame({"year": 2016, "item_id": ["I01", "I02"], "category": ["ideology", "conduct"], "max_points": [40.0, 60.0]})
+    tot = pd.DataFrame({"year": 2016, "unit_id": [f"U{i:03d}" for i in range(n)], "cat_ideology": np.linspace(20, 40, n),
+                        "cat_conduct": np.linspace(30, 60, n)})
+    tot["total"] = tot["cat_ideology"] + tot["cat_conduct"]
+    tot["rank"] = np.arange(n, 0, -1)
+    tot["is_winner"] = tot["rank"] <= top_n
+    tot["pct_of_max"] = tot["total"]
+    tot["adjustment"], tot["n_na"], tot["n_missing"] = 0.0, 0, 0
+    return tot, items
+
+
+def test_category_profile_all_winners_is_nan_and_the_reading_says_why():
+    tot, items = _totals(5)  # 5 units, 20 places
+    prof = report.category_profile(tot, items, 2016)
+    assert prof["others"].isna().all() and prof["gap"].isna().all() and prof["winners"].notna().all()
+    # ideology: linspace(20, 40, 5) / 40 → mean 30/40 = 75 %; conduct 45/60 = 75 %
+    assert prof["all"].tolist() == pytest.approx([75.0, 75.0])
+    assert "无法计算" in report.overview_reading("profile", "zh", profile=prof)
+    assert "cannot be computed" in report.overview_reading("profile", "en", profile=prof)
+    tot2, _ = _totals(30)  # some win, some not: a number, not a note
+    assert "无法计算" not in report.overview_reading("profile", "zh", profile=report.category_profile(tot2, items, 2016))
+
+
+def test_one_unit_distribution_says_spread_is_not_computable():
+    tot, _ = _totals(1)
+    stats = report.overview_stats(tot, 2016)
+    assert np.isnan(stats.set_index("statistic").loc["sd", "value"])
+    assert "无法计算" in report.overview_reading("dist", "zh", stats=stats)
