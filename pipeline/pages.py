@@ -162,10 +162,11 @@ def half_items(scores: pd.DataFrame, items: pd.DataFrame, year: int, months: Ite
     s = scores.loc[(scores["year"] == year) & scores["period"].astype(str).isin(per)]
     if not len(s):
         return pd.DataFrame(columns=cols)
-    s = s.merge(items.loc[items["year"] == year, ["item_id", "max_points", "category"]], on="item_id", how="left")
+    it = items.loc[items["year"] == year]
+    s = s.merge(it[["item_id", "max_points"]].assign(category=it["category"] if "category" in it else pd.NA), on="item_id", how="left")
     s = s.assign(earned=s["points"].astype(float).where(s["status"] == "ok", 0.0).fillna(0.0),
                  attainable=(s["max_points"] / 12.0).where(s["status"] != "na", 0.0))
-    g = s.groupby(["unit_id", "item_id", "category"]).agg(months=("period", "nunique"), earned=("earned", "sum"), attainable=("attainable", "sum"))
+    g = s.groupby(["unit_id", "item_id", "category"], dropna=False).agg(months=("period", "nunique"), earned=("earned", "sum"), attainable=("attainable", "sum"))
     return g.reset_index()[cols]
 
 

@@ -1811,35 +1811,7 @@ def _copy_figures(root: Path, dest: Path) -> None:
 # ============================================================================================
 
 
-def bulletin_table(scores: pd.DataFrame, items: pd.DataFrame, totals: pd.DataFrame, year: int, months=range(1, 7)) -> pd.DataFrame:
-    """Half-year ranking from the monthly sheets (periods 1…6, items scored in points).
-
-    A monthly row of an applicable item (status ≠ ``na``) can earn ``max_points / 12``
-    (annual points of a 计分 item = the sum of its 12 monthly values); ``h1_pct`` =
-    100 × earned / attainable.
-
-    Returns
-    -------
-    DataFrame
-        ``h1_rank`` (competition rank of ``h1_pct``), ``unit_id``, ``months`` (months with a
-        row), ``h1_points``, ``h1_max``, ``h1_pct``, ``rank`` (the year-end rank). Empty when
-        the year has no monthly rows.
-    """
-    per = [str(m) for m in months]
-    s = scores.loc[(scores["year"] == year) & scores["period"].astype(str).isin(per)]
-    cols = ["h1_rank", "unit_id", "months", "h1_points", "h1_max", "h1_pct", "rank"]
-    if not len(s):
-        return pd.DataFrame(columns=cols)
-    s = s.merge(items.loc[items["year"] == year, ["item_id", "max_points"]], on="item_id", how="left")
-    s = s.assign(earned=s["points"].astype(float).where(s["status"] == "ok", 0.0).fillna(0.0),
-                 attainable=(s["max_points"] / 12.0).where(s["status"] != "na", 0.0))
-    g = s.groupby("unit_id").agg(months=("period", "nunique"), h1_points=("earned", "sum"), h1_max=("attainable", "sum")).reset_index()
-    g["h1_pct"] = 100.0 * g["h1_points"] / g["h1_max"].where(g["h1_max"] > 0)
-    from pipeline.score import TIE_DECIMALS, rank
-
-    g["h1_rank"] = rank(g["h1_pct"].fillna(-1).to_numpy(), decimals=TIE_DECIMALS).astype(int)
-    g = g.merge(totals.loc[totals["year"] == year, ["unit_id", "rank"]], on="unit_id", how="left")
-    return g[cols].sort_values(["h1_rank", "unit_id"]).reset_index(drop=True)
+from pipeline.pages import bulletin_table  # noqa: E402  (one implementation: pipeline.pages)
 
 
 def write_bulletin(data: dict, year: int, prm, path: Path, write: bool = True, pdf: bool = True) -> Path | dict[Path, str]:
