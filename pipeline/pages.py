@@ -96,9 +96,9 @@ def gap_to_cut(ranking: pd.DataFrame, losses: pd.DataFrame, unit_id: str, na_pol
     ----------
     ranking : DataFrame
         :func:`pipeline.compare.ranking` of the year (``rank``, ``total``, ``is_winner``,
-        ``cut``, ``gap_to_cut``).
+        ``cut``, ``gap_to_cut``); may be indexed by ``unit_id`` already (many calls).
     losses : DataFrame
-        :func:`item_losses` of the same year.
+        :func:`item_losses` of the same year (all units, or only this unit's rows).
     unit_id : str
     na_policy : {"prorate", "zero", "full"}
         The run's NA policy: how regained raw points move the total (module docstring).
@@ -116,7 +116,7 @@ def gap_to_cut(ranking: pd.DataFrame, losses: pd.DataFrame, unit_id: str, na_pol
         cannot close the gap, e.g. a 述职评议 deduction), ``nc_gap_no_applicable`` (no
         applicable item).
     """
-    rk = ranking.set_index("unit_id")
+    rk = ranking if ranking.index.name == "unit_id" else ranking.set_index("unit_id")
     r = rk.loc[unit_id]
     out = {"rank": int(r["rank"]), "total": float(r["total"]), "cut": float(r["cut"]), "gap": float(r["gap_to_cut"]),
            "is_winner": bool(r["is_winner"]), "margin": np.nan, "needed": 0.0, "scale": np.nan, "items": [],

@@ -1984,7 +1984,9 @@ def write_unit_pages(data: dict, year: int, prm, unc: pd.DataFrame | None, folde
     env_t = "unit.html"
     losses = PG.item_losses(data["scores"], items, totals, year, top_n=prm.top_n)
     ranking = C.ranking(totals, year=year, top_n=prm.top_n)
-    wins = ranking.set_index("unit_id")["is_winner"]  # winners and cut under the run's top_n (one computation)
+    rk_idx = ranking.set_index("unit_id")
+    wins = rk_idx["is_winner"]  # winners and cut under the run's top_n (one computation)
+    by_unit = dict(tuple(losses.groupby("unit_id", sort=False)))
     cut = float(ranking["cut"].iloc[0])
     sep = "、" if lang == "zh" else "; "
 
@@ -2006,14 +2008,14 @@ def write_unit_pages(data: dict, year: int, prm, unc: pd.DataFrame | None, folde
     for r in g.sort_values(["rank", "unit_id"]).itertuples(index=False):
         uid = r.unit_id
         nm = names.get(uid, uid)
-        ul = PG.unit_losses(losses, uid)
+        ul = PG.unit_losses(by_unit[uid], uid)
         mean_txt = below(ul, "vs_mean")
         win_txt = below(ul, "vs_winners") if ul["winners_mean"].notna().any() else t("pg_unit_no_winners_mean", lang)
         losses_reading = t("pg_unit_losses_reading", lang, below_mean=mean_txt, below_winners=win_txt or t("pg_unit_no_winners_mean", lang)) if mean_txt else t("pg_unit_losses_none_below", lang)
         ltab = pd.DataFrame({t("rep_col_item", lang): ul["item_id"].map(lambda i: item_name("item", i)), t("rep_col_max_points", lang): ul["max_points"],
                              t("pg_col_points", lang): ul["points"], t("pg_col_lost", lang): ul["lost"], t("pg_col_year_mean", lang): ul["year_mean"],
                              t("pg_col_winners_mean", lang): ul["winners_mean"], t("pg_col_vs_mean", lang): ul["vs_mean"], t("pg_col_vs_winners", lang): ul["vs_winners"]}).round(2)
-        cut_txt = cut_text(PG.gap_to_cut(ranking, losses, uid, prm.na_policy), uid)
+        cut_txt = cut_text(PG.gap_to_cut(rk_idx, ul, uid, prm.na_policy), uid)
         stand = t("rep_unit_stand_text", lang, total=r.total, pct=r.pct_of_max, n=len(g), rank=int(r.rank),
                   status=t("rep_unit_winner" if wins.get(uid, False) else "rep_unit_not_winner", lang), gap=r.total - cut)
         radar = _svg_radar([100 * getattr(r, f"dim_{d}") / dmax[d] for d in dims], mean_dim, [t(f"dim_{d}", lang) for d in dims], lang)
