@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export MPLCONFIGDIR := $(CURDIR)/.mplconfig
 export PYTHONHASHSEED := 0
 
-.PHONY: help venv report test bench clean synth
+.PHONY: help venv report test bench clean synth lab
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -31,5 +31,8 @@ bench: venv ## run the benchmarks; results go to benchmarks/README.md
 synth: venv ## regenerate the bundled sample world in data/raw (and its ground truth)
 	$(PY) -m pipeline synth
 
+lab: venv ## open the chapter notebooks in JupyterLab (notebooks/)
+	$(PY) -m jupyterlab --notebook-dir=notebooks
+
 clean: ## remove derived outputs (data/processed, reports); data/raw is kept
-	rm -rf data/processed reports .mplconfig .pytest_cache
+	rm -rf data/processed/* reports/* .mplconfig .pytest_cache

@@ -706,6 +706,13 @@ class _Parsed:
     new: np.ndarray  # object: cleaned value as text for the log (None: format the points)
 
 
+def _twice(first: str, second: str, uid: str) -> str:
+    """"unit '<name as written>' (<id>) appears twice" — both spellings when they differ."""
+    if first == second:
+        return f"unit {first!r} ({uid}) appears twice"
+    return f"unit {first!r} and {second!r} (both {uid}) appear twice"
+
+
 def _parse_block(block: np.ndarray) -> _Parsed:
     """Classify every cell of ``block`` (vectorised; text parsed once per distinct string)."""
     shape = block.shape
@@ -884,7 +891,9 @@ def read_scores_sheet(
     typ = kind == K_TYPE
     if typ.any():
         rr, cc = np.nonzero(typ)
-        reason[rr, cc] = [f"unsupported cell value {block[a, b]!r} ({type(block[a, b]).__name__})" for a, b in zip(rr, cc)]
+        reason[rr, cc] = [(f"formula {block[a, b]!r} has no cached value (the file was saved without calculating: open and save it in Excel/WPS, or type the value)"
+                           if isinstance(block[a, b], load.UncachedFormula) else f"unsupported cell value {block[a, b]!r} ({type(block[a, b]).__name__})")
+                          for a, b in zip(rr, cc)]
     num_in_grade = isn & is_grade[None, :]
     # ---- duplicates: the same unit twice
     uid_rows = row_uid[rows]
@@ -904,11 +913,10 @@ def read_scores_sheet(
                     drop_row[j] = True
                     ctx.log(sheet.file, sheet.name, b_ref, _text(body[rows[j], cols.unit]), uid, f"duplicate_row_dropped (same values as {a_ref})")
                 else:
+                    who = _twice(_text(body[rows[first], cols.unit]), _text(body[rows[j], cols.unit]), uid)
                     for c in np.flatnonzero(diff):
                         cref = sheet.ref(rows[j] + r_off, icols[c])
-                        reason[j, c] = reason[first, c] = (
-                            f"unit {uid} appears twice with different values ({sheet.ref(rows[first] + r_off, icols[c])} vs {cref})"
-                        )
+                        reason[j, c] = reason[first, c] = f"{who} with different values ({sheet.ref(rows[first] + r_off, icols[c])} vs {cref})"
                     drop_row[j] = True
                     same = ~diff
                     if same.any():
@@ -1124,10 +1132,10 @@ def _side_table(sheet: load.Sheet, year: int, matcher: UnitMatcher, ctx: _Run, w
             if seen[uid][0] == key_val:
                 ctx.log(sheet.file, sheet.name, ucell, utext, uid, f"duplicate_row_dropped (same as {seen[uid][1]})")
             else:
-                ctx.problem(sheet.file, sheet.name, vref, _text(raw), f"unit {uid} appears twice with different values ({seen[uid][1]} vs {vref})")
+                ctx.problem(sheet.file, sheet.name, vref, _text(raw), f"{_twice(seen[uid][2], utext, uid)} with different values ({seen[uid][1]} vs {vref})")
                 recs = [x for x in recs if x["unit_id"] != uid]
             continue
-        seen[uid] = (key_val, vref)
+        seen[uid] = (key_val, vref, utext)
         recs.append(rec)
     cols = ["year", "unit_id", "adjustment", "self_total", "note", "source"] if what == "review" else ["year", "unit_id", "status", "source"]
     return pd.DataFrame(recs, columns=cols)

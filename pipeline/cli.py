@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--units", type=int, default=74)
     p.add_argument("--years", default="2009-2016")
     p.add_argument("--monthly-years", default=None, help="years that get monthly sheets (default: all)")
+    p.add_argument("--no-monthly", action="store_true", help="no monthly sheets in any year")
+    p.add_argument("--items", type=int, default=None, help="items per year, round-robin over the categories (default: all 20–24)")
+    p.add_argument("--lone-group", action="store_true", help="one unit alone in its sector and its type")
 
     p = sub.add_parser("clean", help="read the raw workbooks and write the processed tables")
     _common(p, year=False)
@@ -88,6 +91,8 @@ def _dispatch(args) -> int:
 
         years = P.parse_years(args.years)
         monthly = P.parse_years(args.monthly_years) if args.monthly_years else None
+        if args.no_monthly:
+            monthly = []
         synth.write_world(
             Path(args.out or config.RAW),
             Path(args.truth or config.TRUTH),
@@ -95,6 +100,8 @@ def _dispatch(args) -> int:
             n_units=args.units,
             years=years,
             monthly_years=monthly,
+            n_items=args.items,
+            lone_group=args.lone_group,
         )
         return 0
     if cmd == "bench":

@@ -761,7 +761,9 @@ def read_ranking(rank_table: pd.DataFrame, year: int, lang: str = "zh") -> str:
     name = r["name"].fillna(r["unit_id"]).astype(str)
     cut = float(r["cut"].iloc[0])
     losers = r.loc[~r["is_winner"]]
-    nxt = losers.iloc[0] if len(losers) else r.iloc[-1]
+    if not len(losers):  # every unit wins (n ≤ top_n): no unit missed the cut
+        return t("nc_read_ranking_all_win", lang, first=name.iloc[0], top=float(r["total"].iloc[0]), cut=cut, n_win=int(r["is_winner"].sum()))
+    nxt = losers.iloc[0]
     return t(
         "cmp_read_ranking",
         lang,
@@ -771,7 +773,7 @@ def read_ranking(rank_table: pd.DataFrame, year: int, lang: str = "zh") -> str:
         n_win=int(r["is_winner"].sum()),
         next_rank=int(nxt["rank"]),
         next_name=str(nxt["name"] if pd.notna(nxt["name"]) else nxt["unit_id"]),
-        gap=float(cut - nxt["total"]) if len(losers) else 0.0,
+        gap=float(cut - nxt["total"]),
         n_close=int((r["gap_to_cut"].abs() <= 1.0).sum()),
     )
 
@@ -793,6 +795,8 @@ def read_peer(test: pd.DataFrame, groups: pd.DataFrame, year: int, lang: str = "
     by = str(row["by"])
     g = _one_year(groups, year, "read_peer").sort_values("mean", ascending=False).iloc[0]
     fmt = {"by": t(by, lang) if by in ("type", "sector") else by, "h": float(row["h"]), "p": float(row["p"]), "eps": float(row["epsilon_sq"])}
+    if not row["p"] == row["p"]:  # NaN: fewer than two groups, or no spread to rank
+        return t("nc_read_peer", lang, by=fmt["by"])
     if row["p"] < alpha:
         return t("cmp_read_peer_sig", lang, best=_tr(f"{by}_{g['group']}", lang, str(g["group"])), best_mean=float(g["mean"]), **fmt)
     return t("cmp_read_peer_ns", lang, **fmt)
@@ -805,13 +809,14 @@ def read_items(disc: pd.DataFrame, alphas: pd.DataFrame, year: int, lang: str = 
     d = _one_year(disc, year, "read_items")
     a = _one_year(alphas, year, "read_items")
     low = d.sort_values("sd_pct").iloc[0]
+    a_all = float(a.loc[a["category"] == "all", "alpha"].iloc[0])
     return t(
-        "cmp_read_items",
+        "cmp_read_items" if a_all == a_all else "nc_read_items_alpha",
         lang,
         n_items=len(d),
         n_ceiling=int((d["flag"] == "ceiling").sum()),
         n_weak=int((d["r_rest"] < 0.2).sum()),
-        alpha=float(a.loc[a["category"] == "all", "alpha"].iloc[0]),
+        alpha=a_all,
         low_item=f"{low['item_id']} {low['item_name']}",
         low_sd=float(low["sd_pct"]),
     )

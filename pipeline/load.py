@@ -58,6 +58,7 @@ __all__ = [
     "ROLES",
     "EXTENSIONS",
     "month_of",
+    "UncachedFormula",
 ]
 
 EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".csv")
@@ -134,6 +135,109 @@ class Sheet:
             if c >= max(a, 0) and d >= max(b, 0) and (c > a or d > b):
                 out.append((max(a, 0), max(b, 0), c, d))
         return out
+
+
+class UncachedFormula(str):
+    """A formula cell saved without its calculated value (the workbook was written by a
+    program that does not calculate, or saved with calculation off).
+
+    It compares equal to ``""`` (an empty cell) for text handling, but its type is not
+    ``str``, so the cleaner reports it instead of reading it as a missing score;
+    ``formula`` holds the formula text (``""`` for a dependent cell of a shared formula).
+    """
+
+    formula: str
+
+    def __new__(cls, formula: str):
+        obj = super().__new__(cls, "")
+        obj.formula = formula
+        return obj
+
+    def __repr__(self) -> str:
+        return f"={self.formula}" if self.formula else "=(shared formula)"
+
+
+_XML_CELL = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.S)
+_XML_REF = re.compile(rb'\br="([A-Z]+)(\d+)"')
+_XML_F = re.compile(rb"<(?:\w+:)?f\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?f>)", re.S)
+_XML_V = re.compile(rb"<(?:\w+:)?v>[^<]|<(?:\w+:)?is\b")  # a cached value: <v>text</v> (not <v/> or <v></v>)
+
+
+def _col_index(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n - 1
+
+
+def uncached_formulas(path: str | Path) -> dict[str, list[tuple[int, int, str]]]:
+    """Formula cells without a cached value in an .xlsx/.xlsm workbook.
+
+    Returns
+    -------
+    dict
+        Sheet name → list of ``(row, col, formula)`` (0-based); sheets without such cells
+        are left out. Empty for other file types or when the package cannot be parsed
+        (reading the values then reports the problem).
+    """
+    import html
+    import zipfile
+
+    path = Path(path)
+    if path.suffix.lower() not in (".xlsx", ".xlsm"):
+        return {}
+    out: dict[str, list[tuple[int, int, str]]] = {}
+    try:
+        with zipfile.ZipFile(path) as z:
+            wb = z.read("xl/workbook.xml")
+            rels = z.read("xl/_rels/workbook.xml.rels")
+            targets = dict(re.findall(rb'<Relationship\b[^>]*?Id="([^"]+)"[^>]*?Target="([^"]+)"', rels))
+            targets.update({k: v for v, k in re.findall(rb'<Relationship\b[^>]*?Target="([^"]+)"[^>]*?Id="([^"]+)"', rels)})
+            for attrs in re.findall(rb"<(?:\w+:)?sheet\b([^>]*)/?>", wb):
+                name = re.search(rb'\bname="([^"]*)"', attrs)
+                rid = re.search(rb'\br:id="([^"]*)"|\bid="([^"]*)"', attrs)
+                if not name or not rid:
+                    continue
+                target = targets.get(rid.group(1) or rid.group(2))
+                if target is None:
+                    continue
+                t = target.decode()
+                part = t.lstrip("/") if t.startswith("/") else "xl/" + t
+                data = z.read(part)
+                if b"<f" not in data and b":f" not in data:
+                    continue
+                found = []
+                for a, body in _XML_CELL.findall(data):
+                    if not body or not _XML_F.search(body) or _XML_V.search(body):
+                        continue
+                    ref = _XML_REF.search(a)
+                    if ref:
+                        f = _XML_F.search(body).group(1) or b""
+                        found.append((int(ref.group(2)) - 1, _col_index(ref.group(1).decode()), html.unescape(f.decode("utf-8", "replace"))))
+                if found:
+                    out[html.unescape(name.group(1).decode("utf-8", "replace"))] = found
+    except (zipfile.BadZipFile, KeyError, OSError):
+        return {}
+    return out
+
+
+def _mark_formulas(grid: np.ndarray, r0: int, c0: int, cells: list[tuple[int, int, str]]) -> tuple[np.ndarray, int, int]:
+    """Put :class:`UncachedFormula` cells into ``grid`` (origin ``r0, c0``), growing it if the
+    reader trimmed them away as empty."""
+    rows = [r for r, _, _ in cells]
+    cols = [c for _, c, _ in cells]
+    h, w = grid.shape
+    top, left = min([r0, *rows]) if h else min(rows), min([c0, *cols]) if w else min(cols)
+    bottom = max([r0 + h - 1, *rows]) if h else max(rows)
+    right = max([c0 + w - 1, *cols]) if w else max(cols)
+    if (top, left, bottom, right) != (r0, c0, r0 + h - 1, c0 + w - 1):
+        big = np.empty((bottom - top + 1, right - left + 1), dtype=object)
+        big[:] = ""
+        big[r0 - top : r0 - top + h, c0 - left : c0 - left + w] = grid
+        grid, r0, c0 = big, top, left
+    for r, c, f in cells:
+        grid[r - r0, c - c0] = UncachedFormula(f)
+    return grid, r0, c0
 
 
 def _grid(rows: list[list]) -> np.ndarray:
@@ -281,6 +385,7 @@ def iter_sheets(path: str | Path, root: Path | None = None, sheets: list[str] | 
     if ext not in EXTENSIONS:
         raise PipelineError(f"{rel}: unsupported file type {ext!r} (expected .xlsx, .xls or .csv)")
     wb = _open_workbook(path, rel)
+    formulas = uncached_formulas(path)
     try:
         names = [m.name for m in wb.sheets_metadata if str(m.typ).endswith("WorkSheet")] or list(wb.sheet_names)
         for name in names:
@@ -297,7 +402,10 @@ def iter_sheets(path: str | Path, root: Path | None = None, sheets: list[str] | 
             merged = [(a[0], a[1], b[0], b[1]) for a, b in merged]
             grid = _grid(rows)
             del rows
-            yield Sheet(rel, name, grid, int(start[0]), int(start[1]), merged)
+            r0, c0 = int(start[0]), int(start[1])
+            if name in formulas:
+                grid, r0, c0 = _mark_formulas(grid, r0, c0, formulas[name])
+            yield Sheet(rel, name, grid, r0, c0, merged)
     finally:
         _close(wb)
 

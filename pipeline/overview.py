@@ -3,7 +3,7 @@ category profile and the sentences of reading generated from them (pure function
 
 from __future__ import annotations
 
-
+import numpy as np
 import pandas as pd
 
 from pipeline import compare, config, score, trend
@@ -85,6 +85,8 @@ def category_profile(totals: pd.DataFrame, items: pd.DataFrame, year: int) -> pd
     DataFrame
         One row per category (config order): ``category``, ``max_points``, ``all``,
         ``winners``, ``others`` (mean % of the category max), ``gap`` = winners − others.
+        ``winners``/``others``/``gap`` are NaN (not computable) when every unit of the year is
+        a winner (n ≤ top_n) or none is; :func:`overview_reading` then says so.
     """
     g = totals.loc[totals["year"] == year]
     cmax = items.loc[items["year"] == year].groupby("category")["max_points"].sum()
@@ -94,7 +96,8 @@ def category_profile(totals: pd.DataFrame, items: pd.DataFrame, year: int) -> pd
             continue
         pct = 100.0 * g[f"cat_{c}"].astype(float) / cmax[c]
         w = g["is_winner"].astype(bool)
-        rows.append({"category": c, "max_points": float(cmax[c]), "all": pct.mean(), "winners": pct[w].mean(), "others": pct[~w].mean()})
+        rows.append({"category": c, "max_points": float(cmax[c]), "all": pct.mean(),
+                     "winners": pct[w].mean() if w.any() else np.nan, "others": pct[~w].mean() if (~w).any() else np.nan})
     out = pd.DataFrame(rows)
     out["gap"] = out["winners"] - out["others"]
     return out
@@ -114,12 +117,17 @@ def overview_reading(kind: str, lang: str, **tables: pd.DataFrame) -> str:
         return _tp(key, lang, year=int(it["year"].iloc[0]), n_items=len(it), n_points=n_points, n_grade=n_grade, max_total=float(it["max_points"].sum()))
     if kind == "dist":
         s = tables["stats"].set_index("statistic")["value"]
+        if not s["sd"] == s["sd"]:  # NaN: one unit, no spread
+            return t("nc_dist_one_unit", lang, mean=s["mean"], n=int(s["n_units"]))
         key = "rep_ov_dist" if s["share_ceiling"] > 0 else "rep_ov_dist_none"
         return t(key, lang, mean=s["mean"], median=s["median"], sd=s["sd"], cv=s["cv"], share_ceiling=s["share_ceiling"])
     if kind == "profile":
         p = tables["profile"]
-        best, worst, gap = p.loc[p["all"].idxmax()], p.loc[p["all"].idxmin()], p.loc[p["gap"].idxmax()]
         cat = lambda c: t(f"cat_{c}", lang)  # noqa: E731
+        if not p["gap"].notna().any():  # everyone (or no one) wins: no winners-vs-others gap
+            best, worst = p.loc[p["all"].idxmax()], p.loc[p["all"].idxmin()]
+            return t("nc_profile_gap", lang, best=cat(best["category"]), best_pct=best["all"], worst=cat(worst["category"]), worst_pct=worst["all"])
+        best, worst, gap = p.loc[p["all"].idxmax()], p.loc[p["all"].idxmin()], p.loc[p["gap"].idxmax()]
         return t("rep_ov_profile", lang, best=cat(best["category"]), best_pct=best["all"], worst=cat(worst["category"]),
                  worst_pct=worst["all"], gap_cat=cat(gap["category"]), gap=gap["gap"])
     if kind == "system":

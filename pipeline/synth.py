@@ -164,6 +164,23 @@ def _registry(n_units: int, rng: np.random.Generator) -> pd.DataFrame:
     return df
 
 
+def _lone_group(units: pd.DataFrame) -> pd.DataFrame:
+    """Make the last stable unit (no rename/merge) the only one of its sector and its type."""
+    units = units.copy()
+    stable = units["valid_from"].isna() & units["valid_to"].isna()
+    if not stable.any():
+        return units
+    last = units.index[stable][-1]
+    for col in ("sector", "type"):
+        own = units.loc[last, col]
+        others = units.loc[units[col] != own, col]
+        if not len(others):
+            continue
+        target = others.value_counts().sort_index().idxmax()  # most common other value (ties: by name)
+        units.loc[(units[col] == own) & (units.index != last), col] = target
+    return units
+
+
 def _active(units: pd.DataFrame, year: int) -> np.ndarray:
     vf = units["valid_from"].fillna(-1).to_numpy(int)
     vt = units["valid_to"].fillna(9999).to_numpy(int)
@@ -178,15 +195,35 @@ def _largest_remainder(weights: np.ndarray, total: int = 100) -> np.ndarray:
     return out
 
 
-def _items(year: int, rng: np.random.Generator) -> pd.DataFrame:
-    """The year's item list: the pool entries valid that year, maxima revised, sum 100."""
+def _pick_items(pool: list, n_items: int) -> list:
+    """The first ``n_items`` of ``pool`` taken round-robin over the categories (config order).
+
+    ``n_items = 5`` keeps two items of the first category and one of each other category,
+    i.e. categories with a single item."""
+    by_cat = [[it for it in pool if it[1] == c] for c in config.CATEGORIES]
+    picked = [cat[k] for k in range(max(map(len, by_cat))) for cat in by_cat if k < len(cat)][:n_items]
+    return [it for it in pool if it in picked]  # back in pool order (category, then pool order)
+
+
+def _items(year: int, rng: np.random.Generator, n_items: int | None = None) -> pd.DataFrame:
+    """The year's item list: the pool entries valid that year, maxima revised, sum 100.
+
+    ``n_items`` keeps only that many items (:func:`_pick_items`); None keeps the whole pool."""
     pool = [it for it in N.ITEMS if (it[5] is None or it[5] <= year) and (it[6] is None or it[6] >= year)]
     order = {c: i for i, c in enumerate(config.CATEGORIES)}
     pool.sort(key=lambda it: order[it[1]])  # stable: pool order within a category
+    if n_items is not None:
+        pool = _pick_items(pool, n_items)
     maxima = _largest_remainder(np.array([it[3] for it in pool], float))
     for _ in range(int(rng.integers(1, 3))):  # 完善标准: move a point or two between items
-        src = rng.choice(np.flatnonzero(maxima >= 4))
-        dst = rng.choice(np.flatnonzero((maxima <= 7) & (np.arange(len(maxima)) != src)))
+        srcs = np.flatnonzero(maxima >= 4)
+        if len(maxima) < 2 or not srcs.size:  # a one-item list: nothing to move
+            continue
+        src = rng.choice(srcs)
+        dsts = np.flatnonzero((maxima <= 7) & (np.arange(len(maxima)) != src))
+        if not dsts.size:
+            dsts = np.flatnonzero(np.arange(len(maxima)) != src)
+        dst = rng.choice(dsts)
         maxima[src] -= 1
         maxima[dst] += 1
     return pd.DataFrame(
@@ -324,6 +361,8 @@ def generate(
     n_units: int = 74,
     years: tuple[int, int] = (2009, 2016),
     monthly_years: tuple[int, int] | list[int] | None = None,
+    n_items: int | None = None,
+    lone_group: bool = False,
 ) -> World:
     """Build the sample world in memory (no I/O).
 
@@ -336,7 +375,14 @@ def generate(
     years : (first, last)
         Inclusive span of assessment years.
     monthly_years : (first, last) or list of years, optional
-        Years that get a monthly workbook (default: every year).
+        Years that get a monthly workbook (default: every year); an empty list: none.
+    n_items : int, optional
+        Items per year (default: the whole pool valid that year, 20–24). Fewer items are taken
+        round-robin over the categories, so ``n_items < 8`` leaves categories with one item.
+    lone_group : bool
+        If True, the last unit of the registry without a rename or merge is the only unit of
+        its sector and of its type (the other units of that sector / type move to the most
+        common other one): a peer group of one unit.
 
     Returns
     -------
@@ -347,6 +393,8 @@ def generate(
     """
     if n_units < 1:
         raise PipelineError(f"n_units must be at least 1, got {n_units}")
+    if n_items is not None and not 1 <= n_items <= len(N.ITEMS):
+        raise PipelineError(f"n_items must be between 1 and {len(N.ITEMS)}, got {n_items}")
     y0, y1 = int(years[0]), int(years[1])
     if y0 > y1:
         raise PipelineError(f"years {y0}-{y1}: the first year is after the last")
@@ -359,6 +407,8 @@ def generate(
         mys = tuple(y for y in ys if y in set(int(v) for v in monthly_years))
     rng = np.random.default_rng(seed)
     units = _registry(n_units, rng)
+    if lone_group:
+        units = _lone_group(units)
     ids = units["unit_id"].to_numpy()
     q = _quality(units, ys, rng)
     sectors = sorted(set(units["sector"]))
@@ -400,7 +450,7 @@ def generate(
     out: dict[int, Year] = {}
     for t, year in enumerate(ys):
         act = np.flatnonzero(_active(units, year))
-        items = _items(year, rng)
+        items = _items(year, rng, n_items)
         mx = items["max_points"].to_numpy(float)
         graded = (items["method"] == "grade").to_numpy()
         n, J = len(act), len(items)
@@ -1034,6 +1084,8 @@ def write_world(
     years: tuple[int, int] = (2009, 2016),
     monthly_years: tuple[int, int] | list[int] | None = None,
     messy: bool = True,
+    n_items: int | None = None,
+    lone_group: bool = False,
 ) -> World:
     """Generate the sample world and write its raw workbooks and ground truth.
 
@@ -1049,7 +1101,7 @@ def write_world(
         ``given`` (year, unit_id, given_total, given_rank), ``totals``
         (:func:`pipeline.score.totals` with defaults) and ``anomalies`` (year, unit_id,
         item_id, period, kind, detail).
-    seed, n_units, years, monthly_years
+    seed, n_units, years, monthly_years, n_items, lone_group
         See :func:`generate`.
     messy : bool
         True (default) writes the workbooks as a committee exports them (SPEC §2.1);
@@ -1060,7 +1112,7 @@ def write_world(
     World
         The generated world (also useful to tests).
     """
-    world = generate(seed=seed, n_units=n_units, years=years, monthly_years=monthly_years)
+    world = generate(seed=seed, n_units=n_units, years=years, monthly_years=monthly_years, n_items=n_items, lone_group=lone_group)
     write_raw(world, raw_dir, messy=messy)
     write_truth(world, truth_dir)
     return world

@@ -448,6 +448,8 @@ def read_system(sys_by_year: pd.DataFrame, tests: pd.DataFrame, verdict: str, la
     from pipeline.i18n import t
 
     s = sys_by_year.sort_values("year")
+    if len(s) < 2:
+        return t("rep_ov_system_one", lang)
     if verdict == "too_short":
         return t("cmp_read_system_short", lang, n=len(s))
     m = tests.set_index("metric")

@@ -417,7 +417,54 @@ def test_error_same_unit_twice_with_different_values(tmp_path):
     wb.write_rows(raw / "2015" / "2015年度考评汇总表.xlsx", rows, sheet="汇总")
     with pytest.raises(PipelineError) as e:
         run(tmp_path)
-    assert "U001 appears twice with different values" in str(e.value) and "D3" in str(e.value) and "D7" in str(e.value)
+    # the unit as written in the workbook (both spellings), not only its id
+    assert "unit '市财政局' and '财政局机关' (both U001) appear twice with different values" in str(e.value)
+    assert "D3" in str(e.value) and "D7" in str(e.value)
+
+
+def test_error_same_spelling_twice_names_the_unit(tmp_path):
+    raw = tmp_path / "raw"
+    wb.write_year(raw)
+    rows, _ = wb.summary_rows()
+    rows.append([9, "市财政局", 35.5, 27, "好", 9])
+    wb.write_rows(raw / "2015" / "2015年度考评汇总表.xlsx", rows, sheet="汇总")
+    with pytest.raises(PipelineError, match=r"unit '市财政局' \(U001\) appears twice with different values \(D3 vs D7\)"):
+        run(tmp_path)
+
+
+def test_formula_without_cached_value_is_reported_with_its_cell(tmp_path):
+    # openpyxl writes "=…" as a formula and stores no calculated value (as a script or an
+    # export with calculation off would): the cleaner must say so, not read an empty score
+    _bad_value(tmp_path, "市教育局", 1, "=25+0.5")
+    with pytest.raises(PipelineError) as e:
+        run(tmp_path)
+    msg = str(e.value)
+    assert "2015/2015年度考评汇总表.xlsx!汇总!D4" in msg and "formula =25+0.5 has no cached value" in msg
+    q = quarantine(tmp_path / "out")
+    assert q[["sheet", "cell"]].values.tolist() == [["汇总", "D4"]]
+    res, out = run(tmp_path, allow_quarantine=True)  # the formula is quarantined, never a silent "missing"
+    s = annual(out)
+    assert "I02" not in s.loc[s["unit_id"] == "U002", "item_id"].tolist()
+
+
+def test_formula_with_cached_value_reads_the_value(tmp_path):
+    from pipeline import load
+
+    p = tmp_path / "f.xlsx"
+    wb.write_rows(p, [["a", "b", "c"], [1, 2, "=A2+B2"]], sheet="S")
+    assert load.uncached_formulas(p) == {"S": [(1, 2, "A2+B2")]}
+    # the same cell with a cached value (as Excel saves it): not reported, value read
+    import zipfile
+
+    q = tmp_path / "g.xlsx"
+    with zipfile.ZipFile(p) as zin, zipfile.ZipFile(q, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename.startswith("xl/worksheets/"):
+                data = data.replace(b"<f>A2+B2</f><v />", b"<f>A2+B2</f><v>3</v>").replace(b"<f>A2+B2</f><v></v>", b"<f>A2+B2</f><v>3</v>")
+            zout.writestr(item, data)
+    assert load.uncached_formulas(q) == {}
+    assert load.read_sheets(q)[0].cells[1, 2] == 3
 
 
 def test_error_item_column_matching_no_item(tmp_path):

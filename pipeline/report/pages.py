@@ -14,60 +14,80 @@ from pipeline.io import atomic_write
 from pipeline.report.data import _n_samples
 from pipeline.report.document import _col_classes, _display, _english_subst, _table_html
 from pipeline.i18n import namer as _namer
-from pipeline.report.render import _embed_font, _render
+from pipeline.report.render import _embed_font, _render, _write_pdf
+from pipeline.pages import bulletin_table  # one implementation: pipeline.pages
 
 
-def bulletin_table(scores: pd.DataFrame, items: pd.DataFrame, totals: pd.DataFrame, year: int, months=range(1, 7)) -> pd.DataFrame:
-    """Half-year ranking from the monthly sheets (periods 1…6, items scored in points).
+def write_bulletin(data: dict, year: int, prm, path: Path, write: bool = True, pdf: bool = True) -> Path | dict[Path, str]:
+    """Write ``bulletin_H1.html`` (self-contained, CJK font embedded) and ``bulletin_H1.pdf``.
 
-    A monthly row of an applicable item (status ≠ ``na``) can earn ``max_points / 12``
-    (annual points of a 计分 item = the sum of its 12 monthly values); ``h1_pct`` =
-    100 × earned / attainable.
-
-    Returns
-    -------
-    DataFrame
-        ``h1_rank`` (competition rank of ``h1_pct``), ``unit_id``, ``months`` (months with a
-        row), ``h1_points``, ``h1_max``, ``h1_pct``, ``rank`` (the year-end rank). Empty when
-        the year has no monthly rows.
-    """
-    per = [str(m) for m in months]
-    s = scores.loc[(scores["year"] == year) & scores["period"].astype(str).isin(per)]
-    cols = ["h1_rank", "unit_id", "months", "h1_points", "h1_max", "h1_pct", "rank"]
-    if not len(s):
-        return pd.DataFrame(columns=cols)
-    s = s.merge(items.loc[items["year"] == year, ["item_id", "max_points"]], on="item_id", how="left")
-    s = s.assign(earned=s["points"].astype(float).where(s["status"] == "ok", 0.0).fillna(0.0),
-                 attainable=(s["max_points"] / 12.0).where(s["status"] != "na", 0.0))
-    g = s.groupby("unit_id").agg(months=("period", "nunique"), h1_points=("earned", "sum"), h1_max=("attainable", "sum")).reset_index()
-    g["h1_pct"] = 100.0 * g["h1_points"] / g["h1_max"].where(g["h1_max"] > 0)
-    from pipeline.score import TIE_DECIMALS, rank
-
-    g["h1_rank"] = rank(g["h1_pct"].fillna(-1).to_numpy(), decimals=TIE_DECIMALS).astype(int)
-    g = g.merge(totals.loc[totals["year"] == year, ["unit_id", "rank"]], on="unit_id", how="left")
-    return g[cols].sort_values(["h1_rank", "unit_id"]).reset_index(drop=True)
-
-
-def write_bulletin(data: dict, year: int, prm, path: Path, write: bool = True) -> Path | dict[Path, str]:
-    """Write ``bulletin_H1.html`` (self-contained, CJK font embedded).
-
-    ``write=False`` returns ``{path: html}`` with the font slot still empty instead (the
-    caller embeds one font subset for several pages, :func:`_embed_font`)."""
-    lang = prm.lang
-    b = bulletin_table(data["scores"], data["items"], data["totals"], year)
-    paras, table = [], ""
-    if len(b):
-        b = b.merge(data["units"][["unit_id", "name"]], on="unit_id", how="left")
-        b = b[["h1_rank", "unit_id", "name", "months", "h1_points", "h1_max", "h1_pct", "rank"]]
-        overlap = int(((b["h1_rank"] <= prm.top_n) & (b["rank"] <= prm.top_n)).sum())
-        paras = [t("rep_bul_intro", lang), t("rep_bul_reading", lang, mean=float(b["h1_pct"].mean()), top_n=prm.top_n, overlap=overlap)]
-        table = _table_html(_display(b, lang))
-    else:
-        paras = [t("rep_bul_none", lang)]
+    What a 通报 states (:func:`pipeline.pages.bulletin_tables`): 横比 (the first-half
+    ranking), 纵比 (change against the same half of last year), category subtotals and the
+    units at the bottom named with the items where they lost most. ``write=False`` returns
+    ``{path: html}`` with the font slot still empty instead (the caller embeds one font subset
+    for several pages, :func:`_embed_font`); the PDF is written in both cases when ``pdf``."""
     from markupsafe import Markup
 
-    html_text = _render("bulletin.html", {"lang": lang, "title": t("rep_bul_title", lang, year=year), "paras": paras, "table": Markup(table),
-                                          "caption": t("rep_tabcap_bulletin", lang), "back": t("rep_unit_back", lang), "back_href": "report.html"})
+    from pipeline import pages as PG
+
+    lang = prm.lang
+    items_y = data["items"].loc[data["items"]["year"] == year]
+    nm = _namer(lang, units=data["units"].drop_duplicates("unit_id"), items=items_y.set_index("item_id"))
+    bt = PG.bulletin_tables(data["scores"], data["items"], year)
+    sep = "、" if lang == "zh" else "; "
+    paras, sections = [], []
+    if "nc_bul_no_months" in bt["notes"]:
+        paras = [t("nc_bul_no_months", lang)]
+    else:
+        rk = bt["ranking"]
+        year_rank = data["totals"].loc[data["totals"]["year"] == year].set_index("unit_id")["rank"]
+        rk = rk.assign(year_rank=rk["unit_id"].map(year_rank))
+        first, last = rk.iloc[0], rk.iloc[-1]
+        overlap = int(((rk["h1_rank"] <= prm.top_n) & (rk["year_rank"] <= prm.top_n)).sum())
+        paras = [t("rep_bul_intro", lang)]
+        horiz = [t("pg_bul_horizontal", lang, mean=float(rk["h1_pct"].mean()), first=nm("unit", first["unit_id"]), first_pct=float(first["h1_pct"]),
+                   last=nm("unit", last["unit_id"]), last_pct=float(last["h1_pct"]), spread=float(first["h1_pct"] - last["h1_pct"])),
+                 t("pg_bul_overlap", lang, top_n=prm.top_n, overlap=overlap)]
+        if "nc_bul_no_prev" in bt["notes"]:
+            vert = [t("nc_bul_no_prev", lang, prev=year - 1)]
+        else:
+            both = rk.dropna(subset=["prev_pct"])
+            ch = {"prev": year - 1, "prev_mean": float(both["prev_pct"].mean()), "mean": float(both["h1_pct"].mean())}
+            ch["change"] = ch["mean"] - ch["prev_mean"]
+            moved = both.sort_values(["rank_change", "unit_id"], kind="stable")
+            up, down = moved.iloc[-1], moved.iloc[0]
+            if up["rank_change"] > 0 or down["rank_change"] < 0:
+                vert = [t("pg_bul_vertical", lang, **ch, up=nm("unit", up["unit_id"]), up_k=int(max(up["rank_change"], 0)),
+                          down=nm("unit", down["unit_id"]), down_k=int(max(-down["rank_change"], 0)))]
+            else:
+                vert = [t("pg_bul_vertical_flat", lang, **ch)]
+        cat_cols = [c for c in rk.columns if c.startswith("cat_")]
+        tab = pd.DataFrame({t("pg_col_h1_rank", lang): rk["h1_rank"], t("rep_col_name", lang): rk["unit_id"].map(lambda u: nm("unit", u)),
+                            t("pg_col_h1_pct", lang): rk["h1_pct"],
+                            **{t("pg_col_cat_pct", lang, cat=t(c, lang)): rk[c] for c in cat_cols},
+                            t("pg_col_prev_rank", lang): rk["prev_rank"].astype("Int64"), t("pg_col_rank_change", lang): rk["rank_change"].astype("Int64"),
+                            t("pg_col_pct_change", lang): rk["pct_change"], t("pg_col_year_rank", lang): rk["year_rank"].astype("Int64")})
+        cats = bt["categories"]
+        ctab = pd.DataFrame({t("rep_col_category", lang): [t(f"cat_{c}", lang) for c in cats["category"]], t("pg_col_mean_pct", lang): cats["mean_pct"],
+                             t("pg_col_prev_mean_pct", lang): cats["prev_mean_pct"], t("pg_col_change", lang): cats["change"]})
+        bot = bt["bottom"]
+        lines = []
+        for uid, g in bot.groupby("unit_id", sort=False):
+            its = sep.join(t("pg_bul_lost_item", lang, item=nm("item", i), lost=float(v)) for i, v in zip(g["item_id"], g["lost"]) if isinstance(i, str))
+            lines.append(t("pg_bul_bottom_unit", lang, name=nm("unit", uid), rank=int(g["h1_rank"].iloc[0]), pct=float(g["h1_pct"].iloc[0]), items=its))
+        btab = pd.DataFrame({t("pg_col_h1_rank", lang): bot["h1_rank"], t("rep_col_name", lang): bot["unit_id"].map(lambda u: nm("unit", u)),
+                             t("rep_col_item", lang): bot["item_id"].map(lambda i: nm("item", i) if isinstance(i, str) else ""), t("pg_col_lost", lang): bot["lost"]})
+        sections = [
+            {"title": t("pg_bul_horizontal_h", lang), "paras": horiz, "tables": [(t("pg_bul_ranking_cap", lang), Markup(_table_html(tab)))]},
+            {"title": t("pg_bul_vertical_h", lang), "paras": vert, "tables": []},
+            {"title": t("pg_bul_categories_h", lang), "paras": [], "tables": [(t("pg_bul_categories_cap", lang), Markup(_table_html(ctab)))]},
+            {"title": t("pg_bul_bottom_h", lang), "paras": [t("pg_bul_bottom_intro", lang), *lines], "tables": [(t("pg_bul_bottom_cap", lang), Markup(_table_html(btab)))]},
+        ]
+    ctx = {"lang": lang, "title": t("rep_bul_title", lang, year=year), "paras": paras, "sections": sections, "tables": [],
+           "back": t("rep_unit_back", lang), "back_href": "report.html"}
+    html_text = _render("bulletin.html", ctx)
+    if pdf:
+        _write_pdf(_render("bulletin.html", ctx, pdf=True), path.with_suffix(".pdf"))
     if not write:
         return {path: html_text}
     return atomic_write(path, _embed_font({path: html_text})[path])
@@ -140,8 +160,14 @@ def write_unit_pages(data: dict, year: int, prm, unc: pd.DataFrame | None, folde
 
     Every page is self-contained: its charts are inline SVG and the CJK font is embedded
     (one subset covering all pages). ``write=False`` returns ``{path: html}`` with the font
-    slot still empty instead (:func:`_embed_font`)."""
+    slot still empty instead (:func:`_embed_font`). Besides where the unit stands, each page
+    shows where it lost points item by item against the year's and the winners' average
+    (:func:`pipeline.pages.item_losses`) and what separates it from the cut
+    (:func:`pipeline.pages.gap_to_cut`)."""
     from markupsafe import Markup
+
+    from pipeline import compare as C
+    from pipeline import pages as PG
 
     lang = prm.lang
     totals, items, units = data["totals"], data["items"], data["units"]
@@ -150,7 +176,6 @@ def write_unit_pages(data: dict, year: int, prm, unc: pd.DataFrame | None, folde
     dmax = items.loc[items["year"] == year].groupby("dimension")["max_points"].sum()
     dims = [d for d in config.DIMENSIONS if d in dmax.index]
     mean_dim = [100 * g[f"dim_{d}"].mean() / dmax[d] for d in dims]
-    cut = float(g.loc[g["rank"] <= prm.top_n, "total"].min())
     integ = data.get("integrity")
     iy = integ.loc[pd.to_numeric(integ["year"], errors="coerce") == year] if integ is not None and len(integ) else None
     weak = data.get("weak_orgs")
@@ -161,13 +186,42 @@ def write_unit_pages(data: dict, year: int, prm, unc: pd.DataFrame | None, folde
     subst = _english_subst(items.loc[items["year"] == year], lang)
     item_name = _namer(lang, items=items.loc[items["year"] == year].set_index("item_id"))
     env_t = "unit.html"
+    losses = PG.item_losses(data["scores"], items, totals, year, top_n=prm.top_n)
+    ranking = C.ranking(totals, year=year, top_n=prm.top_n)
+    rk_idx = ranking.set_index("unit_id")
+    wins = rk_idx["is_winner"]  # winners and cut under the run's top_n (one computation)
+    by_unit = dict(tuple(losses.groupby("unit_id", sort=False)))
+    cut = float(ranking["cut"].iloc[0])
+    sep = "、" if lang == "zh" else "; "
+
+    def below(u: pd.DataFrame, col: str) -> str:
+        worst = u.loc[u[col] < 0].sort_values([col, "item_id"], kind="stable").head(3)
+        return sep.join(t("pg_unit_below_item", lang, item=item_name("item", i), diff=float(d)) for i, d in zip(worst["item_id"], worst[col]))
+
+    def cut_text(gc: dict, uid: str) -> str:
+        if gc["note"] is not None:
+            return t(gc["note"], lang, **{k: v for k, v in gc.items() if k not in ("note", "items")})
+        if gc["is_winner"]:
+            return t("pg_unit_cut_winner", lang, total=gc["total"], cut=gc["cut"], gap=gc["gap"], margin=gc["margin"])
+        txt = t("pg_unit_cut_below", lang, total=gc["total"], cut=gc["cut"], needed=gc["needed"], top_n=prm.top_n, k=len(gc["items"]),
+                items=sep.join(item_name("item", i) for i in gc["items"]))
+        return txt + (t("pg_unit_cut_scale", lang, scale=gc["scale"]) if abs(gc["scale"] - 1) > 1e-9 else "")
+
     pages: dict[Path, str] = {}
     index_rows = []
     for r in g.sort_values(["rank", "unit_id"]).itertuples(index=False):
         uid = r.unit_id
         nm = names.get(uid, uid)
+        ul = PG.unit_losses(by_unit[uid], uid)
+        mean_txt = below(ul, "vs_mean")
+        win_txt = below(ul, "vs_winners") if ul["winners_mean"].notna().any() else t("pg_unit_no_winners_mean", lang)
+        losses_reading = t("pg_unit_losses_reading", lang, below_mean=mean_txt, below_winners=win_txt or t("pg_unit_no_winners_mean", lang)) if mean_txt else t("pg_unit_losses_none_below", lang)
+        ltab = pd.DataFrame({t("rep_col_item", lang): ul["item_id"].map(lambda i: item_name("item", i)), t("rep_col_max_points", lang): ul["max_points"],
+                             t("pg_col_points", lang): ul["points"], t("pg_col_lost", lang): ul["lost"], t("pg_col_year_mean", lang): ul["year_mean"],
+                             t("pg_col_winners_mean", lang): ul["winners_mean"], t("pg_col_vs_mean", lang): ul["vs_mean"], t("pg_col_vs_winners", lang): ul["vs_winners"]}).round(2)
+        cut_txt = cut_text(PG.gap_to_cut(rk_idx, ul, uid, prm.na_policy), uid)
         stand = t("rep_unit_stand_text", lang, total=r.total, pct=r.pct_of_max, n=len(g), rank=int(r.rank),
-                  status=t("rep_unit_winner" if r.is_winner else "rep_unit_not_winner", lang), gap=r.total - cut)
+                  status=t("rep_unit_winner" if wins.get(uid, False) else "rep_unit_not_winner", lang), gap=r.total - cut)
         radar = _svg_radar([100 * getattr(r, f"dim_{d}") / dmax[d] for d in dims], mean_dim, [t(f"dim_{d}", lang) for d in dims], lang)
         h = hist.loc[(hist["unit_id"] == uid) & (hist["year"] <= year)]
         yrs = h["year"].astype(int).tolist()
@@ -191,13 +245,15 @@ def write_unit_pages(data: dict, year: int, prm, unc: pd.DataFrame | None, folde
         ctx = {"lang": lang, "title": t("rep_unit_title", lang, name=nm, year=year), "stand_h": t("rep_unit_stand", lang), "stand": stand,
                "radar_h": t("rep_unit_radar", lang), "radar": Markup(radar), "traj_h": t("rep_unit_traj", lang), "traj": traj,
                "interval_h": t("rep_unit_interval", lang), "interval": interval, "flags_h": t("rep_unit_flags", lang),
-               "flags": Markup(flags_tab), "flags_none": t("rep_unit_flags_none", lang), "weak": weak_line, "back": t("rep_unit_back", lang)}
+               "flags": Markup(flags_tab), "flags_none": t("rep_unit_flags_none", lang), "weak": weak_line, "back": t("rep_unit_back", lang),
+               "cut_h": t("pg_unit_cut_h", lang), "cut": cut_txt, "losses_h": t("pg_unit_losses_h", lang), "losses_reading": losses_reading,
+               "losses_cap": t("pg_unit_losses_cap", lang), "losses": Markup(_table_html(ltab))}
         pages[folder / f"{uid}.html"] = _render(env_t, ctx)
         index_rows.append({"rank": int(r.rank), "unit_id": f'<a href="{uid}.html">{uid}</a>', "name": nm, "total": r.total})
     idx = pd.DataFrame(index_rows)
     tab = _table_html(_display(idx, lang)).replace("&lt;a href=&quot;", '<a href="').replace("&quot;&gt;", '">').replace("&lt;/a&gt;", "</a>")
-    pages[folder / "index.html"] = _render("bulletin.html", {"lang": lang, "title": t("rep_unit_index", lang) + f" {year}", "paras": [], "table": Markup(tab), "caption": "",
-                                                             "back": t("rep_unit_back", lang), "back_href": "../report.html"})
+    pages[folder / "index.html"] = _render("bulletin.html", {"lang": lang, "title": t("rep_unit_index", lang) + f" {year}", "paras": [], "tables": [("", Markup(tab))],
+                                                             "sections": [], "back": t("rep_unit_back", lang), "back_href": "../report.html"})
     if not write:
         return pages
     written = []
