@@ -17,6 +17,7 @@ import pandas as pd
 
 from pipeline import config
 from pipeline.errors import PipelineError
+from pipeline.score import TIE_DECIMALS
 from pipeline.scheme import compare as C
 from pipeline.scheme.compute import COLUMNS, comparison, official_totals
 from pipeline.scheme.spec import Scheme, parse, validate
@@ -171,18 +172,24 @@ def write_comparisons(res: SchemeResult, folder: Path) -> list[Path]:
     for y, g in res.comparison.groupby("year", sort=True):
         d = folder / str(int(y))
         d.mkdir(parents=True, exist_ok=True)
-        paths.append(write_csv(g[COLUMNS].reset_index(drop=True), d / "comparison.csv"))
+        rows = g[COLUMNS].reset_index(drop=True)
+        rows[["official_total", "scheme_total"]] = rows[["official_total", "scheme_total"]].round(TIE_DECIMALS)
+        paths.append(write_csv(rows, d / "comparison.csv"))
     return paths
 
 
-def run(files: Sequence[str | Path] | Sequence[Scheme], raw: str | Path | None = None, processed: str | Path = config.PROCESSED,
+def run(files: Sequence[str | Path] | Sequence[Scheme], raw: str | Path | None = None, processed: str | Path | None = None,
         out: str | Path | None = None, years: tuple[int, int] | None = None, lang: str = "zh", n_mc: int = 1000,
-        kappa: float = 200.0, n_perm: int = 999, seed: int = config.SEED, pdf: bool = True) -> Path:
+        kappa: float = 200.0, n_perm: int = 999, seed: int = config.SEED, pdf: bool = True,
+        tables: Mapping[str, pd.DataFrame] | None = None, extra: Mapping[str, str] | None = None) -> Path:
     """``python -m pipeline scheme FILE.yaml [FILE2.yaml …]`` (SPEC §8).
 
     Every file is parsed and validated against the data first; only then are
     ``<out>/<year>/comparison.csv`` (several schemes: ``<out>/<slug>/<year>/comparison.csv``),
     ``report.html``, ``report.pdf``, ``tables.xlsx`` and ``numbers.json`` written.
+
+    ``tables`` (processed tables already loaded) skips reading ``processed``/``raw``; ``extra``
+    maps file names to texts written beside the report (e.g. a proposed scheme's YAML).
 
     Returns
     -------
@@ -199,8 +206,9 @@ def run(files: Sequence[str | Path] | Sequence[Scheme], raw: str | Path | None =
     slugs = [s.slug for s in schemes]
     if len(set(slugs)) != len(slugs):
         raise PipelineError(f"scheme: two scheme files share the name {next(s for s in slugs if slugs.count(s) > 1)!r}")
-    with tempfile.TemporaryDirectory(prefix="pipeline-scheme-") as tmp:
-        tables = load_tables(ensure_processed(raw, processed, tmp))
+    if tables is None:
+        with tempfile.TemporaryDirectory(prefix="pipeline-scheme-") as tmp:
+            tables = load_tables(ensure_processed(raw, processed if processed is not None else config.PROCESSED, tmp))
     frames = year_frames(tables, years)
     items = tables["items"].loc[tables["items"]["year"].isin(list(frames))]
     for s in schemes:  # every file checked before anything is written
@@ -213,6 +221,8 @@ def run(files: Sequence[str | Path] | Sequence[Scheme], raw: str | Path | None =
     numbers = {r.scheme.slug: headline(r) for r in results}
     from pipeline.io import atomic_write
 
+    for fname, text in (extra or {}).items():
+        atomic_write(dest / fname, text)
     atomic_write(dest / "numbers.json", json.dumps(numbers, ensure_ascii=False, indent=1, sort_keys=True))
     render(results, dest, lang=lang, pdf=pdf)
     return dest
