@@ -11,7 +11,7 @@
 """
 
 from pipeline.scheme.compute import COLUMNS, comparison, item_weights, official_totals, scheme_totals
-from pipeline.scheme.run import SchemeResult, evaluate, headline, load_tables, run, year_frames
+from pipeline.scheme.run import SchemeResult, evaluate, headline, load_tables, year_frames
 from pipeline.scheme.spec import Scheme, official, parse, parse_text, validate
 
 __all__ = [
@@ -24,7 +24,6 @@ __all__ = [
     "evaluate",
     "headline",
     "load_tables",
-    "run",
     "year_frames",
     "Scheme",
     "official",

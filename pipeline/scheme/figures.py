@@ -40,7 +40,7 @@ def rank_scatter(comp: pd.DataFrame, lang: str = "zh", label_moves: bool = True)
     d = comp
     wo, ws = d["official_winner"].astype(bool), d["scheme_winner"].astype(bool)
     kinds = [("both", wo & ws, WINNER, "o"), ("in", ws & ~wo, PALETTE[3], "^"), ("out", wo & ~ws, PALETTE[1], "v"), ("none", ~wo & ~ws, OTHER, "o")]
-    fig, ax = plt.subplots(figsize=(6.8, 6.0))
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
     n = len(d)
     ax.plot([1, n], [1, n], color="#999", lw=0.8, ls="--", zorder=1)
     for key, m, col, mk in kinds:
@@ -77,20 +77,21 @@ def stability_lines(stabilities: Sequence[tuple[str, pd.DataFrame]], lang: str =
     return fig
 
 
-def group_bars(gw: pd.DataFrame, attribute: str = "type", lang: str = "zh"):
-    """Winners per group under the official scheme and the proposal (one year)."""
+def group_bars(gw: pd.DataFrame, attributes: Sequence[str] = ("type", "sector"), lang: str = "zh"):
+    """Winners per group under the official scheme and the proposal (one year), one panel per
+    grouping attribute."""
     plt = _plt()
-    d = gw.loc[gw["attribute"] == attribute].reset_index(drop=True)
-    fig, ax = plt.subplots(figsize=(6.4, 3.2))
-    x = np.arange(len(d))
-    ax.bar(x - 0.2, d["official_winners"], width=0.4, color=OTHER, label=t("sch_fig_official", lang))
-    ax.bar(x + 0.2, d["scheme_winners"], width=0.4, color=WINNER, label=t("sch_fig_scheme", lang))
-    labels = [value_label(attribute, g, lang) for g in d["group"]]
-    ax.set_xticks(x)
-    ax.set_xticklabels(labels, fontsize=8)
-    ax.set_ylabel(t("sch_fig_winners", lang))
-    ax.set_title(t(f"sch_fig_groups_{attribute}", lang, year=int(d["year"].iloc[0])), fontsize=10)
-    ax.legend(fontsize=8)
+    fig, axes = plt.subplots(1, len(attributes), figsize=(4.3 * len(attributes), 3.0), squeeze=False)
+    for ax, attribute in zip(axes[0], attributes):
+        d = gw.loc[gw["attribute"] == attribute].reset_index(drop=True)
+        x = np.arange(len(d))
+        ax.bar(x - 0.2, d["official_winners"], width=0.4, color=OTHER, label=t("sch_fig_official", lang))
+        ax.bar(x + 0.2, d["scheme_winners"], width=0.4, color=WINNER, label=t("sch_fig_scheme", lang))
+        ax.set_xticks(x)
+        ax.set_xticklabels([value_label(attribute, g, lang) for g in d["group"]], fontsize=8, rotation=20 if lang == "en" else 0)
+        ax.set_ylabel(t("sch_fig_winners", lang))
+        ax.set_title(t(f"sch_fig_groups_{attribute}", lang, year=int(d["year"].iloc[0])), fontsize=10)
+    axes[0][0].legend(fontsize=8)
     return fig
 
 

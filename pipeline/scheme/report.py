@@ -181,9 +181,8 @@ def _scheme_blocks(doc: _Doc, res, h: dict, lang: str, k: int) -> list[dict]:
     b.append(_h3(t("sch_h_groups", lang)))
     gw = res.group_winners.loc[res.group_winners["year"] == last].drop(columns=["year"])
     b.append(doc.table(gw, t("sch_tab_group_winners", lang, year=last, name=s.name), sheet=res.group_winners))
-    for attr in ("type", "sector"):
-        b.append(doc.fig(FIG.group_bars(res.group_winners.loc[res.group_winners["year"] == last], attr, lang),
-                         t(f"sch_cap_groups_{attr}", lang, year=last, name=s.name), f"{s.slug}_groups_{attr}_{last}"))
+    b.append(doc.fig(FIG.group_bars(res.group_winners.loc[res.group_winners["year"] == last], ("type", "sector"), lang),
+                     t("sch_cap_groups", lang, year=last, name=s.name), f"{s.slug}_groups_{last}"))
     ge = res.groups.loc[res.groups["year"] == last]
     b.append({"kind": "list", "items": _group_readings(ge, lang)})
     cols = ["attribute", "group", "n_units", "mean_advantage", "statistic", "cohen_d", "p_value", "p_holm"]
@@ -199,7 +198,7 @@ def _scheme_blocks(doc: _Doc, res, h: dict, lang: str, k: int) -> list[dict]:
         b.append(doc.fig(FIG.rank_intervals(mcl, names, quota_of, lang, tier_by=s.tier_by), t("sch_cap_mc", lang, year=last, name=s.name),
                          f"{s.slug}_mc_{last}"))
     b.append(_h3(t("sch_h_stability", lang)))
-    b.append(doc.table(res.stability, t("sch_tab_stability", lang, name=s.name)))
+    b.append(doc.table(res.stability.drop(columns=["kendall_p"]), t("sch_tab_stability", lang, name=s.name), sheet=res.stability))
     if len(res.persistence):
         b.append(doc.table(res.persistence.drop(columns=["unit_id"]), t("sch_tab_persistence", lang, name=s.name)))
     else:

@@ -23,7 +23,7 @@ from pipeline.scheme.compute import COLUMNS, comparison, official_totals
 from pipeline.scheme.spec import Scheme, parse, validate
 from pipeline.sensitivity.data import YearData, year_data
 
-__all__ = ["SchemeResult", "load_tables", "year_frames", "evaluate", "headline", "run", "default_out"]
+__all__ = ["SchemeResult", "load_tables", "year_frames", "evaluate", "headline", "run", "default_out", "year_rows", "write_comparisons"]
 
 
 @dataclass
@@ -157,6 +157,15 @@ def headline(res: SchemeResult) -> dict:
         w = m["n_units"] / m["n_units"].sum()
         out["mc_jaccard_last"] = round(float((m["jaccard_mean"] * w).sum()), 4)
     return out
+
+
+def year_rows(res: SchemeResult, year: int | None = None) -> pd.DataFrame:
+    """The comparison rows of ``year`` (default: the last year compared)."""
+    yrs = sorted(int(y) for y in res.comparison["year"].unique())
+    y = yrs[-1] if year is None else int(year)
+    if y not in yrs:
+        raise PipelineError(f"year {y} was not compared (years: {yrs[0]}–{yrs[-1]})")
+    return res.comparison.loc[res.comparison["year"] == y].reset_index(drop=True)
 
 
 def default_out(schemes: Sequence[Scheme]) -> Path:
