@@ -196,8 +196,9 @@ def scheme_uncertainty(yd: YearData, scheme: Scheme, n: int = 1000, seed=config.
         quota = scheme.quotas[t] if scheme.tier_by else scheme.top_n
         u = uncertainty(x, m, n, seed=seed, scheme="dirichlet", top_n=quota, kappa=kappa, groups=cats,
                         na_policy="prorate", offset=yd.offset[sel], unit_ids=ids[sel], kendall_samples=min(n, 1000))
-        per_unit.append(u[["unit_id", "nominal_rank", "median_rank", "q05", "q95", "p_winner", "mean_abs_shift"]].assign(year=yd.year, tier=t))
         s = u.attrs["system"]
+        u.attrs = {}  # pandas deep-copies attrs (the rank histogram) on every operation
+        per_unit.append(u[["unit_id", "nominal_rank", "median_rank", "q05", "q95", "p_winner", "mean_abs_shift"]].assign(year=yd.year, tier=t))
         per_tier.append({"year": yd.year, "tier": t, "n_units": int(sel.sum()), "quota": int(quota),
                          **{k: s[k] for k in ("mean_abs_shift", "spearman_mean", "kendall_mean", "jaccard_mean", "p_same_winners", "winners_changed_mean")}})
     cols = ["year", "unit_id", "tier", "nominal_rank", "median_rank", "q05", "q95", "p_winner", "mean_abs_shift"]

@@ -91,32 +91,48 @@ def propose_effective(frames: Mapping[int, YearData], name: str = "有效权重�
 
 
 def propose_robust(frames: Mapping[int, YearData], n: int = 200, seed: int = config.SEED, kappa: float = 200.0,
-                   spread: float = 0.5, maxiter: int = 6, popsize: int = 5, name: str = "稳健优胜方案") -> Scheme:
+                   spread: float = 0.3, maxiter: int = 8, popsize: int = 6, name: str = "稳健优胜方案") -> Scheme:
     """Category points maximising the expected winner-set overlap under weight uncertainty.
 
     Parameters
     ----------
     n : int
-        Monte Carlo samples per year and candidate.
+        Monte Carlo samples per year and candidate (common random numbers: the same ``seed``
+        for every candidate, so that candidates are compared on the same draws).
     spread : float
-        Each category's share may move within ±spread × its official share.
+        Every category's share stays within ±spread × its official share (mean over the
+        years): the first three shares are searched in their bounds, the fourth is the rest
+        and a candidate whose rest leaves its bounds is rejected (objective 0).
     maxiter, popsize : int
         Differential-evolution budget (``scipy.optimize.differential_evolution``; seeded).
+
+    Returns
+    -------
+    Scheme
+        ``categories`` rounded to 0.1 (sum 100); the official shares if no candidate beats them.
     """
     if not frames:
         raise PipelineError("propose robust: no year in the data")
     share = official_shares(frames).mean(axis=0)
-    bounds = [(s * (1 - spread), s * (1 + spread)) for s in share]
+    lo, hi = share * (1 - spread), share * (1 + spread)
 
-    def loss(x):
-        s = Scheme(name="candidate", slug="candidate", categories=dict(zip(_CATS, 100.0 * x / x.sum())))
+    def overlap(p: np.ndarray) -> float:
+        s = Scheme(name="candidate", slug="candidate", categories=dict(zip(_CATS, 100.0 * p)))
         jac = []
         for yd in frames.values():
             _, sysd = scheme_uncertainty(yd, s, n=n, seed=seed, kappa=kappa)
             jac.append(float((sysd["jaccard_mean"] * sysd["n_units"]).sum() / sysd["n_units"].sum()))
-        return -float(np.mean(jac))
+        return float(np.mean(jac))
 
-    res = optimize.differential_evolution(loss, bounds, seed=seed, maxiter=maxiter, popsize=popsize, polish=False, tol=0, init="sobol")
-    best = res.x if loss(res.x) <= loss(share) else share  # never propose something worse than the official shares
+    def loss(x: np.ndarray) -> float:
+        last = 1.0 - x.sum()
+        if not lo[-1] <= last <= hi[-1]:
+            return 0.0
+        return -overlap(np.append(x, last))
+
+    res = optimize.differential_evolution(loss, list(zip(lo[:-1], hi[:-1])), seed=seed, maxiter=maxiter, popsize=popsize,
+                                          polish=False, tol=0, init="sobol", x0=share[:-1])
+    best = np.append(res.x, 1.0 - res.x.sum())
+    if -res.fun <= overlap(share):  # never propose something less robust than the official shares
+        best = share
     return Scheme(name=name, slug="propose_robust", categories=round_points(best))
-
