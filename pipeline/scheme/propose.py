@@ -6,7 +6,7 @@
   *nominal* shares (the categories' share of the 100 points). This is COINr's
   ``get_opt_weights(..., optype = "balance")`` with the nominal shares as the target: minimise
   :math:`\\sum_{y} \\sum_k (\\tilde r^2_{k,y}(P) - s_{k,y})^2` over the years *y* of the data,
-  with :math:`P = 100\\,\\mathrm{softmax}(\\theta)` and Nelder–Mead (``scipy.optimize.minimize``).
+  with :math:`P = 100\\,\\mathrm{softmax}(\\theta, 0)` (three free logits) and Nelder–Mead (``scipy.optimize.minimize``).
 * :func:`propose_robust` — category points maximising the expected overlap (Jaccard) of the
   winner set with its own under Dirichlet weight uncertainty around the points
   (:func:`pipeline.scheme.compare.scheme_uncertainty`, common random numbers: one seed for every
@@ -85,9 +85,15 @@ def propose_effective(frames: Mapping[int, YearData], name: str = "有效权重�
     if not frames:
         raise PipelineError("propose effective: no year in the data")
     start = np.log(official_shares(frames).mean(axis=0))
-    res = optimize.minimize(lambda th: effective_gap(_softmax(th), frames), start, method="Nelder-Mead",
-                            options={"xatol": 1e-3, "fatol": 1e-7, "maxiter": 400})
-    return Scheme(name=name, slug="propose_effective", categories=round_points(_softmax(res.x)))
+    start = start[:-1] - start[-1]  # the last logit is fixed at 0: softmax has one redundant direction
+
+    def points(th: np.ndarray) -> np.ndarray:
+        return _softmax(np.append(th, 0.0))
+
+    # xatol 2e-3 on the logits ≈ 0.05 points on a 25-point category: finer than the 0.1 rounding
+    res = optimize.minimize(lambda th: effective_gap(points(th), frames), start, method="Nelder-Mead",
+                            options={"xatol": 2e-3, "fatol": 1e-7, "maxiter": 300})
+    return Scheme(name=name, slug="propose_effective", categories=round_points(points(res.x)))
 
 
 def propose_robust(frames: Mapping[int, YearData], n: int = 200, seed: int = config.SEED, kappa: float = 200.0,
