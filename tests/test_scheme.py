@@ -186,6 +186,13 @@ def test_evaluate_is_seeded(tables):
     pd.testing.assert_frame_equal(a.groups, b.groups)
 
 
+def test_official_weights_agree_perfectly(tables, yd):
+    # same weights, tiers only: totals equal up to summation noise → τ = ρ = 1 exactly, no rank change
+    s = parse_text("tiers: {by: type, winners: {机关党委: 1, 党总支: 1, 直属党委: 1}}")
+    a = C.agreement(comparison(yd, official_totals(tables, 2020), s, tables["units"]))
+    assert a["kendall_tau"] == 1.0 and a["spearman_rho"] == pytest.approx(1.0) and a["mean_abs_rank_change"] == 0.0
+
+
 def test_group_winners_count_the_scheme_winners(tables, yd):
     # tiers by type: winners B, C, D, E → 党总支 2, 机关党委 1, 直属党委 1; officially all 5 win
     s = parse_text("tiers: {by: type, winners: {机关党委: 1, 党总支: 1, 直属党委: 1}}")

@@ -25,6 +25,7 @@ from scipy import stats
 
 from pipeline import config
 from pipeline.errors import PipelineError
+from pipeline.score import TIE_DECIMALS
 from pipeline.scheme.compute import item_scores, item_weights, tiers, weight_group, year_items
 from pipeline.scheme.spec import Scheme
 from pipeline.sensitivity import favouritism, group_outcomes, uncertainty
@@ -51,7 +52,9 @@ def agreement(comp: pd.DataFrame) -> dict:
     """
     if comp["year"].nunique() != 1:
         raise PipelineError("agreement: give the comparison rows of one year")
-    o, s = comp["official_total"].to_numpy(float), comp["scheme_total"].to_numpy(float)
+    # rounded as for ranking, so that summation noise (1e-14) never splits a tie
+    o = np.round(comp["official_total"].to_numpy(float), TIE_DECIMALS)
+    s = np.round(comp["scheme_total"].to_numpy(float), TIE_DECIMALS)
     tau = stats.kendalltau(o, s) if len(comp) > 1 else None
     rho = stats.spearmanr(o, s).statistic if len(comp) > 2 else np.nan
     wo, ws = comp["official_winner"].to_numpy(bool), comp["scheme_winner"].to_numpy(bool)
