@@ -233,3 +233,14 @@ def test_validate_errors(tables, yd, text, msg):
     with pytest.raises(PipelineError) as err:
         validate(s, tables["items"], tables["units"], {2020: yd.attrs})
     assert msg in str(err.value)
+
+
+def test_group_effects_read_as_the_proposal(tables, yd):
+    # the readings speak of the proposal, one per group, with the group's mean places gained
+    s = parse_text("tiers: {by: type, winners: {机关党委: 1, 党总支: 1, 直属党委: 1}}")
+    comp = comparison(yd, official_totals(tables, 2020), s, tables["units"])
+    ge = C.group_effects(comp, n_perm=99, seed=1)
+    assert len(ge) == ge[["attribute", "group"]].drop_duplicates().shape[0]
+    assert all("现行权重" not in r for r in ge["reading"])
+    # official weights: nobody moves, so every group's mean advantage is 0 and nothing is significant
+    assert (ge["mean_advantage"] == 0).all() and not (ge["p_holm"] < 0.05).any()

@@ -147,15 +147,9 @@ def _moves_text(moves: pd.DataFrame, year: int, lang: str) -> str:
 
 
 def _group_readings(ge: pd.DataFrame, lang: str, alpha: float = 0.05) -> list[str]:
-    out = []
-    for r in ge.itertuples():
-        name = FIG.value_label(r.attribute, r.group, lang)
-        if np.isnan(r.p_holm):
-            continue
-        if r.p_holm < alpha:
-            key = "sch_group_gains" if r.statistic > 0 else "sch_group_loses"
-            out.append(t(key, lang, group=name, places=abs(r.mean_advantage), d=abs(r.cohen_d), p=r.p_holm))
-    return out or [t("sch_group_none", lang)]
+    """The readings of the significant groups (Holm p < alpha), or one sentence saying there are none."""
+    sig = ge.loc[ge["p_holm"] < alpha, "reading"].tolist()
+    return sig or [t("sch_group_none", lang)]
 
 
 def _scheme_blocks(doc: _Doc, res, h: dict, lang: str, k: int) -> list[dict]:
