@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export MPLCONFIGDIR := $(CURDIR)/.mplconfig
 export PYTHONHASHSEED := 0
 
-.PHONY: help venv report test bench clean synth lab
+.PHONY: help venv report test bench clean synth lab schemes
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -24,6 +24,11 @@ report: venv ## run the whole pipeline on the bundled sample → reports/
 
 test: venv ## run the test suite (pytest + nbval)
 	$(PY) -m pytest -q
+
+schemes: venv ## render the example what-if schemes (schemes/*.yaml) on the bundled sample → reports/schemes/
+	@test -f data/processed/items.parquet || $(PY) -m pipeline clean
+	@for f in schemes/*.yaml; do $(PY) -m pipeline scheme $$f || exit 1; done
+	$(PY) -m pipeline scheme schemes/*.yaml --out reports/schemes/side-by-side
 
 bench: venv ## run the benchmarks; results go to benchmarks/README.md
 	$(PY) -m pipeline bench

@@ -1,4 +1,4 @@
-"""Command line: ``python -m pipeline {synth,clean,check,analyze,report,all,bench}``.
+"""Command line: ``python -m pipeline {synth,clean,check,analyze,report,all,scheme,bench}``.
 
 Every failure ends with one clear line on stderr and a non-zero exit code; ``--debug``
 shows the traceback for developers.
@@ -65,6 +65,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", choices=config.LANGS)
     p.add_argument("--allow-quarantine", action="store_true")
 
+    p = sub.add_parser("scheme", help="what-if schemes (方案试算): compare proposed scheme files with the official scheme")
+    p.add_argument("files", nargs="*", metavar="FILE.yaml", help="scheme files (SPEC §8)")
+    p.add_argument("--years", help="a span of years, e.g. 2009-2016 (default: all in the data)")
+    p.add_argument("--raw", help="raw data folder to clean first (default: the processed tables, else data/raw)")
+    p.add_argument("--out", help="output folder (default: reports/schemes/<name>)")
+    p.add_argument("--lang", choices=config.LANGS, default="zh")
+    p.add_argument("--propose", choices=("effective", "robust"), help="write a proposed scheme from the data, with its report")
+    p.add_argument("--mc", type=int, default=1000, help="Monte Carlo samples of the scheme's own rank uncertainty")
+    p.add_argument("--seed", type=int, default=config.SEED)
+    p.add_argument("--no-pdf", action="store_true", help="skip the PDF")
+
     p = sub.add_parser("bench", help="run the benchmarks and print their results")
     p.add_argument("--only", help="run only benchmarks whose name contains this text")
     return parser
@@ -108,6 +119,10 @@ def _dispatch(args) -> int:
         from pipeline import bench
 
         return bench.run(only=args.only)
+    if cmd == "scheme":
+        from pipeline.scheme.cli import main as scheme_main
+
+        return scheme_main(args)
     prm = _params(args)
     if cmd == "clean":
         from pipeline import clean

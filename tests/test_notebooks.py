@@ -19,7 +19,8 @@ import pytest
 from pipeline import config, notebooks
 
 NBS = ("01-overview.ipynb", "04-weights.ipynb", "05-integrity.ipynb")
-ALL = sorted(p.name for p in config.NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
+# the report chapters; 06-scheme (what-if schemes, its own parameters) is tested in tests/test_scheme_notebook.py
+ALL = sorted(p.name for p in config.NOTEBOOKS.glob("0[1-5]-*.ipynb"))
 
 
 def test_all_five_chapters_exist():
