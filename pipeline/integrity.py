@@ -17,17 +17,24 @@ Severity rules (stated once, applied everywhere)
 ------------------------------------------------
 * Deterministic arithmetic checks (annual vs monthly, given 总分/名次 vs recomputed, full marks on
   every item): a discrepancy beyond rounding is **high** — honest arithmetic cannot produce it.
-* Statistical checks run many tests at once; the *family* of each is stated in its docstring and
-  p-values are adjusted with Benjamini–Hochberg (``scipy.stats.false_discovery_control``;
-  Benjamini & Hochberg 1995). BH q < :data:`ALPHA_HIGH` (0.01) → **high**; q < :data:`ALPHA`
-  (0.05) → **medium**. Robust outlier checks additionally report units beyond the modified
-  z-score bound 3.5 (Iglewicz & Hoaglin 1993) as **medium** even if BH does not confirm them.
+  "Beyond rounding" means beyond the precision the workbook shows (inferred from its values:
+  :func:`shown_decimals`, :func:`scoring_steps`); a difference within it is not a finding.
+* Statistical checks state their null model in their docstrings; nulls come from the data
+  (peer digits, Student-t fitted to all units and years — :func:`heavy_tail_fit` —, a smoothed
+  bootstrap of the year's totals), never from a normal curve on a modified z. p-values are
+  adjusted with Benjamini–Hochberg (``scipy.stats.false_discovery_control``; Benjamini &
+  Hochberg 1995); in :func:`check_all` all unit-level tests of a year form one family. BH q <
+  :data:`ALPHA_HIGH` (0.01) → **high**; q < :data:`ALPHA` (0.05) → **medium**. No shortcut
+  bypasses the correction.
+* Every finding is a lead for verification (需核实), not an accusation. The false-alarm rate of
+  every check, measured on honest worlds of many shapes by ``benchmarks/bench_integrity.py``,
+  is in ``pipeline/calibration/integrity.csv`` (:func:`false_alarm_rates`).
 * **low** marks a consequence of another finding (e.g. a rank that merely follows a falsified
   total) or an incomplete record, for context only.
 
-Robust statistics: the modified z-score is ``0.6745 (x − median) / MAD`` (Iglewicz & Hoaglin,
-*How to Detect and Handle Outliers*, 1993); under normality it is approximately standard normal,
-so its two-sided normal tail gives the p-value fed to BH.
+Robust statistics: the modified z-score ``0.6745 (x − median) / MAD`` (Iglewicz & Hoaglin,
+*How to Detect and Handle Outliers*, 1993) is reported in the evidence as a size; it is not
+turned into a p-value.
 """
 
 from __future__ import annotations
@@ -63,6 +70,12 @@ __all__ = [
     "yoy_jumps",
     "adjustment_gaps",
     "cut_bunching",
+    "scoring_steps",
+    "shown_decimals",
+    "heavy_tail_fit",
+    "lp_density_jump",
+    "false_alarm_rates",
+    "calibration_sentence",
     "check_all",
     "evidence_text",
     "headline",
@@ -1021,6 +1034,51 @@ def _year_family(parts: list[pd.DataFrame], lang: str) -> pd.DataFrame:
         data.append(json.dumps({"key": key, **d}, ensure_ascii=False))
     df["evidence"], df["evidence_data"] = ev, data
     return df
+
+
+CALIBRATION = Path(__file__).resolve().parent / "calibration" / "integrity.csv"
+
+
+def false_alarm_rates(lang: str = "zh", path: str | os.PathLike | None = None) -> pd.DataFrame:
+    """The measured false-alarm rate of every check, for the report's methods appendix.
+
+    Reads ``pipeline/calibration/integrity.csv`` (written by ``benchmarks/bench_integrity.py``:
+    honest worlds of several shapes, nothing planted; planted twins for recall) and returns it
+    with translated headers and check names (labels ``int_cal_*``, ``int_chk_*``). Rates and
+    recall are in percent. Row ``any`` is the share of unit-years with a finding of any check.
+
+    Returns
+    -------
+    DataFrame
+        Columns (in ``lang``): check, severity, counted per, false-alarm rate (%), honest cases,
+        recall (%).
+    """
+    check_lang(lang)
+    p = Path(path) if path is not None else CALIBRATION
+    if not p.exists():
+        raise PipelineError(f"{p}: calibration table not found — run `python -m pipeline bench --only integrity`")
+    c = pd.read_csv(p)
+    return pd.DataFrame({
+        t("int_cal_check", lang): [t(f"int_chk_{k}", lang) for k in c["check"]],
+        t("int_cal_severity", lang): [t(f"int_sev_{s}", lang) + ("" if s == "high" else "+") for s in c["severity"]],
+        t("int_cal_per", lang): [t(f"int_cal_per_{x}", lang) for x in c["per"]],
+        t("int_cal_rate", lang): 100 * c["false_alarm_rate_per_unit_year"].astype(float),
+        t("int_cal_n", lang): c["n_unit_years"].astype(int),
+        t("int_cal_recall", lang): 100 * c["recall"].astype(float),
+    })
+
+
+def calibration_sentence(lang: str = "zh", path: str | os.PathLike | None = None) -> str:
+    """One sentence for the methods appendix: the measured false-alarm rates (label ``int_cal_sentence``)."""
+    check_lang(lang)
+    p = Path(path) if path is not None else CALIBRATION
+    if not p.exists():
+        raise PipelineError(f"{p}: calibration table not found — run `python -m pipeline bench --only integrity`")
+    c = pd.read_csv(p)
+    a = c.loc[c["check"] == "any"].set_index("severity")
+    return t("int_cal_sentence", lang, n_shapes=len(str(a["shapes"].iloc[0]).split(";")), n=int(a["n_unit_years"].iloc[0]),
+             high=100 * float(a.loc["high", "false_alarm_rate_per_unit_year"]),
+             medium=100 * float(a.loc["medium", "false_alarm_rate_per_unit_year"]))
 
 
 def check_all(tables: dict[str, pd.DataFrame], top_n: int = config.TOP_N, seed: int = config.SEED,
