@@ -38,14 +38,14 @@ from pipeline.io import atomic_path
 
 #: name → (Shape keyword arguments, n_units, years, seeds)
 SHAPES = {
-    "sample": ({}, 74, (2009, 2016), (1, 2, 3)),
-    "step0.5_dec1": (dict(step=0.5, total_decimals=1), 74, (2009, 2016), (4, 5, 6)),
-    "step1_dec1_ties": (dict(step=1.0, total_decimals=1, tie_share=0.05), 60, (2011, 2016), (7, 8, 9)),
-    "skewed": (dict(skew=0.8), 74, (2009, 2016), (10, 11, 12)),
-    "heavy_tails": (dict(tail_df=3.0), 74, (2009, 2016), (13, 14, 15)),
-    "optimism_na": (dict(self_gap=(0.0, 6.0), na_rate=0.05, total_decimals=1), 74, (2009, 2016), (16, 17, 18)),
-    "small15": (dict(step=0.5, total_decimals=1), 15, (2009, 2016), (19, 20, 21, 22)),
-    "large300": (dict(skew=0.5, self_gap=(0.0, 6.0)), 300, (2013, 2016), (23,)),
+    "sample": ({}, 74, (2009, 2016), (1, 2)),
+    "step0.5_dec1": (dict(step=0.5, total_decimals=1), 74, (2009, 2016), (4, 5)),
+    "step1_dec1_ties": (dict(step=1.0, total_decimals=1, tie_share=0.05), 60, (2011, 2016), (7, 8)),
+    "skewed": (dict(skew=0.8), 74, (2009, 2016), (10, 11)),
+    "heavy_tails": (dict(tail_df=3.0), 74, (2009, 2016), (13, 14)),
+    "optimism_na": (dict(self_gap=(0.0, 6.0), na_rate=0.05, total_decimals=1), 74, (2009, 2016), (16, 17)),
+    "small15": (dict(step=0.5, total_decimals=1), 15, (2009, 2016), (19, 20)),
+    "large300": (dict(skew=0.5, self_gap=(0.0, 6.0)), 300, (2014, 2016), (23,)),
 }
 MATCH = {
     "monthly_mismatch": ["monthly_mismatch"],

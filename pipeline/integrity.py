@@ -749,9 +749,12 @@ def yoy_jumps(totals: pd.DataFrame, col: str = "base", lang: str = "zh", all_tes
     * ``yoy_jump``: BH over all changes (in :func:`check_all`, the year-wide family of every
       unit-level test), q < 0.05 → **medium**, reported in the later year. A single jump, however
       large, can be genuine (a new secretary, a reorganisation), so it is never **high**.
-    * ``jump_reversal``: the change into year t and the change out of it are of opposite sign;
-      p = the larger of the two p-values (intersection-union test, Berger 1982), BH over all
-      unit-years with both changes: q < 0.01 → **high**, q < 0.05 → **medium**. Reported in t.
+    * ``jump_reversal``: an up-and-back spike, ``s_t = z_t − (z_{t−1} + z_{t+1}) / 2`` (the
+      standing of year t above the mean of its neighbours — the signature of a year's numbers
+      inflated and then dropped). **Null**: ``s`` follows a Student-t fitted by ML to all
+      unit-years with both neighbours (:func:`heavy_tail_fit`); one-sided upper p; BH over those
+      unit-years (in :func:`check_all`, the year-wide family): q < 0.01 → **high**, q < 0.05 →
+      **medium**. Reported in t; ``statistic`` = the modified z of ``s``.
 
     There is no bypass of the multiple-testing control (no fixed modified-z bound).
 
@@ -778,13 +781,13 @@ def yoy_jumps(totals: pd.DataFrame, col: str = "base", lang: str = "zh", all_tes
                         "threshold": r.q, "severity": r.sev,
                         "ev": _ev("yoy_jump", z0=r.zprev, y0=int(r.prev), z1=r.z, d=r.d, mz=r.mz, q=r.q)})
         ch = ch.sort_values(["unit_id", "year"])
-        sp = ch.assign(mz2=ch.groupby("unit_id")["mz"].shift(-1), p2=ch.groupby("unit_id")["p"].shift(-1),
+        sp = ch.assign(mz2=ch.groupby("unit_id")["mz"].shift(-1), zn=ch.groupby("unit_id")["z"].shift(-1),
                        y2=ch.groupby("unit_id")["year"].shift(-1))
         sp = sp.loc[(sp["y2"] == sp["year"] + 1)].copy()
-        if len(sp):
-            opposite = (np.sign(sp["mz"]) != np.sign(sp["mz2"])).to_numpy()
-            sp["stat"] = np.where(opposite, np.minimum(sp["mz"].abs(), sp["mz2"].abs()), 0.0)
-            sp["pr"] = np.where(opposite, np.maximum(sp["p"], sp["p2"]), 1.0)
+        if len(sp) >= 10:
+            sp["spike"] = sp["z"] - (sp["zprev"] + sp["zn"]) / 2
+            sp["stat"] = modified_z(sp["spike"].to_numpy())
+            sp["pr"] = _t_p(sp["spike"].to_numpy(), heavy_tail_fit(sp["spike"].to_numpy()), "greater")
             sp["qr"] = _bh(sp["pr"].to_numpy())
             sp["sev"] = _severity_from_q(sp["qr"].to_numpy())
             for r in (sp if all_tests else sp.loc[sp["sev"] != ""]).itertuples():
