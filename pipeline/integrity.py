@@ -749,12 +749,14 @@ def yoy_jumps(totals: pd.DataFrame, col: str = "base", lang: str = "zh", all_tes
     * ``yoy_jump``: BH over all changes (in :func:`check_all`, the year-wide family of every
       unit-level test), q < 0.05 → **medium**, reported in the later year. A single jump, however
       large, can be genuine (a new secretary, a reorganisation), so it is never **high**.
-    * ``jump_reversal``: an up-and-back spike, ``s_t = z_t − (z_{t−1} + z_{t+1}) / 2`` (the
-      standing of year t above the mean of its neighbours — the signature of a year's numbers
-      inflated and then dropped). **Null**: ``s`` follows a Student-t fitted by ML to all
-      unit-years with both neighbours (:func:`heavy_tail_fit`); one-sided upper p; BH over those
-      unit-years (in :func:`check_all`, the year-wide family): q < 0.01 → **high**, q < 0.05 →
-      **medium**. Reported in t; ``statistic`` = the modified z of ``s``.
+    * ``jump_reversal``: an up-and-back spike, ``s_t = min(z_t − z_{t−1}, z_t − z_{t+1})``, the
+      rise into year t that is also given back the year after (a permanent step has ``s ≈ 0``).
+      **Null**: ``s`` follows a Student-t fitted by ML to all unit-years with both neighbours
+      (:func:`heavy_tail_fit`); one-sided upper p. ``s`` is a minimum, so its lower tail is the
+      longer one; a symmetric fit takes its tail weight from both sides and is conservative in
+      the upper tail. BH over those unit-years (in :func:`check_all`, the year-wide family):
+      q < 0.01 → **high**, q < 0.05 → **medium**. Reported in t; ``statistic`` = the modified z
+      of ``s``.
 
     There is no bypass of the multiple-testing control (no fixed modified-z bound).
 
@@ -785,7 +787,7 @@ def yoy_jumps(totals: pd.DataFrame, col: str = "base", lang: str = "zh", all_tes
                        y2=ch.groupby("unit_id")["year"].shift(-1))
         sp = sp.loc[(sp["y2"] == sp["year"] + 1)].copy()
         if len(sp) >= 10:
-            sp["spike"] = sp["z"] - (sp["zprev"] + sp["zn"]) / 2
+            sp["spike"] = np.minimum(sp["z"] - sp["zprev"], sp["z"] - sp["zn"])
             sp["stat"] = modified_z(sp["spike"].to_numpy())
             sp["pr"] = _t_p(sp["spike"].to_numpy(), heavy_tail_fit(sp["spike"].to_numpy()), "greater")
             sp["qr"] = _bh(sp["pr"].to_numpy())
