@@ -285,21 +285,22 @@ def _smooth_totals(n=74, seed=0):
     return np.round(stats.norm.ppf((np.arange(n) + 0.5) / n, 80, 6), 1)
 
 
-def test_lp_density_jump_matches_weighted_polyfit():
+def test_lp_cdf_below_matches_weighted_polyfit():
     # independent: numpy.polyfit with weights sqrt(kernel) is the same weighted least squares
     v = np.round(stats.norm.ppf((np.arange(74) + 0.5) / 74, 80, 6), 1)
-    fm, fp, cp = I.lp_density_jump(v[None, :], 20, h=3.0)
     srt = np.sort(v)
     F = np.array([(srt <= x + 1e-9).sum() for x in srt]) / len(v)  # brute-force ECDF
-    c = np.sort(v)[::-1][np.sort(v)[::-1] < np.sort(v)[::-1][19] - 1e-9][0]
-    assert cp[0] == c
+    c = srt[::-1][srt[::-1] < srt[::-1][19] - 1e-9][0]  # first non-winner (rank 21 here)
     d = srt - c
-    for side, est in (((d <= 0) & (d >= -3), fm[0]), ((d > 0) & (d <= 3), fp[0])):
-        w = 1 - np.abs(d[side]) / 3
-        ref = np.polyfit(d[side], F[side], 2, w=np.sqrt(w))  # highest power first
-        assert est == pytest.approx(ref[1], rel=1e-8)
-    # a smooth N(80, 6²) sample: both sides estimate the same density, about n φ(z)/σ / n = φ(z)/σ
-    assert fm[0] == pytest.approx(fp[0], rel=0.5)
+    side = (d <= 0) & (d >= -5)
+    w = 1 - np.abs(d[side]) / 5
+    for deg in (1, 2):
+        beta, cp = I.lp_cdf_below(v[None, :], 20, h=5.0, degree=deg)
+        assert cp[0] == c
+        ref = np.polyfit(d[side], F[side], deg, w=np.sqrt(w))[::-1]  # lowest power first
+        assert np.allclose(beta[0], ref, rtol=1e-7, atol=1e-9)
+    # density from below ≈ the N(80, 6²) density at c' (analytic), within estimation error
+    assert I.lp_cdf_below(v[None, :], 20)[0][0, 1] == pytest.approx(stats.norm.pdf(c, 80, 6), rel=0.3)
 
 
 def test_cut_bunching_smooth_density_gives_nothing():
@@ -308,8 +309,6 @@ def test_cut_bunching_smooth_density_gives_nothing():
     assert I.cut_bunching(t).empty  # smooth density: nothing to find
 
 
-@pytest.mark.xfail(reason="issue #9 open item: the calibrated local-quadratic test (h = 3) has less power "
-                          "than the old anti-conservative scan; this constructed bunch gives p ≈ 0.03–0.3", strict=False)
 def test_cut_bunching_window_count():
     v = _smooth_totals()
     t = pd.DataFrame({"year": 2015, "unit_id": [f"U{i:03d}" for i in range(74)], "total": v})
