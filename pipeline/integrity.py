@@ -15,8 +15,9 @@ JSON, so that :func:`evidence_text` can re-render the sentence in another langua
 
 Severity rules (stated once, applied everywhere)
 ------------------------------------------------
-* Deterministic arithmetic checks (annual vs monthly, given 总分/名次 vs recomputed, full marks on
-  every item): a discrepancy beyond rounding is **high** — honest arithmetic cannot produce it.
+* Deterministic arithmetic checks (annual vs monthly, given 总分/名次 vs recomputed): a
+  discrepancy beyond rounding is **high** — honest arithmetic cannot produce it. Full marks on
+  every item is deterministic but not a contradiction: **medium**.
   "Beyond rounding" means beyond the precision the workbook shows (inferred from its values:
   :func:`shown_decimals`, :func:`scoring_steps`); a difference within it is not a finding.
 * Statistical checks state their null model in their docstrings; nulls come from the data
@@ -620,7 +621,7 @@ def given_vs_recomputed(given: pd.DataFrame, scores: pd.DataFrame, items: pd.Dat
 FIT_WINDOW = 6.0
 
 
-def heavy_tail_fit(x, res: float = 0.0, window: float = FIT_WINDOW) -> tuple[float, float, float]:
+def heavy_tail_fit(x, res: float = 0.0, window: float = FIT_WINDOW, side: str = "two") -> tuple[float, float, float]:
     """Student-t location-scale fitted by maximum likelihood to the bulk of ``x``.
 
     The null model of the robust outlier checks: fitted to the data themselves (all units and
@@ -634,6 +635,12 @@ def heavy_tail_fit(x, res: float = 0.0, window: float = FIT_WINDOW) -> tuple[flo
     (the recording resolution: a deviation of one recording unit is never evidence) and at a
     quarter of the robust sd, which also handles MAD = 0. ``df`` is kept within [1, 200].
 
+    For a one-sided test (``side="greater"`` or ``"less"``) the null is fitted to the tested
+    half only: the values on that side of the median, reflected about it (a symmetric sample
+    whose tails are those of the tested side), with the location fixed at the median. A skewed
+    statistic (e.g. a minimum of two changes, or a spread near the ceiling) then gets the tail it
+    actually has on the tested side, not the other side's.
+
     Returns
     -------
     (df, loc, scale)
@@ -646,6 +653,9 @@ def heavy_tail_fit(x, res: float = 0.0, window: float = FIT_WINDOW) -> tuple[flo
     if x.size < 10:
         return (np.nan, np.nan, np.nan)
     med = float(np.median(x))
+    if side in ("greater", "less"):
+        half = x[x >= med] if side == "greater" else x[x <= med]
+        x = np.r_[half, 2 * med - half]
     mad = float(np.median(np.abs(x - med)))
     robust = mad / 0.6745 if mad > 0 else 1.253314 * float(np.mean(np.abs(x - med)))
     floor = max(res, 0.25 * robust, 1e-12)
@@ -663,6 +673,8 @@ def heavy_tail_fit(x, res: float = 0.0, window: float = FIT_WINDOW) -> tuple[flo
         r = optimize.minimize(nll, [np.log(8.0), med, np.log(robust)], method="Nelder-Mead",
                               options={"xatol": 1e-4, "fatol": 1e-6, "maxiter": 2000})
     df, loc, sc = float(np.clip(np.exp(r.x[0]), 1.0, 200.0)), float(r.x[1]), float(np.exp(r.x[2]))
+    if side in ("greater", "less"):
+        loc = med
     if not (np.isfinite(df) and np.isfinite(loc) and np.isfinite(sc)):
         df, loc, sc = 1.0, med, robust
     return df, loc, float(max(sc, floor))
@@ -686,14 +698,19 @@ def _centred(v: pd.Series, by: pd.Series) -> pd.Series:
 def full_marks(scores: pd.DataFrame, items: pd.DataFrame, lang: str = "zh", all_tests: bool = False) -> pd.DataFrame:
     """Units at full marks on every applicable item, or with implausibly low spread.
 
-    * ``full_marks`` (**high**): every applicable (``ok``) annual item, at least 2, at its
-      maximum — deterministic.
+    * ``full_marks`` (**medium**): every applicable (``ok``) annual item, at least 2, at its
+      maximum. Deterministic, but neither an arithmetic contradiction nor a tested improbability
+      (an excellent unit can earn it honestly, and does in heavy-tailed honest worlds), so by the
+      severity rules it is medium: a pattern to verify.
     * ``low_variance``: the unit's spread across its items, ``s = sd(points / max)``, is
-      implausibly small. **Null**: ``log s`` centred on the year's median follows a Student-t
-      fitted by ML to all unit-years of the data (:func:`heavy_tail_fit`; resolution 0.01);
-      one-sided lower-tail p; BH over all unit-years (in :func:`check_all`, the year-wide family
-      of every unit-level test): q < 0.01 → **high**, q < 0.05 → **medium**. Units at full marks
-      everywhere are left out (counted once, by ``full_marks``).
+      implausibly small *for its level*. Spread shrinks near the ceiling, so the statistic is the
+      residual of ``log s`` from a quadratic least-squares fit on the unit's mean share
+      ``mean(points / max)`` over all unit-years, centred on its year's median. **Null**: that
+      residual follows a Student-t fitted by ML to all unit-years (:func:`heavy_tail_fit`, lower
+      half; resolution 0.01); one-sided lower-tail p; BH over all unit-years (in
+      :func:`check_all`, the year-wide family of every unit-level test): q < 0.01 → **high**,
+      q < 0.05 → **medium**. Units at full marks everywhere are left out (counted once, by
+      ``full_marks``).
 
     Returns
     -------
@@ -707,17 +724,21 @@ def full_marks(scores: pd.DataFrame, items: pd.DataFrame, lang: str = "zh", all_
         return _empty()
     x = s["points"].astype(float) / s["max_points"]
     s = s.assign(x=x, full=(s["points"].astype(float) >= s["max_points"] - 1e-9))
-    g = s.groupby(["year", "unit_id"]).agg(n=("x", "size"), share_full=("full", "mean"), sd=("x", "std")).reset_index()
+    g = s.groupby(["year", "unit_id"]).agg(n=("x", "size"), share_full=("full", "mean"), sd=("x", "std"),
+                                           mean=("x", "mean")).reset_index()
     out = []
     for r in g.loc[(g["share_full"] >= 1.0) & (g["n"] >= 2)].itertuples():
         out.append({"year": r.year, "unit_id": r.unit_id, "check": "full_marks", "statistic": 1.0, "threshold": 1.0,
-                    "severity": "high", "ev": _ev("full_marks", n=r.n)})
+                    "severity": "medium", "ev": _ev("full_marks", n=r.n)})
     rest = g.loc[(g["share_full"] < 1.0) & (g["n"] >= 2)].copy()
     if len(rest) >= 10:
-        ls = np.log(np.maximum(rest["sd"].fillna(0.0), 1e-3))
-        c = _centred(ls, rest["year"])
+        ls = np.log(np.maximum(rest["sd"].fillna(0.0).to_numpy(), 1e-3))
+        m = rest["mean"].to_numpy(float)
+        X = np.column_stack([np.ones_like(m), m, m * m])
+        resid = ls - X @ np.linalg.lstsq(X, ls, rcond=None)[0]
+        c = _centred(pd.Series(resid, index=rest.index), rest["year"])
         rest["mz"] = rest.groupby("year")["sd"].transform(lambda v: pd.Series(modified_z(v.to_numpy()), index=v.index))
-        rest["p"] = _t_p(c, heavy_tail_fit(c, res=0.01), "less")
+        rest["p"] = _t_p(c, heavy_tail_fit(c, res=0.01, side="less"), "less")
         rest["q"] = _bh(rest["p"].to_numpy())
         sev = _severity_from_q(rest["q"].to_numpy())
         rest["sev"] = sev
@@ -752,9 +773,8 @@ def yoy_jumps(totals: pd.DataFrame, col: str = "base", lang: str = "zh", all_tes
     * ``jump_reversal``: an up-and-back spike, ``s_t = min(z_t − z_{t−1}, z_t − z_{t+1})``, the
       rise into year t that is also given back the year after (a permanent step has ``s ≈ 0``).
       **Null**: ``s`` follows a Student-t fitted by ML to all unit-years with both neighbours
-      (:func:`heavy_tail_fit`); one-sided upper p. ``s`` is a minimum, so its lower tail is the
-      longer one; a symmetric fit takes its tail weight from both sides and is conservative in
-      the upper tail. BH over those unit-years (in :func:`check_all`, the year-wide family):
+      (:func:`heavy_tail_fit`, fitted to the upper half: ``s`` is a minimum, so its lower tail is
+      the longer one and says nothing about the upper); one-sided upper p. BH over those unit-years (in :func:`check_all`, the year-wide family):
       q < 0.01 → **high**, q < 0.05 → **medium**. Reported in t; ``statistic`` = the modified z
       of ``s``.
 
@@ -789,7 +809,7 @@ def yoy_jumps(totals: pd.DataFrame, col: str = "base", lang: str = "zh", all_tes
         if len(sp) >= 10:
             sp["spike"] = np.minimum(sp["z"] - sp["zprev"], sp["z"] - sp["zn"])
             sp["stat"] = modified_z(sp["spike"].to_numpy())
-            sp["pr"] = _t_p(sp["spike"].to_numpy(), heavy_tail_fit(sp["spike"].to_numpy()), "greater")
+            sp["pr"] = _t_p(sp["spike"].to_numpy(), heavy_tail_fit(sp["spike"].to_numpy(), side="greater"), "greater")
             sp["qr"] = _bh(sp["pr"].to_numpy())
             sp["sev"] = _severity_from_q(sp["qr"].to_numpy())
             for r in (sp if all_tests else sp.loc[sp["sev"] != ""]).itertuples():
@@ -812,8 +832,8 @@ def adjustment_gaps(adjustments: pd.DataFrame, totals: pd.DataFrame | None = Non
     ``totals``; otherwise the gap is ``−adjustment`` (points taken off by the verification).
 
     **Null**: the gap, centred on its year's median (honest optimism differs between years),
-    follows a Student-t fitted by ML to all unit-years of the data (:func:`heavy_tail_fit`,
-    scale floored at the recording resolution of the gaps, 10^-d of the shown decimals; this
+    follows a Student-t fitted by ML to all unit-years of the data (:func:`heavy_tail_fit`, upper
+    half, scale floored at the recording resolution of the gaps, 10^-d of the shown decimals; this
     also handles MAD = 0). One-sided p (over-claiming). BH over all unit-years (in
     :func:`check_all`, the year-wide family of every unit-level test): q < 0.05 → **medium**;
     **high** needs q < 0.01 *and* a material gap ``gap ≥ materiality`` (default
@@ -851,7 +871,7 @@ def adjustment_gaps(adjustments: pd.DataFrame, totals: pd.DataFrame | None = Non
         return _empty()
     a["mz"] = a.groupby("year")["gap"].transform(lambda v: pd.Series(modified_z(v.to_numpy()), index=v.index))
     c = _centred(a["gap"], a["year"])
-    a["p"] = _t_p(c, heavy_tail_fit(c, res=res), "greater")
+    a["p"] = _t_p(c, heavy_tail_fit(c, res=res, side="greater"), "greater")
     a["q"] = _bh(a["p"].to_numpy())
     a["sev"] = np.where((a["q"] < ALPHA_HIGH) & (a["gap"] >= materiality), "high",
                         np.where(a["q"] < ALPHA, "medium", ""))
@@ -1186,7 +1206,14 @@ def summary(findings: pd.DataFrame) -> pd.DataFrame:
 
 
 def headline(findings: pd.DataFrame) -> dict:
-    """Numbers of high / medium / low findings and of units involved (JSON-able)."""
+    """Numbers of high / medium / low findings and of units involved (JSON-able).
+
+    ``units_flagged`` counts the units named by a high or medium finding. On the output of
+    :func:`check_all` the statistical ones among them come from one Benjamini–Hochberg family per
+    year (all unit-level tests of the year, :func:`_year_family`), so the headline count has one
+    stated false-discovery level (5 % for medium-or-high, 1 % for high); deterministic findings
+    are beyond the shown precision. Measured false-alarm rates: :func:`false_alarm_rates`.
+    """
     sev = findings["severity"].value_counts() if len(findings) else pd.Series(dtype=int)
     units = findings.loc[(findings["unit_id"] != "") & (findings["severity"] != "low"), "unit_id"].nunique() if len(findings) else 0
     return {"n_high": int(sev.get("high", 0)), "n_medium": int(sev.get("medium", 0)),
