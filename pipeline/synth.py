@@ -491,7 +491,11 @@ def generate(
         tenths = np.where(graded[None, :], 0, _tenths_from_z(z, mx[None, :], rng))
         for u, yj in plan["yoy_jump"]:  # the jump year: just below full marks everywhere
             if u in row_of and year == yj:
-                tenths[row_of[u]] = np.where(graded, 0, np.rint(mx * 10).astype(np.int64) - rng.integers(1, 8, J))
+                if shape.step == DEFAULT_SHAPE.step:
+                    tenths[row_of[u]] = np.where(graded, 0, np.rint(mx * 10).astype(np.int64) - rng.integers(1, 8, J))
+                else:  # full marks or one scoring step below, so the step does not blunt the jump
+                    sz = int(round(shape.step * 10))
+                    tenths[row_of[u]] = np.where(graded, 0, np.rint(mx * 10).astype(np.int64) - sz * rng.integers(0, 2, J))
         grade = np.where(graded[None, :], _grade_from_z(z), -1).astype(np.int8)
         status = np.zeros((n, J), np.int8)
         u_na = rng.random((n, J))
