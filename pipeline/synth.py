@@ -99,7 +99,8 @@ class Shape:
     na_rate : float
         Share of NA (不适用) cells (default 0.012).
     tie_share : float
-        Share of units per year whose item scores copy those of another unit (exact ties).
+        Share of units per year whose item scores are copied to the unit of nearest latent
+        standing (exact ties between similar units).
     plant : bool
         False plants no anomaly at all (an honest world).
     """
@@ -514,7 +515,8 @@ def generate(
             k = int(round(shape.tie_share * n))
             if k and len(cand) > k:
                 src = rng.choice(cand, size=k, replace=False)
-                dst = np.array([cand[(np.flatnonzero(cand == r)[0] + 1) % len(cand)] for r in src])
+                zm = z.mean(axis=1)  # the copier is the unit of nearest latent standing (a plausible tie)
+                dst = np.array([cand[np.argsort(np.abs(zm[cand] - zm[r]), kind="stable")[1]] for r in src])
                 tenths[dst], grade[dst], status[dst] = tenths[src], grade[src], status[src]
         for u, yy in plan["full_marks"]:
             if yy == year and u in row_of:
@@ -563,10 +565,11 @@ def generate(
                 y.adjustment[r] = 0.0
             target = cut + 0.1 * rng.integers(1, 5)
             delta = int(np.ceil((target - base0[r] - 1e-9) * 10))
-            y.tenths[r] = _shift_tenths(y.tenths[r], cap, ~y.graded, delta)
-            if shape.step != DEFAULT_SHAPE.step:  # back onto the scoring step, rounding up
+            if shape.step == DEFAULT_SHAPE.step:
+                y.tenths[r] = _shift_tenths(y.tenths[r], cap, ~y.graded, delta)
+            else:  # shift in whole scoring steps, so the total lands just above the line
                 sz = int(round(shape.step * 10))
-                y.tenths[r] = np.where(y.graded, 0, np.minimum(-(-y.tenths[r] // sz) * sz, cap))
+                y.tenths[r] = sz * _shift_tenths(y.tenths[r] // sz, cap // sz, ~y.graded, -(-delta // sz))
         base = _base_totals(y)
         for r in chosen:
             planted_units.add(int(np.flatnonzero(ids == y.units[r])[0]))
