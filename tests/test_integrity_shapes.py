@@ -154,3 +154,20 @@ def test_calibration_table_meets_acceptance():
     zh = I.false_alarm_rates()
     assert list(zh.columns)[0] == "核查项" and len(zh) == len(c)
     assert "误报率" in I.calibration_sentence() and "false-alarm" in I.calibration_sentence("en")
+
+
+def test_cli_synth_shape_flags(tmp_path):
+    # the synth flags reach pipeline.synth.Shape: half-point items, 1-decimal totals, nothing planted
+    from pipeline import cli
+
+    rc = cli.main(["synth", "--out", str(tmp_path / "raw"), "--truth", str(tmp_path / "truth"), "--units", "20",
+                   "--years", "2015-2016", "--step", "0.5", "--total-decimals", "1", "--self-gap", "0-6", "--no-plant"])
+    assert rc == 0
+    g = pd.read_csv(tmp_path / "truth" / "given.csv")
+    assert np.allclose(g.given_total * 10, np.round(g.given_total * 10))
+    sc = pd.read_csv(tmp_path / "truth" / "scores.csv")
+    it = pd.read_csv(tmp_path / "truth" / "items.csv")
+    pts = sc.merge(it, on=["year", "item_id"]).query("period == 'Y' and method == 'points'")["points"].dropna()
+    assert np.allclose(pts * 2, np.round(pts * 2))
+    assert pd.read_csv(tmp_path / "truth" / "anomalies.csv").empty
+    assert cli.main(["synth", "--out", str(tmp_path / "r2"), "--truth", str(tmp_path / "t2"), "--self-gap", "x"]) != 0
