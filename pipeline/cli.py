@@ -44,6 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-monthly", action="store_true", help="no monthly sheets in any year")
     p.add_argument("--items", type=int, default=None, help="items per year, round-robin over the categories (default: all 20–24)")
     p.add_argument("--lone-group", action="store_true", help="one unit alone in its sector and its type")
+    g = p.add_argument_group("shape of honest scoring (pipeline.synth.Shape; defaults = the sample)")
+    g.add_argument("--step", type=float, default=0.1, help="scoring step of 计分 items: 0.1, 0.5 or 1")
+    g.add_argument("--total-decimals", type=int, default=2, help="decimals of the shown 总分 (名次 ranks the shown totals)")
+    g.add_argument("--skew", type=float, default=0.0, help="left skew of unit quality (0 = symmetric)")
+    g.add_argument("--tail-df", type=float, default=0.0, help="Student-t df of year-to-year quality changes (0 = normal)")
+    g.add_argument("--self-gap", default=None, metavar="LO-HI", help="honest 自评分 optimism, uniform points, e.g. 0-6")
+    g.add_argument("--na-rate", type=float, default=0.012, help="share of NA (不适用) cells")
+    g.add_argument("--tie-share", type=float, default=0.0, help="share of units copying another unit's scores")
+    g.add_argument("--no-plant", action="store_true", help="plant no integrity anomaly (an honest world)")
 
     p = sub.add_parser("clean", help="read the raw workbooks and write the processed tables")
     _common(p, year=False)
@@ -94,6 +103,22 @@ def _params(args):
     return P.load(getattr(args, "params", None), **over)
 
 
+def _shape(args):
+    """The synth :class:`pipeline.synth.Shape` from the ``synth`` flags."""
+    from pipeline import synth
+    from pipeline.errors import PipelineError
+
+    gap = None
+    if args.self_gap:
+        try:
+            lo, hi = (float(v) for v in args.self_gap.split("-"))
+        except ValueError:
+            raise PipelineError(f"--self-gap {args.self_gap!r}: expected LO-HI, e.g. 0-6") from None
+        gap = (lo, hi)
+    return synth.Shape(step=args.step, total_decimals=args.total_decimals, skew=args.skew, tail_df=args.tail_df,
+                       self_gap=gap, na_rate=args.na_rate, tie_share=args.tie_share, plant=not args.no_plant)
+
+
 def _dispatch(args) -> int:
     cmd = args.command
     if cmd == "synth":
@@ -113,6 +138,7 @@ def _dispatch(args) -> int:
             monthly_years=monthly,
             n_items=args.items,
             lone_group=args.lone_group,
+            shape=_shape(args),
         )
         return 0
     if cmd == "bench":

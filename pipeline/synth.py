@@ -51,7 +51,7 @@ from pipeline.errors import PipelineError
 from pipeline.io import atomic_path, atomic_write
 from pipeline import synth_names as N
 
-__all__ = ["write_world", "generate", "write_raw", "write_truth", "World", "ANOMALY_KINDS"]
+__all__ = ["write_world", "generate", "write_raw", "write_truth", "World", "Shape", "ANOMALY_KINDS"]
 
 ANOMALY_KINDS = (
     "monthly_mismatch",
@@ -71,6 +71,69 @@ _ZIP_DATE = (2017, 1, 1, 0, 0, 0)
 _CORE_TIME = "2017-01-01T00:00:00Z"
 _OK, _NA, _MISSING = 0, 1, 2
 _GRADES = np.array(config.GRADES, dtype=object)  # 好, 较好, 一般
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How honest scores are given: options for worlds shaped unlike the sample (issue #9).
+
+    The defaults reproduce the bundled sample world draw for draw (a test keeps it
+    byte-identical); every other value changes one aspect of how a committee scores.
+
+    Attributes
+    ----------
+    step : float
+        Scoring step of 计分 items: 0.1 (default), 0.5 or 1 point. Annual points are multiples
+        of it (rounded down from the 0.1-point draw); graded items are unaffected.
+    total_decimals : int
+        Decimals of the given 总分 (default 2); 名次 is the competition rank of the *shown* totals.
+    skew : float
+        0 = symmetric latent quality (default); > 0 = left-skewed quality
+        ``(1 − exp(−skew q)) / skew`` (a long tail of weak units, a crowded top).
+    tail_df : float
+        0 = normal year-to-year innovations of quality (default); > 2 = Student-t innovations
+        with that many degrees of freedom, scaled to unit variance (heavy-tailed year changes).
+    self_gap : (lo, hi) or None
+        Honest optimism: 自评分 above the verified total by Uniform(lo, hi) points rounded to 0.1
+        (e.g. ``(0, 6)``); None = the sample's ``|N(0.8, 0.6)|``.
+    na_rate : float
+        Share of NA (不适用) cells (default 0.012).
+    tie_share : float
+        Share of units per year whose item scores are copied to the unit of nearest latent
+        standing (exact ties between similar units).
+    plant : bool
+        False plants no anomaly at all (an honest world).
+    """
+
+    step: float = 0.1
+    total_decimals: int = 2
+    skew: float = 0.0
+    tail_df: float = 0.0
+    self_gap: tuple[float, float] | None = None
+    na_rate: float = 0.012
+    tie_share: float = 0.0
+    plant: bool = True
+
+    def __post_init__(self):
+        if int(round(self.step * 10)) not in (1, 2, 5, 10) or abs(self.step * 10 - round(self.step * 10)) > 1e-9:
+            raise PipelineError(f"synth shape: step must be 0.1, 0.2, 0.5 or 1, got {self.step}")
+        if self.total_decimals not in (0, 1, 2, 3):
+            raise PipelineError(f"synth shape: total_decimals must be 0…3, got {self.total_decimals}")
+        if self.tail_df and self.tail_df <= 2:
+            raise PipelineError(f"synth shape: tail_df must be > 2 (finite variance) or 0, got {self.tail_df}")
+        if not 0 <= self.na_rate < 0.5 or not 0 <= self.tie_share < 0.5:
+            raise PipelineError("synth shape: na_rate and tie_share must lie in [0, 0.5)")
+
+
+DEFAULT_SHAPE = Shape()
+
+
+def _quantise(tenths: np.ndarray, step: float, cap: np.ndarray) -> np.ndarray:
+    """Tenths rounded down to the scoring step (values at the maximum stay there)."""
+    s = int(round(step * 10))
+    if s == 1:
+        return tenths
+    return np.where(tenths >= cap, cap, (tenths // s) * s).astype(np.int64)
 
 
 # --------------------------------------------------------------------------------------------
@@ -242,10 +305,14 @@ def _items(year: int, rng: np.random.Generator, n_items: int | None = None) -> p
 # --------------------------------------------------------------------------------------------
 # Scores
 # --------------------------------------------------------------------------------------------
-def _quality(units: pd.DataFrame, years: list[int], rng: np.random.Generator) -> np.ndarray:
+def _quality(units: pd.DataFrame, years: list[int], rng: np.random.Generator, shape: Shape = DEFAULT_SHAPE) -> np.ndarray:
     """Latent quality (n_registry, n_years): stationary AR(1); successors continue predecessors."""
     n, T = len(units), len(years)
-    eps = rng.standard_normal((n, T))
+    if shape.tail_df:
+        df = float(shape.tail_df)
+        eps = rng.standard_t(df, (n, T)) * np.sqrt((df - 2) / df)  # unit variance, heavy tails
+    else:
+        eps = rng.standard_normal((n, T))
     q = np.empty((n, T))
     q[:, 0] = eps[:, 0]
     ids = units["unit_id"].to_numpy()
@@ -258,6 +325,8 @@ def _quality(units: pd.DataFrame, years: list[int], rng: np.random.Generator) ->
             if preds:
                 prev[s_i] = q[preds, t - 1].mean()
         q[:, t] = RHO * prev + np.sqrt(1 - RHO**2) * eps[:, t]
+    if shape.skew:
+        q = (1.0 - np.exp(-shape.skew * q)) / shape.skew  # concave map: long left tail
     return q
 
 
@@ -363,6 +432,7 @@ def generate(
     monthly_years: tuple[int, int] | list[int] | None = None,
     n_items: int | None = None,
     lone_group: bool = False,
+    shape: Shape | None = None,
 ) -> World:
     """Build the sample world in memory (no I/O).
 
@@ -383,6 +453,9 @@ def generate(
         If True, the last unit of the registry without a rename or merge is the only unit of
         its sector and of its type (the other units of that sector / type move to the most
         common other one): a peer group of one unit.
+    shape : Shape, optional
+        How honest scores are given (scoring step, shown precision of 总分, skew, heavy tails,
+        honest optimism, NA rate, ties, planting); default :data:`DEFAULT_SHAPE`, the sample.
 
     Returns
     -------
@@ -405,12 +478,13 @@ def generate(
         mys = tuple(y for y in ys if monthly_years[0] <= y <= monthly_years[1])
     else:
         mys = tuple(y for y in ys if y in set(int(v) for v in monthly_years))
+    shape = DEFAULT_SHAPE if shape is None else shape
     rng = np.random.default_rng(seed)
     units = _registry(n_units, rng)
     if lone_group:
         units = _lone_group(units)
     ids = units["unit_id"].to_numpy()
-    q = _quality(units, ys, rng)
+    q = _quality(units, ys, rng, shape)
     sectors = sorted(set(units["sector"]))
     sector_eff = dict(zip(sectors, 0.25 * rng.standard_normal(len(sectors))))
     sec = units["sector"].map(sector_eff).to_numpy(float)
@@ -428,7 +502,7 @@ def generate(
         del pool[:k]
         return got
 
-    big = len(stable) >= 30
+    big = len(stable) >= 30 and shape.plant
     if big:
         for kind, k in (("full_marks", 1), ("digit_preference", 1), ("adjustment_gap", 2), ("given_total_mismatch", 4), ("given_rank_mismatch", 3), ("monthly_mismatch", 5)):
             for u in take(k):
@@ -436,6 +510,8 @@ def generate(
         if len(ys) >= 3:
             plan["yoy_jump"].append((take(1)[0], int(rng.choice(ys[1:-1]))))
         plan["cut_bunching"].append(int(rng.choice(ys)))
+        if shape.step > 0.1 + 1e-9:  # a .0/.5 pattern is the scoring step itself: nothing to plant
+            plan["digit_preference"] = []
     planted_units = {u for kind in plan for it in plan[kind] if isinstance(it, tuple) for u in [it[0]]}
     # review (述职评议) from the second year on; adjustment gaps only where a review exists
     review_years = set(ys[1:]) if len(ys) > 1 else set()
@@ -466,17 +542,32 @@ def generate(
         tenths = np.where(graded[None, :], 0, _tenths_from_z(z, mx[None, :], rng))
         for u, yj in plan["yoy_jump"]:  # the jump year: just below full marks everywhere
             if u in row_of and year == yj:
-                tenths[row_of[u]] = np.where(graded, 0, np.rint(mx * 10).astype(np.int64) - rng.integers(1, 8, J))
+                if shape.step == DEFAULT_SHAPE.step:
+                    tenths[row_of[u]] = np.where(graded, 0, np.rint(mx * 10).astype(np.int64) - rng.integers(1, 8, J))
+                else:  # full marks or one scoring step below, so the step does not blunt the jump
+                    sz = int(round(shape.step * 10))
+                    tenths[row_of[u]] = np.where(graded, 0, np.rint(mx * 10).astype(np.int64) - sz * rng.integers(0, 2, J))
         grade = np.where(graded[None, :], _grade_from_z(z), -1).astype(np.int8)
         status = np.zeros((n, J), np.int8)
         u_na = rng.random((n, J))
-        status[u_na < 0.012] = _NA
-        status[(u_na >= 0.012) & (u_na < 0.016)] = _MISSING
+        status[u_na < shape.na_rate] = _NA
+        status[(u_na >= shape.na_rate) & (u_na < shape.na_rate + 0.004)] = _MISSING
         protected = np.array([u in planted_units for u in act])
         status[protected] = _OK
         tenths = np.where(status == _OK, tenths, 0)
         grade = np.where(status == _OK, grade, np.where(graded[None, :], grade, -1)).astype(np.int8)
         cap = np.rint(mx * 10).astype(np.int64)
+        if shape.step != DEFAULT_SHAPE.step:
+            tenths = np.where(graded[None, :], 0, _quantise(tenths, shape.step, cap[None, :]))
+        if shape.tie_share:
+            free = np.array([u not in planted_units for u in act])
+            cand = np.flatnonzero(free)
+            k = int(round(shape.tie_share * n))
+            if k and len(cand) > k:
+                src = rng.choice(cand, size=k, replace=False)
+                zm = z.mean(axis=1)  # the copier is the unit of nearest latent standing (a plausible tie)
+                dst = np.array([cand[np.argsort(np.abs(zm[cand] - zm[r]), kind="stable")[1]] for r in src])
+                tenths[dst], grade[dst], status[dst] = tenths[src], grade[src], status[src]
         for u, yy in plan["full_marks"]:
             if yy == year and u in row_of:
                 r = row_of[u]
@@ -524,7 +615,11 @@ def generate(
                 y.adjustment[r] = 0.0
             target = cut + 0.1 * rng.integers(1, 5)
             delta = int(np.ceil((target - base0[r] - 1e-9) * 10))
-            y.tenths[r] = _shift_tenths(y.tenths[r], cap, ~y.graded, delta)
+            if shape.step == DEFAULT_SHAPE.step:
+                y.tenths[r] = _shift_tenths(y.tenths[r], cap, ~y.graded, delta)
+            else:  # shift in whole scoring steps, so the total lands just above the line
+                sz = int(round(shape.step * 10))
+                y.tenths[r] = sz * _shift_tenths(y.tenths[r] // sz, cap // sz, ~y.graded, -(-delta // sz))
         base = _base_totals(y)
         for r in chosen:
             planted_units.add(int(np.flatnonzero(ids == y.units[r])[0]))
@@ -536,7 +631,10 @@ def generate(
         n = len(y.units)
         base = _base_totals(y)
         if y.adjustment is not None:
-            gap = np.rint(10 * np.abs(rng.normal(0.8, 0.6, n))) / 10
+            if shape.self_gap is None:
+                gap = np.rint(10 * np.abs(rng.normal(0.8, 0.6, n))) / 10
+            else:
+                gap = np.rint(10 * rng.uniform(shape.self_gap[0], shape.self_gap[1], n)) / 10
             for u, yy in plan["adjustment_gap"]:
                 if yy == year and ids[u] in set(y.units):
                     r = int(np.flatnonzero(y.units == ids[u])[0])
@@ -545,15 +643,15 @@ def generate(
             y.self_total = np.minimum(np.round(base + y.adjustment + gap, 1), 100.0)
             notes = np.array(["无调整", "核实扣减：组织生活会记录不全", "核实扣减：党费收缴台账不规范", "核实加分：获省级表彰", "核实加分：经验在全市推广"], dtype=object)
             y.adj_note = list(np.where(y.adjustment == 0, notes[0], np.where(y.adjustment < 0, notes[1 + rng.integers(0, 2, n)], notes[3 + rng.integers(0, 2, n)])))
-        gt = np.round(base, 2)
+        gt = np.round(base, shape.total_decimals)
         gr = S.rank(gt)
         for u, yy in plan["given_total_mismatch"]:
             if yy == year and ids[u] in set(y.units):
                 r = int(np.flatnonzero(y.units == ids[u])[0])
                 d = float(rng.choice([-1, 1]) * rng.integers(8, 40) / 10)
-                new = round(min(gt[r] + d, 100.0) if d > 0 else gt[r] + d, 2)
+                new = round(min(gt[r] + d, 100.0) if d > 0 else gt[r] + d, shape.total_decimals)
                 if new == gt[r]:
-                    new = round(gt[r] - 1.5, 2)
+                    new = round(gt[r] - 1.5, shape.total_decimals)
                 anomalies.append(dict(year=year, unit_id=ids[u], item_id="", period="", kind="given_total_mismatch", detail=f"given 总分 {new:.2f} vs recomputed {gt[r]:.2f}"))
                 gt[r] = new
         for u, yy in plan["given_rank_mismatch"]:
@@ -1086,6 +1184,7 @@ def write_world(
     messy: bool = True,
     n_items: int | None = None,
     lone_group: bool = False,
+    shape: Shape | None = None,
 ) -> World:
     """Generate the sample world and write its raw workbooks and ground truth.
 
@@ -1106,13 +1205,16 @@ def write_world(
     messy : bool
         True (default) writes the workbooks as a committee exports them (SPEC §2.1);
         False writes plain tidy xlsx (one header row, standard names, numbers as numbers).
+    shape : Shape, optional
+        How honest scores are given (see :class:`Shape`); default the sample's.
 
     Returns
     -------
     World
         The generated world (also useful to tests).
     """
-    world = generate(seed=seed, n_units=n_units, years=years, monthly_years=monthly_years, n_items=n_items, lone_group=lone_group)
+    world = generate(seed=seed, n_units=n_units, years=years, monthly_years=monthly_years, n_items=n_items, lone_group=lone_group,
+                     shape=shape)
     write_raw(world, raw_dir, messy=messy)
     write_truth(world, truth_dir)
     return world
