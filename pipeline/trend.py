@@ -242,9 +242,14 @@ def mann_kendall_many(
             sizes = tuple(int(v) for v, k in zip(vals, cnt) for _ in range(k // v))
             dist = s_distribution(int(len(cs)), sizes)
             rows = idx[inv == u]
+            # tail P(|S| ≥ v) per attainable |S|, looked up (not a matrix product, whose float rounding
+            # would depend on how many rows are tested together: one series, one p-value, bit for bit)
             absdist = np.abs(dist["s"].to_numpy())
-            p[rows] = (absdist[None, :] >= np.abs(s[rows])[:, None]) @ dist["prob"].to_numpy()
-            p_min[rows] = dist["prob"].to_numpy()[absdist >= absdist.max()].sum()
+            vals, inv_v = np.unique(absdist, return_inverse=True)
+            mass = np.bincount(inv_v.ravel(), weights=dist["count"].to_numpy(dtype=float))
+            tail = np.cumsum(mass[::-1])[::-1] / mass.sum()
+            p[rows] = tail[np.searchsorted(vals, np.abs(s[rows]))]
+            p_min[rows] = tail[-1]
     p = np.minimum(p, 1.0)
     p_min = np.minimum(p_min, 1.0)
 

@@ -291,3 +291,24 @@ def test_eps2_unbiased_under_independence_eta2_is_not():
         eps.append(S.correlation_ratio(x, y, n_bins=5))
     assert_allclose(np.mean(eta), 4 / 73, atol=0.006)
     assert abs(np.mean(eps)) < 0.006
+
+
+def test_findings_effective_weights_is_the_sensitivity_one():
+    """One implementation: findings.effective_weights returns the category rows of
+    sensitivity.effective_weights (r² share), NA items included."""
+    from pipeline import findings as F
+
+    x, m = _world(5, units=20)
+    x[4, 2] = np.nan
+    units = [f"U{i:02d}" for i in range(20)]
+    item_ids = [f"I{j + 1:02d}" for j in range(24)]
+    items = pd.DataFrame({"year": 2016, "item_id": item_ids, "category": CATS, "max_points": m})
+    scores = pd.DataFrame({"year": 2016, "period": "Y", "unit_id": np.repeat(units, 24), "item_id": np.tile(item_ids, 20),
+                           "points": x.ravel(), "status": np.where(np.isnan(x.ravel()), "na", "ok")})
+    got = F.effective_weights(pd.DataFrame(), items, 2016, scores=scores).set_index("category")
+    ref = S.effective_weights(x, m, CATS)
+    ref = ref[ref["level"] == "category"].set_index("category")
+    assert_allclose(got["effective_share"], ref.loc[got.index, "r2_share"], rtol=1e-12)
+    assert_allclose(got["ratio"], ref.loc[got.index, "ratio"], rtol=1e-12)
+    with pytest.raises(PipelineError):
+        F.effective_weights(pd.DataFrame(), items, 2016)
