@@ -27,8 +27,8 @@ CELLS = [
 How much would the ranking and the list of 20 winning units change under other plausible weights,
 which weighting choices matter most, and does the nominal scheme favour any type, sector or size of unit?
 Methods: one-at-a-time changes, alternative schemes (equal, PCA, benefit-of-the-doubt), Monte Carlo
-uncertainty analysis, Sobol variance-based sensitivity, nominal vs effective weights, SMAA-2 and a
-permutation test of fairness (SPEC §4).
+uncertainty analysis, Sobol indices and Shapley effects of the weights, a separate method-choices
+analysis, nominal vs effective weights, SMAA-2 and a permutation test of fairness (SPEC §4).
 """),
     code("""
 year = 2016
@@ -47,6 +47,7 @@ n_sobol = 256
 """, tags=["parameters"]),
     code("""
 import pipeline.params
+import pipeline.i18n
 import pipeline.io
 import pipeline.notebooks
 import pipeline.plots
@@ -94,15 +95,47 @@ print(narrative.read_uncertainty(unc, top_n=prm.top_n, lang=prm.lang))
 fig = wplots.p_winner_bars(unc, top_n=prm.top_n, lang=prm.lang, names=names, min_p=0.0)
 pipeline.plots.save(fig, out_dir + "/figures/sens_p_winner")
 """),
-    md("## 5 · 方差分解敏感性（Sobol）：权重、评档折算、不适用项规则、合成方式 Sobol indices"),
+    md("""
+## 5 · 方差分解敏感性：只含权重 Variance-based sensitivity of the weights
+
+研究问题是“权重是否公平”，因此本节只让类别权重变化（评档折算、不适用项规则、合成方式保持现行做法）。
+Sobol 指数的设计：各类别权重为独立乘数 U[1−p, 1+p]，再归一到 100；权重只通过占比起作用，故再给出把权重视为单纯形上相依占比的 Shapley 效应（各效应之和等于方差）。
+
+Weights only (grade map, NA rule and aggregation at their official choices). Sobol design: independent
+multipliers U[1 − p, 1 + p], renormalised to 100; Shapley effects treat the weights as dependent shares
+on the simplex (Dirichlet prior of section 4) and sum to the variance.
+"""),
     code("""
 sob = sens.weight_sobol(data.points, data.maxima, prm.n_sobol, seed=prm.seed, groups=data.categories, p=prm.p,
-                        top_n=prm.top_n, na_policy=prm.na_policy, vary_grade_map=True, vary_na_policy=True,
-                        vary_aggregation=True, **data.common())
+                        top_n=prm.top_n, na_policy=prm.na_policy, **data.common())
 pipeline.io.write_table(sob, out_dir + "/tables", "sens_sobol")
 fig = wplots.sobol_bars(sob[sob["target"] == "mean_abs_shift"], lang=prm.lang, n=prm.n_sobol)
 pipeline.plots.save(fig, out_dir + "/figures/sens_sobol")
 print(narrative.read_sobol(sob, lang=prm.lang))
+"""),
+    code("""
+shap = sens.weight_shapley(data.points, data.maxima, 4 * prm.n_sobol, seed=prm.seed, groups=data.categories,
+                           kappa=prm.kappa, top_n=prm.top_n, na_policy=prm.na_policy, **data.common())
+pipeline.io.write_table(shap, out_dir + "/tables", "sens_shapley")
+fig = wplots.shapley_bars(shap, lang=prm.lang, n=4 * prm.n_sobol)
+pipeline.plots.save(fig, out_dir + "/figures/sens_shapley")
+print(narrative.read_shapley(shap, lang=prm.lang))
+"""),
+    md("""
+## 5′ · 方法选择分析（单独列出） Method choices (a separate analysis)
+
+评档折算、不适用项规则与合成方式不是权重；它们对名次的影响取决于对规则所设的先验（见方法说明：不适用项按比例折算 0.6、按零分 0.2、按满分 0.2；算术合成 0.8、几何 0.2；折算比例在现行值 ±0.1 内均匀）。本节结果不用于回答权重是否公平。
+
+Grade map, NA rule and aggregation are not weights; their effect depends on the stated priors (methods
+appendix) and is not part of the answer on the weights.
+"""),
+    code("""
+meth = sens.method_sobol(data.points, data.maxima, prm.n_sobol, seed=prm.seed, groups=data.categories, p=prm.p,
+                         top_n=prm.top_n, na_policy=prm.na_policy, **data.common())
+pipeline.io.write_table(meth, out_dir + "/tables", "sens_method_choices")
+fig = wplots.sobol_bars(meth, lang=prm.lang, title=pipeline.i18n.t("sens_methods_title", prm.lang, n=prm.n_sobol))
+pipeline.plots.save(fig, out_dir + "/figures/sens_methods")
+print(narrative.read_methods(meth, lang=prm.lang))
 """),
     md("## 6 · 名义权重与实际权重 Nominal vs effective weights"),
     code("""
@@ -138,7 +171,8 @@ pipeline.plots.save(fig, out_dir + "/figures/sens_fairness_size")
 """),
     md("## 主要数据 Headline"),
     code("""
-pipeline.notebooks.record(year=data.year, **sens.headline(unc, oat_summary, compare, sob, eff, smaa_res, tests))
+pipeline.notebooks.record(year=data.year, **sens.headline(unc, oat_summary, compare, sob, eff, smaa_res, tests,
+                                                          shap=shap, methods=meth))
 """),
 ]
 
