@@ -219,9 +219,17 @@ def shapley_effects(model: Callable[[np.ndarray], np.ndarray], problem: Mapping,
     z = stats.norm.ppf(0.5 + conf / 2.0)
     eff_conf = share_conf = np.full((d, m), np.nan)
     if n_boot:
-        bo = rng.integers(0, n_outer, size=(n_boot, len(subsets), n_outer))
-        cb = np.stack([inner[np.arange(len(subsets))[:, None], bo[b]].mean(axis=1) for b in range(n_boot)])
-        vb = yv[rng.integers(0, n_var, size=(n_boot, n_var))].var(axis=1, ddof=1)
+        ns = len(subsets)
+        bo = rng.integers(0, n_outer, size=(n_boot, ns, n_outer))
+        # resampling counts per replicate and subset, then one contraction (no loop over replicates)
+        flat = (bo + n_outer * np.arange(n_boot * ns).reshape(n_boot, ns, 1)).ravel()
+        counts = np.bincount(flat, minlength=n_boot * ns * n_outer).reshape(n_boot, ns, n_outer) / n_outer
+        cb = np.einsum("bso,som->bsm", counts, inner)
+        iv = rng.integers(0, n_var, size=(n_boot, n_var))
+        cv = np.bincount((iv + n_var * np.arange(n_boot)[:, None]).ravel(), minlength=n_boot * n_var).reshape(n_boot, n_var)
+        yc = yv - yv.mean(axis=0)  # centred: no cancellation for outputs with a large mean
+        mu = cv @ yc / n_var
+        vb = (cv @ (yc * yc) / n_var - mu**2) * n_var / (n_var - 1)  # unbiased variance of each resample
         eb, _ = effects(cb, vb)
         with np.errstate(invalid="ignore", divide="ignore"):
             sb = np.where(vb[:, None, :] > 0, eb / vb[:, None, :], np.nan)
