@@ -122,7 +122,11 @@ def _indices(fa, fb, fab, counts=None):
     xt = (0.5 * (fa[None] - fab) ** 2).transpose(1, 0, 2).reshape(n, d * m)
     k = counts / n
     mean = (k @ (fa + fb)) / 2.0
-    var = (k @ (fa * fa + fb * fb)) / 2.0 - mean**2
+    m2 = (k @ (fa * fa + fb * fb)) / 2.0
+    var = m2 - mean**2
+    # a replicate whose resampled outputs are (all but) constant has a variance below the rounding
+    # noise of m2 − mean²: its indices are undefined (NaN), not huge
+    var[var <= 1e-10 * m2] = np.nan
     s1 = (k @ x1).reshape(-1, d, m) / var[:, None, :]
     st = (k @ xt).reshape(-1, d, m) / var[:, None, :]
     return s1, st
