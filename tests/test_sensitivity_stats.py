@@ -312,3 +312,11 @@ def test_findings_effective_weights_is_the_sensitivity_one():
     assert_allclose(got["ratio"], ref.loc[got.index, "ratio"], rtol=1e-12)
     with pytest.raises(PipelineError):
         F.effective_weights(pd.DataFrame(), items, 2016)
+
+
+def test_fairness_reading_counts_a_two_level_attribute_once():
+    tests = pd.DataFrame({"attribute": ["type", "type", "sector", "sector", "sector"], "group": ["a", "b", "x", "y", "z"],
+                          "statistic": [2.0, -2.0, 1.0, 0.1, -1.1], "p_holm": [0.01, 0.01, 0.02, 0.9, 0.5],
+                          "reading": ["A+", "B-", "X+", "Y", "Z"]})
+    txt = narrative.read_fairness(tests, lang="en")
+    assert "2 significant" in txt and "A+" in txt and "X+" in txt and "B-" not in txt

@@ -133,9 +133,18 @@ def fairness(compare: pd.DataFrame, unc: pd.DataFrame, attrs: pd.DataFrame, top_
     return outcomes, tests
 
 
+def _significant(tests: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Rows significant after Holm, one per hypothesis (a two-level attribute: the favoured row)."""
+    two = tests.groupby("attribute")["group"].transform("size") == 2
+    return tests[(tests["p_holm"] < alpha) & (~two | (tests["statistic"] > 0))]
+
+
 def read_fairness(tests: pd.DataFrame, alpha: float = 0.05, lang: str = "zh") -> str:
-    """Summary sentence of the favouritism tests (significant after Holm adjustment)."""
-    sig = tests[tests["p_holm"] < alpha]
+    """Summary sentence of the favouritism tests (significant after Holm adjustment).
+
+    A two-level attribute is one hypothesis (its two rows mirror each other): it is read once,
+    from the favoured group's row."""
+    sig = _significant(tests, alpha)
     if sig.empty:
         return t("sens_read_fair_none", lang)
     sep = "" if lang == "zh" else " "
@@ -173,7 +182,7 @@ def headline(unc: pd.DataFrame, oat_summary: pd.DataFrame, compare: pd.DataFrame
         "top_sobol_ST": round(float(sys_sob.iloc[0]["ST"]), 4),
         "max_effective_gap": round(float((cat["r2_share"] - cat["nominal_share"]).abs().max()), 4),
         "n_smaa_top_over_half": int((smaa_res.top_acceptability > 0.5).sum()),
-        "n_fair_significant": int((tests["p_holm"] < alpha).sum()),
+        "n_fair_significant": int(len(_significant(tests, alpha))),
     }
     if shap is not None:
         sh = _target(shap, "mean_abs_shift").sort_values("share", ascending=False)
