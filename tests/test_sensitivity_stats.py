@@ -320,3 +320,12 @@ def test_fairness_reading_counts_a_two_level_attribute_once():
                           "reading": ["A+", "B-", "X+", "Y", "Z"]})
     txt = narrative.read_fairness(tests, lang="en")
     assert "2 significant" in txt and "A+" in txt and "X+" in txt and "B-" not in txt
+
+
+def test_uncertainty_draws_method_choices_from_the_same_prior():
+    """The Monte Carlo analysis and the method-choices Sobol analysis share one stated prior."""
+    from pipeline.sensitivity.uncertainty import _other_factors
+
+    _, pol, geo = _other_factors(np.random.default_rng(1), 200_000, None, True, True, np.array([1.0, 0.8, 0.6]))
+    assert_allclose(np.bincount(pol, minlength=3) / pol.size, [0.6, 0.2, 0.2], atol=0.005)  # prorate, zero, full
+    assert_allclose(geo.mean(), 0.2, atol=0.005)

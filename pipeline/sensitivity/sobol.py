@@ -39,24 +39,10 @@ from scipy.stats import qmc
 from pipeline import config
 from pipeline.errors import PipelineError
 from pipeline.sensitivity._core import Composite, competition_order, fast_rank, mean_abs_shift, ranks_from_order
-from pipeline.sensitivity.uncertainty import _check_grade_bounds
+from pipeline.sensitivity.uncertainty import METHOD_PRIORS, _check_grade_bounds
 
 __all__ = ["saltelli_sample", "sobol_analyze", "sobol_indices", "weight_sobol", "method_sobol", "METHOD_PRIORS"]
 
-#: Stated priors of the method-choices analysis (:func:`method_sobol`). They are assumptions, not
-#: data, and the methods appendix prints them:
-#:
-#: * ``na_policy`` — the rule book's rule ``prorate`` (SPEC §3, the official total) with
-#:   probability 0.6; the two alternatives a reviewer may argue for, ``zero`` (an inapplicable item
-#:   earns nothing) and ``full`` (it counts as full marks), 0.2 each;
-#: * ``aggregation`` — arithmetic (official) 0.8, geometric 0.2 (the main alternative in
-#:   composite-indicator practice, OECD/JRC 2008 *Handbook on Constructing Composite Indicators*
-#:   §6, which penalises unbalanced profiles);
-#: * grade shares of 较好 / 一般 — uniform on
-#:   :data:`~pipeline.sensitivity.uncertainty.DEFAULT_GRADE_BOUNDS` (0.7–0.9 and 0.5–0.7, centred
-#:   on the official 0.8 / 0.6).
-METHOD_PRIORS = {"na_policy": {"prorate": 0.6, "zero": 0.2, "full": 0.2},
-                 "aggregation": {"arithmetic": 0.8, "geometric": 0.2}}
 
 
 def _check_problem(problem: Mapping) -> tuple[list[str], np.ndarray]:
