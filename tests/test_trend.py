@@ -276,3 +276,15 @@ def test_unit_trends_use_reported_precision():
     v = pd.DataFrame({"series_id": "A", "year": range(2012, 2017), "pct_of_max": [80.0, 80.1 + 0.2 - 0.2 + 1e-12, 80.1, 81.0, 82.0]})
     r = trend.unit_trends(v).iloc[0]
     assert r["s"] == _s(np.round(v["pct_of_max"].to_numpy(), 2))
+
+
+def test_findings_make_no_stable_claim_when_untestable():
+    """Four years: no compression finding and no "examined, no significant trend" record either —
+    significance was out of reach (min exact p 0.083), so nothing is claimed; five years are testable."""
+    from pipeline import findings as F
+
+    s4 = pd.DataFrame({"year": range(2013, 2017), "sd": [8.0, 7, 6, 5], "share_ceiling": [0.0, 0.1, 0.2, 0.3]})
+    assert F.rule_ceiling(s4) == []
+    assert not [f for f in F.examined({"system": s4}, []) if f.rule == "ceiling"]
+    s5 = pd.DataFrame({"year": range(2012, 2017), "sd": [5.0, 6.1, 5.2, 6.3, 5.4], "share_ceiling": [0.1, 0.0, 0.1, 0.0, 0.1]})  # sd untied: p_min = 2/5!
+    assert [f for f in F.examined({"system": s5}, []) if f.rule == "ceiling"]
