@@ -167,6 +167,8 @@ def test_weight_shapley_targets_and_rank_outputs():
     # the system column is the same whether or not ranks are also asked for (same draws)
     alone = S.weight_shapley(x, m, 100, seed=2, groups=CATS, n_boot=0)
     assert_allclose(alone["effect"].to_numpy(), sysr["effect"].to_numpy())
+    only = S.weight_shapley(x, m, 20, seed=2, groups=CATS, targets=("rank",), n_boot=0)
+    assert set(only["target"]) == {"rank"} and set(only["unit_id"]) == set(range(15))  # ids keep their type
     with pytest.raises(PipelineError):
         S.weight_shapley(x, m, 10, groups=CATS, targets=("winner",))
 

@@ -314,5 +314,5 @@ def weight_shapley(matrix, weights, n_outer: int = 1000, seed=config.SEED, *, gr
     if want_sys and want_rank:
         sysmask = np.arange(len(res)) < len(names)
     res.insert(0, "target", np.where(sysmask, "mean_abs_shift", "rank"))
-    res.insert(1, "unit_id", np.where(sysmask, "", res["output"]).astype(object))
+    res.insert(1, "unit_id", res["output"].astype(object).where(~np.asarray(sysmask, dtype=bool), ""))
     return res.drop(columns="output")
