@@ -248,10 +248,14 @@ def effective_weights(totals: pd.DataFrame, items: pd.DataFrame, year: int, scor
 
     Parameters
     ----------
-    totals : DataFrame
-        Not used for the measure (kept for the call signature of the report).
-    scores, items : DataFrame
-        The year's item scores and item list (``scores`` is required).
+    totals, items : DataFrame
+        The totals (with ``cat_<category>`` points) and the item list.
+    scores : DataFrame, optional
+        The item scores. With them the components are built from the items (applicable maxima
+        per unit, NA items left out), exactly as in chapter 四. Without them the components are the
+        category points of ``totals`` over the category maxima — the same function on a coarser
+        input, identical when no item is NA; a unit with NA items then counts them as 0 of the full
+        category maximum (pass ``scores`` to avoid that).
 
     Returns
     -------
@@ -262,12 +266,20 @@ def effective_weights(totals: pd.DataFrame, items: pd.DataFrame, year: int, scor
     """
     from pipeline.sensitivity.effective import effective_weights as _eff
 
-    if scores is None:
-        raise PipelineError("findings.effective_weights: the item scores are needed (scores=…)")
-    m = item_matrix(scores, items, year)
-    it = items.loc[items["year"] == year].set_index("item_id").reindex(m.columns)
-    ew = _eff(m.to_numpy(dtype=float), it["max_points"].to_numpy(dtype=float), it["category"].to_numpy(dtype=object),
-              item_ids=list(m.columns))
+    if scores is not None:
+        m = item_matrix(scores, items, year)
+        it = items.loc[items["year"] == year].set_index("item_id").reindex(m.columns)
+        ew = _eff(m.to_numpy(dtype=float), it["max_points"].to_numpy(dtype=float), it["category"].to_numpy(dtype=object),
+                  item_ids=list(m.columns))
+    else:
+        cmax = items.loc[items["year"] == year].groupby("category")["max_points"].sum()
+        cats = [c for c in config.CATEGORIES if c in cmax.index and cmax[c] > 0]
+        cols = [f"cat_{c}" for c in cats]
+        missing = [c for c in cols if c not in totals.columns]
+        if missing:
+            raise PipelineError(f"findings.effective_weights: totals have no column {missing[0]} (year {year})")
+        g = totals.loc[totals["year"] == year, cols].to_numpy(dtype=float)
+        ew = _eff(g, cmax[cats].to_numpy(dtype=float), np.asarray(cats, dtype=object), item_ids=cats)
     out = ew.loc[ew["level"] == "category", ["category", "nominal_share", "r2", "r2_share"]].rename(columns={"r2_share": "effective_share"})
     out = out.reset_index(drop=True)
     out["ratio"] = out["effective_share"] / out["nominal_share"]

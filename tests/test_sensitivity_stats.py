@@ -312,8 +312,17 @@ def test_findings_effective_weights_is_the_sensitivity_one():
     ref = ref[ref["level"] == "category"].set_index("category")
     assert_allclose(got["effective_share"], ref.loc[got.index, "r2_share"], rtol=1e-12)
     assert_allclose(got["ratio"], ref.loc[got.index, "ratio"], rtol=1e-12)
+    # without item scores: the same function on the category points of the totals — identical when no
+    # item is NA (world without NA here), the documented approximation otherwise
+    x2 = np.nan_to_num(x)
+    scores2 = scores.assign(points=x2.ravel(), status="ok")
+    totals = pd.DataFrame({"year": 2016, "unit_id": units,
+                           **{f"cat_{c}": x2[:, CATS == c].sum(axis=1) for c in ["ideology", "organisation", "conduct", "special"]}})
+    a = F.effective_weights(totals, items, 2016, scores=scores2).set_index("category")
+    b = F.effective_weights(totals, items, 2016).set_index("category")
+    assert_allclose(b.loc[a.index, "effective_share"], a["effective_share"], rtol=1e-10)
     with pytest.raises(PipelineError):
-        F.effective_weights(pd.DataFrame(), items, 2016)
+        F.effective_weights(totals.drop(columns="cat_special"), items, 2016)
 
 
 def test_fairness_reading_counts_a_two_level_attribute_once():
