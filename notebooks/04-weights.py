@@ -15,8 +15,8 @@
 # How much would the ranking and the list of 20 winning units change under other plausible weights,
 # which weighting choices matter most, and does the nominal scheme favour any type, sector or size of unit?
 # Methods: one-at-a-time changes, alternative schemes (equal, PCA, benefit-of-the-doubt), Monte Carlo
-# uncertainty analysis, Sobol variance-based sensitivity, nominal vs effective weights, SMAA-2 and a
-# permutation test of fairness (SPEC §4).
+# uncertainty analysis, Sobol indices and Shapley effects of the weights, a separate method-choices
+# analysis, nominal vs effective weights, SMAA-2 and a permutation test of fairness.
 
 # %% tags=["parameters"]
 year = 2016
@@ -36,6 +36,7 @@ n_sobol = 256
 
 # %%
 import pipeline.params
+import pipeline.i18n
 import pipeline.score
 import pipeline.io
 import pipeline.notebooks
@@ -95,16 +96,46 @@ fig = wplots.p_winner_bars(unc, top_n=prm.top_n, lang=prm.lang, names=names, min
 rec.figure("sens_p_winner", fig)
 
 # %% [markdown]
-# ## 5 · 方差分解敏感性（Sobol）：权重、评档折算、不适用项规则、合成方式 Sobol indices
+# ## 5 · 方差分解敏感性：只含权重 Variance-based sensitivity of the weights
+#
+# 研究问题是“权重是否公平”，因此本节只让类别权重变化（评档折算、不适用项规则、合成方式保持现行做法）。
+# Sobol 指数的设计：各类别权重为独立乘数 U[1−p, 1+p]，再归一到 100；权重只通过占比起作用，故再给出把权重视为单纯形上相依占比的 Shapley 效应（各效应之和等于方差）。
+#
+# Weights only (grade map, NA rule and aggregation at their official choices). Sobol design: independent
+# multipliers U[1 − p, 1 + p], renormalised to 100; Shapley effects treat the weights as dependent shares
+# on the simplex (Dirichlet prior of section 4) and sum to the variance.
 
 # %%
 sob = sens.weight_sobol(data.points, data.maxima, prm.n_sobol, seed=prm.seed, groups=data.categories, p=prm.p,
-                        top_n=prm.top_n, na_policy=prm.na_policy, vary_grade_map=True, vary_na_policy=True,
-                        vary_aggregation=True, **data.common())
+                        top_n=prm.top_n, na_policy=prm.na_policy, **data.common())
 rec.table("sens_sobol", sob)
 fig = wplots.sobol_bars(sob[sob["target"] == "mean_abs_shift"], lang=prm.lang, n=prm.n_sobol)
 rec.figure("sens_sobol", fig)
 rec.reading(narrative.read_sobol(sob, lang=prm.lang))
+
+# %%
+shap = sens.weight_shapley(data.points, data.maxima, 4 * prm.n_sobol, seed=prm.seed, groups=data.categories,
+                           kappa=prm.kappa, top_n=prm.top_n, na_policy=prm.na_policy, **data.common())
+rec.table("sens_shapley", shap)
+fig = wplots.shapley_bars(shap, lang=prm.lang, n=4 * prm.n_sobol)
+rec.figure("sens_shapley", fig)
+rec.reading(narrative.read_shapley(shap, lang=prm.lang))
+
+# %% [markdown]
+# ## 5′ · 方法选择分析（单独列出） Method choices (a separate analysis)
+#
+# 评档折算、不适用项规则与合成方式不是权重；它们对名次的影响取决于对规则所设的先验（见方法说明：不适用项按比例折算 0.6、按零分 0.2、按满分 0.2；算术合成 0.8、几何 0.2；折算比例在现行值 ±0.1 内均匀）。本节结果不用于回答权重是否公平。
+#
+# Grade map, NA rule and aggregation are not weights; their effect depends on the stated priors (methods
+# appendix) and is not part of the answer on the weights.
+
+# %%
+meth = sens.method_sobol(data.points, data.maxima, prm.n_sobol, seed=prm.seed, groups=data.categories, p=prm.p,
+                         top_n=prm.top_n, na_policy=prm.na_policy, **data.common())
+rec.table("sens_method_choices", meth)
+fig = wplots.sobol_bars(meth, lang=prm.lang, title=pipeline.i18n.t("sens_methods_title", prm.lang, n=prm.n_sobol))
+rec.figure("sens_methods", fig)
+rec.reading(narrative.read_methods(meth, lang=prm.lang))
 
 # %% [markdown]
 # ## 6 · 名义权重与实际权重 Nominal vs effective weights
@@ -148,4 +179,4 @@ rec.figure("sens_fairness_size", fig)
 # ## 主要数据 Headline
 
 # %%
-rec.headline(year=data.year, **sens.headline(unc, oat_summary, compare, sob, eff, smaa_res, tests))
+rec.headline(year=data.year, **sens.headline(unc, oat_summary, compare, sob, eff, smaa_res, tests, shap=shap, methods=meth))

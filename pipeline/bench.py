@@ -46,7 +46,8 @@ def render(results: dict[str, list[dict]]) -> str:
         for r in rows:
             v = r.get("value")
             v = f"{v:,.4g}" if isinstance(v, (int, float)) else str(v)
-            lines.append(f"| {r.get('name','')} | {v} | {r.get('unit','')} | {r.get('target','')} | {r.get('note','')} |")
+            cells = [str(x).replace("|", "\\|") for x in (r.get("name", ""), v, r.get("unit", ""), r.get("target", ""), r.get("note", ""))]
+            lines.append("| " + " | ".join(cells) + " |")  # a '|' inside a cell is escaped, not a column
         lines.append("")
     lines.append(END)
     return "\n".join(lines)

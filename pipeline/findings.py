@@ -34,7 +34,6 @@ from pipeline.i18n import t
 
 __all__ = [
     "Finding",
-    "effective_weights",
     "peer_evidence",
     "always_winners",
     "rule_winner_stability",
@@ -137,39 +136,6 @@ class Finding:
 # --------------------------------------------------------------------------------------------
 
 
-def effective_weights(totals: pd.DataFrame, items: pd.DataFrame, year: int) -> pd.DataFrame:
-    """Nominal vs effective weight of each category in one year.
-
-    The effective weight of a category is its squared Pearson correlation with the total,
-    normalised over categories (Paruolo, Saisana & Saltelli 2013, "Ratings and rankings: voodoo
-    or science?", J. R. Stat. Soc. A 176(3): the correlation ratio / squared correlation as the
-    "main effect" of an indicator on a composite).
-
-    Returns
-    -------
-    DataFrame
-        One row per category: ``category``; ``nominal_share`` = category max / total max;
-        ``r2`` = squared correlation of the category points with ``total``;
-        ``effective_share`` = r2 / Σ r2; ``ratio`` = effective_share / nominal_share.
-    """
-    g = totals.loc[totals["year"] == year]
-    it = items.loc[items["year"] == year]
-    cmax = it.groupby("category")["max_points"].sum()
-    rows = []
-    for c in config.CATEGORIES:
-        if c not in cmax.index or cmax[c] <= 0:
-            continue
-        x = g[f"cat_{c}"].astype(float).to_numpy()
-        y = g["total"].astype(float).to_numpy()
-        r = np.corrcoef(x, y)[0, 1] if np.std(x) > 0 and np.std(y) > 0 else 0.0
-        rows.append({"category": c, "nominal_share": cmax[c] / cmax.sum(), "r2": float(r) ** 2})
-    out = pd.DataFrame(rows)
-    s = out["r2"].sum()
-    out["effective_share"] = out["r2"] / s if s > 0 else np.nan
-    out["ratio"] = out["effective_share"] / out["nominal_share"]
-    return out
-
-
 # --------------------------------------------------------------------------------------------
 # Rules: evidence table → list[Finding] (empty when nothing is noteworthy)
 # --------------------------------------------------------------------------------------------
@@ -229,43 +195,53 @@ def rule_flat_items(items: pd.DataFrame, full_share_min: float = 0.8, r_min: flo
     ]
 
 
-def ceiling_tests(system: pd.DataFrame) -> dict[str, tuple[float, float]]:
-    """Kendall's tau of ``share_ceiling`` and of ``sd`` against the year (``scipy.stats.kendalltau``).
+def ceiling_tests(system: pd.DataFrame, alpha: float = 0.05) -> dict[str, tuple[float, float]]:
+    """Trend of ``share_ceiling`` and of ``sd`` over the years: the Mann–Kendall test of
+    :func:`pipeline.trend.mann_kendall_many` — exact for ≤ 10 years, at the reported precision
+    (:data:`pipeline.trend.SYSTEM_DECIMALS`) — the very test chapter 三 reports, so a series has
+    one p-value in every chapter.
 
     Returns
     -------
     dict
-        ``{"share_ceiling": (tau, p), "sd": (tau, p)}``; ``p`` is the two-sided p-value when the
-        trend goes the compressing way (ceiling share up, sd down), else 1.0; a constant series
-        gives ``(0.0, 1.0)``.
+        ``{"share_ceiling": (tau, p, p_min), "sd": (tau, p, p_min)}``: Kendall τ_b with the year,
+        the two-sided p-value and the smallest attainable p-value for the series (p_min ≥ alpha:
+        too short to test). A constant series gives τ = 0 and p = 1.
     """
+    from pipeline import trend
+
     s = system.sort_values("year")
-    yrs = s["year"].to_numpy()
-    res = {}
-    for col, sign in (("share_ceiling", 1), ("sd", -1)):
-        v = s[col].to_numpy(dtype=float)
-        if np.nanstd(v) == 0:
-            res[col] = (0.0, 1.0)
-            continue
-        tau, p = stats.kendalltau(yrs, v)
-        res[col] = (float(tau), float(p) if np.sign(tau) == sign else 1.0)
-    return res
+    cols = ["share_ceiling", "sd"]
+    res = trend.mann_kendall_many(s[cols].to_numpy(dtype=float).T, s["year"].to_numpy(dtype=float), alpha=alpha,
+                                  decimals=[trend.SYSTEM_DECIMALS[c] for c in cols])
+    return {c: (float(np.nan_to_num(res["tau"].iloc[k])), float(np.nan_to_num(res["p"].iloc[k], nan=1.0)),
+                float(np.nan_to_num(res["p_min"].iloc[k], nan=1.0))) for k, c in enumerate(cols)}
+
+
+def _ceiling_testable(res: dict, alpha: float) -> bool:
+    """Can the ceiling tests reach significance at all (``p_min`` < alpha for either series)?"""
+    return min(res["share_ceiling"][2], res["sd"][2]) < alpha
+
+
+def _compressing(res: dict, alpha: float) -> list[float]:
+    """p-values of the series that trend the compressing way (ceiling share up, sd down) at p < alpha."""
+    return [p for c, sign in (("share_ceiling", 1), ("sd", -1)) for tau, p, _ in [res[c]] if p < alpha and np.sign(tau) == sign]
 
 
 def rule_ceiling(system: pd.DataFrame, alpha: float = 0.05, min_years: int = 4) -> list[Finding]:
     """Scores compressing toward the ceiling over the years.
 
-    ``system`` is :func:`system_by_year`. Kendall's tau of ``share_ceiling`` and of ``sd`` against
-    the year (``scipy.stats.kendalltau``, exact p for small untied samples). Fires when the
-    ceiling share rises or the spread falls with a two-sided p < ``alpha`` (the trend must also
-    go that way). Two-sided, like the trend tests of the vertical chapter (Mann–Kendall), so
-    that the report never calls a trend significant in one chapter and not in another.
+    ``system`` is :func:`pipeline.trend.system`. The Mann–Kendall test of :func:`ceiling_tests` (the
+    one of chapter 三: exact, at the reported precision) of ``share_ceiling`` and of ``sd``
+    against the year. Fires when the ceiling share rises or the spread falls with a two-sided
+    p < ``alpha``; ``p`` is the smallest such p-value, the number chapter 三 shows for that series.
     """
     if system is None or len(system) < min_years:
         return []
     s = system.sort_values("year")
-    res = ceiling_tests(s)
-    if min(res["share_ceiling"][1], res["sd"][1]) >= alpha:
+    res = ceiling_tests(s, alpha)
+    hits = _compressing(res, alpha)
+    if not hits:
         return []
     first, last = s.iloc[0], s.iloc[-1]
     return [
@@ -279,7 +255,7 @@ def rule_ceiling(system: pd.DataFrame, alpha: float = 0.05, min_years: int = 4) 
                 "ceil_last": float(last["share_ceiling"]),
                 "sd_first": float(first["sd"]),
                 "sd_last": float(last["sd"]),
-                "p": min(res["share_ceiling"][1], res["sd"][1]),
+                "p": min(hits),
             },
             {},
             ("fig:system", "tab:system"),
@@ -542,8 +518,8 @@ def examined(evidence: dict, found: list[Finding], top_n: int = config.TOP_N) ->
             names["sig"] = ("group", [f"{a}:{g}" for a, g in zip(sig["attribute"], sig["group"])])
         ok("group_favour", vals, names, ("tab:fairness",), variant)
     system = e.get("system")
-    if "ceiling" not in fired and system is not None and len(system) >= 4:
-        s = system.sort_values("year")
+    if "ceiling" not in fired and system is not None and len(system) >= 4 and _ceiling_testable(ceiling_tests(system), 0.05):
+        s = system.sort_values("year")  # (too few years for significance to be reachable: no "ok" claim)
         res = ceiling_tests(s)
         a, b = s.iloc[0], s.iloc[-1]
         ok("ceiling", {"first": int(a["year"]), "last": int(b["year"]), "sd_first": float(a["sd"]), "sd_last": float(b["sd"]), "p_sd": res["sd"][1],

@@ -25,6 +25,16 @@ Definitions
   :math:`(y_j - y_i)/(x_j - x_i)`; its 95 % interval is Sen's (1968, eq. 2.6) distribution-free
   interval from the order statistics of the slopes, as in ``scipy.stats.theilslopes``.
 * **Benjamini–Hochberg** (1995) adjusted p-values (``q``) across units.
+* **Reported precision.** A series is tested at the precision it is shown in (``decimals``):
+  values are rounded first, so values that print alike are ties. Without this, float noise
+  (0.30000000000000004 vs 0.3) turns a tie into a ±1 in S and changes the exact p-value.
+  :data:`SYSTEM_DECIMALS` / :data:`VALUE_DECIMALS` fix the precision of the series the report
+  tests; every caller (chapter 三, the findings of chapter 五) goes through
+  :func:`mann_kendall_many`, so a series has one p-value everywhere.
+* **Reachability.** ``p_min`` is the smallest p-value the test can give for the row's length and
+  ties (:math:`P(|S| \\ge D - T_y)`, the exact or normal tail at the largest attainable |S|).
+  When ``p_min ≥ alpha`` no data could be significant (n = 4 without ties: 2/4! = 0.083), and a
+  verdict must say "too short to test", never "stable".
 
 Everything runs on a units × years matrix at once (:func:`mann_kendall_many`); the single-series
 :func:`mann_kendall` is a one-row call of it.
@@ -52,10 +62,30 @@ __all__ = [
     "read_trends",
     "read_system",
     "EXACT_MAX_N",
+    "SYSTEM_DECIMALS",
+    "VALUE_DECIMALS",
+    "min_testable_n",
 ]
 
 #: Series up to this length get the exact Mann–Kendall p-value.
 EXACT_MAX_N = 10
+
+#: Precision at which the system series are shown (report tables: points to 2 decimals, shares
+#: to 3) and therefore tested.
+SYSTEM_DECIMALS = {"sd": 2, "iqr": 2, "cut_gap": 2, "mean": 2, "median": 2, "cut": 2, "share_ceiling": 3, "cv": 3}
+
+#: Precision at which the per-unit series of :func:`unit_trends` are tested.
+VALUE_DECIMALS = {"pct_of_max": 2, "z": 2, "percentile": 2, "rank": 0}
+
+
+def min_testable_n(alpha: float = 0.05) -> int:
+    """Smallest series length whose exact Mann–Kendall test can reach p < ``alpha`` (no ties):
+    the smallest n with 2/n! < alpha (5 at 0.05: 2/4! = 0.083, 2/5! = 0.017)."""
+    n, f = 2, 2
+    while 2.0 / f >= alpha:
+        n += 1
+        f *= n
+    return n
 
 
 # ---------------------------------------------------------------------------------------------
@@ -130,6 +160,7 @@ def mann_kendall_many(
     alpha: float = 0.05,
     exact_max_n: int = EXACT_MAX_N,
     continuity: bool = True,
+    decimals=None,
 ) -> pd.DataFrame:
     """Mann–Kendall test and Theil–Sen slope for every row of a series × time matrix.
 
@@ -145,13 +176,17 @@ def mann_kendall_many(
         Rows with at most this many observations get the exact p-value.
     continuity : bool
         Continuity correction in the normal approximation.
+    decimals : int or sequence of int, optional
+        Round the values (all rows, or one precision per row) to the precision they are reported
+        at before testing, so that values shown alike are ties (module docstring).
 
     Returns
     -------
     DataFrame
         One row per input row: ``n`` (observations used), ``s`` (Mann–Kendall S), ``var_s``
         (tie-corrected variance of S under H0), ``z`` (normal score), ``tau`` (Kendall τ_b),
-        ``p`` (two-sided p-value), ``p_method`` (``exact`` / ``normal``), ``slope`` (Theil–Sen,
+        ``p`` (two-sided p-value), ``p_min`` (smallest attainable p for this n and tie pattern),
+        ``p_method`` (``exact`` / ``normal``), ``slope`` (Theil–Sen,
         units of value per unit of x), ``slope_low`` / ``slope_high`` (Sen's interval).
         Rows with fewer than 2 observations get NaN.
     """
@@ -159,6 +194,9 @@ def mann_kendall_many(
     if y.ndim == 1:
         y = y[None, :]
     m, n = y.shape
+    if decimals is not None:
+        dec = np.broadcast_to(np.asarray(decimals, dtype=int).reshape(-1), (m,)) if np.ndim(decimals) else np.full(m, int(decimals))
+        y = np.vstack([np.round(y[r], int(dec[r])) for r in range(m)]) if np.unique(dec).size > 1 else np.round(y, int(dec[0]))
     x = np.arange(n, dtype=float) if x is None else np.asarray(x, dtype=float)
     if x.shape != (n,):
         raise PipelineError(f"mann_kendall: {n} values per series but {x.size} time points")
@@ -185,6 +223,10 @@ def mann_kendall_many(
         num = s - np.sign(s) if continuity else s.astype(float)
         z = np.where(var_s > 0, num / np.sqrt(var_s), 0.0)
     p = 2.0 * stats.norm.sf(np.abs(z))
+    smax = d - ty  # largest attainable |S| (every untied pair concordant)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zmax = np.where(var_s > 0, (smax - np.where(continuity, np.sign(smax), 0)) / np.sqrt(var_s), 0.0)
+    p_min = 2.0 * stats.norm.sf(np.abs(zmax))
     method = np.where(nv <= exact_max_n, "exact", "normal").astype(object)
 
     # exact p: one null distribution per distinct (n, tie pattern), looked up for its rows
@@ -200,9 +242,16 @@ def mann_kendall_many(
             sizes = tuple(int(v) for v, k in zip(vals, cnt) for _ in range(k // v))
             dist = s_distribution(int(len(cs)), sizes)
             rows = idx[inv == u]
+            # tail P(|S| ≥ v) per attainable |S|, looked up (not a matrix product, whose float rounding
+            # would depend on how many rows are tested together: one series, one p-value, bit for bit)
             absdist = np.abs(dist["s"].to_numpy())
-            p[rows] = (absdist[None, :] >= np.abs(s[rows])[:, None]) @ dist["prob"].to_numpy()
+            vals, inv_v = np.unique(absdist, return_inverse=True)
+            mass = np.bincount(inv_v.ravel(), weights=dist["count"].to_numpy(dtype=float))
+            tail = np.cumsum(mass[::-1])[::-1] / mass.sum()
+            p[rows] = tail[np.searchsorted(vals, np.abs(s[rows]))]
+            p_min[rows] = tail[-1]
     p = np.minimum(p, 1.0)
+    p_min = np.minimum(p_min, 1.0)
 
     # Theil–Sen slope and Sen's interval (order statistics of the pairwise slopes)
     dx = x[j] - x[i]
@@ -230,6 +279,7 @@ def mann_kendall_many(
             "z": z,
             "tau": tau,
             "p": p,
+            "p_min": p_min,
             "p_method": method,
             "slope": med,
             "slope_low": lo,
@@ -237,13 +287,14 @@ def mann_kendall_many(
         }
     )
     if bad.any():
-        cols = ["var_s", "z", "tau", "p", "slope", "slope_low", "slope_high"]
+        cols = ["var_s", "z", "tau", "p", "p_min", "slope", "slope_low", "slope_high"]
         out.loc[bad, cols] = np.nan
         out.loc[bad, "p_method"] = "none"
     return out
 
 
-def mann_kendall(y, x=None, alpha: float = 0.05, exact_max_n: int = EXACT_MAX_N, continuity: bool = True) -> dict:
+def mann_kendall(y, x=None, alpha: float = 0.05, exact_max_n: int = EXACT_MAX_N, continuity: bool = True,
+                 decimals: int | None = None) -> dict:
     """Mann–Kendall trend test and Theil–Sen slope of one series.
 
     Parameters
@@ -252,7 +303,7 @@ def mann_kendall(y, x=None, alpha: float = 0.05, exact_max_n: int = EXACT_MAX_N,
         Values in time order (NaN values are left out).
     x : array_like, optional
         Times (default ``0, 1, …``); the slope is per unit of ``x``.
-    alpha, exact_max_n, continuity
+    alpha, exact_max_n, continuity, decimals
         See :func:`mann_kendall_many`.
 
     Returns
@@ -268,7 +319,8 @@ def mann_kendall(y, x=None, alpha: float = 0.05, exact_max_n: int = EXACT_MAX_N,
     (6, 0.0833)
     """
     arr = np.asarray(y, dtype=float).ravel()
-    row = mann_kendall_many(arr[None, :], x, alpha=alpha, exact_max_n=exact_max_n, continuity=continuity).iloc[0]
+    row = mann_kendall_many(arr[None, :], x, alpha=alpha, exact_max_n=exact_max_n, continuity=continuity,
+                            decimals=decimals).iloc[0]
     out = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
     out["n"] = int(out["n"])
     out["s"] = int(out["s"])
@@ -307,6 +359,7 @@ def unit_trends(
     years: tuple[int, int] | None = None,
     alpha: float = 0.05,
     min_years: int = 3,
+    decimals: int | None = None,
 ) -> pd.DataFrame:
     """Per-unit Theil–Sen slope and Mann–Kendall test, with Benjamini–Hochberg across units.
 
@@ -326,6 +379,8 @@ def unit_trends(
         Significance level for ``direction`` and 1 − confidence of the slope interval.
     min_years : int
         Series with fewer observations get no test (NaN).
+    decimals : int, optional
+        Precision of the test (default :data:`VALUE_DECIMALS` of ``value``; module docstring).
 
     Returns
     -------
@@ -342,13 +397,14 @@ def unit_trends(
         raise PipelineError("unit_trends: no rows in the chosen years")
     wide = v.pivot_table(index=by, columns="year", values=value, aggfunc="first").sort_index(axis=1)
     yrs = wide.columns.to_numpy(dtype=float)
-    res = mann_kendall_many(wide.to_numpy(dtype=float), yrs, alpha=alpha)
+    dec = VALUE_DECIMALS.get(value) if decimals is None else decimals
+    res = mann_kendall_many(wide.to_numpy(dtype=float), yrs, alpha=alpha, decimals=dec)
     res.insert(0, by, wide.index.to_numpy())
     obs = wide.notna().to_numpy()
     res.insert(1, "first_year", np.where(obs.any(1), yrs[np.argmax(obs, axis=1)], np.nan))
     res.insert(2, "last_year", np.where(obs.any(1), yrs[obs.shape[1] - 1 - np.argmax(obs[:, ::-1], axis=1)], np.nan))
     few = res["n"] < min_years
-    res.loc[few, ["var_s", "z", "tau", "p", "slope", "slope_low", "slope_high"]] = np.nan
+    res.loc[few, ["var_s", "z", "tau", "p", "p_min", "slope", "slope_low", "slope_high"]] = np.nan
     res.loc[few, "p_method"] = "none"
     res["q"] = bh(res["p"].to_numpy())
     sig = res["q"] < alpha
@@ -402,26 +458,33 @@ def discrimination(sys_by_year: pd.DataFrame, alpha: float = 0.05) -> tuple[pd.D
     * ``losing`` — dispersion shrinks (``sd`` or ``iqr`` with a significant downward trend) or
       the ceiling share grows significantly;
     * ``gaining`` — dispersion grows significantly and the ceiling share does not;
-    * ``stable`` — none of these trends is significant at ``alpha``;
-    * ``too_short`` — fewer than 4 years.
+    * ``stable`` — none of these trends is significant at ``alpha`` although significance was
+      reachable;
+    * ``too_short`` — significance is out of reach for every one of ``sd``, ``iqr`` and
+      ``share_ceiling`` (``p_min`` ≥ ``alpha``: e.g. 4 years, whose smallest exact p is 0.083):
+      "not enough years to test", never "stable".
+
+    The series are tested at their reported precision (:data:`SYSTEM_DECIMALS`).
 
     Returns
     -------
     (DataFrame, str)
         Per metric: ``metric``, ``first`` / ``last`` (values in the first and last year),
-        ``n``, ``s``, ``tau``, ``p``, ``p_method``, ``slope``, ``slope_low``, ``slope_high``,
+        ``n``, ``s``, ``tau``, ``p``, ``p_min``, ``p_method``, ``slope``, ``slope_low``, ``slope_high``,
         ``significant`` (p < alpha), ``direction`` (up / down / none); and the verdict key.
     """
     s = sys_by_year.sort_values("year")
     metrics = ["sd", "iqr", "share_ceiling", "cut_gap", "mean"]
-    res = mann_kendall_many(s[metrics].to_numpy(dtype=float).T, s["year"].to_numpy(dtype=float), alpha=alpha)
+    res = mann_kendall_many(s[metrics].to_numpy(dtype=float).T, s["year"].to_numpy(dtype=float), alpha=alpha,
+                            decimals=[SYSTEM_DECIMALS[k] for k in metrics])
     res.insert(0, "metric", metrics)
     res.insert(1, "first", s[metrics].iloc[0].to_numpy() if len(s) else np.nan)
     res.insert(2, "last", s[metrics].iloc[-1].to_numpy() if len(s) else np.nan)
     res["significant"] = res["p"] < alpha
     res["direction"] = np.where(res["significant"] & (res["s"] > 0), "up", np.where(res["significant"] & (res["s"] < 0), "down", "none"))
     d = res.set_index("metric")["direction"]
-    if len(s) < 4:
+    reach = res.set_index("metric")["p_min"].reindex(["sd", "iqr", "share_ceiling"])
+    if len(s) < 2 or not (reach < alpha).any():
         verdict = "too_short"
     elif d["sd"] == "down" or d["iqr"] == "down" or d["share_ceiling"] == "up":
         verdict = "losing"
@@ -451,7 +514,7 @@ def read_system(sys_by_year: pd.DataFrame, tests: pd.DataFrame, verdict: str, la
     if len(s) < 2:
         return t("rep_ov_system_one", lang)
     if verdict == "too_short":
-        return t("cmp_read_system_short", lang, n=len(s))
+        return t("cmp_read_system_short", lang, n=len(s), n_min=min_testable_n())
     m = tests.set_index("metric")
     return t(
         "cmp_read_system",

@@ -112,8 +112,15 @@ def test_effective_weights_constant_category_has_no_effect():
     a = rng.uniform(20, 40, 30)
     totals = pd.DataFrame({"year": 2015, "unit_id": range(30), "cat_ideology": a, "cat_organisation": 30.0, "cat_conduct": a / 2, "cat_special": 0.0})
     totals["total"] = totals[["cat_ideology", "cat_organisation", "cat_conduct"]].sum(axis=1)
-    items = pd.DataFrame({"year": 2015, "category": ["ideology", "organisation", "conduct", "special"], "max_points": [40.0, 30.0, 20.0, 10.0]})
-    ew = F.effective_weights(totals, items, 2015).set_index("category")
+    items = pd.DataFrame({"year": 2015, "item_id": ["I01", "I02", "I03", "I04"], "category": ["ideology", "organisation", "conduct", "special"],
+                          "max_points": [40.0, 30.0, 20.0, 10.0]})
+    pts = totals[["cat_ideology", "cat_organisation", "cat_conduct", "cat_special"]].to_numpy()  # one item per category
+    # the one implementation (chapter 四's table), in the shape the rule reads
+    from pipeline.report.year import _effective_from_chapter
+    from pipeline.sensitivity import effective_weights
+
+    tab = effective_weights(pts, items["max_points"].to_numpy(), items["category"].to_numpy(dtype=object), item_ids=list(items["item_id"]))
+    ew = _effective_from_chapter(tab).set_index("category")
     # total is an affine function of cat_ideology (and of cat_conduct): r² = 1 for both, 0 for the
     # constants → effective shares 0.5, 0, 0.5, 0 (analytic)
     assert ew["effective_share"].to_dict() == pytest.approx({"ideology": 0.5, "organisation": 0.0, "conduct": 0.5, "special": 0.0})

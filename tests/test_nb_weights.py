@@ -33,6 +33,16 @@ def test_notebook_04_runs_and_records(world, tmp_path, monkeypatch):
     assert (out / "figures" / "sens_rank_intervals.png").exists()
     assert (out / "figures" / "sens_sobol.svg").exists()
     assert set(read_table(out / "tables", "sens_fairness_tests")["attribute"]) == {"type", "sector", "size"}
+    # issue #10: the weights answer reads weight factors only; method choices are a table of their own
+    sob = read_table(out / "tables", "sens_sobol")
+    assert sob["factor"].str.startswith("w_").all()
+    assert rec["top_sobol_factor"].startswith("w_") and rec["top_shapley_factor"].startswith("w_")
+    shap = read_table(out / "tables", "sens_shapley")
+    sysr = shap[shap["target"] == "mean_abs_shift"]
+    assert abs(sysr["share"].sum() - 1) < 1e-9  # Shapley effects sum to the variance
+    meth = read_table(out / "tables", "sens_method_choices")
+    assert {"na_policy", "aggregation"} <= set(meth["factor"]) and rec["top_method_factor"] in set(meth["factor"])
+    assert (out / "figures" / "sens_shapley.svg").exists() and (out / "figures" / "sens_methods.svg").exists()
 
 
 def test_notebook_04_is_thin():

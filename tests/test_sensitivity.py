@@ -396,12 +396,16 @@ def test_one_at_a_time_against_direct_reweighting():
 
 
 def test_effective_weights_orthogonal_items():
-    """Two orthogonal binary items of equal weight: r² = ½ each, and η² = r² for a binary x (analytic)."""
+    """Two orthogonal binary items of equal weight: r² = ½ each, and η² = r² = ½ for a binary x (analytic).
+    Bias-corrected ε² (Kelley 1935) by hand: n = 12, k = 2, y ∝ (0, 1, 1, 2) × 3: SS_t = 6, SS_b = 3,
+    SS_w = 3 → ε² = 1 − (3/10)/(6/11) = 0.45."""
     x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]] * 3, dtype=float)
     eff = S.effective_weights(x, [1.0, 1.0], ["ideology", "conduct"])
     items = eff[eff["level"] == "item"]
     assert_allclose(items["r2"], [0.5, 0.5])
-    assert_allclose(items["eta2"], [0.5, 0.5])
+    assert_allclose(items["eps2"], [0.45, 0.45])
+    assert_allclose(items["eps2_share"], [0.5, 0.5])
+    assert_allclose(S.correlation_ratio(x[:, 0], x.sum(axis=1), corrected=False), 0.5)
     assert_allclose(items["r2_share"], [0.5, 0.5])
     assert_allclose(items["ratio"], [1.0, 1.0])
 

@@ -198,3 +198,93 @@ def test_unit_trends_bh_and_direction():
     assert top["p"] == pytest.approx(2 / math.factorial(8))  # strictly increasing: exact
     assert top["q"] == pytest.approx(stats.false_discovery_control(res["p"].to_numpy())[0])
     assert top["slope"] == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------- issue #10: one test everywhere
+def test_reported_precision_turns_float_near_ties_into_ties():
+    """0.1 + 0.2 = 0.30000000000000004 prints as 0.30: at 2 decimals the two values are a tie, S drops
+    by one pair and the exact p is the tied enumeration's (brute force on the rounded values)."""
+    raw = [0.1, 0.3, 0.1 + 0.2, 0.5, 0.6]
+    loose = trend.mann_kendall(raw)
+    tied = trend.mann_kendall(raw, decimals=2)
+    assert loose["s"] == _s(raw) == 10 and tied["s"] == 9  # all 10 pairs rise; rounded, one pair is tied
+    assert tied["p"] == pytest.approx(_brute_p(np.round(raw, 2)))
+    assert tied["p"] != pytest.approx(loose["p"])
+    # one precision per row: a matrix call equals the single calls
+    raw2 = [1.04, 1.01, 1.2, 1.3, 1.0]
+    many = trend.mann_kendall_many(np.array([raw, raw2]), decimals=[2, 1])
+    assert many["s"].tolist() == [9, _s(np.round(raw2, 1))] == [trend.mann_kendall(raw, decimals=2)["s"], trend.mann_kendall(raw2, decimals=1)["s"]]
+    assert many["p"].tolist() == [tied["p"], trend.mann_kendall(raw2, decimals=1)["p"]]
+
+
+def test_p_min_and_min_testable_n():
+    """Smallest attainable p = 2/n! without ties (only the sorted and the reversed order reach |S| = D):
+    n = 4 → 1/12 = 0.083 (never significant at 0.05), n = 5 → 1/60; with ties, brute force over the
+    orderings of the multiset. min_testable_n(0.05) = 5."""
+    r = trend.mann_kendall([3, 1, 4, 2])
+    assert r["p_min"] == pytest.approx(2 / math.factorial(4))
+    assert trend.mann_kendall([1, 2, 3, 4, 5])["p_min"] == pytest.approx(2 / math.factorial(5))
+    y = [1, 1, 2, 3, 4]
+    perms = np.array(list(itertools.permutations(y)), dtype=float)
+    i, j = np.triu_indices(5, 1)
+    s = np.abs(np.sign(perms[:, j] - perms[:, i]).sum(axis=1))
+    assert trend.mann_kendall(y)["p_min"] == pytest.approx(np.mean(s >= s.max()))
+    assert trend.min_testable_n(0.05) == 5 and trend.min_testable_n(0.01) == 6
+
+
+def test_four_years_is_too_short_not_stable():
+    """n = 4: even a perfectly monotone series has p = 0.083 ≥ 0.05, so the verdict is too_short, and
+    the reading says the span cannot be tested (不足以检验)."""
+    sysd = _system(np.array([8.0, 7, 6, 5]), np.zeros(4), range(2013, 2017))
+    tests, v = trend.discrimination(sysd)
+    assert v == "too_short"
+    assert (tests["p_min"] >= 0.05).all()
+    assert "不足以检验" in trend.read_system(sysd, tests, v, lang="zh")
+    assert "5" in trend.read_system(sysd, tests, v, lang="en")
+    # five monotone years are testable
+    _, v5 = trend.discrimination(_system(np.linspace(8, 4, 5), np.zeros(5), range(2012, 2017)))
+    assert v5 == "losing"
+
+
+def test_same_p_value_for_the_same_series_everywhere():
+    """Chapter 三 (trend.discrimination), chapter 五 (findings.ceiling_tests / rule_ceiling) and the plain
+    trend.mann_kendall at the reported precision give one p-value per series — including tied 8-year
+    series where scipy's asymptotic kendalltau (the old findings test) disagreed."""
+    from pipeline import findings as F
+
+    rng = np.random.default_rng(10)
+    for _ in range(40):
+        sd = np.round(rng.choice([4.0, 4.5, 5.0, 5.5], 8), 2)
+        ceil = rng.choice([0.0, 0.05, 0.1, 0.15], 8)
+        sysd = _system(sd, ceil)
+        tests, _ = trend.discrimination(sysd)
+        ct = F.ceiling_tests(sysd)
+        m = tests.set_index("metric")
+        assert ct["sd"][1] == m.loc["sd", "p"]
+        assert ct["share_ceiling"][1] == m.loc["share_ceiling", "p"]
+        assert ct["sd"][1] == trend.mann_kendall(sd, decimals=trend.SYSTEM_DECIMALS["sd"])["p"]
+        assert ct["sd"][1] == pytest.approx(_brute_p(sd)) if len(set(sd)) < 8 else True
+    # the finding fires with the p-value chapter 三 shows for the compressing series
+    sysd = _system(np.linspace(8, 3, 8), np.zeros(8))
+    (f,) = F.rule_ceiling(sysd)
+    tests, _ = trend.discrimination(sysd)
+    assert f.values["p"] == tests.set_index("metric").loc["sd", "p"]
+
+
+def test_unit_trends_use_reported_precision():
+    """unit_trends tests pct_of_max at 2 decimals: a float near-tie is a tie (S as on the rounded series)."""
+    v = pd.DataFrame({"series_id": "A", "year": range(2012, 2017), "pct_of_max": [80.0, 80.1 + 0.2 - 0.2 + 1e-12, 80.1, 81.0, 82.0]})
+    r = trend.unit_trends(v).iloc[0]
+    assert r["s"] == _s(np.round(v["pct_of_max"].to_numpy(), 2))
+
+
+def test_findings_make_no_stable_claim_when_untestable():
+    """Four years: no compression finding and no "examined, no significant trend" record either —
+    significance was out of reach (min exact p 0.083), so nothing is claimed; five years are testable."""
+    from pipeline import findings as F
+
+    s4 = pd.DataFrame({"year": range(2013, 2017), "sd": [8.0, 7, 6, 5], "share_ceiling": [0.0, 0.1, 0.2, 0.3]})
+    assert F.rule_ceiling(s4) == []
+    assert not [f for f in F.examined({"system": s4}, []) if f.rule == "ceiling"]
+    s5 = pd.DataFrame({"year": range(2012, 2017), "sd": [5.0, 6.1, 5.2, 6.3, 5.4], "share_ceiling": [0.1, 0.0, 0.1, 0.0, 0.1]})  # sd untied: p_min = 2/5!
+    assert [f for f in F.examined({"system": s5}, []) if f.rule == "ceiling"]

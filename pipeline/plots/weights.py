@@ -131,8 +131,30 @@ def sobol_bars(sob: pd.DataFrame, lang: str = "zh", n: int | None = None, title:
     return fig
 
 
+def shapley_bars(shap: pd.DataFrame, lang: str = "zh", n: int | None = None, title: str | None = None):
+    """Shapley shares (summing to 1) with bootstrap half-widths per weight factor.
+
+    Parameters
+    ----------
+    shap : DataFrame
+        Rows of one target of :func:`pipeline.sensitivity.weight_shapley` (``factor``, ``share``, ``conf``).
+    """
+    use_style()
+    d = shap.reset_index() if "factor" not in shap.columns else shap
+    labels = [factor_label(f, lang) for f in d["factor"]]
+    x = np.arange(len(d))
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(d) + 2), 3.8))
+    ax.bar(x, d["share"], 0.6, yerr=d["conf"], capsize=3, color=PALETTE[0], label=t("sens_shapley_share", lang))
+    ax.set_xticks(x)
+    ax.set_xticklabels(labels, rotation=0 if len(d) <= 5 else 30, ha="center" if len(d) <= 5 else "right")
+    ax.axhline(0, color="black", lw=0.6)
+    ax.set_ylabel(t("sens_shapley_share", lang))
+    ax.set_title(title or t("sens_shapley_title", lang, n=n if n is not None else ""), fontsize=11)
+    return fig
+
+
 def effective_weights_chart(eff: pd.DataFrame, level: str = "category", lang: str = "zh"):
-    """Nominal share beside the effective shares (r² and η²) of each category (or item)."""
+    """Nominal share beside the effective shares (r² and bias-corrected ε²) of each category (or item)."""
     use_style()
     d = eff[eff["level"] == level]
     labels = [factor_label(n, lang) for n in d["name"]]
@@ -141,14 +163,14 @@ def effective_weights_chart(eff: pd.DataFrame, level: str = "category", lang: st
     wd = 0.27
     ax.bar(x - wd, d["nominal_share"], wd, color=OTHER, label=t("sens_nominal_share", lang))
     ax.bar(x, d["r2_share"], wd, color=PALETTE[0], label=t("sens_r2_share", lang))
-    ax.bar(x + wd, d["eta2_share"], wd, color=PALETTE[2], label=t("sens_eta2_share", lang))
+    ax.bar(x + wd, d["eps2_share"], wd, color=PALETTE[2], label=t("sens_eps2_share", lang))
     ax.set_xticks(x)
     ax.set_xticklabels(labels, rotation=0 if len(d) <= 6 else 60, ha="center" if len(d) <= 6 else "right",
                        fontsize=9 if len(d) <= 6 else 7)
     ax.set_ylabel(t("sens_share", lang))
     ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
     ax.set_title(t("sens_effective_title", lang), fontsize=11)
-    top = float(np.nanmax(d[["nominal_share", "r2_share", "eta2_share"]].to_numpy())) if len(d) else 1.0
+    top = float(np.nanmax(d[["nominal_share", "r2_share", "eps2_share"]].to_numpy())) if len(d) else 1.0
     ax.set_ylim(0, top * 1.55)
     ax.legend(fontsize=8, ncol=1, loc="upper left")
     return fig

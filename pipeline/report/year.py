@@ -31,8 +31,8 @@ def _table(chapters: dict, chapter: str, name: str) -> pd.DataFrame:
 
 
 def _effective_from_chapter(tab: pd.DataFrame | None) -> pd.DataFrame | None:
-    """The category rows of the weights chapter's ``sens_effective_weights`` in the shape of
-    :func:`pipeline.findings.effective_weights` (``effective_share`` = the r² share), so that the
+    """The category rows of the weights chapter's ``sens_effective_weights`` in the shape that
+    :func:`pipeline.findings.rule_effective_weights` reads (``effective_share`` = the r² share), so that the
     rule reads the very table the report shows as its evidence. None if it does not fit."""
     need = {"level", "category", "nominal_share", "r2_share"}
     if tab is None or not need <= set(tab.columns):
@@ -109,11 +109,22 @@ def _quality_blocks(doc: _Doc, data: dict, prm, year: int, integrity_chapter: bo
     return blocks
 
 
-def _methods_blocks(prm) -> list[dict]:
+def _methods_blocks(prm, doc=None) -> list[dict]:
+    """The methods appendix: every estimator, design and prior (chapter 四's from
+    :data:`pipeline.sensitivity.narrative.METHODS_KEYS`), then the integrity checks' measured
+    false-alarm rates (:func:`pipeline.integrity.false_alarm_rates`, written by the calibration
+    benchmark) as a sentence and, given ``doc``, as a table."""
+    from pipeline import integrity
+    from pipeline.sensitivity.narrative import METHODS_KEYS
+
     lang = prm.lang
-    keys = ["rep_m_total", "rep_m_rank", "rep_m_dist", "rep_m_items", "rep_m_mc", "rep_m_sobol", "rep_m_eff", "rep_m_favour", "rep_m_kw", "rep_m_trend", "rep_m_rules"]
+    keys = ["rep_m_total", "rep_m_rank", "rep_m_dist", "rep_m_items", "rep_m_mc", *METHODS_KEYS, "rep_m_kw", "rep_m_rules"]
     fmt = dict(na_policy=prm.na_policy, top_n=prm.top_n, kappa=prm.kappa, p=prm.p, n_samples=prm.n_samples, n_perm=4999)
-    return [{"kind": "list", "items": [t(k, lang, **fmt) for k in keys]}]
+    blocks = [{"kind": "list", "items": [t(k, lang, **fmt) for k in keys]},
+              {"kind": "p", "text": integrity.calibration_sentence(lang)}]
+    if doc is not None:
+        blocks.append(doc.table(integrity.false_alarm_rates(lang), t("rep_tabcap_int_calibration", lang), key="int_calibration", max_rows=40))
+    return blocks
 
 
 def _severity_counts(found: list, lang: str) -> str:
@@ -348,7 +359,7 @@ def build_year(params, out: Path | None = None, timings: dict | None = None, ana
     repro.append({"kind": "p", "text": t("rep_r_rerun", lang, year=year)})
     appendix = [
         {"id": "quality", "title": t("rep_app_quality", lang), "blocks": qual},
-        {"id": "methods", "title": t("rep_app_methods", lang), "blocks": _methods_blocks(prm)},
+        {"id": "methods", "title": t("rep_app_methods", lang), "blocks": _methods_blocks(prm, doc)},
         {"id": "repro", "title": t("rep_app_repro", lang), "blocks": repro},
     ]
     ctx = {

@@ -4,8 +4,13 @@ One entry point per question:
 
 * :func:`uncertainty` — Monte Carlo rank uncertainty (per unit and system);
 * :func:`sobol_indices` — generic Sobol S1/ST (Saltelli design, Jansen/Saltelli-2010
-  estimators, bootstrap intervals); :func:`weight_sobol` — applied to the group weights
-  and other choices, for the system, each unit's rank and its winner status;
+  estimators on centred outputs, bootstrap intervals); :func:`weight_sobol` — applied to the
+  group weights (independent multipliers, renormalised), for the system, each unit's rank and
+  its winner status; :func:`method_sobol` — the separate method-choices analysis (grade map,
+  NA rule, aggregation) under the stated :data:`METHOD_PRIORS`;
+* :func:`shapley_effects` — Shapley effects of dependent inputs (exact conditional sampling,
+  Song, Nelson & Staum 2016); :func:`weight_shapley` — the group weights as dependent shares on
+  the simplex;
 * :func:`one_at_a_time`, :func:`compare_schemes` — ±x % per category, alternative schemes;
 * :func:`effective_weights` — nominal vs effective weights;
 * :func:`smaa` — SMAA-2 acceptability, central weights, confidence factors;
@@ -25,7 +30,8 @@ from pipeline.sensitivity.effective import compare_schemes, correlation_ratio, e
 from pipeline.sensitivity.fairness import favouritism, group_outcomes, size_class
 from pipeline.sensitivity.narrative import fairness, headline, scheme_shifts
 from pipeline.sensitivity.smaa import SMAAResult, smaa
-from pipeline.sensitivity.sobol import saltelli_sample, sobol_analyze, sobol_indices, weight_sobol
+from pipeline.sensitivity.shapley import shapley_effects, weight_shapley
+from pipeline.sensitivity.sobol import METHOD_PRIORS, method_sobol, saltelli_sample, sobol_analyze, sobol_indices, weight_sobol
 from pipeline.sensitivity.uncertainty import histogram_quantile, system_summary, uncertainty
 from pipeline.sensitivity.weights import (
     SCHEMES,
@@ -60,6 +66,10 @@ __all__ = [
     "sobol_analyze",
     "sobol_indices",
     "weight_sobol",
+    "method_sobol",
+    "METHOD_PRIORS",
+    "shapley_effects",
+    "weight_shapley",
     "histogram_quantile",
     "system_summary",
     "uncertainty",

@@ -27,7 +27,7 @@ from pipeline import config
 from pipeline.errors import PipelineError
 from pipeline.score import TIE_DECIMALS
 
-__all__ = ["Composite", "competition_order", "sorted_with_ties", "ranks_from_order", "fast_rank"]
+__all__ = ["Composite", "competition_order", "sorted_with_ties", "ranks_from_order", "fast_rank", "mean_abs_shift"]
 
 _POLICIES = config.NA_POLICIES  # ("prorate", "zero", "full")
 
@@ -379,3 +379,16 @@ def fast_rank(scores: np.ndarray) -> np.ndarray:
     if np.isnan(s).any():
         raise PipelineError("composites contain NaN; check weights and NA pattern")
     return ranks_from_order(*competition_order(s))
+
+
+def mean_abs_shift(composites: np.ndarray, r0: np.ndarray, decimals: int | None) -> np.ndarray:
+    """Mean |rank − r0| over the units for each row of ``composites`` (samples × units), with
+    competition ranks of the composites (ties share the better rank) — the system target of the
+    Sobol and Shapley analyses, without building the full rank matrix."""
+    u = composites.shape[1]
+    asc, tie_rows, tie_rank = sorted_with_ties(composites, decimals=decimals)
+    shift = np.abs((u - np.arange(u)) - r0[asc]).mean(axis=1)
+    if tie_rows.size:
+        shift[tie_rows] = np.abs(tie_rank - r0[asc[tie_rows, ::-1]]).mean(axis=1)
+    return shift
+

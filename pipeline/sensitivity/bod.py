@@ -12,8 +12,23 @@ unit's own composite (Cherchye et al. 2007, eq. 6): :math:`l_j \\le w_j y_{ij} /
 
 **Cross-efficiency** (Sexton, Silkman & Hogan 1986; Doyle & Green 1994): unit *i* scored with
 unit *k*'s optimal weights, :math:`E_{ik} = \\sum_j w^*_{kj} y_{ij}`; the cross-efficiency of *i*
-is the mean over *k* ≠ *i* (peer appraisal, which removes the self-favouring). LP optima may
-not be unique; the vertex HiGHS returns is used (no secondary goal).
+is the mean over *k* ≠ *i* (peer appraisal, which removes the self-favouring).
+
+The optimal weights of the first LP are usually **not unique** (a whole face of optima), and
+which vertex a solver returns depends on the column order, so the cross-efficiency would not be
+defined. Cross-efficiency therefore uses the **aggressive secondary goal** of Doyle & Green
+(1994, *J. Oper. Res. Soc.* 45:567–578, "aggressive formulation"): among the weights that keep
+unit *k* at its own optimum E_k, choose those that minimise the other units' total score,
+
+.. math:: \\min_{w \\ge 0} \\sum_{i \\ne k} w^\\top y_i \\quad \\text{s.t.} \\quad w^\\top y_k = E_k,
+          \\; w^\\top y_i \\le 1 \\;\\forall i \\;(\\text{and the pie-share bounds, if any}),
+
+(each unit, keeping its best score, rates its peers as strictly as it may — the reading suited
+to a competition for a fixed number of winners). The secondary LP has a unique optimum in
+practice where the first has a face of optima; the result no longer depends on the order of the
+criteria (tested by permuting the columns). The reported ``w_*`` / ``share_*`` are the
+secondary-goal weights, so they are order-invariant too; efficiencies are unchanged by the
+secondary goal.
 
 One LP per unit (74 small LPs, HiGHS): this is not a per-sample hot path.
 """
@@ -53,7 +68,8 @@ def bod_table(matrix, bounds=None, *, maxima=None, cross: bool = True, unit_ids=
     maxima : array_like, optional
         Divide values by these maxima first (points → share of max).
     cross : bool
-        Also compute the cross-efficiency.
+        Also compute the cross-efficiency (aggressive secondary goal, Doyle & Green 1994; the
+        weight and share columns are then the secondary-goal weights).
 
     Returns
     -------
@@ -82,6 +98,7 @@ def bod_table(matrix, bounds=None, *, maxima=None, cross: bool = True, unit_ids=
     ys = y / scale
     w = np.zeros((u, k))
     eff = np.zeros(u)
+    col_sum = ys.sum(axis=0)
     for i in range(u):
         a_ub, b_ub = ys, np.ones(u)
         if b is not None:
@@ -93,8 +110,19 @@ def bod_table(matrix, bounds=None, *, maxima=None, cross: bool = True, unit_ids=
         res = linprog(-ys[i], A_ub=a_ub, b_ub=b_ub, bounds=(0, None), method="highs")
         if res.status != 0:
             raise PipelineError(f"bod: LP for unit {i} failed ({res.message})")
-        w[i] = res.x
         eff[i] = -res.fun
+        w[i] = res.x
+        if cross and eff[i] > 0:  # aggressive secondary goal (Doyle & Green 1994)
+            sec = linprog(col_sum - ys[i], A_ub=a_ub, b_ub=b_ub, A_eq=ys[i][None, :], b_eq=[eff[i]],
+                          bounds=(0, None), method="highs")
+            if sec.status == 0:
+                w[i] = sec.x
+            else:  # E_i held to the solver's tolerance may be just out of reach: relax it by 1e-9
+                sec = linprog(col_sum - ys[i], A_ub=np.vstack([a_ub, -ys[i][None, :]]),
+                              b_ub=np.concatenate([b_ub, [-(eff[i] - 1e-9)]]), bounds=(0, None), method="highs")
+                if sec.status != 0:
+                    raise PipelineError(f"bod: secondary-goal LP for unit {i} failed ({sec.message})")
+                w[i] = sec.x
     eff = np.clip(eff, 0.0, 1.0)
     out = pd.DataFrame({"efficiency": eff}, index=pd.Index(ids, name="unit_id"))
     if cross:

@@ -3,11 +3,19 @@
 Effective weight (Paruolo, Saisana & Saltelli 2013, *J. R. Stat. Soc. A* 176:609–634): how much
 of the variation of the total is explained by each component. Two measures:
 
-* :math:`r_j^2` — squared Pearson correlation of component *j* with the total;
-* :math:`\\eta_j^2 = \\mathrm{Var}(E[y \\mid x_j]) / \\mathrm{Var}(y)` — Pearson's correlation
-  ratio, estimated by grouping units on the values of :math:`x_j` (its distinct values when
-  it has at most ``n_bins``, else ``n_bins`` equal-frequency bins). Unlike :math:`r^2` it
-  also captures a non-linear dependence.
+* :math:`r_j^2` — squared Pearson correlation of component *j* with the total (the **definition
+  of the effective weight** used in the report and by :func:`pipeline.findings.effective_weights`;
+  one implementation, here);
+* :math:`\\varepsilon_j^2` — the correlation ratio :math:`\\mathrm{Var}(E[y \\mid x_j]) / \\mathrm{Var}(y)`,
+  estimated by grouping units on the values of :math:`x_j` (its distinct values when it has at
+  most ``n_bins``, else ``n_bins`` equal-frequency bins), **bias-corrected**. The plain sample
+  :math:`\\eta^2 = SS_b / SS_t` is biased upwards: under independence its mean is
+  :math:`(k-1)/(n-1)` (0.056 for k = 5 bins and n = 74 units), so every component would look
+  "effective". Kelley's (1935) :math:`\\varepsilon^2 = 1 - \\frac{SS_w/(n-k)}{SS_t/(n-1)}` replaces
+  the sums of squares by unbiased variance estimates (the one-way analogue of adjusted R²; it
+  has the smallest bias of η², ε², ω² in Okada 2013, *Jpn. J. Behaviormetrics* 40:129–147). It
+  may be slightly negative by chance; it is reported as computed and set to 0 in the shares.
+  Unlike :math:`r^2` it also captures a non-linear dependence.
 
 Each is also given *normalised* (shares summing to 1 over the components of a level) so it can
 be read beside the nominal share: a component whose effective share is far below its nominal
@@ -28,8 +36,12 @@ from pipeline.sensitivity.weights import scheme_weights
 __all__ = ["effective_weights", "correlation_ratio", "compare_schemes"]
 
 
-def correlation_ratio(x, y, n_bins: int = 5) -> float:
-    """η² of ``y`` on ``x`` (NaN pairs dropped); NaN if y or x does not vary."""
+def correlation_ratio(x, y, n_bins: int = 5, corrected: bool = True) -> float:
+    """Correlation ratio of ``y`` on ``x`` (NaN pairs dropped); NaN if y or x does not vary.
+
+    ``corrected=True`` (default): Kelley's bias-corrected ε² (module docstring);
+    ``False``: the plain sample η² = SS_between / SS_total.
+    """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     ok = ~(np.isnan(x) | np.isnan(y))
@@ -45,7 +57,13 @@ def correlation_ratio(x, y, n_bins: int = 5) -> float:
     cnt = np.bincount(grp)
     means = np.bincount(grp, weights=y) / np.maximum(cnt, 1)
     between = (cnt * (means - y.mean()) ** 2).sum()
-    return float(between / ((y - y.mean()) ** 2).sum())
+    total = ((y - y.mean()) ** 2).sum()
+    if not corrected:
+        return float(between / total)
+    n, k = y.size, int((cnt > 0).sum())
+    if n <= k:
+        return np.nan
+    return float(1.0 - ((total - between) / (n - k)) / (total / (n - 1)))
 
 
 def _r2(x, y) -> float:
@@ -74,7 +92,8 @@ def effective_weights(matrix, maxima, categories, *, item_ids=None, na_policy: s
     DataFrame
         One row per category then per item: ``level`` (``category`` / ``item``), ``name``,
         ``category``, ``nominal_share`` (max / Σ max), ``r2``, ``r2_share`` (r² / Σ r² within
-        the level), ``eta2``, ``eta2_share``, ``ratio`` (r2_share / nominal_share; < 1 =
+        the level), ``eps2`` (bias-corrected correlation ratio ε²), ``eps2_share`` (max(ε², 0)
+        normalised within the level), ``ratio`` (r2_share / nominal_share; < 1 =
         matters less than nominal). Component scores: item = points / max; category =
         applicable points / applicable max in the category. The total is the nominal
         composite (no adjustment).
@@ -98,12 +117,13 @@ def effective_weights(matrix, maxima, categories, *, item_ids=None, na_policy: s
     for j in range(m.size):
         z = x[:, j] / m[j]
         rows.append(("item", ids[j], cats[j], m[j] / m.sum(), _r2(z, total), correlation_ratio(z, total, n_bins)))
-    df = pd.DataFrame(rows, columns=["level", "name", "category", "nominal_share", "r2", "eta2"])
-    for col in ("r2", "eta2"):
+    df = pd.DataFrame(rows, columns=["level", "name", "category", "nominal_share", "r2", "eps2"])
+    for col in ("r2", "eps2"):
         df[col] = df[col].fillna(0.0)
-        df[f"{col}_share"] = df[col] / df.groupby("level")[col].transform("sum")
+        pos = df[col].clip(lower=0.0)
+        df[f"{col}_share"] = pos / pos.groupby(df["level"]).transform("sum")
     df["ratio"] = df["r2_share"] / df["nominal_share"]
-    return df[["level", "name", "category", "nominal_share", "r2", "r2_share", "eta2", "eta2_share", "ratio"]]
+    return df[["level", "name", "category", "nominal_share", "r2", "r2_share", "eps2", "eps2_share", "ratio"]]
 
 
 def compare_schemes(matrix, maxima, categories=None, dimensions=None, *, top_n: int = config.TOP_N,

@@ -13,7 +13,11 @@ scheme). For group *g* the statistic is the difference of mean advantages
 and its two-sided p-value comes from a permutation test: group labels are shuffled over the
 units B times, :math:`p = (1 + \\#\\{|T^*| \\ge |T|\\}) / (B + 1)` (Phipson & Smyth 2010).
 Effect size: Cohen's :math:`d = T_g / s_p` (pooled within-group standard deviation of
-*a*). Holm's step-down adjustment is applied over the groups of one attribute.
+*a*). Holm's (1979) step-down adjustment is applied over **all** hypotheses tested together
+(every group of every attribute passed in ``attrs``: one family). An attribute with two levels is
+one hypothesis, not two (:math:`T_A = -T_B` and the two p-values are identical), so it enters the
+family once and both rows carry the same adjusted p-value. An attribute with one level is not
+tested (NaN).
 """
 
 from __future__ import annotations
@@ -33,13 +37,19 @@ SIZE_CLASSES = ("small", "medium", "large")
 def size_class(members) -> pd.Series:
     """Size class by party-member count terciles: ``small`` / ``medium`` / ``large``.
 
-    Ties go to the lower class (``pandas.qcut`` on ranks, so a constant input stays valid).
+    Each unit's mid-distribution percentile (Parzen 2004, *Stat. Sci.* 19:652–662)
+    :math:`F^{mid}(x) = (\\#\\{x_k < x\\} + \\tfrac12 \\#\\{x_k = x\\}) / n` = (average rank − ½) / n
+    is cut at ⅓ and ⅔: ``small`` below ⅓, ``medium`` in [⅓, ⅔), ``large`` from ⅔. Units with the
+    same member count have the same percentile and so always fall in **one** class (row order
+    never matters); without ties this is the plain split into thirds by rank. A constant input
+    is all ``medium``.
     """
     s = pd.Series(members, dtype=float)
     if s.isna().any():
         raise PipelineError("size_class: member counts are missing")
-    r = s.rank(method="first")
-    return pd.Series(pd.qcut(r, 3, labels=list(SIZE_CLASSES)).astype(str).to_numpy(), index=s.index, name="size")
+    mid = (s.rank(method="average").to_numpy() - 0.5) / max(len(s), 1)
+    k = np.minimum(np.floor(mid * 3 + 1e-12).astype(int), 2)
+    return pd.Series(np.asarray(SIZE_CLASSES, dtype=object)[k], index=s.index, name="size")
 
 
 def group_outcomes(ranks: pd.DataFrame, attrs: pd.DataFrame, top_n: int = config.TOP_N,
@@ -118,7 +128,8 @@ def favouritism(nominal_rank: pd.Series, reference_rank: pd.Series, attrs: pd.Da
     DataFrame
         ``attribute``, ``group``, ``n_units``, ``mean_advantage`` (mean rank places gained by
         the group's units under the nominal scheme), ``statistic`` (T_g, places), ``cohen_d``,
-        ``p_value`` (two-sided permutation), ``p_holm`` (Holm within the attribute),
+        ``p_value`` (two-sided permutation), ``p_holm`` (Holm over all hypotheses of all
+        attributes; a two-level attribute counts once),
         ``reading`` (one sentence).
     """
     idx = nominal_rank.index
@@ -132,6 +143,7 @@ def favouritism(nominal_rank: pd.Series, reference_rank: pd.Series, attrs: pd.Da
     perms = rng.permuted(np.tile(a, (n_perm, 1)), axis=1)  # B × units, each row a relabelling
     at = attrs.reindex(idx)
     rows = []
+    fam = []  # (row index of the hypothesis, row indices that share its adjusted p)
     for col in at.columns:
         g = at[col].astype(str).to_numpy()
         levels = sorted(set(g))
@@ -148,11 +160,19 @@ def favouritism(nominal_rank: pd.Series, reference_rank: pd.Series, attrs: pd.Da
         with np.errstate(invalid="ignore", divide="ignore"):
             sp = np.sqrt((ssq_in + ssq_out) / np.maximum(u - 2, 1))
             d = np.where(sp > 0, t_obs / sp, 0.0)
-        holm = np.full(len(levels), np.nan)
-        holm[ok] = _holm(pval[ok])
+        base = len(rows)
+        okj = [j for j in range(len(levels)) if ok[j]]
+        if len(okj) == 2 and len(levels) == 2:  # one hypothesis: T_A = −T_B
+            fam.append((base + okj[0], [base + okj[0], base + okj[1]]))
+        else:
+            fam += [(base + j, [base + j]) for j in okj]
         for j, lev in enumerate(levels):
-            rows.append((col, lev, int(ng[j]), float(a[g == lev].mean()), float(t_obs[j]), float(d[j]), float(pval[j]), float(holm[j])))
+            rows.append((col, lev, int(ng[j]), float(a[g == lev].mean()), float(t_obs[j]), float(d[j]), float(pval[j]), np.nan))
     out = pd.DataFrame(rows, columns=["attribute", "group", "n_units", "mean_advantage", "statistic", "cohen_d", "p_value", "p_holm"])
+    if fam:
+        adj = _holm(out["p_value"].to_numpy()[[h for h, _ in fam]])
+        for (_, members), q in zip(fam, adj):
+            out.loc[members, "p_holm"] = q
     out["reading"] = [_reading(r, alpha, lang, reference) for r in out.itertuples()]
     return out
 

@@ -13,8 +13,14 @@ from pipeline import config
 from pipeline.i18n import t
 from pipeline.sensitivity.fairness import favouritism, group_outcomes
 
-__all__ = ["read_uncertainty", "read_oat", "read_schemes", "read_sobol", "read_effective", "read_smaa",
-           "read_fairness", "fairness", "scheme_shifts", "headline"]
+__all__ = ["read_uncertainty", "read_oat", "read_schemes", "read_sobol", "read_shapley", "read_methods", "read_effective",
+           "read_smaa", "read_fairness", "fairness", "scheme_shifts", "headline", "METHODS_KEYS"]
+
+#: Label keys (``labels/weights.yaml``) of the methods appendix for chapter 四 and the trend tests:
+#: each names an estimator, its design and its priors.
+METHODS_KEYS = ("sens_method_uncertainty", "sens_method_sobol", "sens_method_shapley", "sens_method_choices",
+                "sens_method_bod_cross", "sens_method_effective", "sens_method_smaa", "sens_method_fairness",
+                "sens_method_size", "sens_method_trend")
 
 
 def _label(name, lang):
@@ -55,13 +61,38 @@ def read_schemes(compare: pd.DataFrame, lang: str = "zh") -> str:
              changes=int(r["winners_in"] + r["winners_out"]))
 
 
+def _target(tab: pd.DataFrame, target: str) -> pd.DataFrame:
+    return tab[tab["target"] == target] if "target" in tab.columns else tab.reset_index()
+
+
 def read_sobol(sob: pd.DataFrame, lang: str = "zh", target: str = "mean_abs_shift") -> str:
-    """The factor with the largest total index on ``target`` and the sum of first-order indices."""
-    d = sob[sob["target"] == target] if "target" in sob.columns else sob.reset_index()
+    """The **weight** factor with the largest total index on ``target`` and the sum of the weight
+    factors' first-order indices (method-choice factors, if present, are left to :func:`read_methods`)."""
+    d = _target(sob, target)
+    d = d[d["factor"].astype(str).str.startswith("w_")]
     r = d.sort_values("ST", ascending=False).iloc[0]
     s1 = float(d["S1"].clip(lower=0).sum())
     inter = t("sens_read_sobol_inter", lang) if s1 < 0.8 else ""
     return t("sens_read_sobol", lang, factor=_label(r["factor"], lang), st=r["ST"], sum_s1=s1, inter=inter)
+
+
+def read_shapley(shap: pd.DataFrame, lang: str = "zh", target: str = "mean_abs_shift") -> str:
+    """The weight with the largest Shapley share of Var(target), and the smallest."""
+    d = _target(shap, target).sort_values("share", ascending=False)
+    hi, lo = d.iloc[0], d.iloc[-1]
+    return t("sens_read_shapley", lang, factor=_label(hi["factor"], lang), share=hi["share"], conf=hi["conf"],
+             low=_label(lo["factor"], lang), low_share=lo["share"])
+
+
+def read_methods(meth: pd.DataFrame, lang: str = "zh", target: str = "mean_abs_shift") -> str:
+    """The method choice with the largest total index in the separate method-choices analysis
+    (:func:`pipeline.sensitivity.method_sobol`), with the caveat that it reflects the priors."""
+    d = _target(meth, target)
+    m = d[~d["factor"].astype(str).str.startswith("w_")].sort_values("ST", ascending=False)
+    w = d[d["factor"].astype(str).str.startswith("w_")]
+    r = m.iloc[0]
+    return t("sens_read_methods", lang, factor=_label(r["factor"], lang), st=r["ST"],
+             w_st=float(w["ST"].max()) if len(w) else float("nan"))
 
 
 def read_effective(eff: pd.DataFrame, lang: str = "zh") -> str:
@@ -102,9 +133,18 @@ def fairness(compare: pd.DataFrame, unc: pd.DataFrame, attrs: pd.DataFrame, top_
     return outcomes, tests
 
 
+def _significant(tests: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Rows significant after Holm, one per hypothesis (a two-level attribute: the favoured row)."""
+    two = tests.groupby("attribute")["group"].transform("size") == 2
+    return tests[(tests["p_holm"] < alpha) & (~two | (tests["statistic"] > 0))]
+
+
 def read_fairness(tests: pd.DataFrame, alpha: float = 0.05, lang: str = "zh") -> str:
-    """Summary sentence of the favouritism tests (significant after Holm adjustment)."""
-    sig = tests[tests["p_holm"] < alpha]
+    """Summary sentence of the favouritism tests (significant after Holm adjustment).
+
+    A two-level attribute is one hypothesis (its two rows mirror each other): it is read once,
+    from the favoured group's row."""
+    sig = _significant(tests, alpha)
     if sig.empty:
         return t("sens_read_fair_none", lang)
     sep = "" if lang == "zh" else " "
@@ -112,14 +152,21 @@ def read_fairness(tests: pd.DataFrame, alpha: float = 0.05, lang: str = "zh") ->
 
 
 def headline(unc: pd.DataFrame, oat_summary: pd.DataFrame, compare: pd.DataFrame, sob: pd.DataFrame,
-             eff: pd.DataFrame, smaa_res, tests: pd.DataFrame, alpha: float = 0.05) -> dict:
-    """JSON-able headline numbers of notebook 04."""
+             eff: pd.DataFrame, smaa_res, tests: pd.DataFrame, alpha: float = 0.05, shap: pd.DataFrame | None = None,
+             methods: pd.DataFrame | None = None) -> dict:
+    """JSON-able headline numbers of notebook 04.
+
+    The Sobol headline (``top_sobol_*``) reads the weight factors only; ``top_shapley_*`` the
+    Shapley shares of the weights (``shap``); ``top_method_*`` the separate method-choices
+    analysis (``methods``), reported apart from the weights.
+    """
     s = unc.attrs["system"]
-    sys_sob = sob[sob["target"] == "mean_abs_shift"].sort_values("ST", ascending=False)
+    sys_sob = sob[(sob["target"] == "mean_abs_shift") & sob["factor"].astype(str).str.startswith("w_")]
+    sys_sob = sys_sob.sort_values("ST", ascending=False)
     sh = scheme_shifts(compare)
     sh = sh[sh["scheme"] != "nominal"].sort_values("mean_abs_shift", ascending=False)
     cat = eff[eff["level"] == "category"]
-    return {
+    out = {
         "n_samples": int(s["n"]),
         "mean_abs_shift": round(float(s["mean_abs_shift"]), 4),
         "spearman_mean": round(float(s["spearman_mean"]), 4),
@@ -135,5 +182,15 @@ def headline(unc: pd.DataFrame, oat_summary: pd.DataFrame, compare: pd.DataFrame
         "top_sobol_ST": round(float(sys_sob.iloc[0]["ST"]), 4),
         "max_effective_gap": round(float((cat["r2_share"] - cat["nominal_share"]).abs().max()), 4),
         "n_smaa_top_over_half": int((smaa_res.top_acceptability > 0.5).sum()),
-        "n_fair_significant": int((tests["p_holm"] < alpha).sum()),
+        "n_fair_significant": int(len(_significant(tests, alpha))),
     }
+    if shap is not None:
+        sh = _target(shap, "mean_abs_shift").sort_values("share", ascending=False)
+        out["top_shapley_factor"] = str(sh.iloc[0]["factor"])
+        out["top_shapley_share"] = round(float(sh.iloc[0]["share"]), 4)
+    if methods is not None:
+        mm = _target(methods, "mean_abs_shift")
+        mm = mm[~mm["factor"].astype(str).str.startswith("w_")].sort_values("ST", ascending=False)
+        out["top_method_factor"] = str(mm.iloc[0]["factor"])
+        out["top_method_ST"] = round(float(mm.iloc[0]["ST"]), 4)
+    return out

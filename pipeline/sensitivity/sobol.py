@@ -8,6 +8,12 @@ sequence of dimension 2d (``scipy.stats.qmc.Sobol``), scaled to the factor bound
 ``[A; B; AB_1; …; AB_d]`` (this row order is the contract between :func:`saltelli_sample`
 and :func:`sobol_analyze`).
 
+Outputs are first **centred** on the mean of all N (d + 2) outputs (as SALib does): the
+first-order estimator below is a product of raw outputs, so without centring its variance
+grows with the squared mean of *f* (for y = 2a + b + 100 the bootstrap half-width of S1 is ~10
+instead of ~0.05) although its expectation does not change. Centring makes S1, ST and their
+intervals invariant to adding a constant to *f*.
+
 Estimators, with :math:`V = \\mathrm{Var}([f(A); f(B)])` (population variance of the 2N outputs):
 
 * first order (Saltelli et al. 2010, Table 2 (b)):
@@ -32,10 +38,11 @@ from scipy.stats import qmc
 
 from pipeline import config
 from pipeline.errors import PipelineError
-from pipeline.sensitivity._core import Composite, competition_order, fast_rank, ranks_from_order, sorted_with_ties
-from pipeline.sensitivity.uncertainty import _check_grade_bounds
+from pipeline.sensitivity._core import Composite, competition_order, fast_rank, mean_abs_shift, ranks_from_order
+from pipeline.sensitivity.uncertainty import METHOD_PRIORS, _check_grade_bounds
 
-__all__ = ["saltelli_sample", "sobol_analyze", "sobol_indices", "weight_sobol"]
+__all__ = ["saltelli_sample", "sobol_analyze", "sobol_indices", "weight_sobol", "method_sobol", "METHOD_PRIORS"]
+
 
 
 def _check_problem(problem: Mapping) -> tuple[list[str], np.ndarray]:
@@ -101,7 +108,11 @@ def _indices(fa, fb, fab, counts=None):
     xt = (0.5 * (fa[None] - fab) ** 2).transpose(1, 0, 2).reshape(n, d * m)
     k = counts / n
     mean = (k @ (fa + fb)) / 2.0
-    var = (k @ (fa * fa + fb * fb)) / 2.0 - mean**2
+    m2 = (k @ (fa * fa + fb * fb)) / 2.0
+    var = m2 - mean**2
+    # a replicate whose resampled outputs are (all but) constant has a variance below the rounding
+    # noise of m2 − mean²: its indices are undefined (NaN), not huge
+    var[var <= 1e-10 * m2] = np.nan
     s1 = (k @ x1).reshape(-1, d, m) / var[:, None, :]
     st = (k @ xt).reshape(-1, d, m) / var[:, None, :]
     return s1, st
@@ -148,8 +159,9 @@ def sobol_analyze(problem: Mapping, y, n_boot: int = 100, conf: float = 0.95, se
     res = np.full((4, d, m), np.nan)
     for a in range(0, m, block):  # output blocks bound the bootstrap memory
         sl = slice(a, min(a + block, m))
-        fa, fb = y2[:n, sl], y2[n : 2 * n, sl]
-        fab = y2[2 * n :, sl].reshape(d, n, -1)
+        yc = y2[:, sl] - y2[:, sl].mean(axis=0)  # centre (as SALib): S1 becomes shift-invariant
+        fa, fb = yc[:n], yc[n : 2 * n]
+        fab = yc[2 * n :].reshape(d, n, -1)
         with np.errstate(invalid="ignore", divide="ignore"):
             s1, st = _indices(fa, fb, fab)
             res[0, :, sl], res[2, :, sl] = s1, st
@@ -209,14 +221,24 @@ def weight_sobol(matrix, weights, n: int, seed=config.SEED, *, groups, p: float 
                  na_policy: str = config.NA_POLICY, offset=None, grades=None, grade_map=None,
                  vary_grade_map: bool | Mapping = False, vary_na_policy: bool = False, vary_aggregation: bool = False,
                  unit_ids=None, n_boot: int = 100, chunk: int = 1 << 15,
-                 targets: Sequence[str] = ("mean_abs_shift", "rank", "winner")) -> pd.DataFrame:
-    """Sobol indices of the group weights (and other choices) on the ranking.
+                 targets: Sequence[str] = ("mean_abs_shift", "rank", "winner"),
+                 na_prior: Mapping | None = None, p_geometric: float | None = None) -> pd.DataFrame:
+    """Sobol indices of the group weights (and, if asked, method choices) on the ranking.
 
-    Factors: one multiplier per group weight, uniform on [1 − p, 1 + p] × nominal and then
-    renormalised to 100 (``w_<group>``); optionally ``grade_<较好|一般>`` (share of the max,
-    uniform on :data:`~pipeline.sensitivity.uncertainty.DEFAULT_GRADE_BOUNDS`), ``na_policy``
-    (uniform on [0, 3), floor → prorate / zero / full) and ``aggregation`` (uniform on
-    [0, 1), ≥ ½ → geometric).
+    **Design — independent multipliers, renormalised.** Factors: one multiplier per group weight
+    (``w_<group>``), independent and uniform on [1 − p, 1 + p] × nominal; the composite then
+    renormalises the weights to 100. Sobol indices need independent factors, and these are
+    independent — but the composite depends only on the *shares*, so the indices describe the
+    multipliers, not the shares: with two groups (one degree of freedom) they show two
+    "interacting" factors. For a split of the variance among the weights as dependent shares on
+    the simplex, see :func:`~pipeline.sensitivity.weight_shapley` (Shapley effects).
+
+    Optional method-choice factors (use :func:`method_sobol`, which states their priors):
+    ``grade_<较好|一般>`` (share of the max, uniform on
+    :data:`~pipeline.sensitivity.uncertainty.DEFAULT_GRADE_BOUNDS`), ``na_policy`` (uniform on
+    [0, 1) mapped by the inverse CDF of ``na_prior`` → prorate / zero / full; default
+    :data:`METHOD_PRIORS`) and ``aggregation`` (uniform on [0, 1), < ``p_geometric`` →
+    geometric; default :data:`METHOD_PRIORS`).
 
     Targets: the system's mean |Δrank| against the nominal ranking; each unit's rank; each
     unit's winner status (0/1, rank ≤ top_n).
@@ -246,9 +268,16 @@ def weight_sobol(matrix, weights, n: int, seed=config.SEED, *, groups, p: float 
     gnames = list(gb) if gb else []
     names += [f"grade_{g}" for g in gnames]
     bounds += [list(gb[g]) for g in gnames]
+    nap = dict(METHOD_PRIORS["na_policy"] if na_prior is None else na_prior)
+    if set(nap) - set(config.NA_POLICIES) or any(v < 0 for v in nap.values()) or sum(nap.values()) <= 0:
+        raise PipelineError(f"na_prior must give non-negative probabilities to {', '.join(config.NA_POLICIES)}")
+    na_cdf = np.cumsum([nap.get(k, 0.0) for k in config.NA_POLICIES]) / sum(nap.values())
+    pg = METHOD_PRIORS["aggregation"]["geometric"] if p_geometric is None else float(p_geometric)
+    if not 0.0 <= pg <= 1.0:
+        raise PipelineError(f"p_geometric must be in [0, 1], got {pg!r}")
     if vary_na_policy:
         names.append("na_policy")
-        bounds.append([0.0, 3.0])
+        bounds.append([0.0, 1.0])
     if vary_aggregation:
         names.append("aggregation")
         bounds.append([0.0, 1.0])
@@ -284,11 +313,7 @@ def weight_sobol(matrix, weights, n: int, seed=config.SEED, *, groups, p: float 
         return f(x)[:, keep]
 
     def _system(xc):
-        asc, tie_rows, tie_rank = sorted_with_ties(model.evaluate(*_decode(xc)), decimals=model.decimals)
-        shift = np.abs((u - np.arange(u)) - r0[asc]).mean(axis=1)
-        if tie_rows.size:
-            shift[tie_rows] = np.abs(tie_rank - r0[asc[tie_rows, ::-1]]).mean(axis=1)
-        return shift
+        return mean_abs_shift(model.evaluate(*_decode(xc)), r0, model.decimals)
 
     def _decode(xc):
         w = xc[:, :k] * model.nominal
@@ -301,10 +326,10 @@ def weight_sobol(matrix, weights, n: int, seed=config.SEED, *, groups, p: float 
                 j += 1
         pol = geo = None
         if vary_na_policy:
-            pol = np.minimum(np.floor(xc[:, j]).astype(int), 2)
+            pol = np.minimum(np.searchsorted(na_cdf, xc[:, j], side="right"), 2)  # index into config.NA_POLICIES
             j += 1
         if vary_aggregation:
-            geo = xc[:, j] >= 0.5
+            geo = xc[:, j] < pg
         return w, gs, pol, geo
 
     res = sobol_indices(g, problem, n, seed=seed, n_boot=n_boot, outputs=list(keep))
@@ -314,3 +339,38 @@ def weight_sobol(matrix, weights, n: int, seed=config.SEED, *, groups, p: float 
     uid = np.asarray([""] + ids + ids, dtype=object)
     res.insert(1, "unit_id", uid[o])
     return res.drop(columns="output")
+
+
+def method_sobol(matrix, weights, n: int, seed=config.SEED, *, groups, p: float = 0.2, top_n: int = config.TOP_N,
+                 na_policy: str = config.NA_POLICY, offset=None, grades=None, grade_map=None, unit_ids=None,
+                 n_boot: int = 100, targets: Sequence[str] = ("mean_abs_shift",), na_prior: Mapping | None = None,
+                 p_geometric: float | None = None) -> pd.DataFrame:
+    """The **method-choices** analysis: Sobol indices of the grade map, the NA rule and the
+    aggregation, beside the group-weight multipliers, under the stated priors of
+    :data:`METHOD_PRIORS` (or ``na_prior`` / ``p_geometric``).
+
+    This is a separate question from "are the weights fair?" (answered by the weights-only
+    :func:`weight_sobol` and :func:`~pipeline.sensitivity.weight_shapley`): its indices depend on
+    the priors put on the rules, which are assumptions; the result says how much the ranking
+    would move if those rules were as uncertain as the priors say. The grade factors are
+    included only when ``grades`` are given.
+
+    Returns
+    -------
+    DataFrame
+        As :func:`weight_sobol`; ``attrs["priors"]`` holds the priors used.
+    """
+    res = weight_sobol(matrix, weights, n, seed, groups=groups, p=p, top_n=top_n, na_policy=na_policy, offset=offset,
+                       grades=grades, grade_map=grade_map, vary_grade_map=grades is not None, vary_na_policy=True,
+                       vary_aggregation=True, unit_ids=unit_ids, n_boot=n_boot, targets=targets, na_prior=na_prior,
+                       p_geometric=p_geometric)
+    from pipeline.sensitivity.uncertainty import DEFAULT_GRADE_BOUNDS
+
+    res.attrs["priors"] = {
+        "na_policy": dict(METHOD_PRIORS["na_policy"] if na_prior is None else na_prior),
+        "aggregation": {"geometric": METHOD_PRIORS["aggregation"]["geometric"] if p_geometric is None else float(p_geometric)},
+        "grade_bounds": {k: list(v) for k, v in DEFAULT_GRADE_BOUNDS.items()} if grades is not None else {},
+        "weights": {"multiplier": [1 - p, 1 + p]},
+    }
+    return res
+

@@ -20,11 +20,27 @@ from pipeline.errors import PipelineError
 from pipeline.sensitivity._core import Composite, fast_rank, sorted_with_ties
 from pipeline.sensitivity.weights import sample_weights
 
-__all__ = ["uncertainty", "system_summary", "histogram_quantile", "DEFAULT_GRADE_BOUNDS"]
+__all__ = ["uncertainty", "system_summary", "histogram_quantile", "DEFAULT_GRADE_BOUNDS", "METHOD_PRIORS"]
 
 #: Plausible range of the grade shares when the grade mapping is an uncertain factor
 #: (好 stays at full marks; the default 0.8 / 0.6 sit in the middle).
 DEFAULT_GRADE_BOUNDS = {"较好": (0.7, 0.9), "一般": (0.5, 0.7)}
+
+#: Stated priors of the method-choices analysis (:func:`~pipeline.sensitivity.method_sobol`; also used here when the NA rule or the
+#: aggregation is drawn). They are assumptions, not
+#: data, and the methods appendix prints them:
+#:
+#: * ``na_policy`` — the rule book's rule ``prorate`` (SPEC §3, the official total) with
+#:   probability 0.6; the two alternatives a reviewer may argue for, ``zero`` (an inapplicable item
+#:   earns nothing) and ``full`` (it counts as full marks), 0.2 each;
+#: * ``aggregation`` — arithmetic (official) 0.8, geometric 0.2 (the main alternative in
+#:   composite-indicator practice, OECD/JRC 2008 *Handbook on Constructing Composite Indicators*
+#:   §6, which penalises unbalanced profiles);
+#: * grade shares of 较好 / 一般 — uniform on
+#:   :data:`~pipeline.sensitivity.uncertainty.DEFAULT_GRADE_BOUNDS` (0.7–0.9 and 0.5–0.7, centred
+#:   on the official 0.8 / 0.6).
+METHOD_PRIORS = {"na_policy": {"prorate": 0.6, "zero": 0.2, "full": 0.2},
+                 "aggregation": {"arithmetic": 0.8, "geometric": 0.2}}
 
 
 def histogram_quantile(hist: np.ndarray, q: float) -> np.ndarray:
@@ -88,10 +104,12 @@ def _other_factors(rng, c, grade_bounds, vary_na_policy, vary_aggregation, base_
         gs = np.tile(base_shares, (c, 1))
         for g, (lo, hi) in grade_bounds.items():
             gs[:, config.GRADES.index(g)] = rng.uniform(lo, hi, size=c)
-    if vary_na_policy:
-        pol = rng.integers(0, len(config.NA_POLICIES), size=c)
+    if vary_na_policy:  # drawn from the stated prior (METHOD_PRIORS), index into config.NA_POLICIES
+        prior = METHOD_PRIORS["na_policy"]
+        cdf = np.cumsum([prior[k] for k in config.NA_POLICIES]) / sum(prior.values())
+        pol = np.minimum(np.searchsorted(cdf, rng.random(c), side="right"), len(config.NA_POLICIES) - 1)
     if vary_aggregation:
-        geo = rng.random(c) < 0.5
+        geo = rng.random(c) < METHOD_PRIORS["aggregation"]["geometric"]
     return gs, pol, geo
 
 
@@ -156,9 +174,10 @@ def uncertainty(
         Also draw the shares of 较好/一般 uniformly within bounds (``True`` →
         :data:`DEFAULT_GRADE_BOUNDS`); needs ``grades``.
     vary_na_policy : bool
-        Also draw the NA policy uniformly from prorate / zero / full.
+        Also draw the NA policy from prorate / zero / full with the stated prior
+        :data:`METHOD_PRIORS` (0.6 / 0.2 / 0.2).
     vary_aggregation : bool
-        Also draw arithmetic vs geometric aggregation with probability ½ each.
+        Also draw geometric aggregation with the prior probability of :data:`METHOD_PRIORS` (0.2).
     ks : sequence of int
         Thresholds k for ``p_shift_ge_<k>``.
     kendall_samples : int
