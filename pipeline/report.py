@@ -1402,57 +1402,11 @@ def _methods_blocks(prm) -> list[dict]:
     return [{"kind": "list", "items": [t(k, lang, **fmt) for k in keys]}]
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _git_commit() -> str:
-    try:
-        r = subprocess.run(["git", "rev-parse", "HEAD"], cwd=config.ROOT, capture_output=True, text=True, timeout=10)
-        return r.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 def manifest(prm, inputs: list[Path], timings: dict[str, float], root: Path | None = None) -> dict:
-    """Reproducibility record: SHA-256 of every input file, parameters, versions, commit, timings.
+    """Reproducibility record (issue #12: built by :func:`pipeline.provenance.manifest`; paths relative to the project root, lock-file hash)."""
+    from pipeline import provenance
 
-    Returns
-    -------
-    dict
-        ``created_utc`` (the only timestamp of a run), ``parameters`` (:class:`Params` as a
-        dict), ``inputs`` (list of ``{path, sha256, bytes}``, sorted by path), ``versions``
-        (python and the packages used), ``git_commit``, ``wall_time_s`` (step → seconds).
-    """
-    from importlib import metadata
-
-    vers = {"python": sys.version.split()[0]}
-    for pkg in ("pipeline", "numpy", "pandas", "scipy", "matplotlib", "papermill", "nbformat", "openpyxl", "pyarrow", "jinja2", "weasyprint", "mplfonts", "python-calamine", "pandera"):
-        try:
-            vers[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            vers[pkg] = "not installed"
-    base = root or config.ROOT
-    files = []
-    for p in sorted(set(Path(x).resolve() for x in inputs)):
-        if p.is_file():
-            try:
-                rel = str(p.relative_to(Path(base).resolve()))
-            except ValueError:
-                rel = str(p)
-            files.append({"path": rel, "sha256": _sha256(p), "bytes": p.stat().st_size})
-    return {
-        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "parameters": prm.to_dict(),
-        "inputs": files,
-        "versions": vers,
-        "git_commit": _git_commit(),
-        "wall_time_s": {k: round(float(v), 3) for k, v in timings.items()},
-    }
+    return provenance.manifest(prm.to_dict(), inputs, timings, root)
 
 
 def _input_files(prm) -> list[Path]:
@@ -2128,7 +2082,7 @@ def _build_year_worker(prm_dict: dict, out: str | None, timings: dict) -> str:
     return str(build_year(Params(**d), out=Path(out) if out else None, timings=timings))
 
 
-def run_all(params, out: Path | None = None, workers: int = 2) -> Path:
+def run_all(params, out: Path | None = None, workers: int = 2, force: bool = False) -> Path:
     """The whole pipeline: (synth) → clean → check → analyze + report per year → study.
 
     The sample world is written into ``data/raw`` only when that default folder has no year
@@ -2153,40 +2107,67 @@ def run_all(params, out: Path | None = None, workers: int = 2) -> Path:
 
         _log(f"synth: writing the sample world into {raw}")
         synth.write_world(raw, config.TRUTH, seed=config.SEED, n_units=74, years=(2009, 2016))
+    # ---- issue #12 (h-repro): incremental steps — pipeline.cache keys each step by the content of its
+    # inputs, its parameters and the code; a fresh step is reused, `--force` recomputes everything.
+    from pipeline import cache
+
+    store = cache.Store(prm.processed, force=force)
+    processed = Path(prm.processed)
     steps = {}
-    _log("clean: reading raw workbooks")
     t1 = time.perf_counter()
-    clean.run(raw, Path(prm.processed), years=prm.years, allow_quarantine=prm.allow_quarantine)
+    store.run("clean", cache.clean_key(prm), [processed / f for f in cache.CLEAN_OUTPUTS],
+              lambda: clean.run(raw, processed, years=prm.years, allow_quarantine=prm.allow_quarantine))
     steps["clean"] = time.perf_counter() - t1
-    _log("check: integrity checks")
     t1 = time.perf_counter()
-    integrity.run(raw, Path(prm.processed), years=prm.years)
+    store.run("check", cache.check_key(prm), [processed / "integrity.csv"], lambda: integrity.run(raw, processed, years=prm.years))
     steps["check"] = time.perf_counter() - t1
-    avail = available_years(Path(prm.processed))
+    avail = available_years(processed)
     yrs = [y for y in avail if prm.years is None or prm.years[0] <= y <= prm.years[1]]
-    jobs = []
+    jobs, ch_keys = [], {}
     for y in yrs:
         py = replace(prm, year=y)
         root = _analysis_root(prm) / str(y)
         executed = Path(out if out is not None else prm.reports) / str(y) / "executed"
-        jobs += [(c, str(executed / f"{c}.ipynb"), _nb_params(py, y, c, root / c)) for c in _chapters_present(False)]
+        for c in _chapters_present(False):
+            nbp = _nb_params(py, y, c, root / c)
+            k = ch_keys[(y, c)] = cache.chapter_key(prm, c, nbp)
+            step = f"analyze-{prm.lang}-{y}-{c}"
+            if store.fresh(step, k, [root / c, executed / f"{c}.ipynb"]):
+                store.reused.append(step)
+            else:
+                jobs.append((c, str(executed / f"{c}.ipynb"), nbp))
+    _log(f"analyze: {len(ch_keys) - len(jobs)} chapter run(s) reused, {len(jobs)} to compute")
     t1 = time.perf_counter()
     timings = _run_jobs(jobs, workers)
+    for c, ex, nbp in jobs:
+        store.mark(f"analyze-{prm.lang}-{nbp['year']}-{c}", ch_keys[(nbp["year"], c)], [Path(nbp["out_dir"]), Path(ex)])
     steps["analyze"] = time.perf_counter() - t1
     for y in yrs:
         tj = {c: round(v, 2) for (yy, c), v in sorted(timings.items()) if yy == str(y)}
-        atomic_write(_analysis_root(prm) / str(y) / "timings.json", json.dumps(tj, indent=1))
+        if tj:  # a year whose chapters were all reused keeps its timings
+            atomic_write(_analysis_root(prm) / str(y) / "timings.json", json.dumps(tj, indent=1))
     t1 = time.perf_counter()
     common = {"clean": steps["clean"], "check": steps["check"]}
-    if workers > 1 and len(yrs) > 1:
+    rep_keys = {y: cache.report_key(prm, y, [ch_keys[(y, c)] for c in _chapters_present(False)], _span(prm, y)[0]) for y in yrs}
+    rep_dir = {y: Path(out if out is not None else prm.reports) / str(y) for y in yrs}
+    todo = [y for y in yrs if not store.fresh(f"report-{prm.lang}-{y}", rep_keys[y], [rep_dir[y]])]
+    _log(f"report: {len(yrs) - len(todo)} year(s) reused, {len(todo)} to render")
+    if workers > 1 and len(todo) > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futs = {pool.submit(_build_year_worker, replace(prm, year=y).to_dict(), str(out) if out else None, common): y for y in yrs}
+            futs = {pool.submit(_build_year_worker, replace(prm, year=y).to_dict(), str(out) if out else None, common): y for y in todo}
             for fut in as_completed(futs):
                 fut.result()
     else:
-        for y in yrs:
+        for y in todo:
             build_year(replace(prm, year=y), out=out, timings=common)
+    for y in todo:
+        store.mark(f"report-{prm.lang}-{y}", rep_keys[y], [rep_dir[y]])
     steps["report"] = time.perf_counter() - t1
-    study = build_study(prm, years=(yrs[0], yrs[-1]), out=out)
+    study_dir = Path(out if out is not None else prm.reports) / f"study_{yrs[0]}-{yrs[-1]}"
+    store.run(f"study-{prm.lang}-{yrs[0]}-{yrs[-1]}", cache.study_key(prm, rep_keys.values()), [study_dir],
+              lambda: build_study(prm, years=(yrs[0], yrs[-1]), out=out))
+    study = study_dir
+    _log(f"all: {store.summary()}")
+    # ---- end of issue #12 hunk
     _log(f"all: done in {time.perf_counter() - t0:.1f} s (clean {steps['clean']:.1f}, check {steps['check']:.1f}, analyze {steps['analyze']:.1f}, report {steps['report']:.1f})")
     return study
