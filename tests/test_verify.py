@@ -79,6 +79,7 @@ def fake_rerun(first, monkeypatch, tmp_path):
     seen = []
 
     def rerun(prm, tmp):
+        prm.raw_resolved = Path(prm.raw).resolve()  # the mirror's link is removed after verify
         seen.append(prm)
         d = tmp_path / "fake" / str(len(seen))
         shutil.copytree(first.rerun, d)
@@ -131,7 +132,7 @@ def test_changed_and_missing_raw_files_are_named(project, tmp_path, fake_rerun):
     assert f"changed: {rel}" in text and f"missing: {gone.relative_to(cp.root).as_posix()}" in text
     assert "Result: NOT reproduced" in text
     # the re-run reads the copy's raw folder (linked into its mirror of the project), not the original's
-    assert Path(fake_rerun[0].raw).resolve() == (cp.root / "data" / "raw").resolve()
+    assert fake_rerun[0].raw_resolved == (cp.root / "data" / "raw").resolve()
 
 
 def test_changed_parameter_is_named(project, tmp_path, fake_rerun):
