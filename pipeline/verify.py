@@ -5,7 +5,8 @@ reproduced by the recorded inputs, parameters and code, or exactly what differs:
 
 1. **Inputs.** Every file the manifest records is hashed again (SHA-256); each file that
    changed or is missing is named. Raw files that are not in the record are listed for
-   information.
+   information; so are recorded processed tables that differ now (they are derived from the
+   raw files, a later run may have replaced them, and the re-run computes them again).
 2. **Parameters.** The re-run uses the recorded parameters; with ``--params FILE`` it uses
    those instead, and each parameter whose value differs from the record is named.
 3. **Re-run.** The year is computed again into a temporary folder by :func:`_rerun` (the one
@@ -55,6 +56,7 @@ class Outcome:
     """What :func:`verify` found."""
 
     changed: list[str] = field(default_factory=list)  # input paths whose SHA-256 differs
+    derived: list[str] = field(default_factory=list)  # recorded processed tables that differ now (the re-run recomputes them)
     missing: list[str] = field(default_factory=list)  # recorded inputs no longer there
     added: list[str] = field(default_factory=list)  # raw files not in the record (information)
     params: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # name → (recorded, used)
@@ -325,16 +327,22 @@ def verify(manifest: str | Path, params_file: str | None = None, lang: str = "zh
 
     # 1. inputs
     recorded, hashes = set(), []
+    proc_rec = rec["parameters"].get("processed")
+    proc_dir = provenance.resolve(proc_rec, base).resolve() if proc_rec else None
     for item in rec["inputs"]:
         p = provenance.resolve(item["path"], base)
         recorded.add(p.resolve())
+        # processed tables are derived from the raw files: a later run may have replaced them, and
+        # the re-run computes them again, so a difference there is stated but is not a failure
+        derived = proc_dir is not None and proc_dir in p.resolve().parents
         if not p.is_file():
-            out.missing.append(item["path"])
+            (out.derived if derived else out.missing).append(item["path"])
             continue
         now = provenance.sha256(p)
         if now != item["sha256"]:
-            out.changed.append(item["path"])
-            hashes.append((item["path"], item["sha256"], now))
+            (out.derived if derived else out.changed).append(item["path"])
+            if not derived:
+                hashes.append((item["path"], item["sha256"], now))
     raw_rec = rec["parameters"].get("raw")
     if raw_rec:
         raw = provenance.resolve(raw_rec, base)
@@ -348,6 +356,8 @@ def verify(manifest: str | Path, params_file: str | None = None, lang: str = "zh
         say(t("ver_missing", lang, path=path))
     for path in out.added:
         say(t("ver_added", lang, path=path))
+    if out.derived:
+        say(t("ver_derived", lang, k=len(out.derived), files=", ".join(out.derived[:5]) + (" …" if len(out.derived) > 5 else "")))
 
     # 2. parameters
     prm = _params(rec, base, params_file, out, say, lang)
