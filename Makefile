@@ -6,18 +6,33 @@ PY := $(VENV)/bin/python
 export MPLCONFIGDIR := $(CURDIR)/.mplconfig
 export PYTHONHASHSEED := 0
 
-.PHONY: help venv report test bench clean synth lab schemes
+.PHONY: help venv report test bench clean synth lab schemes lock
+
+# Exact versions and hashes of every runtime and test dependency (`make lock` regenerates them
+# from pyproject.toml; README "Reproducibility"). The runtime lock constrains the dev lock.
+LOCK := requirements.lock
+LOCK_DEV := requirements-dev.lock
+UV := $(VENV)/bin/uv
+LOCKFLAGS := --universal --python-version 3.11 --generate-hashes --quiet
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml $(LOCK) $(LOCK_DEV)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK_DEV)
+	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
 
 venv: $(VENV)/.installed ## create .venv and install the package with its test tools
+
+lock: ## regenerate requirements.lock / requirements-dev.lock from pyproject.toml (exact versions + hashes)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(UV) || $(PY) -m pip install --quiet uv
+	$(UV) pip compile pyproject.toml $(LOCKFLAGS) -o $(LOCK)
+	$(UV) pip compile pyproject.toml --extra dev -c $(LOCK) $(LOCKFLAGS) -o $(LOCK_DEV)
+	@rm -f $(VENV)/.installed
+	@echo "lock files written; the next make installs from them"
 
 report: venv ## run the whole pipeline on the bundled sample → reports/
 	$(PY) -m pipeline all

@@ -1354,12 +1354,13 @@ def _run(raw_dir, out_dir, years, allow_quarantine, na_policy, top_n, progress, 
         totals = score.totals(annual, items_df, adjustments, na_policy=na_policy, top_n=top_n, grade_map=None)
         del annual
         totals = schemas.validate(totals, "totals")
-        pio.write_table(items_df, out, "items")
-        pio.write_table(units, out, "units")
-        scores_out.close(empty=_empty_scores())
-        for name, df in (("totals", totals), ("adjustments", adjustments), ("weak_orgs", weak), ("given", given)):
-            pio.write_table(df, out, name)
-        n_log = _write_side(out, ctx)
+        with pio.publish_set():  # issue #12: the tables replace the previous set together, or not at all
+            pio.write_table(items_df, out, "items")
+            pio.write_table(units, out, "units")
+            scores_out.close(empty=_empty_scores())
+            for name, df in (("totals", totals), ("adjustments", adjustments), ("weak_orgs", weak), ("given", given)):
+                pio.write_table(df, out, name)
+            n_log = _write_side(out, ctx)
         return {
             "years": sorted(folders),
             "units": int(units.shape[0]),

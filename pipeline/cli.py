@@ -1,4 +1,4 @@
-"""Command line: ``python -m pipeline {synth,clean,check,analyze,report,all,scheme,bench}``.
+"""Command line: ``python -m pipeline {synth,clean,check,analyze,report,all,scheme,verify,bench}``.
 
 Every failure ends with one clear line on stderr and a non-zero exit code; ``--debug``
 shows the traceback for developers.
@@ -73,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p, year=False)
     p.add_argument("--lang", choices=config.LANGS)
     p.add_argument("--allow-quarantine", action="store_true")
+    p.add_argument("--force", action="store_true", help="recompute every step (default: reuse the steps whose inputs, parameters and code are unchanged)")
+
+    p = sub.add_parser("verify", help="re-run a year from its manifest and compare every published number (SPEC §10)")
+    p.add_argument("manifest", help="reports/<year>/manifest.json")
+    p.add_argument("--params", help="re-run with these parameters instead of the recorded ones (differences are named)")
+    p.add_argument("--lang", choices=config.LANGS, default="zh")
+    p.add_argument("--keep", help="keep the re-run's outputs in this folder")
 
     p = sub.add_parser("scheme", help="what-if schemes (方案试算): compare proposed scheme files with the official scheme")
     p.add_argument("files", nargs="*", metavar="FILE.yaml", help="scheme files (SPEC §8)")
@@ -149,6 +156,10 @@ def _dispatch(args) -> int:
         from pipeline.scheme.cli import main as scheme_main
 
         return scheme_main(args)
+    if cmd == "verify":
+        from pipeline import verify
+
+        return verify.main(args.manifest, params_file=args.params, lang=args.lang, keep=args.keep)
     prm = _params(args)
     if cmd == "clean":
         from pipeline import clean
@@ -173,7 +184,7 @@ def _dispatch(args) -> int:
     if cmd == "all":
         from pipeline import report
 
-        report.run_all(prm, out=Path(args.out) if args.out else None)
+        report.run_all(prm, out=Path(args.out) if args.out else None, force=args.force)
         return 0
     raise PipelineError(f"unknown command {cmd!r}")  # pragma: no cover
 

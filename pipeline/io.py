@@ -3,11 +3,21 @@
 Every file the pipeline writes goes through :func:`atomic_write`: the content is written to a
 temporary file in the same folder and then moved over the target with :func:`os.replace`, so a
 run killed midway leaves the previous output intact (issue #6).
+
+Issue #12: the temporary file gets the permissions an ordinary ``open()`` would give
+(``0o666`` minus the process umask), so outputs are as readable as any other file the user
+writes (``-rw-r--r--`` under umask 022), not the ``-rw-------`` of :func:`tempfile.mkstemp`.
+A write that fails (disk full, permission, …) stops with one line naming the file being
+written (:class:`pipeline.errors.PipelineError`); the previous file stays. Inside
+:func:`publish_set` the files of one step are staged and moved into place together only when
+every one of them was written, so a failure leaves the previous set whole.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -25,24 +35,120 @@ __all__ = [
     "append_csv",
     "read_table",
     "neutralise_formulas",
+    "publish_set",
+    "file_mode",
 ]
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+def file_mode() -> int:
+    """Permission bits of a new file under the current umask (``0o666 & ~umask``)."""
+    try:  # Linux: read the umask without changing it (os.umask is process-wide, not thread-safe)
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _temp_beside(path: Path) -> Path:
+    """A new empty temporary file beside ``path`` with the permissions of :func:`file_mode`."""
+    with _naming(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            os.fchmod(fd, file_mode())
+        finally:
+            os.close(fd)
+    return Path(tmp)
+
+
+@contextlib.contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """Turn an OSError while writing ``path`` into one line naming ``path`` (the old file is kept)."""
+    try:
+        yield
+    except OSError as err:
+        from pipeline.errors import PipelineError
+
+        what = "no space left on device" if err.errno in (errno.ENOSPC, errno.EDQUOT) else (err.strerror or type(err).__name__)
+        raise PipelineError(f"{path}: cannot write it: {what} (the previous file is kept)") from None
+
+
+#: The set being staged by :func:`publish_set` (a list of (temporary, target) pairs), if any.
+_STAGE: contextvars.ContextVar[list | None] = contextvars.ContextVar("pipeline_io_stage", default=None)
+
+
+def _publish(tmp: Path, path: Path) -> bool:
+    """Move ``tmp`` over ``path`` now, or register it with the open :func:`publish_set`.
+
+    Returns True when the move was deferred (the temporary file must then be kept).
+    """
+    stage = _STAGE.get()
+    if stage is not None:
+        stage.append((tmp, path))
+        return True
+    with _naming(path):
+        os.replace(tmp, path)
+    return False
+
+
+@contextlib.contextmanager
+def publish_set(label: str = "") -> Iterator[None]:
+    """Stage every file written inside the block; move them all into place only at its end.
+
+    Files written by :func:`atomic_path`, :func:`atomic_write`, :func:`write_table`,
+    :func:`write_csv`, :class:`PendingPath` and :class:`TableWriter` inside the block stay
+    temporary until the block ends without an error; then they replace their targets one
+    after another (``os.replace`` within one folder: no data is copied, so this cannot run out
+    of space). If anything fails inside the block — e.g. the disk fills while the third table
+    is written — every staged file is deleted and the previous set stays as it was.
+    Nested blocks join the outer one.
+    """
+    if _STAGE.get() is not None:
+        yield
+        return
+    staged: list = []
+    token = _STAGE.set(staged)
+    try:
+        yield
+    except BaseException:
+        _STAGE.reset(token)
+        for tmp, _ in staged:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    _STAGE.reset(token)
+    for i, (tmp, path) in enumerate(staged):
+        try:
+            with _naming(path):
+                os.replace(tmp, path)
+        except BaseException:
+            for t, _ in staged[i + 1:]:
+                Path(t).unlink(missing_ok=True)
+            raise
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success move it over ``path`` atomically."""
+    """Yield a temporary path beside ``path``; on success move it over ``path`` atomically.
+
+    An OSError while the temporary file is written (e.g. ENOSPC) becomes a
+    :class:`~pipeline.errors.PipelineError` naming ``path``; ``path`` keeps its old content.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = _temp_beside(path)
+    kept = False
     try:
-        yield tmp_path
-        os.replace(tmp_path, path)
+        with _naming(path):
+            yield tmp_path
+        kept = _publish(tmp_path, path)
     finally:
-        if tmp_path.exists():
+        if not kept and tmp_path.exists():
             tmp_path.unlink()
 
 
@@ -56,17 +162,15 @@ class PendingPath:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        os.close(fd)
-        self.tmp = Path(tmp)
+        self.tmp = _temp_beside(self.path)
+        self._staged = False
 
     def commit(self) -> Path:
-        os.replace(self.tmp, self.path)
+        self._staged = _publish(self.tmp, self.path)
         return self.path
 
     def discard(self) -> None:
-        if self.tmp.exists():
+        if not self._staged and self.tmp.exists():
             self.tmp.unlink()
 
 
@@ -146,12 +250,13 @@ class TableWriter:
             raise ValueError(f"{self.name}: the writer is closed")
 
         table = pa.Table.from_pandas(part, preserve_index=False)
-        if self._writer is None:
-            self._schema = table.schema
-            self._writer = pq.ParquetWriter(self._parquet.tmp, self._schema)
-        elif not table.schema.equals(self._schema, check_metadata=False):
-            raise ValueError(f"{self.name}: part schema {table.schema} differs from the first part's {self._schema}")
-        self._writer.write_table(table)
+        with _naming(self._parquet.path):
+            if self._writer is None:
+                self._schema = table.schema
+                self._writer = pq.ParquetWriter(self._parquet.tmp, self._schema)
+            elif not table.schema.equals(self._schema, check_metadata=False):
+                raise ValueError(f"{self.name}: part schema {table.schema} differs from the first part's {self._schema}")
+            self._writer.write_table(table)
         self.rows += len(part)
 
     def close(self, empty: pd.DataFrame | None = None) -> Path:
@@ -159,8 +264,6 @@ class TableWriter:
 
         ``empty`` is written (a frame with the table's columns and no rows) if no part was.
         """
-        import pyarrow.parquet as pq
-
         if self._done:
             raise ValueError(f"{self.name}: the writer is closed")
         if self._writer is None:
@@ -170,22 +273,30 @@ class TableWriter:
             self.write(empty)
         self._done = True
         try:
-            self._writer.close()
+            with _naming(self._parquet.path):
+                self._writer.close()
             self._writer = None
             if self.csv:
                 pending = PendingPath(self.folder / f"{self.name}.csv")
                 try:
-                    if self.rows < FAST_CSV_ROWS:  # small: exactly as write_table (pandas' format)
-                        _to_csv(neutralise_formulas(pd.read_parquet(self._parquet.tmp)), pending.tmp)
-                    else:  # one row group at a time, Arrow's format as _to_csv
-                        batches = pq.ParquetFile(self._parquet.tmp, pre_buffer=False).iter_batches(batch_size=1 << 16)
-                        _to_csv_parts(batches, pending.tmp)
+                    with _naming(pending.path):
+                        self._write_csv_twin(pending.tmp)
                     pending.commit()
                 finally:
                     pending.discard()
             return self._parquet.commit()
         finally:
             self._parquet.discard()
+
+    def _write_csv_twin(self, tmp: Path) -> None:
+        """The CSV twin of the finished Parquet file, written to ``tmp``."""
+        import pyarrow.parquet as pq
+
+        if self.rows < FAST_CSV_ROWS:  # small: exactly as write_table (pandas' format)
+            _to_csv(neutralise_formulas(pd.read_parquet(self._parquet.tmp)), tmp)
+        else:  # one row group at a time, Arrow's format as _to_csv
+            batches = pq.ParquetFile(self._parquet.tmp, pre_buffer=False).iter_batches(batch_size=1 << 16)
+            _to_csv_parts(batches, tmp)
 
     def discard(self) -> None:
         """Drop what was written; the previous files stay."""
@@ -291,8 +402,18 @@ def append_csv(part, fh, header: bool = False) -> int:
     ready = _arrow_csv_ready(table)
     if ready is None:  # other column types: the pandas route of _to_csv
         ready = _csv_arrow(neutralise_formulas(table.to_pandas()))
-    pacsv.write_csv(ready, fh, pacsv.WriteOptions(include_header=header))
+    with _naming(_target_of(getattr(fh, "name", "CSV file"))):
+        pacsv.write_csv(ready, fh, pacsv.WriteOptions(include_header=header))
     return table.num_rows
+
+
+def _target_of(tmp: str | os.PathLike) -> Path:
+    """The file a temporary ``.<name>.<random>.tmp`` of :func:`_temp_beside` stands for."""
+    p = Path(str(tmp))
+    name = p.name
+    if name.startswith(".") and name.endswith(".tmp") and name.count(".") >= 3:
+        return p.with_name(name[1:].rsplit(".", 2)[0])
+    return p
 
 
 def _to_csv_parts(parts, path: Path) -> None:

@@ -3,10 +3,7 @@ records live, the processed tables, the manifest (SHA-256 of every input, parame
 
 from __future__ import annotations
 
-import hashlib
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -102,57 +99,12 @@ def _load(processed: Path, lang: str = "zh") -> dict[str, pd.DataFrame | None]:
     return d
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _git_commit() -> str:
-    try:
-        r = subprocess.run(["git", "rev-parse", "HEAD"], cwd=config.ROOT, capture_output=True, text=True, timeout=10)
-        return r.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 def manifest(prm, inputs: list[Path], timings: dict[str, float], root: Path | None = None) -> dict:
-    """Reproducibility record: SHA-256 of every input file, parameters, versions, commit, timings.
+    """Reproducibility record of a run: :func:`pipeline.provenance.manifest` (input SHA-256s and
+    parameters with paths relative to the project root, versions, commit, lock-file hash, timings)."""
+    from pipeline import provenance
 
-    Returns
-    -------
-    dict
-        ``created_utc`` (the only timestamp of a run), ``parameters`` (:class:`Params` as a
-        dict), ``inputs`` (list of ``{path, sha256, bytes}``, sorted by path), ``versions``
-        (python and the packages used), ``git_commit``, ``wall_time_s`` (step → seconds).
-    """
-    from importlib import metadata
-
-    vers = {"python": sys.version.split()[0]}
-    for pkg in ("pipeline", "numpy", "pandas", "scipy", "matplotlib", "papermill", "nbformat", "openpyxl", "pyarrow", "jinja2", "weasyprint", "mplfonts", "python-calamine", "pandera"):
-        try:
-            vers[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            vers[pkg] = "not installed"
-    base = root or config.ROOT
-    files = []
-    for p in sorted(set(Path(x).resolve() for x in inputs)):
-        if p.is_file():
-            try:
-                rel = str(p.relative_to(Path(base).resolve()))
-            except ValueError:
-                rel = str(p)
-            files.append({"path": rel, "sha256": _sha256(p), "bytes": p.stat().st_size})
-    return {
-        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "parameters": prm.to_dict(),
-        "inputs": files,
-        "versions": vers,
-        "git_commit": _git_commit(),
-        "wall_time_s": {k: round(float(v), 3) for k, v in timings.items()},
-    }
+    return provenance.manifest(prm.to_dict(), inputs, timings, root)
 
 
 def _input_files(prm) -> list[Path]:

@@ -171,12 +171,22 @@ def _build_year_worker(prm_dict: dict, out: str | None, timings: dict) -> str:
     return str(build_year(Params(**d), out=Path(out) if out else None, timings=timings))
 
 
-def run_all(params, out: Path | None = None, workers: int = 2) -> Path:
+def _report_outputs(folder: Path) -> list[Path]:
+    """The files of one edition's documents (the other language's edition in a subfolder is its own step)."""
+    return [p for p in folder.iterdir() if not (p.is_dir() and p.name in config.LANGS)] if folder.is_dir() else [folder / "report.html"]
+
+
+def run_all(params, out: Path | None = None, workers: int = 2, force: bool = False) -> Path:
     """The whole pipeline: (synth) → clean → check → analyze + report per year → study.
 
     The sample world is written into ``data/raw`` only when that default folder has no year
     folders (``make report`` on a fresh checkout). Notebooks of all years run in ``workers``
     processes; reports are rendered in ``workers`` processes too.
+
+    Incremental: :mod:`pipeline.cache` keys each step (clean, check, each chapter of each year,
+    each year's report, the study) by the content of its inputs, its parameters and the code; a
+    step whose key and outputs are unchanged is reused, and the progress lines say which steps
+    are reused and which recomputed. ``force=True`` (``--force``) recomputes everything.
 
     Returns
     -------
@@ -196,41 +206,67 @@ def run_all(params, out: Path | None = None, workers: int = 2) -> Path:
 
         _log(f"synth: writing the sample world into {raw}")
         synth.write_world(raw, config.TRUTH, seed=config.SEED, n_units=74, years=(2009, 2016))
+    from pipeline import cache
+
+    store = cache.Store(prm.processed, force=force)
+    processed = Path(prm.processed)
     steps = {}
-    _log("clean: reading raw workbooks")
     t1 = time.perf_counter()
-    clean.run(raw, Path(prm.processed), years=prm.years, allow_quarantine=prm.allow_quarantine)
+    store.run("clean", cache.clean_key(prm), [processed / f for f in cache.CLEAN_OUTPUTS],
+              lambda: clean.run(raw, processed, years=prm.years, allow_quarantine=prm.allow_quarantine))
     steps["clean"] = time.perf_counter() - t1
-    _log("check: integrity checks")
     t1 = time.perf_counter()
-    integrity.run(raw, Path(prm.processed), years=prm.years, top_n=prm.top_n, seed=prm.seed)
+    store.run("check", cache.check_key(prm), [processed / "integrity.csv"],
+              lambda: integrity.run(raw, processed, years=prm.years, top_n=prm.top_n, seed=prm.seed))
     steps["check"] = time.perf_counter() - t1
-    avail = available_years(Path(prm.processed))
+    avail = available_years(processed)
     yrs = [y for y in avail if prm.years is None or prm.years[0] <= y <= prm.years[1]]
-    jobs = []
+    jobs, ch_keys = [], {}
     for y in yrs:
         py = replace(prm, year=y)
         root = _analysis_root(prm) / str(y)
         executed = report_dir(prm, y, out) / "executed"
-        jobs += [(c, str(executed / f"{c}.ipynb"), _nb_params(py, y, c, root / c)) for c in _chapters_present(False)]
+        for c in _chapters_present(False):
+            nbp = _nb_params(py, y, c, root / c)
+            k = ch_keys[(y, c)] = cache.chapter_key(prm, c, nbp)
+            if store.fresh(f"analyze-{prm.lang}-{y}-{c}", k, [root / c, executed / f"{c}.ipynb"]):
+                store.reused.append(f"analyze-{prm.lang}-{y}-{c}")
+            else:
+                jobs.append((c, str(executed / f"{c}.ipynb"), nbp))
+    _log(f"analyze: {len(ch_keys) - len(jobs)} chapter run(s) reused, {len(jobs)} to compute")
     t1 = time.perf_counter()
     timings = _run_jobs(jobs, workers)
+    for c, ex, nbp in jobs:
+        store.mark(f"analyze-{prm.lang}-{nbp['year']}-{c}", ch_keys[(nbp["year"], c)], [Path(nbp["out_dir"]), Path(ex)])
+        store.computed.append(f"analyze-{prm.lang}-{nbp['year']}-{c}")
     steps["analyze"] = time.perf_counter() - t1
     for y in yrs:
         tj = {c: round(v, 2) for (yy, c), v in sorted(timings.items()) if yy == str(y)}
-        atomic_write(_analysis_root(prm) / str(y) / "timings.json", json.dumps(tj, indent=1))
+        if tj:  # a year whose chapters were all reused keeps its timings
+            atomic_write(_analysis_root(prm) / str(y) / "timings.json", json.dumps(tj, indent=1))
     t1 = time.perf_counter()
     common = {"clean": steps["clean"], "check": steps["check"]}
-    if workers > 1 and len(yrs) > 1:
+    rep_keys = {y: cache.report_key(prm, y, [ch_keys[(y, c)] for c in _chapters_present(False)], _span(prm, y)[0]) for y in yrs}
+    rep_out = {y: _report_outputs(report_dir(prm, y, out)) for y in yrs}
+    todo = [y for y in yrs if not store.fresh(f"report-{prm.lang}-{y}", rep_keys[y], rep_out[y])]
+    store.reused += [f"report-{prm.lang}-{y}" for y in yrs if y not in todo]
+    _log(f"report: {len(yrs) - len(todo)} year(s) reused, {len(todo)} to render")
+    if workers > 1 and len(todo) > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futs = {pool.submit(_build_year_worker, replace(prm, year=y).to_dict(), str(out) if out else None, common): y for y in yrs}
+            futs = {pool.submit(_build_year_worker, replace(prm, year=y).to_dict(), str(out) if out else None, common): y for y in todo}
             for fut in as_completed(futs):
                 fut.result()
     else:
-        for y in yrs:
+        for y in todo:
             build_year(replace(prm, year=y), out=out, timings=common)
+    for y in todo:
+        store.mark(f"report-{prm.lang}-{y}", rep_keys[y], _report_outputs(report_dir(prm, y, out)))
+        store.computed.append(f"report-{prm.lang}-{y}")
     steps["report"] = time.perf_counter() - t1
-    study = build_study(prm, years=(yrs[0], yrs[-1]), out=out)
+    study = report_dir(prm, f"study_{yrs[0]}-{yrs[-1]}", out)
+    store.run(f"study-{prm.lang}-{yrs[0]}-{yrs[-1]}", cache.study_key(prm, rep_keys.values()), lambda: _report_outputs(study),
+              lambda: build_study(prm, years=(yrs[0], yrs[-1]), out=out))
+    _log(f"all: {store.summary()}")
     _log(f"all: done in {time.perf_counter() - t0:.1f} s (clean {steps['clean']:.1f}, check {steps['check']:.1f}, analyze {steps['analyze']:.1f}, report {steps['report']:.1f})")
     return study
 

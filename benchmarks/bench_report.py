@@ -1,0 +1,75 @@
+"""``make report`` from scratch, unchanged, and after adding one year — side by side in one run (issue #12).
+
+Each measurement is the wall time of the process ``python -m pipeline all --params P`` (what
+``make report`` runs once ``.venv`` exists) on a copy of the bundled sample world
+(``data/raw``, 74 units, 2009–2016) in ``benchmarks/out/report/``; ``data/`` and ``reports/``
+of the checkout are not touched. Order:
+
+1. the world without its last year, from scratch (sets up step 2);
+2. **after adding one year**: the last year's folder is put back, ``all`` again;
+3. **unchanged**: ``all`` again, nothing changed;
+4. **from scratch**: processed tables and reports deleted, ``all`` on every year.
+
+Targets (issue #12): from scratch ≤ 100 s, after adding one year ≤ 30 s, unchanged ≤ 10 s,
+on 2 cores.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "benchmarks" / "out" / "report"
+
+
+def _run(params: Path, *extra: str) -> tuple[float, str]:
+    t0 = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "pipeline", "all", "--params", str(params), *extra],
+                       cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+    dt = time.perf_counter() - t0
+    if r.returncode:
+        raise RuntimeError(f"pipeline all failed: {r.stderr.strip().splitlines()[-1:]}")
+    summary = [ln for ln in r.stderr.splitlines() if "step(s) reused" in ln]
+    return dt, (summary[-1].split("all: ", 1)[-1] if summary else "")
+
+
+def main() -> list[dict]:
+    src = ROOT / "data" / "raw"
+    if not any(p.is_dir() and re.fullmatch(r"\d{4}", p.name) for p in src.iterdir()):
+        raise RuntimeError(f"{src}: no sample world (run `make synth`)")
+    shutil.rmtree(OUT, ignore_errors=True)
+    raw, proc, rep = OUT / "raw", OUT / "processed", OUT / "reports"
+    shutil.copytree(src, raw)
+    years = sorted(p.name for p in raw.iterdir() if p.is_dir() and re.fullmatch(r"\d{4}", p.name))
+    last = years[-1]
+    params = OUT / "params.yaml"
+    params.write_text(f"raw: {raw}\nprocessed: {proc}\nreports: {rep}\n", encoding="utf-8")
+    held = OUT / f"held_{last}"
+    shutil.move(str(raw / last), held)
+    t_base, _ = _run(params)
+    shutil.move(str(held), raw / last)
+    t_add, s_add = _run(params)
+    t_same, s_same = _run(params)
+    shutil.rmtree(proc)
+    shutil.rmtree(rep)
+    t_full, s_full = _run(params)
+    n = len(years)
+    return [
+        {"name": "make report: from scratch", "value": round(t_full, 1), "unit": "s", "target": "≤ 100",
+         "note": f"{n} years + study, every step computed ({s_full})"},
+        {"name": "make report: after adding one year", "value": round(t_add, 1), "unit": "s", "target": "≤ 30",
+         "note": f"{last} added to {years[0]}–{years[-2]} ({s_add})"},
+        {"name": "make report: unchanged", "value": round(t_same, 1), "unit": "s", "target": "≤ 10", "note": s_same},
+        {"name": f"(setup: {years[0]}–{years[-2]} from scratch)", "value": round(t_base, 1), "unit": "s", "target": "", "note": ""},
+    ]
+
+
+if __name__ == "__main__":  # pragma: no cover
+    for row in main():
+        print(row)

@@ -1,0 +1,251 @@
+"""Incremental runs: a content-hash key per step, and a small record of what each step produced.
+
+``make report`` recomputes only the steps whose inputs changed (issue #12, point 4). A step's
+**key** is the SHA-256 of everything its result depends on:
+
+* the input data — raw files by content (SHA-256), processed tables by the content of the
+  rows the step reads (a year's chapter reads the years of its span, first…year, so adding a
+  later year leaves its key unchanged: :func:`table_digest`);
+* the parameters the step receives;
+* the code version — the sources of the ``pipeline`` package (``*.py``, labels, templates;
+  :func:`code_version`) and, for a chapter, its notebook's cells (:func:`notebook_digest`).
+
+:class:`Store` keeps one small JSON record per step in ``<processed>/.steps/<step>.json``:
+the key and the SHA-256 of each output file. A step is **fresh** — reused — when its record
+holds the same key and every output is still there with the recorded content; otherwise it
+is recomputed and marked again. ``--force`` (``Store(force=True)``) recomputes everything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from pipeline import config, provenance
+
+__all__ = ["Store", "code_version", "notebook_digest", "files_digest", "table_digest", "make_key",
+           "clean_key", "check_key", "chapter_key", "report_key", "study_key", "CLEAN_OUTPUTS"]
+
+_PKG = Path(__file__).resolve().parent
+#: What ``clean`` writes into the processed folder.
+CLEAN_OUTPUTS = tuple(f"{n}.{e}" for n in ("items", "units", "scores", "totals", "adjustments", "weak_orgs", "given")
+                      for e in ("parquet", "csv")) + ("cleaning_log.csv", "quarantine.csv")
+#: Processed tables a chapter can read (rows filtered to the chapter's years where they have a year).
+CHAPTER_TABLES = ("items", "units", "scores", "totals", "adjustments", "weak_orgs", "given", "integrity")
+#: Folder parameters: where data lives, not what is computed (left out of keys).
+_WHERE = ("raw", "processed", "reports", "out_dir")
+
+
+def _log(msg: str) -> None:
+    print(f"[pipeline] {msg}", file=sys.stderr, flush=True)
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """SHA-256 over the package's sources: every ``*.py``, ``labels/*.yaml`` and ``templates/*`` by content."""
+    files = sorted(p for p in _PKG.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                   and (p.suffix == ".py" or p.parent.name in ("labels", "templates")))
+    return _digest([[p.relative_to(_PKG).as_posix(), provenance.sha256(p)] for p in files])
+
+
+@lru_cache(maxsize=None)
+def notebook_digest(path: str) -> str:
+    """SHA-256 of a notebook's cells (type and source only: outputs and metadata do not count)."""
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    return _digest([[c.get("cell_type"), "".join(c.get("source", ""))] for c in nb.get("cells", [])])
+
+
+def files_digest(paths: Iterable[str | os.PathLike], root: str | os.PathLike) -> str:
+    """SHA-256 over ``(path relative to root, SHA-256 of content)`` of the existing files."""
+    rows = sorted((provenance.relpath(p, root), provenance.sha256(p)) for p in paths if Path(p).is_file())
+    return _digest(rows)
+
+
+_TABLES: dict = {}
+
+
+def _table(path: Path):
+    """A processed table (Parquet or CSV), read once per process while its file is unchanged."""
+    import pandas as pd
+
+    st = path.stat()
+    tag = (str(path), st.st_size, st.st_mtime_ns)
+    if tag not in _TABLES:
+        df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+        _TABLES.clear() if len(_TABLES) > 32 else None
+        _TABLES[tag] = df
+    return _TABLES[tag]
+
+
+def table_digest(processed: str | os.PathLike, name: str, years: tuple[int, int] | None = None) -> str:
+    """SHA-256 of the rows of table ``name`` whose year lies in ``years`` (all rows if None or no year column).
+
+    Rows are hashed with :func:`pandas.util.hash_pandas_object` (values, not file bytes), so
+    appending another year's rows leaves the digest of the earlier years unchanged.
+    """
+    import pandas as pd
+
+    folder = Path(processed)
+    path = folder / f"{name}.parquet"
+    if not path.exists():
+        path = folder / f"{name}.csv"
+    if not path.exists():
+        return "absent"
+    st = path.stat()
+    memo = (str(path), st.st_size, st.st_mtime_ns, tuple(years) if years is not None else None)
+    if memo not in _DIGESTS:
+        df = _table(path)
+        if years is not None and "year" in df.columns:
+            y = pd.to_numeric(df["year"], errors="coerce")
+            df = df.loc[(y >= years[0]) & (y <= years[1])]
+        h = hashlib.sha256(",".join(map(str, df.columns)).encode())
+        h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+        _DIGESTS[memo] = h.hexdigest()
+    return _DIGESTS[memo]
+
+
+_DIGESTS: dict = {}
+
+
+def make_key(step: str, **parts: Any) -> str:
+    """The key of a step: SHA-256 of its name, the code version and ``parts``."""
+    return _digest({"step": step, "code": code_version(), **parts})
+
+
+def _what(params: dict) -> dict:
+    return {k: v for k, v in params.items() if k not in _WHERE}
+
+
+def _raw_files(raw: Path, years: Iterable[int] | None = None) -> list[Path]:
+    if not raw.exists():
+        return []
+    if years is None:
+        return [p for p in raw.rglob("*") if p.is_file()]
+    keep = {str(y) for y in years}
+    return [p for p in raw.rglob("*") if p.is_file() and (p.parent == raw or p.relative_to(raw).parts[0] in keep)]
+
+
+# ---------------------------------------------------------------------------------- step keys
+def clean_key(prm) -> str:
+    """``clean``: every raw file, the years and the quarantine switch."""
+    raw = Path(prm.raw)
+    return make_key("clean", raw=files_digest(_raw_files(raw), raw), years=prm.years, allow_quarantine=prm.allow_quarantine)
+
+
+def check_key(prm) -> str:
+    """``check``: every raw file, the cleaned tables, the years, ``top_n`` and ``seed`` (the cut-bunching test uses both)."""
+    raw, proc = Path(prm.raw), Path(prm.processed)
+    return make_key("check", raw=files_digest(_raw_files(raw), raw),
+                    processed=files_digest([proc / f for f in CLEAN_OUTPUTS], proc), years=prm.years, top_n=prm.top_n, seed=prm.seed)
+
+
+def chapter_key(prm, chapter: str, nb_params: dict) -> str:
+    """One chapter of one year: its notebook, its parameters, the rows of the years it covers.
+
+    Chapter ``05-integrity`` also reads the raw workbooks of those years.
+    """
+    first, last = nb_params["years"]
+    proc = Path(prm.processed)
+    # integrity.csv is read by the integrity chapter only (its thresholds are adjusted over all the
+    # years checked, so its rows of a year change when a year is added)
+    data = {n: table_digest(proc, n, (first, last)) for n in CHAPTER_TABLES if n != "integrity" or chapter == "05-integrity"}
+    if chapter == "05-integrity":
+        raw = Path(prm.raw)
+        data["raw"] = files_digest(_raw_files(raw, range(first, last + 1)), raw)
+    return make_key("chapter", chapter=chapter, notebook=notebook_digest(str(config.NOTEBOOKS / f"{chapter}.ipynb")),
+                    params=_what(nb_params), data=data)
+
+
+def report_key(prm, year: int, chapter_keys: Iterable[str], first: int) -> str:
+    """The year's report: its chapters' keys, the rows of its years, the cleaning log, the parameters."""
+    proc = Path(prm.processed)
+    data = {n: table_digest(proc, n, (first, year)) for n in CHAPTER_TABLES}
+    data.update({n: table_digest(proc, n) for n in ("cleaning_log", "quarantine")})  # the quality appendix shows all of them
+    return make_key("report", year=year, chapters=sorted(chapter_keys), params=_what(prm.to_dict()), data=data)
+
+
+def study_key(prm, report_keys: Iterable[str]) -> str:
+    """The multi-year study: the year reports' keys and every processed table."""
+    proc = Path(prm.processed)
+    data = {n: table_digest(proc, n) for n in CHAPTER_TABLES + ("cleaning_log", "quarantine")}
+    return make_key("study", reports=sorted(report_keys), params=_what(prm.to_dict()), data=data)
+
+
+# ---------------------------------------------------------------------------------- the store
+class Store:
+    """Records of computed steps in ``<processed>/.steps/``; see the module docstring.
+
+    Parameters
+    ----------
+    processed : path
+        The processed folder (the records live in its ``.steps`` subfolder).
+    force : bool
+        Treat every step as stale (``--force``).
+    """
+
+    def __init__(self, processed: str | os.PathLike, force: bool = False):
+        self.folder = Path(processed) / ".steps"
+        self.force = force
+        self.reused: list[str] = []
+        self.computed: list[str] = []
+
+    def _path(self, step: str) -> Path:
+        return self.folder / (re.sub(r"[^\w.-]+", "_", step) + ".json")
+
+    @staticmethod
+    def _outputs(outputs: Iterable[str | os.PathLike]) -> list[Path]:
+        files: list[Path] = []
+        for o in outputs:
+            p = Path(o)
+            files += sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
+        return files
+
+    def fresh(self, step: str, key: str, outputs: Iterable[str | os.PathLike]) -> bool:
+        """True when ``step`` was computed with ``key`` and its outputs are there, unchanged."""
+        if self.force:
+            return False
+        try:
+            rec = json.loads(self._path(step).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        if rec.get("key") != key:
+            return False
+        files = self._outputs(outputs)
+        if not files or any(not p.is_file() for p in files):
+            return False
+        now = {str(p): provenance.sha256(p) for p in files}
+        return now == rec.get("outputs")
+
+    def mark(self, step: str, key: str, outputs: Iterable[str | os.PathLike]) -> None:
+        """Record that ``step`` computed ``outputs`` with ``key``."""
+        from pipeline.io import atomic_write
+
+        files = self._outputs(outputs)
+        rec = {"key": key, "outputs": {str(p): provenance.sha256(p) for p in files if p.is_file()}}
+        atomic_write(self._path(step), json.dumps(rec, indent=1, sort_keys=True))
+
+    def run(self, step: str, key: str, outputs: Callable[[], Iterable] | Iterable, compute: Callable[[], Any]) -> bool:
+        """Reuse ``step`` if fresh, else ``compute()`` and mark it; return True when recomputed."""
+        outs = outputs if not callable(outputs) else None
+        if self.fresh(step, key, outs if outs is not None else outputs()):
+            self.reused.append(step)
+            _log(f"{step}: reused (inputs, parameters and code unchanged)")
+            return False
+        _log(f"{step}: recomputing" + (" (--force)" if self.force else ""))
+        compute()
+        self.mark(step, key, outs if outs is not None else outputs())
+        self.computed.append(step)
+        return True
+
+    def summary(self) -> str:
+        return f"{len(self.reused)} step(s) reused, {len(self.computed)} recomputed"

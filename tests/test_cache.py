@@ -1,0 +1,162 @@
+"""Incremental runs (issue #12, point 4): step keys, the store, and what ``run_all`` reuses.
+
+The orchestration test runs the real ``clean`` and ``check`` on a small world and stands in
+for the expensive steps (notebooks, rendering) with functions that record what they were asked
+to compute and write placeholder outputs: what is tested is the choice of steps, not the steps.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline import cache, config, params, report, synth
+
+
+# ------------------------------------------------------------------ store
+def test_store_fresh_only_with_same_key_and_untouched_outputs(tmp_path):
+    store = cache.Store(tmp_path)
+    out = tmp_path / "o.txt"
+    assert not store.fresh("s", "k1", [out])  # never computed
+    out.write_text("a")
+    store.mark("s", "k1", [out])
+    assert store.fresh("s", "k1", [out])
+    assert not store.fresh("s", "k2", [out])  # another key: inputs, parameters or code changed
+    out.write_text("b")
+    assert not store.fresh("s", "k1", [out])  # output edited by hand
+    out.unlink()
+    assert not store.fresh("s", "k1", [out])  # output deleted
+    out.write_text("a")
+    assert not cache.Store(tmp_path, force=True).fresh("s", "k1", [out])  # --force
+    assert cache.Store(tmp_path).fresh("s", "k1", [out])
+
+
+def test_store_run_reuses_or_computes(tmp_path, capsys):
+    store = cache.Store(tmp_path)
+    out = tmp_path / "d"
+    calls = []
+
+    def compute():
+        calls.append(1)
+        out.mkdir(exist_ok=True)
+        (out / "x").write_text("x")
+
+    assert store.run("step", "k", [out], compute) is True
+    assert store.run("step", "k", [out], compute) is False
+    assert calls == [1] and store.reused == ["step"] and store.computed == ["step"]
+    err = capsys.readouterr().err
+    assert "step: recomputing" in err and "step: reused" in err
+
+
+# ------------------------------------------------------------------ keys
+def test_table_digest_ignores_other_years_rows(tmp_path):
+    from pipeline import io
+
+    a = pd.DataFrame({"year": [2015, 2015], "unit_id": ["U1", "U2"], "total": [80.0, 90.5]})
+    io.write_table(a, tmp_path, "totals")
+    d15 = cache.table_digest(tmp_path, "totals", (2009, 2015))
+    d_all = cache.table_digest(tmp_path, "totals")
+    io.write_table(pd.concat([a, pd.DataFrame({"year": [2016], "unit_id": ["U1"], "total": [70.0]})]), tmp_path, "totals")
+    assert cache.table_digest(tmp_path, "totals", (2009, 2015)) == d15  # 2016 added: 2015's rows unchanged
+    assert cache.table_digest(tmp_path, "totals") != d_all
+    b = a.assign(total=[80.0, 90.0])  # one value of 2015 changed
+    io.write_table(b, tmp_path, "totals")
+    assert cache.table_digest(tmp_path, "totals", (2009, 2015)) != d15
+
+
+def test_notebook_digest_ignores_outputs(tmp_path):
+    nb = {"cells": [{"cell_type": "code", "source": ["x = 1\n"], "outputs": [], "metadata": {}}], "metadata": {}}
+    p = tmp_path / "a.ipynb"
+    p.write_text(json.dumps(nb))
+    d = cache.notebook_digest(str(p))
+    nb["cells"][0]["outputs"] = [{"output_type": "stream", "text": "1"}]
+    nb["metadata"]["papermill"] = {"duration": 3.2}
+    q = tmp_path / "b.ipynb"
+    q.write_text(json.dumps(nb))
+    assert cache.notebook_digest(str(q)) == d
+    nb["cells"][0]["source"] = ["x = 2\n"]
+    r = tmp_path / "c.ipynb"
+    r.write_text(json.dumps(nb))
+    assert cache.notebook_digest(str(r)) != d
+
+
+def test_code_version_covers_the_package():
+    # the key changes with any source of the package: it hashes every .py of pipeline/
+    files = sorted(p.relative_to(cache._PKG).as_posix() for p in cache._PKG.rglob("*.py") if "__pycache__" not in p.parts)
+    assert "cache.py" in files and "report.py" in files
+    assert len(cache.code_version()) == 64
+
+
+# ------------------------------------------------------------------ run_all: what is reused
+@pytest.fixture
+def world_two_years(tmp_path):
+    """A 30-unit world with 2015 only; 2016's folder is held back to be 'added' later."""
+    raw = tmp_path / "raw"
+    synth.write_world(raw, tmp_path / "truth", seed=config.SEED, n_units=30, years=(2015, 2016), monthly_years=())
+    held = tmp_path / "held_2016"
+    shutil.move(str(raw / "2016"), held)
+    return raw, held
+
+
+def test_run_all_recomputes_only_what_changed(world_two_years, tmp_path, monkeypatch):
+    raw, held = world_two_years
+    prm = params.load(None, raw=str(raw), processed=str(tmp_path / "processed"), reports=str(tmp_path / "reports"), n_samples=100, n_sobol=32)
+    calls = {"jobs": [], "years": [], "study": 0}
+
+    def fake_jobs(jobs, workers=2):
+        for ch, ex, p in jobs:
+            calls["jobs"].append((p["year"], ch))
+            d = Path(p["out_dir"])
+            d.mkdir(parents=True, exist_ok=True)
+            (d / "headline.json").write_text(json.dumps({"year": p["year"]}))
+            Path(ex).parent.mkdir(parents=True, exist_ok=True)
+            Path(ex).write_text("{}")
+        return {(str(p["year"]), ch): 0.1 for ch, _, p in jobs}
+
+    def fake_build(prm_y, out=None, timings=None, **k):
+        calls["years"].append(prm_y.year)
+        d = Path(prm_y.reports) / str(prm_y.year)
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "report.html").write_text(f"<p>{prm_y.year}</p>")
+        return d
+
+    def fake_study(prm_s, years=None, out=None, **k):
+        calls["study"] += 1
+        d = Path(prm_s.reports) / f"study_{years[0]}-{years[1]}"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "report.html").write_text("study")
+        return d
+
+    monkeypatch.setattr(report, "_run_jobs", fake_jobs)
+    monkeypatch.setattr(report, "build_year", fake_build)
+    monkeypatch.setattr(report, "build_study", fake_study)
+    n_ch = len(report._chapters_present(False))
+
+    report.run_all(prm, workers=1)  # from scratch: everything
+    assert sorted({y for y, _ in calls["jobs"]}) == [2015] and len(calls["jobs"]) == n_ch
+    assert calls["years"] == [2015] and calls["study"] == 1
+
+    for k in calls:
+        calls[k] = [] if k != "study" else 0
+    report.run_all(prm, workers=1)  # unchanged: nothing recomputed
+    assert calls == {"jobs": [], "years": [], "study": 0}
+
+    shutil.move(str(held), raw / "2016")  # one year added
+    report.run_all(prm, workers=1)
+    # 2015's chapters read only 2015's rows: reused; 2016's chapters, its report and the study are new.
+    # Exceptions, because their inputs did change: 2015's integrity chapter (integrity.csv adjusts its
+    # thresholds over all the years checked, so 2015's rows change) and 2015's report (its data-quality
+    # appendix shows the whole cleaning log, which now holds 2016's rows too).
+    new = sorted((2016, c) for c in report._chapters_present(False))
+    assert sorted(set(calls["jobs"])) in (new, sorted(new + [(2015, "05-integrity")]))
+    assert not {c for y, c in calls["jobs"] if y == 2015} - {"05-integrity"}
+    assert sorted(calls["years"]) == [2015, 2016] and calls["study"] == 1
+
+    for k in calls:
+        calls[k] = [] if k != "study" else 0
+    report.run_all(prm, workers=1, force=True)  # --force: everything again
+    assert len(calls["jobs"]) == 2 * n_ch and sorted(calls["years"]) == [2015, 2016] and calls["study"] == 1
