@@ -145,8 +145,9 @@ def map_tasks(func: Callable, items: Sequence, scheduler=None, *, shared: dict |
     items = list(items)
     if not items:
         return []
-    # hash=False: the scattered data get fresh keys, so no stale copy from another run is reused
-    scattered = {k: client.scatter(v, broadcast=False, hash=False) for k, v in shared.items()}
+    # one copy on every worker (broadcast): a worker that dies does not take the only copy with it;
+    # hash=False: fresh keys, so no stale copy from another run is reused
+    scattered = {k: client.scatter(v, broadcast=True, hash=False) for k, v in shared.items()}
     import uuid
 
     tag = f"{key or func.__name__}-{uuid.uuid4().hex[:8]}"
