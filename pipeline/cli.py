@@ -26,6 +26,11 @@ def _common(p: argparse.ArgumentParser, year: bool = True) -> None:
     p.add_argument("--params", help="YAML file of parameters (top_n, na_policy, lang, seed, …)")
 
 
+def _scheduler(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on a Dask cluster: 'local' (LocalCluster on this machine) or a scheduler address, e.g. tcp://host:8786")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m pipeline",
@@ -45,13 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("clean", help="read the raw workbooks and write the processed tables")
     _common(p, year=False)
     p.add_argument("--allow-quarantine", action="store_true", help="continue without uninterpretable values")
+    _scheduler(p)
 
     p = sub.add_parser("check", help="integrity checks against fake numbers → integrity.csv")
     _common(p, year=False)
+    _scheduler(p)
 
     p = sub.add_parser("analyze", help="run the analysis notebooks for a year")
     _common(p)
     p.add_argument("--lang", choices=config.LANGS)
+    _scheduler(p)
 
     p = sub.add_parser("report", help="render the report of a year (HTML + PDF + tables)")
     _common(p)
@@ -61,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p, year=False)
     p.add_argument("--lang", choices=config.LANGS)
     p.add_argument("--allow-quarantine", action="store_true")
+    _scheduler(p)
 
     p = sub.add_parser("bench", help="run the benchmarks and print their results")
     p.add_argument("--only", help="run only benchmarks whose name contains this text")
@@ -76,6 +85,7 @@ def _params(args):
         "raw": getattr(args, "raw", None),
         "lang": getattr(args, "lang", None),
         "allow_quarantine": getattr(args, "allow_quarantine", None) or None,
+        "scheduler": getattr(args, "scheduler", None),
     }
     return P.load(getattr(args, "params", None), **over)
 
@@ -102,6 +112,10 @@ def _dispatch(args) -> int:
 
         return bench.run(only=args.only)
     prm = _params(args)
+    if prm.scheduler and cmd in ("clean", "check", "analyze", "all"):
+        from pipeline import cluster
+
+        cluster.use(prm.scheduler)  # the run's cluster: clean, the analyses and the notebook kernels use it
     if cmd == "clean":
         from pipeline import clean
 

@@ -10,6 +10,10 @@
   dask-jobqueue / dask-kubernetes);
 * a :class:`distributed.Client` — use it as it is.
 
+``None`` in a function call means the run's scheduler: the address in the environment
+variable :data:`ENV` (set by ``--scheduler`` for the notebook kernels of ``analyze``), and
+when that is not set, this process.
+
 Work is sent as independent tasks (:func:`map_tasks`) whose results come back **in
 submission order**, so a reduction on the client is the same sequence of operations as in one
 process. Random numbers come from child seeds of one :class:`numpy.random.SeedSequence`
@@ -22,15 +26,43 @@ their arguments, the result is the same.
 from __future__ import annotations
 
 import atexit
+import os
+import uuid
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
 from pipeline.errors import PipelineError
 
-__all__ = ["get_client", "close_client", "map_tasks", "spawn_seeds", "seed_sequence", "chunks", "split_even", "n_workers"]
+__all__ = ["resolve", "use", "ENV", "get_client", "close_client", "map_tasks", "spawn_seeds", "seed_sequence", "chunks", "split_even", "n_workers"]
 
 _CLIENTS: dict[str, Any] = {}
+
+#: Environment variable naming the run's scheduler address; set by :func:`use` (the CLI's
+#: ``--scheduler``) so that notebook kernels started by ``analyze`` reach the same cluster.
+ENV = "PIPELINE_SCHEDULER"
+
+
+def resolve(scheduler):
+    """``scheduler`` if given, else the run's scheduler (:data:`ENV`), else None (in-process)."""
+    if scheduler is None or scheduler is False or scheduler == "":
+        env = os.environ.get(ENV, "").strip()
+        return env or None
+    return scheduler
+
+
+def use(scheduler) -> str | None:
+    """Make ``scheduler`` the run's scheduler (None: nothing changes); return its address.
+
+    ``"local"`` starts the LocalCluster here, so every notebook kernel of the run connects to
+    that one cluster instead of starting its own.
+    """
+    if scheduler is None or scheduler == "":
+        return None
+    client = get_client(scheduler)
+    address = client.scheduler.address
+    os.environ[ENV] = address
+    return address
 
 
 def get_client(scheduler):
@@ -53,8 +85,6 @@ def get_client(scheduler):
         return client
     try:
         if key == "local":
-            import os
-
             cluster = LocalCluster(n_workers=max(1, min(os.cpu_count() or 1, 8)), threads_per_worker=1,
                                    processes=True, dashboard_address=None)
             client = Client(cluster)
@@ -84,7 +114,7 @@ atexit.register(close_client)
 
 def n_workers(scheduler) -> int:
     """Number of workers of the cluster (1 without a scheduler)."""
-    client = get_client(scheduler)
+    client = get_client(resolve(scheduler))
     if client is None:
         return 1
     return max(1, len(client.scheduler_info().get("workers", {})))
@@ -139,17 +169,16 @@ def map_tasks(func: Callable, items: Sequence, scheduler=None, *, shared: dict |
         The results in the order of ``items`` (whatever order the workers finish in).
     """
     shared = dict(shared or {})
-    client = get_client(scheduler)
+    client = get_client(resolve(scheduler))
     if client is None:
         return [func(item, **shared) for item in items]
     items = list(items)
     if not items:
         return []
     # one copy on every worker (broadcast): a worker that dies does not take the only copy with it;
-    # hash=False: fresh keys, so no stale copy from another run is reused
-    scattered = {k: client.scatter(v, broadcast=True, hash=False) for k, v in shared.items()}
-    import uuid
-
+    # hash=False: fresh keys, so no stale copy from another run is reused; [v]: a dict or list
+    # is one object here, not a collection to scatter element by element
+    scattered = {k: client.scatter([v], broadcast=True, hash=False)[0] for k, v in shared.items()}
     tag = f"{key or func.__name__}-{uuid.uuid4().hex[:8]}"
     futures = client.map(func, items, **scattered, key=[f"{tag}-{i}" for i in range(len(items))])
     try:

@@ -100,7 +100,7 @@ def test_worker_killed_mid_run_same_result(client):
     lost tasks, and the numbers are those of the single-process run."""
     x, m = _world(74)
     kw = dict(seed=21, chunk=2048, groups=CATS, kendall_samples=2000)
-    n = 16 * 2048 * 6
+    n = 8 * 2048 * 6
     ref = S.uncertainty(x, m, n, **kw)
     pids_before = client.run(os.getpid)
     killed = {}
@@ -125,3 +125,40 @@ def test_worker_killed_mid_run_same_result(client):
     pids_after = set(client.run(os.getpid).values())
     assert set(killed.values()).isdisjoint(pids_after)  # the killed process is gone, a new one took its place
     _same_frame(got, ref)
+
+
+def _messy_world(root):
+    """A small messy world (2 years, 20 units) plus an unknown unit and an unrelated file, so
+    that the cleaning log and the quarantine have rows."""
+    from pipeline import synth
+
+    raw = root / "raw"
+    synth.write_world(raw, root / "truth", n_units=20, years=(2015, 2016))
+    summ = raw / "2016" / "2016年考评汇总表.csv"
+    enc = "utf-8-sig" if summ.read_bytes().startswith(b"\xef\xbb\xbf") else "gb18030"
+    lines = summ.read_text(encoding=enc).splitlines()
+    data = [i for i, ln in enumerate(lines) if ln.count(",") > 10]
+    fields = lines[data[-1]].split(",")
+    name_col = next(j for j, f in enumerate(fields) if f and not f.replace(".", "").isdigit())
+    fields[name_col] = "不存在的单位"
+    lines.insert(data[-1] + 1, ",".join(fields))
+    summ.write_text("\n".join(lines) + "\n", encoding=enc)
+    (raw / "2015" / "备注说明.txt").write_text("not a workbook\n", encoding="utf-8")
+    return raw
+
+
+def test_clean_identical(client, tmp_path):
+    from pipeline import clean
+
+    raw = _messy_world(tmp_path)
+    a = clean.run(raw, tmp_path / "one", allow_quarantine=True, progress=False)
+    b = clean.run(raw, tmp_path / "two", allow_quarantine=True, progress=False, scheduler=client)
+    assert a["quarantined"] > 0 and a["log"] > 0  # the log and the quarantine are exercised
+    assert {k: v for k, v in a.items() if k != "out_dir"} == {k: v for k, v in b.items() if k != "out_dir"}
+    names = sorted(p.name for p in (tmp_path / "one").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "two").iterdir()) and "quarantine.csv" in names
+    for name in names:
+        if name.endswith(".csv"):  # tables, cleaning_log.csv, quarantine.csv: byte for byte
+            assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
+        else:
+            pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "one" / name), pd.read_parquet(tmp_path / "two" / name))

@@ -137,6 +137,7 @@ def smaa(matrix, n: int, seed=config.SEED, bounds=None, *, maxima=None, top_n: i
     seeds = cluster.spawn_seeds(seed, len(plan) + 1)  # one child per chunk; the last for the confidence factors
     tasks = [(c, ss) for (_, c), ss in zip(plan, seeds)]
     setup = {"x": x, "bounds": bounds, "sd": sd, "top_n": top_n}
+    scheduler = cluster.resolve(scheduler)
     if scheduler is None:
         blocks = [_smaa_block(tasks, **setup)]
     else:

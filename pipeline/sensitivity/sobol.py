@@ -218,9 +218,11 @@ def _eval_rows(rows, model, x):
 
 def _evaluate(model, x: np.ndarray, scheduler=None, chunk: int | None = None) -> np.ndarray:
     """``model(x)``, or the concatenated outputs of row chunks evaluated on a Dask cluster."""
+    from pipeline import cluster
+
+    scheduler = cluster.resolve(scheduler)
     if scheduler is None:
         return np.asarray(model(x), dtype=float)
-    from pipeline import cluster
 
     size = chunk or -(-x.shape[0] // (4 * cluster.n_workers(scheduler)))
     parts = cluster.map_tasks(_eval_rows, cluster.chunks(x.shape[0], size), scheduler, shared={"model": model, "x": x},

@@ -301,6 +301,7 @@ def uncertainty(
     setup = _Setup(model=model, c0=c0, r0=r0, top_n=int(top_n), ks=ks, width=width, k_n=k_n, scheme=scheme,
                    kappa=kappa, p=p, bounds=bounds, gb=gb, vary_na_policy=vary_na_policy,
                    vary_aggregation=vary_aggregation, dtype=dtype)
+    scheduler = cluster.resolve(scheduler)
     if scheduler is None:
         parts = [_run_block(tasks, setup)]
     else:
