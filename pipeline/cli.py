@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--units", type=int, default=74)
     p.add_argument("--years", default="2009-2016")
     p.add_argument("--monthly-years", default=None, help="years that get monthly sheets (default: all)")
+    p.add_argument("--tiers", default=None, help="province/national world (CSV): unit tiers, e.g. city,county (pipeline/synth_scale.py)")
+    p.add_argument("--files-per-year", type=int, default=500, help="with --tiers: about this many files per year")
 
     p = sub.add_parser("clean", help="read the raw workbooks and write the processed tables")
     _common(p, year=False)
@@ -97,6 +99,12 @@ def _dispatch(args) -> int:
         from pipeline import synth
 
         years = P.parse_years(args.years)
+        if args.tiers:
+            from pipeline import synth_scale
+
+            synth_scale.write_scale_world(Path(args.out or config.RAW), Path(args.truth) if args.truth else None, n_units=args.units,
+                                          tiers=args.tiers, files_per_year=args.files_per_year, years=years, seed=args.seed)
+            return 0
         monthly = P.parse_years(args.monthly_years) if args.monthly_years else None
         synth.write_world(
             Path(args.out or config.RAW),

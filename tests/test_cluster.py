@@ -127,30 +127,35 @@ def test_worker_killed_mid_run_same_result(client):
     _same_frame(got, ref)
 
 
-def _messy_world(root):
-    """A small messy world (2 years, 20 units) plus an unknown unit and an unrelated file, so
-    that the cleaning log and the quarantine have rows."""
-    from pipeline import synth
+def _scale_world(root):
+    """A small tiered world (pipeline.synth_scale: 240 units, 3 reporting bodies → 36 monthly
+    CSV files) plus an unknown unit and an unrelated file, so that the cleaning log and the
+    quarantine have rows."""
+    from pipeline import synth_scale
 
     raw = root / "raw"
-    synth.write_world(raw, root / "truth", n_units=20, years=(2015, 2016))
+    info = synth_scale.write_scale_world(raw, root / "truth", n_units=240, tiers=("city", "county"), files_per_year=40,
+                                         years=(2016, 2016))
+    assert info["bodies"] == 3 and info["files"] == 1 + len(list((raw / "2016").iterdir()))  # + units.csv
+    assert len(list((raw / "2016").glob("2016年月度考评-*月.csv"))) == 36  # 3 bodies × 12 months
+    tiers = pd.read_csv(root / "truth" / "tiers.csv")
+    assert tiers["unit_id"].is_unique and set(tiers["tier"]) == {"city", "county"}
     summ = raw / "2016" / "2016年考评汇总表.csv"
-    enc = "utf-8-sig" if summ.read_bytes().startswith(b"\xef\xbb\xbf") else "gb18030"
-    lines = summ.read_text(encoding=enc).splitlines()
+    lines = summ.read_text(encoding="utf-8-sig").splitlines()
     data = [i for i, ln in enumerate(lines) if ln.count(",") > 10]
     fields = lines[data[-1]].split(",")
     name_col = next(j for j, f in enumerate(fields) if f and not f.replace(".", "").isdigit())
     fields[name_col] = "不存在的单位"
     lines.insert(data[-1] + 1, ",".join(fields))
-    summ.write_text("\n".join(lines) + "\n", encoding=enc)
-    (raw / "2015" / "备注说明.txt").write_text("not a workbook\n", encoding="utf-8")
+    summ.write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
+    (raw / "2016" / "备注说明.txt").write_text("not a workbook\n", encoding="utf-8")
     return raw
 
 
 def test_clean_identical(client, tmp_path):
     from pipeline import clean
 
-    raw = _messy_world(tmp_path)
+    raw = _scale_world(tmp_path)
     a = clean.run(raw, tmp_path / "one", allow_quarantine=True, progress=False)
     b = clean.run(raw, tmp_path / "two", allow_quarantine=True, progress=False, scheduler=client)
     assert a["quarantined"] > 0 and a["log"] > 0  # the log and the quarantine are exercised
