@@ -167,3 +167,34 @@ def test_clean_identical(client, tmp_path):
             assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
         else:
             pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "one" / name), pd.read_parquet(tmp_path / "two" / name))
+
+
+def test_scheduler_parameter_and_flags(tmp_path):
+    """`scheduler:` in the params file and --scheduler on clean/check/analyze/all (not on report)."""
+    from pipeline import cli
+    from pipeline import params as P
+    from pipeline.errors import PipelineError
+
+    f = tmp_path / "p.yaml"
+    f.write_text("scheduler: tcp://head:8786\n", encoding="utf-8")
+    assert P.load(f).scheduler == "tcp://head:8786"
+    assert P.load(f, scheduler="local").scheduler == "local"  # the flag overrides the file
+    assert P.load().scheduler is None
+    for bad in ("", "tcp://a b", 5):
+        with pytest.raises(PipelineError, match="scheduler"):
+            P.load(scheduler=bad) if bad != "" else P.validate(P.Params(scheduler=""))
+    parser = cli.build_parser()
+    for cmd in (["clean"], ["check"], ["analyze", "--year", "2016"], ["all"]):
+        assert parser.parse_args([*cmd, "--scheduler", "local"]).scheduler == "local"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["report", "--year", "2016", "--scheduler", "local"])
+
+
+def test_resolve_uses_run_scheduler(monkeypatch):
+    monkeypatch.delenv(cluster.ENV, raising=False)
+    assert cluster.resolve(None) is None and cluster.resolve("local") == "local"
+    monkeypatch.setenv(cluster.ENV, "tcp://head:8786")
+    assert cluster.resolve(None) == "tcp://head:8786"
+    parts = cluster.split_even(range(5), 2)
+    assert sum(parts, []) == [0, 1, 2, 3, 4] and sorted(map(len, parts)) == [2, 3]
+    assert cluster.chunks(5, 2) == [(0, 2), (2, 2), (4, 1)]
