@@ -146,7 +146,7 @@ def chunks(n: int, size: int) -> list[tuple[int, int]]:
 
 
 def map_tasks(func: Callable, items: Sequence, scheduler=None, *, shared: dict | None = None,
-              key: str | None = None) -> list:
+              key: str | None = None, reduce: Callable | None = None):
     """``[func(item, **shared) for item in items]``, on the cluster when ``scheduler`` is given.
 
     Parameters
@@ -162,15 +162,25 @@ def map_tasks(func: Callable, items: Sequence, scheduler=None, *, shared: dict |
         the cluster once instead of being sent with each task.
     key : str, optional
         Name prefix of the tasks (shown on the dashboard).
+    reduce : callable, optional
+        ``reduce(a, b)`` merges the results of two consecutive runs of items (``a`` first).
+        On a cluster the results are merged pairwise on the workers (a binary tree of depth
+        log₂ tasks) and only the final result travels to the client; without a scheduler it is
+        ``functools.reduce`` from the left. Both keep the order of the items.
 
     Returns
     -------
-    list
-        The results in the order of ``items`` (whatever order the workers finish in).
+    list or object
+        The results in the order of ``items`` (whatever order the workers finish in), or the
+        reduced result when ``reduce`` is given.
     """
     shared = dict(shared or {})
     client = get_client(resolve(scheduler))
     if client is None:
+        if reduce is not None:
+            import functools
+
+            return functools.reduce(reduce, (func(item, **shared) for item in items))
         return [func(item, **shared) for item in items]
     items = list(items)
     if not items:
@@ -181,8 +191,15 @@ def map_tasks(func: Callable, items: Sequence, scheduler=None, *, shared: dict |
     scattered = {k: client.scatter([v], broadcast=True, hash=False)[0] for k, v in shared.items()}
     tag = f"{key or func.__name__}-{uuid.uuid4().hex[:8]}"
     futures = client.map(func, items, **scattered, key=[f"{tag}-{i}" for i in range(len(items))])
+    level = futures
+    depth = 0
     try:
-        return client.gather(futures)
+        while reduce is not None and len(level) > 1:  # pairwise, in order: ((0,1),(2,3)),…
+            depth += 1
+            nxt = [client.submit(reduce, level[i], level[i + 1], key=f"{tag}-r{depth}-{i}") for i in range(0, len(level) - 1, 2)]
+            level = nxt + ([level[-1]] if len(level) % 2 else [])
+            futures += nxt
+        return client.gather(level[0]) if reduce is not None else client.gather(futures)
     finally:
         for f in futures:
             f.release()

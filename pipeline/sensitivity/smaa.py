@@ -139,18 +139,15 @@ def smaa(matrix, n: int, seed=config.SEED, bounds=None, *, maxima=None, top_n: i
     setup = {"x": x, "bounds": bounds, "sd": sd, "top_n": top_n}
     scheduler = cluster.resolve(scheduler)
     if scheduler is None:
-        blocks = [_smaa_block(tasks, **setup)]
+        hist, sums = _smaa_block(tasks, **setup)
     else:
         parts = cluster.split_even(tasks, 4 * cluster.n_workers(scheduler))
-        blocks = cluster.map_tasks(_smaa_block, parts, scheduler, shared=setup, key="smaa")
-    hist = np.zeros(u * u, dtype=np.int64)
+        hist, sums = cluster.map_tasks(_smaa_block, parts, scheduler, shared=setup, key="smaa", reduce=_smaa_merge)
     cw1 = np.zeros((u, k))
     cwt = np.zeros((u, k))
-    for bh, sums in blocks:  # integer counts merge exactly; weight sums are added chunk by chunk in order
-        hist += bh
-        for s1, st in sums:
-            cw1 += s1
-            cwt += st
+    for s1, st in sums:  # integer counts merge exactly; weight sums are added chunk by chunk in order
+        cw1 += s1
+        cwt += st
     rng = np.random.default_rng(seeds[-1])
     hist = hist.reshape(u, u)
     acc = hist / n
@@ -197,6 +194,11 @@ def _smaa_block(tasks, x, bounds, sd, top_n):
         np.put_along_axis(top, order, np.ascontiguousarray(rank <= top_n).astype(float), axis=1)
         sums.append((first.T @ w, top.T @ w))
     return hist, sums
+
+
+def _smaa_merge(a, b):
+    """Merge two consecutive blocks: counts added, per-chunk weight sums kept in chunk order."""
+    return a[0] + b[0], a[1] + b[1]
 
 
 def _confidence(x, cw, cut, sd, n, rng, chunk) -> np.ndarray:

@@ -309,14 +309,16 @@ def uncertainty(
                    vary_aggregation=vary_aggregation, dtype=dtype)
     scheduler = cluster.resolve(scheduler)
     if scheduler is None:
-        parts = [_run_block(tasks, setup)]
-    else:
+        acc = _run_block(tasks, setup)
+    else:  # blocks of chunks on the workers, merged there pairwise; one result comes back
         blocks = cluster.split_even(tasks, 4 * cluster.n_workers(scheduler))
-        parts = cluster.map_tasks(_run_block, blocks, scheduler, shared={"setup": setup}, key="uncertainty")
-    acc = parts[0]
-    for part in parts[1:]:
-        acc.merge(part)
+        acc = cluster.map_tasks(_run_block, blocks, scheduler, shared={"setup": setup}, key="uncertainty", reduce=_merged)
     return _result(acc, setup, ids, n, scheme)
+
+
+def _merged(a: "_Acc", b: "_Acc") -> "_Acc":
+    a.merge(b)
+    return a
 
 
 @dataclass
@@ -401,7 +403,7 @@ def _run_block(tasks, setup: _Setup) -> _Acc:
     model, u, width = setup.model, setup.model.n_units, setup.width
     exact = width == 1
     nb = -(-u // width)
-    hist = np.zeros(u * nb, dtype=np.int64)
+    hist = np.zeros(u * nb, dtype=np.int64 if exact else np.int32)  # int32: half the bytes to merge (n < 2³¹)
     acc = _Acc(hist=hist)
     if not exact:
         acc.sum_r = np.zeros(u, dtype=np.int64)
