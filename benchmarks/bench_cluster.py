@@ -93,7 +93,7 @@ def bench_uncertainty(client, cases, scale: float) -> list[dict]:
     rows = []
     OUT.mkdir(parents=True, exist_ok=True)
     for u, n_full in cases:
-        n = max(1000, int(n_full * scale))
+        n = max(200, int(n_full * scale))
         path = OUT / f"unc_{u}_{n}.parquet"
         one = _child(CHILD_UNC, u, n, path)
         ref = pd.read_parquet(path)
@@ -147,13 +147,13 @@ def bench_clean(client, n_files: int, n_units: int) -> list[dict]:
     ]
 
 
-def scaling_table(n_samples: int = 1000) -> list[dict]:
-    """One process: time vs units (10³ samples) and vs samples (74 units)."""
+def scaling_table(n_samples: int = 1000, max_units: int = 100_000) -> list[dict]:
+    """One process: time vs units (``n_samples`` samples) and vs samples (74 units)."""
     from pipeline.sensitivity import uncertainty
 
     rows = []
     prev = None
-    units = [74, 148, 296, 592, 1184, 2368, 4736, 9472, 18944, 37888, 75776, 100000]
+    units = [u for u in (74, 148, 296, 592, 1184, 2368, 4736, 9472, 18944, 37888, 75776, 100000) if u <= max_units]
     for u in units:
         x, m, cats = world(u)
         t = time.perf_counter()
@@ -164,6 +164,7 @@ def scaling_table(n_samples: int = 1000) -> list[dict]:
                          note=f"{dt / (u * n_samples) * 1e9:.0f} ns per unit-sample; τ on {res.attrs['system']['kendall_n']} draws; "
                               f"rank resolution {res.attrs['system']['rank_resolution']}{ratio}"))
         prev = (u, dt)
+        _show(rows[-1])
     x, m, cats = world(74)
     uncertainty(x, m, 20000, seed=1, groups=cats)  # warm-up
     for n in (10**3, 10**4, 10**5, 10**6):
@@ -172,21 +173,30 @@ def scaling_table(n_samples: int = 1000) -> list[dict]:
         dt = time.perf_counter() - t
         rows.append(dict(name=f"(c) 74 units × {n:,} samples", value=dt, unit="s", target="10⁶: ≈ 1.1–1.4 s (idle machine)",
                          note=f"{dt / (74 * n) * 1e9:.1f} ns per unit-sample"))
+        _show(rows[-1])
     return rows
 
 
-def main(scale: float = 1.0, skip_clean: bool = False, skip_table: bool = False, skip_unc: bool = False) -> list[dict]:
+def _show(r: dict) -> None:
+    print(f"{r['name']}: {r['value']:.4g} {r['unit']} (target {r['target']}) — {r['note']}", flush=True)
+
+
+def main(scale: float = 1.0, skip_clean: bool = False, skip_table: bool = False, skip_unc: bool = False,
+         n_files: int = 2000, clean_units: int = 4000, table_samples: int = 1000) -> list[dict]:
     from distributed import Client, LocalCluster
 
     rows: list[dict] = []
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, memory_limit="4GB", dashboard_address=None) as lc, \
             Client(lc) as client:
         if not skip_unc:
-            rows += bench_uncertainty(client, [(10_000, 100_000), (100_000, 10_000)], scale)
+            for case in [(10_000, 100_000), (100_000, 10_000)]:
+                rows += bench_uncertainty(client, [case], scale)
+                _show(rows[-2]), _show(rows[-1])
         if not skip_clean:
-            rows += bench_clean(client, n_files=2000, n_units=4000)
+            rows += bench_clean(client, n_files=n_files, n_units=clean_units)
+            _show(rows[-2]), _show(rows[-1])
     if not skip_table:
-        rows += scaling_table()
+        rows += scaling_table(table_samples)
     rows.append(dict(name="load average (1 min) at the end", value=os.getloadavg()[0], unit="", target="—",
                      note=f"{os.cpu_count()} cores shared; timings scale with load"))
     return rows
@@ -198,6 +208,9 @@ if __name__ == "__main__":
     ap.add_argument("--skip-clean", action="store_true")
     ap.add_argument("--skip-table", action="store_true")
     ap.add_argument("--skip-unc", action="store_true")
+    ap.add_argument("--files", type=int, default=2000)
+    ap.add_argument("--clean-units", type=int, default=4000)
+    ap.add_argument("--table-samples", type=int, default=1000)
     a = ap.parse_args()
-    for r in main(a.scale, a.skip_clean, a.skip_table, a.skip_unc):
-        print(f"{r['name']}: {r['value']:.4g} {r['unit']} (target {r['target']}) — {r['note']}", flush=True)
+    rows = main(a.scale, a.skip_clean, a.skip_table, a.skip_unc, a.files, a.clean_units, a.table_samples)
+    _show(rows[-1])
