@@ -111,3 +111,12 @@ def test_bad_rank_bins():
     x, m = _world(5)
     with pytest.raises(PipelineError, match="rank_bins"):
         U.uncertainty(x, m, 10, rank_bins=0)
+
+
+def test_rank_bin_width_rule():
+    # exact (1) while units² ≤ the units × samples ranks and units ≤ 4096; 512 bins otherwise
+    assert U.rank_bin_width(1000, None, 5000) == 1
+    assert U.rank_bin_width(1000, None, 500) == 2  # ⌈1000 / 512⌉
+    assert U.rank_bin_width(300, None, 10) == 1  # ≤ 512 units: one rank per bin anyway
+    assert U.rank_bin_width(5000, None, 10**6) == 10
+    assert U.rank_bin_width(5000, 5000, 10) == 1  # explicit bins win

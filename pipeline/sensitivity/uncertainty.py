@@ -248,7 +248,7 @@ def uncertainty(
         more than 839 units); the number used is ``attrs["system"]["kendall_n"]``.
     rank_bins : int, optional
         Rank histogram resolution: exact (one bin per rank) up to :data:`EXACT_RANK_UNITS`
-        units, else :data:`RANK_BINS` bins of ``w = ⌈units / bins⌉`` ranks
+        units and ``units ≤ n``, else :data:`RANK_BINS` bins of ``w = ⌈units / bins⌉`` ranks
         (:func:`rank_bin_width`). Only the quantiles ``median_rank``, ``q05``, ``q95`` use the
         histogram; with ``w > 1`` each is the first rank of the bin holding the quantile
         (clipped to [best, worst]), so the exact quantile lies in ``[value, value + w − 1]``.
@@ -298,7 +298,7 @@ def uncertainty(
     c0 = model.evaluate(model.nominal)
     r0 = fast_rank(c0[None, :])[0]
     ks = tuple(int(k) for k in ks)
-    width = rank_bin_width(u, rank_bins)
+    width = rank_bin_width(u, rank_bins, n)
     chunk = default_chunk(u) if chunk is None else max(1, int(chunk))
     k_n = min(n, default_kendall_samples(u) if kendall_samples is None else max(0, int(kendall_samples)))
     plan = cluster.chunks(n, chunk)
@@ -375,14 +375,18 @@ class _Acc:
         self.tau.update(other.tau)
 
 
-def rank_bin_width(n_units: int, rank_bins: int | None = None) -> int:
-    """Ranks per histogram bin: 1 (exact) up to :data:`EXACT_RANK_UNITS` units, else ⌈units / bins⌉.
+def rank_bin_width(n_units: int, rank_bins: int | None = None, n_samples: int | None = None) -> int:
+    """Ranks per histogram bin: 1 (exact) or ⌈units / bins⌉.
 
-    ``rank_bins`` (default :data:`RANK_BINS` above the exact limit) sets the number of bins;
-    ``rank_bins ≥ n_units`` forces the exact histogram.
+    By default the histogram is exact when it is small: at most :data:`EXACT_RANK_UNITS` units
+    and no more units than samples (its units² counts then cost no more than the samples'
+    own units × samples ranks, so the run stays O(units log units) per sample); otherwise it
+    has :data:`RANK_BINS` bins (exact anyway up to 512 units). ``rank_bins`` sets the number
+    of bins; ``rank_bins ≥ n_units`` forces the exact histogram.
     """
     if rank_bins is None:
-        return 1 if n_units <= EXACT_RANK_UNITS else -(-n_units // RANK_BINS)
+        small = n_units <= EXACT_RANK_UNITS and (n_samples is None or n_units <= n_samples)
+        return 1 if small else -(-n_units // RANK_BINS)
     if int(rank_bins) < 1:
         raise PipelineError(f"rank_bins must be ≥ 1, got {rank_bins!r}")
     return max(1, -(-n_units // int(rank_bins)))
