@@ -42,6 +42,7 @@ naming file, sheet and cell, unless ``allow_quarantine`` (the values are left ou
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import sys
 import unicodedata
@@ -1204,6 +1205,7 @@ def run(
     top_n: int = config.TOP_N,
     progress: bool = True,
     grade_map: dict | None = None,
+    scheduler=None,
 ) -> dict:
     """Clean the raw folder into the processed tables (SPEC §2 → §3).
 
@@ -1224,6 +1226,12 @@ def run(
         a terminal.
     grade_map : dict, optional
         Grade shares (default ``config.GRADE_MAP``).
+    scheduler : None, str or distributed.Client
+        Read the workbooks on a Dask cluster, one task per file (:mod:`pipeline.cluster`;
+        None: the run's scheduler if ``--scheduler`` set one, else this process). Each task
+        keeps its own log and problems; they are merged in the single-machine order, so the
+        tables, ``cleaning_log.csv`` and ``quarantine.csv`` are identical. The results of
+        all files are gathered before writing (memory: all years, not one).
 
     Returns
     -------
@@ -1252,12 +1260,12 @@ def run(
     previous = pa.default_memory_pool()
     pa.set_memory_pool(pa.system_memory_pool())
     try:
-        return _run(raw_dir, out_dir, years, allow_quarantine, na_policy, top_n, progress, grade_map)
+        return _run(raw_dir, out_dir, years, allow_quarantine, na_policy, top_n, progress, grade_map, scheduler)
     finally:
         pa.set_memory_pool(previous)
 
 
-def _run(raw_dir, out_dir, years, allow_quarantine, na_policy, top_n, progress, grade_map) -> dict:
+def _run(raw_dir, out_dir, years, allow_quarantine, na_policy, top_n, progress, grade_map, scheduler=None) -> dict:
     """The body of :func:`run` (see there): read and write one year at a time.
 
     Each year's score pieces are checked, validated and appended to ``scores.parquet`` (and
@@ -1268,6 +1276,9 @@ def _run(raw_dir, out_dir, years, allow_quarantine, na_policy, top_n, progress, 
     """
     from tqdm.auto import tqdm
 
+    from pipeline import cluster
+
+    scheduler = cluster.resolve(scheduler)
     raw = Path(raw_dir).resolve()
     out = Path(out_dir).resolve()
     if out == raw or raw in out.parents:
@@ -1313,12 +1324,16 @@ def _run(raw_dir, out_dir, years, allow_quarantine, na_policy, top_n, progress, 
         n_files = sum(len(p[r]) for p in plans.values() for r in load.ROLES)
         # disable=None: a bar on an interactive terminal, nothing in pipes and logs
         bar = tqdm(total=n_files, desc="clean", unit="file", file=sys.stderr, disable=None if progress else True, leave=False)
+        remote = None
+        if scheduler is not None:  # one task per file on the cluster, merged below in this order
+            remote = _read_remote(plans, raw, matcher, gm, scheduler)
+            cache.clear()  # sniffed workbooks: the workers read their own
         scores_out = pio.TableWriter(out, "scores")
         items_all, annual_all, given_all, adj_all, weak_all = [], [], [], [], []
         n_cells = 0
         schema_error = None  # a scores schema failure, raised after the problems (as before streaming)
         for year in sorted(plans):
-            got = _read_year(year, plans[year], folders[year].name, raw, cache, matcher, ctx, bar)
+            got = _read_year(year, plans[year], folders[year].name, raw, cache, matcher, ctx, bar, remote)
             n_cells += got.cells
             for part, parts in ((got.items, items_all), (got.given, given_all), (got.adjustments, adj_all), (got.weak, weak_all)):
                 parts.extend(part)
@@ -1390,8 +1405,13 @@ class _Year:
     cells: int = 0  # item cell values read
 
 
-def _read_year(year: int, plan: dict, rel_folder: str, raw: Path, cache: dict, matcher: UnitMatcher, ctx: _Run, bar) -> _Year:
-    """Read every file of one year folder (item list first: the other files need it)."""
+def _read_year(year: int, plan: dict, rel_folder: str, raw: Path, cache: dict, matcher: UnitMatcher, ctx: _Run, bar,
+               remote: dict | None = None) -> _Year:
+    """Read every file of one year folder (item list first: the other files need it).
+
+    With ``remote`` (:func:`_read_remote`) the files were read on a cluster; their results,
+    log rows and problems are taken in the same order as here.
+    """
     got = _Year()
     for p in plan["ignored"]:
         ctx.log(f"{rel_folder}/{p.name}", "", "", p.name, "", "file_ignored")
@@ -1407,15 +1427,38 @@ def _read_year(year: int, plan: dict, rel_folder: str, raw: Path, cache: dict, m
     bar.set_description(f"clean {year}")
     items = None
     for path in plan["items"]:
-        try:
-            sheets = _sheets(path, raw, cache)
-            items = read_items(sheets[0], year, ctx) if sheets else None
-        except PipelineError as err:
-            ctx.problem(load._rel(path, raw), "", "", "", str(err))
-        cache.pop(path, None)
+        items = _take(remote, path, ctx) if remote is not None else _items_file(path, year, raw, ctx, cache)
         bar.update(1)
     if items is not None:
         got.items.append(items)
+    for role in ("summary", "monthly", "review", "weak"):
+        for path in plan[role]:
+            if remote is not None:
+                part = _take(remote, path, ctx)
+            else:
+                part = _data_file(role, path, year, raw, items, matcher, plan.get("summary_sheet"), ctx, cache)
+            for f in ("scores", "given", "adjustments", "weak"):
+                getattr(got, f).extend(getattr(part, f))
+            got.cells += part.cells
+            bar.update(1)
+    return got
+
+
+def _items_file(path: Path, year: int, raw: Path, ctx: _Run, cache: dict) -> pd.DataFrame | None:
+    """The item list of one year from its file (None when unreadable; the problem is in ``ctx``)."""
+    items = None
+    try:
+        sheets = _sheets(path, raw, cache)
+        items = read_items(sheets[0], year, ctx) if sheets else None
+    except PipelineError as err:
+        ctx.problem(load._rel(path, raw), "", "", "", str(err))
+    cache.pop(path, None)
+    return items
+
+
+def _data_file(role: str, path: Path, year: int, raw: Path, items, matcher: UnitMatcher, summary_sheet, ctx: _Run, cache: dict) -> _Year:
+    """Read one summary, monthly, review or weak-organisation file of a year (items already read)."""
+    got = _Year()
 
     def add_scores(month: int, sc) -> None:
         if sc is not None:
@@ -1423,40 +1466,81 @@ def _read_year(year: int, plan: dict, rel_folder: str, raw: Path, cache: dict, m
                 got.scores.append((month, sc))
             got.cells += len(sc)
 
-    for role in ("summary", "monthly", "review", "weak"):
-        for path in plan[role]:
-            try:
-                sheets = _sheets(path, raw, cache) if role != "monthly" else None
-                if role == "summary" and items is not None:
-                    sh = _summary_sheet(sheets, plan.get("summary_sheet"), ctx)
-                    for s in sheets:
-                        if s is not sh:
-                            ctx.log(s.file, s.name, "", s.name, "", "sheet_ignored")
-                    if sh is not None:
-                        sc, gv = read_scores_sheet(sh, year, "Y", items, matcher, ctx)
-                        add_scores(0, sc)
-                        if gv is not None:
-                            got.given.append(gv)
-                elif role == "monthly" and items is not None:
-                    names = load.sheet_names(path, raw) if path not in cache else [x.name for x in cache[path]]
-                    sheet_iter = cache.pop(path) if path in cache else load.iter_sheets(path, raw)
-                    for s in sheet_iter:  # one month in memory at a time
-                        m = load.month_of(s.name)
-                        if m is None and len(names) == 1:
-                            m = load.month_in_filename(path.stem)
-                        if m is None:
-                            ctx.log(s.file, s.name, "", s.name, "", "sheet_ignored")
-                            continue
-                        add_scores(m, read_scores_sheet(s, year, str(m), items, matcher, ctx)[0])
-                elif role in ("review", "weak"):
-                    df = _side_table(sheets[0], year, matcher, ctx, role) if sheets else None
-                    if df is not None:
-                        (got.adjustments if role == "review" else got.weak).append(df)
-            except PipelineError as err:
-                ctx.problem(load._rel(path, raw), "", "", "", str(err))
-            cache.pop(path, None)
-            bar.update(1)
+    try:
+        sheets = _sheets(path, raw, cache) if role != "monthly" else None
+        if role == "summary" and items is not None:
+            sh = _summary_sheet(sheets, summary_sheet, ctx)
+            for s in sheets:
+                if s is not sh:
+                    ctx.log(s.file, s.name, "", s.name, "", "sheet_ignored")
+            if sh is not None:
+                sc, gv = read_scores_sheet(sh, year, "Y", items, matcher, ctx)
+                add_scores(0, sc)
+                if gv is not None:
+                    got.given.append(gv)
+        elif role == "monthly" and items is not None:
+            names = load.sheet_names(path, raw) if path not in cache else [x.name for x in cache[path]]
+            sheet_iter = cache.pop(path) if path in cache else load.iter_sheets(path, raw)
+            for s in sheet_iter:  # one month in memory at a time
+                m = load.month_of(s.name)
+                if m is None and len(names) == 1:
+                    m = load.month_in_filename(path.stem)
+                if m is None:
+                    ctx.log(s.file, s.name, "", s.name, "", "sheet_ignored")
+                    continue
+                add_scores(m, read_scores_sheet(s, year, str(m), items, matcher, ctx)[0])
+        elif role in ("review", "weak"):
+            df = _side_table(sheets[0], year, matcher, ctx, role) if sheets else None
+            if df is not None:
+                (got.adjustments if role == "review" else got.weak).append(df)
+    except PipelineError as err:
+        ctx.problem(load._rel(path, raw), "", "", "", str(err))
+    cache.pop(path, None)
     return got
+
+
+# ---- the same file readers as tasks on a Dask cluster (SPEC §9): one task per file
+def _file_task(spec: tuple, matcher: UnitMatcher, grade_map: dict):
+    """Run :func:`_items_file` / :func:`_data_file` with a private log; return (result, log tables, problems)."""
+    role, path, year, raw, items, summary_sheet = spec
+    sub = _Run(grade_map, Path(os.devnull))
+    if role == "items":
+        res = _items_file(path, year, raw, sub, {})
+    else:
+        res = _data_file(role, path, year, raw, items, matcher, summary_sheet, sub, {})
+    sub._flush()
+    return res, sub.logs, sub.problems
+
+
+def _take(remote: dict, path: Path, ctx: _Run):
+    """A file's result from the cluster; its log rows and problems join ``ctx`` at this point,
+    i.e. in the order of the single-machine run."""
+    res, logs, problems = remote.pop(path)
+    ctx._flush()
+    ctx.logs.extend(logs)
+    ctx.problems.extend(problems)
+    return res
+
+
+def _read_remote(plans: dict, raw: Path, matcher: UnitMatcher, grade_map: dict, scheduler) -> dict:
+    """Read every file of every year on the cluster: item lists first (the others need them).
+
+    Returns ``{path: (result, log tables, problems)}`` for :func:`_take`. The files are those
+    :func:`_read_year` reads (a role with several files reads none of them).
+    """
+    from pipeline import cluster
+
+    def files(plan, role):
+        return list(plan[role]) if role == "monthly" or len(plan[role]) <= 1 else []
+
+    shared = {"matcher": matcher, "grade_map": grade_map}
+    specs = [("items", p, y, raw, None, None) for y, plan in sorted(plans.items()) for p in files(plan, "items")]
+    done = dict(zip((s[1] for s in specs), cluster.map_tasks(_file_task, specs, scheduler, shared=shared, key="clean-items")))
+    items_of = {y: next((done[p][0] for p in files(plan, "items")), None) for y, plan in plans.items()}
+    specs = [(role, p, y, raw, items_of[y], plan.get("summary_sheet"))
+             for y, plan in sorted(plans.items()) for role in ("summary", "monthly", "review", "weak") for p in files(plan, role)]
+    done.update(zip((s[1] for s in specs), cluster.map_tasks(_file_task, specs, scheduler, shared=shared, key="clean-files")))
+    return done
 
 
 def _write_scores(writer: pio.TableWriter, pieces: list) -> PipelineError | None:

@@ -26,6 +26,11 @@ def _common(p: argparse.ArgumentParser, year: bool = True) -> None:
     p.add_argument("--params", help="YAML file of parameters (top_n, na_policy, lang, seed, …)")
 
 
+def _scheduler(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on a Dask cluster: 'local' (LocalCluster on this machine) or a scheduler address, e.g. tcp://host:8786")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m pipeline",
@@ -53,17 +58,22 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--na-rate", type=float, default=0.012, help="share of NA (不适用) cells")
     g.add_argument("--tie-share", type=float, default=0.0, help="share of units copying another unit's scores")
     g.add_argument("--no-plant", action="store_true", help="plant no integrity anomaly (an honest world)")
+    p.add_argument("--tiers", default=None, help="province/national world (CSV): unit tiers, e.g. city,county (pipeline/synth_scale.py)")
+    p.add_argument("--files-per-year", type=int, default=500, help="with --tiers: about this many files per year")
 
     p = sub.add_parser("clean", help="read the raw workbooks and write the processed tables")
     _common(p, year=False)
     p.add_argument("--allow-quarantine", action="store_true", help="continue without uninterpretable values")
+    _scheduler(p)
 
     p = sub.add_parser("check", help="integrity checks against fake numbers → integrity.csv")
     _common(p, year=False)
+    _scheduler(p)
 
     p = sub.add_parser("analyze", help="run the analysis notebooks for a year")
     _common(p)
     p.add_argument("--lang", choices=config.LANGS)
+    _scheduler(p)
 
     p = sub.add_parser("report", help="render the report of a year (HTML + PDF + tables)")
     _common(p)
@@ -74,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", choices=config.LANGS)
     p.add_argument("--allow-quarantine", action="store_true")
     p.add_argument("--force", action="store_true", help="recompute every step (default: reuse the steps whose inputs, parameters and code are unchanged)")
+    _scheduler(p)
 
     p = sub.add_parser("verify", help="re-run a year from its manifest and compare every published number (SPEC §10)")
     p.add_argument("manifest", help="reports/<year>/manifest.json")
@@ -106,6 +117,7 @@ def _params(args):
         "raw": getattr(args, "raw", None),
         "lang": getattr(args, "lang", None),
         "allow_quarantine": getattr(args, "allow_quarantine", None) or None,
+        "scheduler": getattr(args, "scheduler", None),
     }
     return P.load(getattr(args, "params", None), **over)
 
@@ -133,6 +145,12 @@ def _dispatch(args) -> int:
         from pipeline import synth
 
         years = P.parse_years(args.years)
+        if args.tiers:
+            from pipeline import synth_scale
+
+            synth_scale.write_scale_world(Path(args.out or config.RAW), Path(args.truth) if args.truth else None, n_units=args.units,
+                                          tiers=args.tiers, files_per_year=args.files_per_year, years=years, seed=args.seed)
+            return 0
         monthly = P.parse_years(args.monthly_years) if args.monthly_years else None
         if args.no_monthly:
             monthly = []
@@ -161,6 +179,10 @@ def _dispatch(args) -> int:
 
         return verify.main(args.manifest, params_file=args.params, lang=args.lang, keep=args.keep)
     prm = _params(args)
+    if prm.scheduler and cmd in ("clean", "check", "analyze", "all"):
+        from pipeline import cluster
+
+        cluster.use(prm.scheduler)  # the run's cluster: clean, the analyses and the notebook kernels use it
     if cmd == "clean":
         from pipeline import clean
 

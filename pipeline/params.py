@@ -44,6 +44,7 @@ class Params:
     processed: str = str(config.PROCESSED)
     reports: str = str(config.REPORTS)
     allow_quarantine: bool = False
+    scheduler: str | None = None  # Dask: None = this machine, "local" = LocalCluster, else an address (SPEC §9)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -110,6 +111,8 @@ def validate(p: Params, available_years: list[int] | None = None) -> Params:
         raise PipelineError(f"kappa must be > 0, got {p.kappa!r}")
     if not (isinstance(p.p, (int, float)) and 0 < p.p < 1):
         raise PipelineError(f"p must be in (0, 1), got {p.p!r}")
+    if p.scheduler is not None and (not isinstance(p.scheduler, str) or not p.scheduler.strip() or any(c.isspace() for c in p.scheduler.strip())):
+        raise PipelineError(f"scheduler must be 'local' or a Dask scheduler address like tcp://host:8786, got {p.scheduler!r}")
     return p
 
 

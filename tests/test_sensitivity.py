@@ -150,8 +150,10 @@ def _brute_force(x, m, n, seed, chunk, top_n, scheme, groups=None, **kw):
     """Independent re-computation: same weight draws, pipeline.score.aggregate/rank per sample,
     scipy for Spearman/Kendall, Python sets for the Jaccard overlap."""
     model = S.Composite(x, m, groups=groups)
-    rng = np.random.default_rng(seed)
-    ws = np.vstack([S.sample_weights(model.nominal, min(chunk, n - a), scheme, rng, **kw) for a in range(0, n, chunk)])
+    # chunk i draws from child i of SeedSequence(seed) (pipeline.cluster.spawn_seeds)
+    seeds = np.random.SeedSequence(seed).spawn(-(-n // chunk))
+    ws = np.vstack([S.sample_weights(model.nominal, min(chunk, n - a), scheme, np.random.default_rng(sd), **kw)
+                    for a, sd in zip(range(0, n, chunk), seeds)])
     z = x / m
     tot = np.round(100 * score.aggregate(z, model.item_weights(ws)), 6)
     ranks = score.rank(tot, axis=1).astype(int)

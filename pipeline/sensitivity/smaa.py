@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline import config
+from pipeline import cluster, config
 from pipeline.errors import PipelineError
 from pipeline.sensitivity._core import competition_order, criteria_matrix
 from pipeline.sensitivity.weights import sample_weights
@@ -93,7 +93,7 @@ def _noisy(x, sd, rng, c):
 
 
 def smaa(matrix, n: int, seed=config.SEED, bounds=None, *, maxima=None, top_n: int = config.TOP_N, sd: float = 0.0,
-         n_conf: int | None = None, unit_ids=None, criteria=None, chunk: int = 1 << 14) -> SMAAResult:
+         n_conf: int | None = None, unit_ids=None, criteria=None, chunk: int = 1 << 14, scheduler=None) -> SMAAResult:
     """SMAA-2 acceptability analysis under uniform weights on the (bounded) simplex.
 
     Parameters
@@ -103,7 +103,9 @@ def smaa(matrix, n: int, seed=config.SEED, bounds=None, *, maxima=None, top_n: i
         index and columns name the units and criteria.
     n : int
         Number of weight samples.
-    seed : int
+    seed : int or numpy.random.SeedSequence
+        Chunk *i* of weight samples draws from child *i* of one SeedSequence
+        (:func:`pipeline.cluster.spawn_seeds`); the confidence factors from the next child.
     bounds : array_like, shape (n_criteria, 2), optional
         Share bounds (lo, hi) in [0, 1] per criterion (exact lower bounds, rejection for upper).
     maxima : array_like, optional
@@ -115,6 +117,13 @@ def smaa(matrix, n: int, seed=config.SEED, bounds=None, *, maxima=None, top_n: i
     n_conf : int, optional
         Samples for the confidence factors when ``sd > 0`` (default ``n``).
 
+    chunk : int
+        Weight samples per chunk (part of the random stream).
+    scheduler : None, str or distributed.Client
+        Run the chunks on a Dask cluster (:mod:`pipeline.cluster`); the result is identical
+        to ``scheduler=None`` (counts are integers; weight sums are added chunk by chunk in
+        the same order).
+
     Returns
     -------
     SMAAResult
@@ -124,29 +133,22 @@ def smaa(matrix, n: int, seed=config.SEED, bounds=None, *, maxima=None, top_n: i
     n = int(n)
     if n < 1 or sd < 0:
         raise PipelineError("smaa: n must be ≥ 1 and sd ≥ 0")
-    rng = np.random.default_rng(seed)
-    hist = np.zeros(u * u, dtype=np.int64)
+    plan = cluster.chunks(n, chunk)
+    seeds = cluster.spawn_seeds(seed, len(plan) + 1)  # one child per chunk; the last for the confidence factors
+    tasks = [(c, ss) for (_, c), ss in zip(plan, seeds)]
+    setup = {"x": x, "bounds": bounds, "sd": sd, "top_n": top_n}
+    scheduler = cluster.resolve(scheduler)
+    if scheduler is None:
+        hist, sums = _smaa_block(tasks, **setup)
+    else:
+        parts = cluster.split_even(tasks, 4 * cluster.n_workers(scheduler))
+        hist, sums = cluster.map_tasks(_smaa_block, parts, scheduler, shared=setup, key="smaa", reduce=_smaa_merge)
     cw1 = np.zeros((u, k))
     cwt = np.zeros((u, k))
-    ones = np.ones(k)
-    for a in range(0, n, chunk):
-        c = min(chunk, n - a)
-        w = sample_weights(ones, c, "simplex", rng, bounds=bounds) / 100.0
-        if sd > 0:
-            xs = _noisy(x, sd, rng, c)
-            present = ~np.isnan(xs)
-            util = np.einsum("ck,cuk->cu", w, np.where(present, xs, 0.0)) / np.maximum(
-                np.einsum("ck,cuk->cu", w, present.astype(float)), 1e-300)
-        else:
-            util = _utilities(x, w)
-        order, rank = competition_order(util)
-        hist += np.bincount((order * u + (rank - 1)).ravel(), minlength=u * u)
-        first = np.zeros((c, u))
-        np.put_along_axis(first, order, np.ascontiguousarray(rank == 1).astype(float), axis=1)
-        top = np.zeros((c, u))
-        np.put_along_axis(top, order, np.ascontiguousarray(rank <= top_n).astype(float), axis=1)
-        cw1 += first.T @ w
-        cwt += top.T @ w
+    for s1, st in sums:  # integer counts merge exactly; weight sums are added chunk by chunk in order
+        cw1 += s1
+        cwt += st
+    rng = np.random.default_rng(seeds[-1])
     hist = hist.reshape(u, u)
     acc = hist / n
     n1 = hist[:, 0].astype(float)
@@ -166,6 +168,37 @@ def smaa(matrix, n: int, seed=config.SEED, bounds=None, *, maxima=None, top_n: i
         confidence_top=pd.Series(conft, index=idx, name="confidence_top"),
         n=n,
     )
+
+
+def _smaa_block(tasks, x, bounds, sd, top_n):
+    """Rank counts (summed) and per-chunk central-weight sums of chunks ``(count, SeedSequence)``."""
+    u, k = x.shape
+    hist = np.zeros(u * u, dtype=np.int64)
+    sums = []
+    ones = np.ones(k)
+    for c, seed in tasks:
+        rng = np.random.default_rng(seed)
+        w = sample_weights(ones, c, "simplex", rng, bounds=bounds) / 100.0
+        if sd > 0:
+            xs = _noisy(x, sd, rng, c)
+            present = ~np.isnan(xs)
+            util = np.einsum("ck,cuk->cu", w, np.where(present, xs, 0.0)) / np.maximum(
+                np.einsum("ck,cuk->cu", w, present.astype(float)), 1e-300)
+        else:
+            util = _utilities(x, w)
+        order, rank = competition_order(util)
+        hist += np.bincount((order * u + (rank - 1)).ravel(), minlength=u * u)
+        first = np.zeros((c, u))
+        np.put_along_axis(first, order, np.ascontiguousarray(rank == 1).astype(float), axis=1)
+        top = np.zeros((c, u))
+        np.put_along_axis(top, order, np.ascontiguousarray(rank <= top_n).astype(float), axis=1)
+        sums.append((first.T @ w, top.T @ w))
+    return hist, sums
+
+
+def _smaa_merge(a, b):
+    """Merge two consecutive blocks: counts added, per-chunk weight sums kept in chunk order."""
+    return a[0] + b[0], a[1] + b[1]
 
 
 def _confidence(x, cw, cut, sd, n, rng, chunk) -> np.ndarray:

@@ -182,7 +182,8 @@ def sobol_analyze(problem: Mapping, y, n_boot: int = 100, conf: float = 0.95, se
 
 
 def sobol_indices(model: Callable[[np.ndarray], np.ndarray], problem: Mapping, n: int, seed=config.SEED,
-                  n_boot: int = 100, conf: float = 0.95, outputs: Sequence | None = None) -> pd.DataFrame:
+                  n_boot: int = 100, conf: float = 0.95, outputs: Sequence | None = None, *,
+                  scheduler=None, chunk: int | None = None) -> pd.DataFrame:
     """Sobol first-order and total indices of ``model`` (sample → evaluate → analyze).
 
     Parameters
@@ -196,6 +197,12 @@ def sobol_indices(model: Callable[[np.ndarray], np.ndarray], problem: Mapping, n
         Base sample size N; the model is evaluated N (d + 2) times.
     seed : int
         Seeds the scrambled Sobol' sequence and the bootstrap.
+    scheduler : None, str or distributed.Client
+        Evaluate the design on a Dask cluster (:mod:`pipeline.cluster`), in row chunks of
+        ``chunk`` (default: about 4 per worker); ``model`` must then be picklable. The
+        design (one scrambled Sobol' sequence, not a random stream) and the analysis stay
+        here, and each row's output does not depend on its chunk, so the result is identical
+        to ``scheduler=None``.
 
     Returns
     -------
@@ -211,10 +218,28 @@ def sobol_indices(model: Callable[[np.ndarray], np.ndarray], problem: Mapping, n
     [0.2, 0.8]
     """
     x = saltelli_sample(problem, n, seed=seed)
-    y = np.asarray(model(x), dtype=float)
+    y = _evaluate(model, x, scheduler, chunk)
     if y.shape[0] != x.shape[0]:
         raise PipelineError(f"model returned {y.shape[0]} rows for {x.shape[0]} inputs")
     return sobol_analyze(problem, y, n_boot=n_boot, conf=conf, seed=np.random.default_rng(seed).integers(2**32), outputs=outputs)
+
+
+def _eval_rows(rows, model, x):
+    return np.asarray(model(x[rows[0] : rows[0] + rows[1]]), dtype=float)
+
+
+def _evaluate(model, x: np.ndarray, scheduler=None, chunk: int | None = None) -> np.ndarray:
+    """``model(x)``, or the concatenated outputs of row chunks evaluated on a Dask cluster."""
+    from pipeline import cluster
+
+    scheduler = cluster.resolve(scheduler)
+    if scheduler is None:
+        return np.asarray(model(x), dtype=float)
+
+    size = chunk or -(-x.shape[0] // (4 * cluster.n_workers(scheduler)))
+    parts = cluster.map_tasks(_eval_rows, cluster.chunks(x.shape[0], size), scheduler, shared={"model": model, "x": x},
+                              key="sobol")
+    return np.concatenate(parts, axis=0)
 
 
 def weight_sobol(matrix, weights, n: int, seed=config.SEED, *, groups, p: float = 0.2, top_n: int = config.TOP_N,
@@ -222,7 +247,7 @@ def weight_sobol(matrix, weights, n: int, seed=config.SEED, *, groups, p: float 
                  vary_grade_map: bool | Mapping = False, vary_na_policy: bool = False, vary_aggregation: bool = False,
                  unit_ids=None, n_boot: int = 100, chunk: int = 1 << 15,
                  targets: Sequence[str] = ("mean_abs_shift", "rank", "winner"),
-                 na_prior: Mapping | None = None, p_geometric: float | None = None) -> pd.DataFrame:
+                 na_prior: Mapping | None = None, p_geometric: float | None = None, scheduler=None) -> pd.DataFrame:
     """Sobol indices of the group weights (and, if asked, method choices) on the ranking.
 
     **Design — independent multipliers, renormalised.** Factors: one multiplier per group weight
@@ -244,6 +269,8 @@ def weight_sobol(matrix, weights, n: int, seed=config.SEED, *, groups, p: float 
     unit's winner status (0/1, rank ≤ top_n).
 
     ``targets`` selects which of these to compute (the system target alone is cheapest).
+    ``scheduler`` evaluates the design on a Dask cluster (see :func:`sobol_indices`; identical
+    result).
 
     Returns
     -------
@@ -332,7 +359,7 @@ def weight_sobol(matrix, weights, n: int, seed=config.SEED, *, groups, p: float 
             geo = xc[:, j] < pg
         return w, gs, pol, geo
 
-    res = sobol_indices(g, problem, n, seed=seed, n_boot=n_boot, outputs=list(keep))
+    res = sobol_indices(g, problem, n, seed=seed, n_boot=n_boot, outputs=list(keep), scheduler=scheduler)
     res = res.reset_index()
     o = res["output"].to_numpy()
     res.insert(0, "target", np.where(o == 0, "mean_abs_shift", np.where(o <= u, "rank", "winner")))

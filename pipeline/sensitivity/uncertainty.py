@@ -1,26 +1,39 @@
 """Monte Carlo uncertainty analysis of the ranking under uncertain weights (and other choices).
 
 Each sample draws a weight vector (and, optionally, a grade mapping, an NA policy and an
-aggregation rule), recomputes every unit's composite and its competition rank, and the
-per-unit rank histogram is accumulated with one ``np.bincount`` per chunk. Everything per unit
-(mean, median, quantiles, P(winner), P(|Δrank| ≥ k)) is read off that histogram, so memory does
-not grow with the number of samples except for a few per-sample system scalars.
+aggregation rule), recomputes every unit's composite and its competition rank. Samples come in
+chunks; chunk *i* draws from child *i* of one :class:`numpy.random.SeedSequence`, so the numbers
+do not depend on where a chunk runs (one process or a Dask cluster, :mod:`pipeline.cluster`).
+Per chunk, the per-unit rank histogram is accumulated with ``np.bincount`` — exact (units ×
+ranks) up to :data:`EXACT_RANK_UNITS` units, else in bins of ⌈units / :data:`RANK_BINS`⌉ ranks
+with exact integer sums, counts and extremes beside it — and a few scalars per sample are kept
+for the system statistics. Every statistic is mergeable (integer counts and sums, per-sample
+arrays placed by sample index), so chunks reduced in any grouping give identical results.
+Per sample the cost is O(units log units) (sorting; Kendall's τ-b by merge-sort inversion
+counting on a stated subsample of draws), so doubling the units about doubles the time.
 """
 
 from __future__ import annotations
 
+import warnings
+from dataclasses import dataclass, field
 from typing import Mapping
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from pipeline import config
+from pipeline import cluster, config
 from pipeline.errors import PipelineError
 from pipeline.sensitivity._core import Composite, fast_rank, sorted_with_ties
 from pipeline.sensitivity.weights import sample_weights
 
-__all__ = ["uncertainty", "system_summary", "histogram_quantile", "DEFAULT_GRADE_BOUNDS", "METHOD_PRIORS"]
+__all__ = ["uncertainty", "system_summary", "histogram_quantile", "kendall_tau_b", "rank_bin_width", "DEFAULT_GRADE_BOUNDS", "METHOD_PRIORS"]
+
+#: Up to this many units the per-unit rank histogram is exact (units² counts, 134 MB at 4,096).
+EXACT_RANK_UNITS = 4096
+#: Rank bins per unit above :data:`EXACT_RANK_UNITS` (10⁵ units: 196 ranks per bin, 0.2 % of the field).
+RANK_BINS = 512
 
 #: Plausible range of the grade shares when the grade mapping is an uncertain factor
 #: (好 stays at full marks; the default 0.8 / 0.6 sit in the middle).
@@ -76,26 +89,87 @@ def _midranks(rank: np.ndarray) -> np.ndarray:
     return (rank + end) / 2.0
 
 
-def _kendall_tau_b(c: np.ndarray, c0: np.ndarray, block: int = 512) -> np.ndarray:
-    """Kendall's τ-b between each row of ``c`` (samples × units) and ``c0`` (units).
+def _inversions(s: np.ndarray, top: int) -> np.ndarray:
+    """Strict inversions ``#{(i, j): i < j, s_i > s_j}`` of each row of non-negative ints ``s`` (< ``top``).
 
-    With ``G[i, j] = [c_i > c_j]`` and the antisymmetric nominal signs
-    ``S0[i, j] = sign(c0_i − c0_j)``, the concordant-minus-discordant count is
-    ``Σ_ij G_ij S0_ij`` — one byte-matrix × vector product per block of samples.
+    Bottom-up merge sort over all rows at once (Knight 1966): at the level with blocks of
+    length *b*, each right block R is merged with its left block L by one sort of
+    ``2·value + [in R]`` (so equal values of L come first) and every element of R at merged
+    position *p* (its *j*-th in R) has ``p − j`` elements of L not greater than it, i.e.
+    ``b − (p − j)`` greater ones. log₂ n levels of O(n log b) work: O(n log² n) per row with
+    NumPy's sort, no n² pair matrix. Rows are padded with ``top`` (larger than every value)
+    to a power of two; padding sits at the end and adds no inversion.
     """
-    u = c.shape[1]
-    s0 = np.sign(c0[:, None] - c0[None, :]).astype(np.float32).ravel()
-    n_pairs = u * (u - 1) // 2
-    t0 = n_pairs - np.count_nonzero(s0) // 2
-    out = np.empty(c.shape[0])
-    for a in range(0, c.shape[0], block):  # blocks bound memory (units² bytes per sample)
-        x = c[a : a + block]
-        gt = (x[:, :, None] > x[:, None, :]).reshape(x.shape[0], -1)
-        num = gt.view(np.uint8).astype(np.float32) @ s0
-        ts = n_pairs - gt.sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[a : a + block] = num / np.sqrt((n_pairs - t0) * (n_pairs - ts.astype(float)))
-    return out
+    m, n = s.shape
+    n2 = 1 << max(0, int(n - 1).bit_length())
+    x = np.full((m, n2), int(top), dtype=np.int64)
+    x[:, :n] = s
+    if n2 == 1:
+        return np.zeros(m, dtype=np.int64)
+    pair = x.reshape(m, n2 // 2, 2)  # level b = 1 without a sort: min / max of each pair
+    lo, hi = pair[:, :, 0], pair[:, :, 1]
+    inv = np.count_nonzero(lo > hi, axis=1).astype(np.int64)
+    x = np.stack([np.minimum(lo, hi), np.maximum(lo, hi)], axis=2).reshape(m, n2)
+    b = 2
+    while b < n2:
+        nb = n2 // (2 * b)
+        key = x.reshape(m, nb, 2, b) << 1
+        key[:, :, 1, :] |= 1
+        key = np.sort(key.reshape(m * nb, 2 * b), axis=1)
+        # Σ over R of (b − p + j) = nb·(b² + b(b−1)/2) − Σ_R p   (p: merged position, j: index in R)
+        sum_p = ((key & 1).astype(np.float64) @ np.arange(2 * b, dtype=np.float64)).reshape(m, nb).sum(axis=1)
+        inv += nb * (b * b + b * (b - 1) // 2) - np.rint(sum_p).astype(np.int64)
+        x = key >> 1
+        b *= 2
+    return inv
+
+
+def _tied_pairs(sorted_rows: np.ndarray) -> np.ndarray:
+    """Pairs of equal values in each row of a row-wise sorted array: Σ over runs of C(len, 2)."""
+    m, n = sorted_rows.shape
+    pos = np.arange(n, dtype=np.int64)
+    new = np.ones((m, n), dtype=bool)
+    new[:, 1:] = sorted_rows[:, 1:] != sorted_rows[:, :-1]
+    start = np.maximum.accumulate(np.where(new, pos, 0), axis=1)
+    return (pos - start).sum(axis=1)  # element k of a run adds the k earlier members
+
+
+def kendall_tau_b(c: np.ndarray, c0: np.ndarray) -> np.ndarray:
+    """Kendall's τ-b between each row of ``c`` (samples × units) and the vector ``c0``.
+
+    .. math:: \\tau_b = \\frac{n_c - n_d}{\\sqrt{(n_0 - n_1)(n_0 - n_2)}}
+
+    with :math:`n_0 = n(n-1)/2`, :math:`n_1` / :math:`n_2` the pairs tied in ``c0`` / in the
+    row and :math:`n_c - n_d = n_0 - n_1 - n_2 + n_3 - 2 n_d` (:math:`n_3` pairs tied in both),
+    the formula of Knight (1966) used by ``scipy.stats.kendalltau``. The discordant pairs
+    :math:`n_d` are the strict inversions of the nominal dense ranks once units are ordered by
+    (row value, nominal value), counted by merge sort (:func:`_inversions`): O(n log² n) per
+    row instead of the n² pair comparisons. A row (or ``c0``) without variation gives NaN.
+
+    References
+    ----------
+    Knight, W. R. (1966). A computer method for calculating Kendall's tau with ungrouped data.
+    *JASA* 61(314), 436–439.
+    """
+    c = np.atleast_2d(np.asarray(c))
+    m, u = c.shape
+    _, k0 = np.unique(np.asarray(c0), return_inverse=True)
+    k0 = k0.astype(np.int64).ravel()
+    n0 = u * (u - 1) // 2
+    n1 = int(_tied_pairs(np.sort(k0)[None, :])[0])
+    order = np.argsort(c, axis=1)  # order inside ties is irrelevant: the key sort below fixes it
+    srt = np.take_along_axis(c, order, axis=1)
+    new = np.zeros((m, u), dtype=np.int64)
+    new[:, 1:] = srt[:, 1:] != srt[:, :-1]
+    dense = np.cumsum(new, axis=1)  # dense rank of the row value at each sorted position
+    n2 = _tied_pairs(dense)
+    bits = max(1, int(u).bit_length())
+    key = (dense << bits) | k0[order]
+    key.sort(axis=1)  # by row value, then nominal value
+    n3 = _tied_pairs(key)
+    nd = _inversions(key & ((1 << bits) - 1), int(k0.max(initial=0)) + 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (n0 - n1 - n2 + n3 - 2 * nd) / np.sqrt(float(n0 - n1) * (n0 - n2).astype(float))
 
 
 def _other_factors(rng, c, grade_bounds, vary_na_policy, vary_aggregation, base_shares):
@@ -144,9 +218,11 @@ def uncertainty(
     vary_aggregation: bool = False,
     unit_ids=None,
     ks=(1, 3, 5),
-    chunk: int = 1 << 14,
-    kendall_samples: int = 10000,
+    chunk: int | None = None,
+    kendall_samples: int | None = None,
     dtype=np.float64,
+    rank_bins: int | None = None,
+    scheduler=None,
 ) -> pd.DataFrame:
     """Rank uncertainty of every unit under ``n`` random weight vectors.
 
@@ -158,8 +234,10 @@ def uncertainty(
         Nominal item maxima (the nominal weights; renormalised to 100).
     n : int
         Number of Monte Carlo samples (streamed in chunks of ``chunk``; 10⁶ is fine).
-    seed : int or numpy.random.Generator
-        Same seed (and chunk) → same numbers.
+    seed : int, numpy.random.SeedSequence or numpy.random.Generator
+        Root of the random numbers: chunk *i* draws from child *i* of one
+        :class:`numpy.random.SeedSequence` (:func:`pipeline.cluster.spawn_seeds`). Same seed
+        and chunk → same numbers, on one process or on any cluster.
     scheme : {"dirichlet", "uniform", "simplex"}
         Weight perturbation (:mod:`pipeline.sensitivity.weights`).
     top_n : int
@@ -180,8 +258,24 @@ def uncertainty(
         Also draw geometric aggregation with the prior probability of :data:`METHOD_PRIORS` (0.2).
     ks : sequence of int
         Thresholds k for ``p_shift_ge_<k>``.
-    kendall_samples : int
-        Kendall's τ is O(units²) per sample, so it is estimated on the first this-many samples.
+    chunk : int, optional
+        Samples per chunk (one seed each); default :func:`default_chunk` (2¹⁴, fewer for
+        many units). Part of the random stream: change it and the draws change.
+    kendall_samples : int, optional
+        Kendall's τ-b (O(units log² units) per sample, :func:`kendall_tau_b`) is estimated on
+        the first this-many samples (default :func:`default_kendall_samples`: 10⁴, fewer for
+        more than 839 units); the number used is ``attrs["system"]["kendall_n"]``.
+    rank_bins : int, optional
+        Rank histogram resolution: exact (one bin per rank) up to :data:`EXACT_RANK_UNITS`
+        units and ``units ≤ n``, else :data:`RANK_BINS` bins of ``w = ⌈units / bins⌉`` ranks
+        (:func:`rank_bin_width`). Only the quantiles ``median_rank``, ``q05``, ``q95`` use the
+        histogram; with ``w > 1`` each is the first rank of the bin holding the quantile
+        (clipped to [best, worst]), so the exact quantile lies in ``[value, value + w − 1]``.
+        ``attrs["system"]["rank_resolution"]`` is ``w``. Every other column is exact.
+    scheduler : None, str or distributed.Client
+        Run the chunks on a Dask cluster (:mod:`pipeline.cluster`: ``"local"``, an address or
+        a client). The statistics are integer counts and sums merged exactly, so the result
+        is identical to ``scheduler=None``.
 
     Returns
     -------
@@ -198,11 +292,12 @@ def uncertainty(
         ``df.attrs["system"]``: dict with ``n``, ``mean_abs_shift`` (mean over samples of the
         mean over units of |Δrank|), ``sd_abs_shift``, ``spearman_mean`` / ``spearman_q05``
         (Spearman's ρ with the nominal ranking, average ranks for ties), ``kendall_mean``
-        (Kendall's τ-b, on the first ``kendall_samples`` samples), ``jaccard_mean`` (expected
+        (Kendall's τ-b, on the first ``kendall_n`` samples), ``jaccard_mean`` (expected
         |W ∩ W₀| / |W ∪ W₀| of sample and nominal winner sets), ``p_same_winners``
         (P(winner set unchanged)), ``winners_changed_mean`` (E|W₀ \\ W|).
-        ``df.attrs["histogram"]``: the units × ranks count matrix (nested list; JSON-able so
-        that the frame can be written to Parquet with its attrs).
+        ``rank_resolution`` (ranks per histogram bin).
+        ``df.attrs["histogram"]``: the exact units × ranks count matrix (nested list; JSON-able
+        so that the frame can be written to Parquet with its attrs); empty when binned.
     """
     if isinstance(matrix, pd.DataFrame):
         if unit_ids is None:
@@ -221,102 +316,273 @@ def uncertainty(
     ids = np.asarray(unit_ids) if unit_ids is not None else np.arange(u)
     c0 = model.evaluate(model.nominal)
     r0 = fast_rank(c0[None, :])[0]
+    ks = tuple(int(k) for k in ks)
+    width = rank_bin_width(u, rank_bins, n)
+    chunk = default_chunk(u) if chunk is None else max(1, int(chunk))
+    k_n = min(n, default_kendall_samples(u) if kendall_samples is None else max(0, int(kendall_samples)))
+    plan = cluster.chunks(n, chunk)
+    seeds = cluster.spawn_seeds(seed, len(plan))
+    tasks = [(a, c, sd) for (a, c), sd in zip(plan, seeds)]
+    setup = _Setup(model=model, c0=c0, r0=r0, top_n=int(top_n), ks=ks, width=width, k_n=k_n, scheme=scheme,
+                   kappa=kappa, p=p, bounds=bounds, gb=gb, vary_na_policy=vary_na_policy,
+                   vary_aggregation=vary_aggregation, dtype=dtype)
+    scheduler = cluster.resolve(scheduler)
+    if scheduler is None:
+        acc = _run_block(tasks, setup)
+    else:  # blocks of chunks on the workers, merged there pairwise; one result comes back
+        blocks = cluster.split_even(tasks, 4 * cluster.n_workers(scheduler))
+        acc = cluster.map_tasks(_run_block, blocks, scheduler, shared={"setup": setup}, key="uncertainty", reduce=_merged)
+    return _result(acc, setup, ids, n, scheme)
+
+
+def _merged(a: "_Acc", b: "_Acc") -> "_Acc":
+    a.merge(b)
+    return a
+
+
+@dataclass
+class _Setup:
+    """Everything a block of samples needs (shipped once to each worker)."""
+
+    model: Composite
+    c0: np.ndarray
+    r0: np.ndarray
+    top_n: int
+    ks: tuple
+    width: int
+    k_n: int
+    scheme: str
+    kappa: float
+    p: float
+    bounds: object
+    gb: dict | None
+    vary_na_policy: bool
+    vary_aggregation: bool
+    dtype: object
+
+
+@dataclass
+class _Acc:
+    """Mergeable statistics of a set of samples: integer counts and sums, per-sample arrays.
+
+    All per-unit fields are integers, so merging blocks in any grouping gives exactly the
+    same numbers as one pass over all samples. ``hist[i, b]`` counts the samples in which
+    unit *i* had a rank in bin *b* (ranks ``b·width + 1 … (b + 1)·width``); with
+    ``width == 1`` it is the exact rank histogram and the other per-unit fields are derived
+    from it at the end.
+    """
+
+    hist: np.ndarray
+    sum_r: np.ndarray | None = None
+    sum_r2: np.ndarray | None = None
+    n_top: np.ndarray | None = None
+    sum_abs: np.ndarray | None = None
+    n_shift: np.ndarray | None = None  # (len(ks), units)
+    best: np.ndarray | None = None
+    worst: np.ndarray | None = None
+    system: dict = field(default_factory=dict)  # start → (abs_shift, rho, jac, lost) of a chunk
+    tau: dict = field(default_factory=dict)  # start → τ-b of the chunk's first samples
+
+    def merge(self, other: "_Acc") -> None:
+        self.hist += other.hist
+        if self.sum_r is not None:
+            for f in ("sum_r", "sum_r2", "n_top", "sum_abs", "n_shift"):
+                getattr(self, f).__iadd__(getattr(other, f))
+            np.minimum(self.best, other.best, out=self.best)
+            np.maximum(self.worst, other.worst, out=self.worst)
+        self.system.update(other.system)
+        self.tau.update(other.tau)
+
+
+def rank_bin_width(n_units: int, rank_bins: int | None = None, n_samples: int | None = None) -> int:
+    """Ranks per histogram bin: 1 (exact) or ⌈units / bins⌉.
+
+    By default the histogram is exact when it is small: at most :data:`EXACT_RANK_UNITS` units
+    and no more units than samples (its units² counts then cost no more than the samples'
+    own units × samples ranks, so the run stays O(units log units) per sample); otherwise it
+    has :data:`RANK_BINS` bins (exact anyway up to 512 units). ``rank_bins`` sets the number
+    of bins; ``rank_bins ≥ n_units`` forces the exact histogram.
+    """
+    if rank_bins is None:
+        small = n_units <= EXACT_RANK_UNITS and (n_samples is None or n_units <= n_samples)
+        return 1 if small else -(-n_units // RANK_BINS)
+    if int(rank_bins) < 1:
+        raise PipelineError(f"rank_bins must be ≥ 1, got {rank_bins!r}")
+    return max(1, -(-n_units // int(rank_bins)))
+
+
+def default_chunk(n_units: int) -> int:
+    """Samples per chunk: 2¹⁴, or fewer so that a chunk holds about 2²² unit-samples."""
+    return int(min(1 << 14, max(1, (1 << 22) // max(n_units, 1))))
+
+
+def default_kendall_samples(n_units: int) -> int:
+    """Draws on which Kendall's τ-b is estimated: 10⁴, or fewer (≥ 200) to keep ≈ 2²³ unit-samples."""
+    return int(min(10000, max(200, (1 << 23) // max(n_units, 1))))
+
+
+def _run_block(tasks, setup: _Setup) -> _Acc:
+    """Statistics of consecutive chunks ``(start, count, SeedSequence)`` of samples."""
+    model, u, width = setup.model, setup.model.n_units, setup.width
+    exact = width == 1
+    nb = -(-u // width)
+    hist = np.zeros(u * nb, dtype=np.int64 if exact else np.int32)  # int32: half the bytes to merge (n < 2³¹)
+    acc = _Acc(hist=hist)
+    if not exact:
+        acc.sum_r = np.zeros(u, dtype=np.int64)
+        acc.sum_r2 = np.zeros(u, dtype=np.int64)
+        acc.n_top = np.zeros(u, dtype=np.int64)
+        acc.sum_abs = np.zeros(u, dtype=np.int64)
+        acc.n_shift = np.zeros((len(setup.ks), u), dtype=np.int64)
+        acc.best = np.full(u, u + 1, dtype=np.int64)
+        acc.worst = np.zeros(u, dtype=np.int64)
+    r0, c0, top_n = setup.r0, setup.c0, setup.top_n
     w0 = r0 <= top_n
     r0_mid = stats.rankdata(-c0, method="average")
     m_mid = (u + 1) / 2.0
     r0c = r0_mid - m_mid
     ss0 = float(r0c @ r0c)
-    rng = np.random.default_rng(seed) if not isinstance(seed, np.random.Generator) else seed
-
-    hist = np.zeros(u * u, dtype=np.int64)
-    abs_shift = np.empty(n, dtype=np.float32)
-    rho = np.empty(n, dtype=np.float32)
-    jac = np.empty(n, dtype=np.float32)
-    lost = np.empty(n, dtype=np.int32)
-    k_n = min(kendall_samples, n)
-    tau = np.empty(k_n)
-    pos = np.arange(1, u + 1)
-    rank_at = u - np.arange(u)  # competition rank at ascending position k (rows without ties)
+    rank_at = (u - np.arange(u)).astype(np.int64)  # competition rank at ascending position k (rows without ties)
     rank_at_f = rank_at.astype(np.float32)
     rank_at_c = (rank_at - m_mid).astype(np.float32)
-    key_at = rank_at - 1
     notie_ss = u * (u * u - 1) / 12.0
     nominal_ties = np.unique(c0).size < u
     r0f = r0.astype(np.float32)
     r0mid_f = r0_mid.astype(np.float32)
     n_w0 = int(w0.sum())
-    cut = min(int(top_n), u)
-    for a in range(0, n, chunk):
-        c = min(chunk, n - a)
-        sl = slice(a, a + c)
-        w = sample_weights(model.nominal, c, scheme, rng, kappa=kappa, p=p, bounds=bounds)
-        gs, pol, geo = _other_factors(rng, c, gb, vary_na_policy, vary_aggregation, model.grade_shares)
-        comp = model.evaluate(w, grade_shares=gs, na_policy=pol, geometric=geo, dtype=dtype)
+    cut = min(top_n, u)
+    unit_base = (np.arange(u, dtype=np.int64) * nb)
+    pending: list = []  # histogram keys not yet counted (one bincount per ≥ u·nb keys)
+    n_pending = 0
+
+    def flush():
+        nonlocal pending, n_pending
+        if pending:
+            hist.__iadd__(np.bincount(np.concatenate(pending), minlength=u * nb))
+            pending, n_pending = [], 0
+
+    for start, c, sd in tasks:
+        rng = np.random.default_rng(sd)
+        w = sample_weights(model.nominal, c, setup.scheme, rng, kappa=setup.kappa, p=setup.p, bounds=setup.bounds)
+        gs, pol, geo = _other_factors(rng, c, setup.gb, setup.vary_na_policy, setup.vary_aggregation, model.grade_shares)
+        comp = model.evaluate(w, grade_shares=gs, na_policy=pol, geometric=geo, dtype=setup.dtype)
         asc, tie_rows, tie_rank = sorted_with_ties(comp, decimals=model.decimals)
-        # every row as if it had no ties; the few rows with ties are corrected below
-        hist += np.bincount((asc * u + key_at).ravel(), minlength=u * u)
+        # competition rank at each ascending position (rows with ties corrected)
+        if tie_rows.size:
+            rk = np.broadcast_to(rank_at, asc.shape).copy()
+            rk[tie_rows] = tie_rank[:, ::-1]
+        else:
+            rk = np.broadcast_to(rank_at, asc.shape)
+        if exact:
+            keys = asc * u + (rk - 1)
+        else:
+            r = np.empty(asc.shape, dtype=np.int64)
+            np.put_along_axis(r, asc, rk, axis=1)  # r[s, i]: rank of unit i in sample s
+            acc.sum_r += r.sum(axis=0)
+            acc.sum_r2 += (r * r).sum(axis=0)
+            acc.n_top += np.count_nonzero(r <= top_n, axis=0)
+            d = np.abs(r - r0)
+            acc.sum_abs += d.sum(axis=0)
+            for j, k in enumerate(setup.ks):
+                acc.n_shift[j] += np.count_nonzero(d >= k, axis=0)
+            np.minimum(acc.best, r.min(axis=0), out=acc.best)
+            np.maximum(acc.worst, r.max(axis=0), out=acc.worst)
+            keys = unit_base + (r - 1) // width
+            del r, d
+        pending.append(keys.ravel())
+        n_pending += keys.size
+        if n_pending >= u * nb:
+            flush()
+        # per-sample system statistics (rows without ties first, then the rows with ties)
         r0o = r0f[asc]
-        abs_shift[sl] = np.abs(rank_at_f - r0o).mean(axis=1)
+        abs_shift = np.abs(rank_at_f - r0o).mean(axis=1)
         cov = (r0mid_f[asc] if nominal_ties else r0o) @ rank_at_c  # Σ(rank − m) = 0 absorbs the centring
-        rho[sl] = cov / np.sqrt(notie_ss * ss0)
+        rho = cov / np.sqrt(notie_ss * ss0)
         inter = w0[asc[:, u - cut :]].sum(axis=1)
-        jac[sl] = inter / (cut + n_w0 - inter)
-        lost[sl] = n_w0 - inter
-        if tie_rows.size:  # redo the rows with ties exactly
+        jac = inter / (cut + n_w0 - inter)
+        lost = n_w0 - inter
+        if tie_rows.size:
             ot = asc[tie_rows, ::-1]
-            hist += np.bincount((ot * u + (tie_rank - 1)).ravel(), minlength=u * u)
-            hist -= np.bincount((ot * u + (pos - 1)).ravel(), minlength=u * u)
-            rows = a + tie_rows
-            abs_shift[rows] = np.abs(tie_rank - r0[ot]).mean(axis=1)
+            abs_shift[tie_rows] = np.abs(tie_rank - r0[ot]).mean(axis=1)
             mr = _midranks(tie_rank) - m_mid
-            rho[rows] = (mr * r0c[ot]).sum(axis=1) / np.sqrt((mr * mr).sum(axis=1) * ss0)
+            rho[tie_rows] = (mr * r0c[ot]).sum(axis=1) / np.sqrt((mr * mr).sum(axis=1) * ss0)
             top = tie_rank <= top_n
             inter_t = (top & w0[ot]).sum(axis=1)
-            jac[rows] = inter_t / (top.sum(axis=1) + n_w0 - inter_t)
-            lost[rows] = n_w0 - inter_t
-        if a < k_n:
-            b = min(c, k_n - a)
-            tau[a : a + b] = _kendall_tau_b(comp[:b], c0)
-    hist = hist.reshape(u, u)
+            jac[tie_rows] = inter_t / (top.sum(axis=1) + n_w0 - inter_t)
+            lost[tie_rows] = n_w0 - inter_t
+        acc.system[start] = (abs_shift.astype(np.float32), rho.astype(np.float32), jac.astype(np.float32), lost.astype(np.int32))
+        if start < setup.k_n:
+            acc.tau[start] = kendall_tau_b(comp[: min(c, setup.k_n - start)], c0)
+    flush()
+    return acc
 
-    ranks = np.arange(1, u + 1)
-    mean_rank = hist @ ranks / n
-    sd_rank = np.sqrt(np.maximum(hist @ ranks**2 / n - mean_rank**2, 0.0))
-    d = np.abs(ranks[None, :] - r0[:, None])
+
+def _result(acc: _Acc, setup: _Setup, ids, n: int, scheme: str) -> pd.DataFrame:
+    """The per-unit table and the system statistics from the merged statistics of all samples."""
+    u, width, top_n, r0 = setup.model.n_units, setup.width, setup.top_n, setup.r0
+    nb = -(-u // width)
+    hist = acc.hist.reshape(u, nb)
+    if width == 1:  # everything per unit is read off the exact histogram
+        ranks = np.arange(1, u + 1, dtype=np.int64)
+        d = np.abs(ranks[None, :] - r0[:, None])
+        acc.sum_r, acc.sum_r2 = hist @ ranks, hist @ ranks**2
+        acc.n_top = hist[:, :top_n].sum(axis=1)
+        acc.sum_abs = (hist * d).sum(axis=1)
+        acc.n_shift = np.stack([(hist * (d >= k)).sum(axis=1) for k in setup.ks]) if setup.ks else np.zeros((0, u), np.int64)
+        acc.best = np.argmax(hist > 0, axis=1) + 1
+        acc.worst = u - np.argmax(hist[:, ::-1] > 0, axis=1)
+    mean_rank = acc.sum_r / n
+    sd_rank = np.sqrt(np.maximum(acc.sum_r2 / n - mean_rank**2, 0.0))
+
+    def quantile(q):
+        lo = (histogram_quantile(hist, q) - 1) * width + 1  # first rank of the bin holding the quantile
+        return np.clip(lo, acc.best, acc.worst) if width > 1 else lo
+
     out = pd.DataFrame(
         {
             "unit_id": ids,
-            "nominal_score": c0,
+            "nominal_score": setup.c0,
             "nominal_rank": r0,
-            "nominal_winner": w0,
+            "nominal_winner": r0 <= top_n,
             "mean_rank": mean_rank,
             "sd_rank": sd_rank,
-            "median_rank": histogram_quantile(hist, 0.5),
-            "q05": histogram_quantile(hist, 0.05),
-            "q95": histogram_quantile(hist, 0.95),
-            "best_rank": np.argmax(hist > 0, axis=1) + 1,
-            "worst_rank": u - np.argmax(hist[:, ::-1] > 0, axis=1),
-            "p_winner": hist[:, :top_n].sum(axis=1) / n,
-            "mean_abs_shift": (hist * d).sum(axis=1) / n,
+            "median_rank": quantile(0.5),
+            "q05": quantile(0.05),
+            "q95": quantile(0.95),
+            "best_rank": acc.best,
+            "worst_rank": acc.worst,
+            "p_winner": acc.n_top / n,
+            "mean_abs_shift": acc.sum_abs / n,
         }
     )
-    for k in ks:
-        out[f"p_shift_ge_{k}"] = (hist * (d >= k)).sum(axis=1) / n
+    for j, k in enumerate(setup.ks):
+        out[f"p_shift_ge_{k}"] = acc.n_shift[j] / n
+    starts = sorted(acc.system)
+    abs_shift, rho, jac, lost = (np.concatenate([acc.system[a][i] for a in starts]) for i in range(4))
+    if abs_shift.size != n:  # pragma: no cover - a lost chunk would be a bug in the reduction
+        raise PipelineError(f"uncertainty: {abs_shift.size} of {n} samples reduced")
+    tau = np.concatenate([acc.tau[a] for a in sorted(acc.tau)]) if acc.tau else np.array([np.nan])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN τ (no variation)
+        kendall = float(np.nanmean(tau))
     out.attrs["system"] = {
         "n": n,
         "scheme": scheme,
-        "n_factors": model.n_factors,
+        "n_factors": setup.model.n_factors,
         "mean_abs_shift": float(abs_shift.mean(dtype=np.float64)),
         "sd_abs_shift": float(abs_shift.std(dtype=np.float64)),
         "spearman_mean": float(rho.mean(dtype=np.float64)),
         "spearman_q05": float(np.quantile(rho, 0.05)),
-        "kendall_mean": float(np.nanmean(tau)),
+        "kendall_mean": kendall,
+        "kendall_n": int(setup.k_n),
         "jaccard_mean": float(jac.mean(dtype=np.float64)),
         "p_same_winners": float((jac == 1).mean()),
         "winners_changed_mean": float(lost.mean(dtype=np.float64)),
-        "n_nominal_winners": int(w0.sum()),
+        "n_nominal_winners": int((r0 <= top_n).sum()),
+        "rank_resolution": int(width),
     }
-    out.attrs["histogram"] = hist.tolist()  # JSON-able, so write_table can store the attrs
+    # JSON-able, so write_table can store the attrs (the exact units × ranks histogram only)
+    out.attrs["histogram"] = hist.tolist() if width == 1 else []
     return out
 
 

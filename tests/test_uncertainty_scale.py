@@ -1,0 +1,122 @@
+"""The uncertainty engine scales in units (issue 14): Kendall's τ-b by inversion counting,
+mergeable statistics, the binned rank histogram for many units."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy import stats
+
+from pipeline import cluster
+from pipeline.errors import PipelineError
+import importlib
+
+U = importlib.import_module("pipeline.sensitivity.uncertainty")  # the module (the package exports a function of that name)
+
+
+def _brute_inversions(s):
+    """#{i < j: s_i > s_j} by comparing every pair (the definition)."""
+    s = np.asarray(s)
+    return np.array([sum(int(r[i] > r[j]) for i in range(len(r)) for j in range(i + 1, len(r))) for r in s])
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 13, 64, 100])
+def test_inversions_match_pair_count(n):
+    rng = np.random.default_rng(n)
+    s = rng.integers(0, max(2, n // 2), size=(6, n))  # many equal values: equal pairs are no inversion
+    assert_array_equal(U._inversions(s, int(s.max()) + 1), _brute_inversions(s))
+
+
+@pytest.mark.parametrize("u,levels", [(2, 2), (5, 3), (30, 4), (74, 100), (300, 7), (1025, 50)])
+def test_kendall_tau_b_matches_scipy_with_ties(u, levels):
+    # expected values: scipy.stats.kendalltau (variant "b", the Knight 1966 algorithm), row by row
+    rng = np.random.default_rng(u)
+    c0 = rng.integers(0, levels, u).astype(float)
+    c = rng.integers(0, levels, (12, u)).astype(float)
+    c[0] = c0  # identical ranking → τ-b = 1
+    c[1] = -c0  # reversed → −1
+    got = U.kendall_tau_b(c, c0)
+    ref = np.array([stats.kendalltau(row, c0).statistic for row in c])
+    assert_allclose(got, ref, rtol=0, atol=1e-12, equal_nan=True)
+    if np.unique(c0).size > 1:
+        assert got[0] == pytest.approx(1.0) and got[1] == pytest.approx(-1.0)
+
+
+def test_kendall_tau_b_constant_row_is_nan():
+    c0 = np.array([1.0, 2.0, 3.0])
+    got = U.kendall_tau_b(np.array([[5.0, 5.0, 5.0], [3.0, 2.0, 1.0]]), c0)
+    assert np.isnan(got[0]) and got[1] == pytest.approx(-1.0)
+
+
+def _world(units, items=8, seed=3):
+    rng = np.random.default_rng(seed)
+    m = rng.integers(2, 8, items).astype(float)
+    x = np.floor(np.clip(0.8 + 0.1 * rng.normal(size=(units, 1)) + 0.1 * rng.normal(size=(units, items)), 0, 1) * m * 2) / 2
+    return x, m
+
+
+def test_binned_histogram_agrees_with_exact():
+    """Binned path (w = 3 ranks per bin): every column but the quantiles equals the exact path;
+    each binned quantile brackets the exact one: exact ∈ [value, value + w − 1]."""
+    x, m = _world(40)
+    kw = dict(seed=7, top_n=6, chunk=97, scheme="uniform", p=0.4)
+    exact = U.uncertainty(x, m, 1500, **kw)
+    binned = U.uncertainty(x, m, 1500, rank_bins=14, **kw)
+    w = binned.attrs["system"]["rank_resolution"]
+    assert w == 3 and exact.attrs["system"]["rank_resolution"] == 1
+    for col in exact.columns:
+        if col in ("median_rank", "q05", "q95"):
+            assert (binned[col] <= exact[col]).all() and (exact[col] <= binned[col] + w - 1).all(), col
+        else:
+            assert_array_equal(binned[col], exact[col], err_msg=col)
+    assert binned.attrs["system"] == {**exact.attrs["system"], "rank_resolution": w}
+
+
+def test_same_result_for_any_grouping_of_chunks():
+    """Blocks of chunks merged in any grouping give the single-pass numbers (what a cluster does)."""
+    x, m = _world(25)
+    n, chunk = 1000, 64
+    ref = U.uncertainty(x, m, n, seed=3, chunk=chunk, vary_na_policy=True)
+    # re-run the blocks by hand, three uneven groups, merged in reverse order
+    model = U.Composite(x, m)
+    c0 = model.evaluate(model.nominal)
+    setup = U._Setup(model=model, c0=c0, r0=U.fast_rank(c0[None])[0], top_n=20, ks=(1, 3, 5), width=1,
+                     k_n=min(n, U.default_kendall_samples(25)), scheme="dirichlet", kappa=200.0, p=0.2, bounds=None, gb=None,
+                     vary_na_policy=True, vary_aggregation=False, dtype=np.float64)
+    plan = cluster.chunks(n, chunk)
+    tasks = [(a, c, s) for (a, c), s in zip(plan, cluster.spawn_seeds(3, len(plan)))]
+    parts = [U._run_block(t, setup) for t in (tasks[:3], tasks[3:4], tasks[4:])]
+    acc = parts[2]
+    acc.merge(parts[0])
+    acc.merge(parts[1])
+    got = U._result(acc, setup, np.arange(25), n, "dirichlet")
+    assert got.equals(ref)
+    assert got.attrs == ref.attrs
+
+
+def test_many_units_binned_and_bounded():
+    """5,000 units (> EXACT_RANK_UNITS): binned histogram of RANK_BINS bins, exact moments."""
+    x, m = _world(5000, items=6)
+    res = U.uncertainty(x, m, 40, seed=1)
+    w = res.attrs["system"]["rank_resolution"]
+    assert w == -(-5000 // U.RANK_BINS) and res.attrs["histogram"] == []
+    assert ((res["best_rank"] <= res["q05"]) & (res["q05"] <= res["median_rank"]) & (res["median_rank"] <= res["q95"])
+            & (res["q95"] <= res["worst_rank"])).all()
+    assert ((res["best_rank"] <= res["mean_rank"]) & (res["mean_rank"] <= res["worst_rank"])).all()
+    assert res.attrs["system"]["kendall_n"] == U.default_kendall_samples(5000) or res.attrs["system"]["kendall_n"] == 40
+
+
+def test_bad_rank_bins():
+    x, m = _world(5)
+    with pytest.raises(PipelineError, match="rank_bins"):
+        U.uncertainty(x, m, 10, rank_bins=0)
+
+
+def test_rank_bin_width_rule():
+    # exact (1) while units² ≤ the units × samples ranks and units ≤ 4096; 512 bins otherwise
+    assert U.rank_bin_width(1000, None, 5000) == 1
+    assert U.rank_bin_width(1000, None, 500) == 2  # ⌈1000 / 512⌉
+    assert U.rank_bin_width(300, None, 10) == 1  # ≤ 512 units: one rank per bin anyway
+    assert U.rank_bin_width(5000, None, 10**6) == 10
+    assert U.rank_bin_width(5000, 5000, 10) == 1  # explicit bins win
