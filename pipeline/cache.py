@@ -88,7 +88,9 @@ def _table(path: Path):
 
 
 def table_digest(processed: str | os.PathLike, name: str, years: tuple[int, int] | None = None) -> str:
-    """SHA-256 of the rows of table ``name`` whose year lies in ``years`` (all rows if None or no year column).
+    """SHA-256 of the rows of table ``name`` whose year lies in ``years`` (all rows if None or no year
+    column; for the cleaning log and quarantine, the rows of those years' files and of the shared
+    registry, :func:`pipeline.clean.file_year`).
 
     Rows are hashed with :func:`pandas.util.hash_pandas_object` (values, not file bytes), so
     appending another year's rows leaves the digest of the earlier years unchanged.
@@ -108,6 +110,11 @@ def table_digest(processed: str | os.PathLike, name: str, years: tuple[int, int]
         if years is not None and "year" in df.columns:
             y = pd.to_numeric(df["year"], errors="coerce")
             df = df.loc[(y >= years[0]) & (y <= years[1])]
+        elif years is not None and "file" in df.columns:  # cleaning log, quarantine: by the year folder of the file
+            from pipeline.clean import file_year
+
+            y = file_year(df["file"])
+            df = df.loc[y.isna() | ((y >= years[0]) & (y <= years[1]))]
         h = hashlib.sha256(",".join(map(str, df.columns)).encode())
         h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
         _DIGESTS[memo] = h.hexdigest()
@@ -167,10 +174,10 @@ def chapter_key(prm, chapter: str, nb_params: dict) -> str:
 
 
 def report_key(prm, year: int, chapter_keys: Iterable[str], first: int) -> str:
-    """The year's report: its chapters' keys, the rows of its years, the cleaning log, the parameters."""
+    """The year's report: its chapters' keys, the rows of its years, its cleaning-log and quarantine rows, the parameters."""
     proc = Path(prm.processed)
     data = {n: table_digest(proc, n, (first, year)) for n in CHAPTER_TABLES}
-    data.update({n: table_digest(proc, n) for n in ("cleaning_log", "quarantine")})  # the quality appendix shows all of them
+    data.update({n: table_digest(proc, n, (year, year)) for n in ("cleaning_log", "quarantine")})  # the quality appendix: the year's rows
     return make_key("report", year=year, chapters=sorted(chapter_keys), params=_what(prm.to_dict()), data=data)
 
 

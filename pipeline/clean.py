@@ -75,6 +75,14 @@ __all__ = [
 LOG_COLUMNS = ["file", "sheet", "cell", "original", "new", "rule"]
 QUARANTINE_COLUMNS = ["file", "sheet", "cell", "value", "reason"]
 
+
+def file_year(files) -> "pd.Series":
+    """The year a cleaning-log or quarantine row belongs to, from its ``file`` (``<year>/…``,
+    relative to the raw folder); NaN for files outside a year folder (``units.csv``, which
+    every year shares)."""
+    y = pd.Series(files, dtype="string").str.extract(r"^(\d{4})/", expand=False)
+    return pd.to_numeric(y, errors="coerce").astype("float64")
+
 NA_TOKENS = frozenset({"/", "—", "——", "-", "--", "–", "−", "―", "无", "不适用", "N/A", "n/a", "NA"})
 _GRADES = tuple(config.GRADES)
 _NUM = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)$")

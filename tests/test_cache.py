@@ -87,7 +87,7 @@ def test_notebook_digest_ignores_outputs(tmp_path):
 def test_code_version_covers_the_package():
     # the key changes with any source of the package: it hashes every .py of pipeline/
     files = sorted(p.relative_to(cache._PKG).as_posix() for p in cache._PKG.rglob("*.py") if "__pycache__" not in p.parts)
-    assert "cache.py" in files and "report.py" in files
+    assert "cache.py" in files and "report/run.py" in files
     assert len(cache.code_version()) == 64
 
 
@@ -131,10 +131,12 @@ def test_run_all_recomputes_only_what_changed(world_two_years, tmp_path, monkeyp
         (d / "report.html").write_text("study")
         return d
 
-    monkeypatch.setattr(report, "_run_jobs", fake_jobs)
-    monkeypatch.setattr(report, "build_year", fake_build)
-    monkeypatch.setattr(report, "build_study", fake_study)
-    n_ch = len(report._chapters_present(False))
+    from pipeline.report import run as run_mod  # run_all's own references (pipeline/report/run.py)
+
+    monkeypatch.setattr(run_mod, "_run_jobs", fake_jobs)
+    monkeypatch.setattr(run_mod, "build_year", fake_build)
+    monkeypatch.setattr(run_mod, "build_study", fake_study)
+    n_ch = len(run_mod._chapters_present(False))
 
     report.run_all(prm, workers=1)  # from scratch: everything
     assert sorted({y for y, _ in calls["jobs"]}) == [2015] and len(calls["jobs"]) == n_ch
@@ -148,15 +150,33 @@ def test_run_all_recomputes_only_what_changed(world_two_years, tmp_path, monkeyp
     shutil.move(str(held), raw / "2016")  # one year added
     report.run_all(prm, workers=1)
     # 2015's chapters read only 2015's rows: reused; 2016's chapters, its report and the study are new.
-    # Exceptions, because their inputs did change: 2015's integrity chapter (integrity.csv adjusts its
-    # thresholds over all the years checked, so 2015's rows change) and 2015's report (its data-quality
-    # appendix shows the whole cleaning log, which now holds 2016's rows too).
-    new = sorted((2016, c) for c in report._chapters_present(False))
+    # One exception, because its inputs may change: 2015's integrity chapter (integrity.csv adjusts its
+    # thresholds over all the years checked, so 2015's rows can change) and then 2015's report, which
+    # cites it. 2015's data-quality appendix shows only 2015's (and the registry's) cleaning-log rows,
+    # so 2016's rows alone do not re-render it.
+    new = sorted((2016, c) for c in run_mod._chapters_present(False))
     assert sorted(set(calls["jobs"])) in (new, sorted(new + [(2015, "05-integrity")]))
     assert not {c for y, c in calls["jobs"] if y == 2015} - {"05-integrity"}
-    assert sorted(calls["years"]) == [2015, 2016] and calls["study"] == 1
+    integrity_2015 = (2015, "05-integrity") in calls["jobs"]
+    assert sorted(calls["years"]) == ([2015, 2016] if integrity_2015 else [2016]) and calls["study"] == 1
 
     for k in calls:
         calls[k] = [] if k != "study" else 0
     report.run_all(prm, workers=1, force=True)  # --force: everything again
     assert len(calls["jobs"]) == 2 * n_ch and sorted(calls["years"]) == [2015, 2016] and calls["study"] == 1
+
+
+def test_log_rows_of_a_year_are_its_own_files_and_the_registry(tmp_path):
+    # the report of a year keys (and shows) only the cleaning-log rows of its own files and of the
+    # shared registry: another year's rows change neither its key nor its appendix (hand-made log)
+    from pipeline import io
+    from pipeline.clean import file_year
+
+    log = pd.DataFrame({"file": ["units.csv", "2015/汇总.xlsx", "2016/汇总.xlsx"], "sheet": "", "cell": "A1", "original": "x", "new": "y", "rule": "r"})
+    assert file_year(log["file"]).tolist()[1:] == [2015.0, 2016.0] and pd.isna(file_year(log["file"]).iloc[0])
+    io.write_table(log.iloc[:2], tmp_path, "cleaning_log")
+    d15 = cache.table_digest(tmp_path, "cleaning_log", (2015, 2015))
+    io.write_table(log, tmp_path, "cleaning_log")  # 2016's rows arrive
+    assert cache.table_digest(tmp_path, "cleaning_log", (2015, 2015)) == d15
+    io.write_table(log.assign(new=["z", "y", "y"]), tmp_path, "cleaning_log")  # a registry row changes
+    assert cache.table_digest(tmp_path, "cleaning_log", (2015, 2015)) != d15

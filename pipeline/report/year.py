@@ -77,10 +77,15 @@ def _ranking_table(data: dict, year: int, top_n: int) -> pd.DataFrame:
 
 
 def _quality_blocks(doc: _Doc, data: dict, prm, year: int, integrity_chapter: bool) -> list[dict]:
-    """Appendix 数据质量: the cleaning log by rule, quarantined values, the integrity counts
-    (and, when the integrity chapter is absent, its summary tables)."""
+    """Appendix 数据质量: the year's cleaning log by rule (rows of its own files and of the
+    registry), its quarantined values, the integrity counts (and, when the integrity chapter is
+    absent, its summary tables)."""
+    from pipeline.clean import file_year
+
     lang = doc.lang
     log, quar, integ = data.get("cleaning_log"), data.get("quarantine"), data.get("integrity")
+    # the year's own files and the shared registry (units.csv): another year's rows are its report's
+    log, quar = (None if d is None else d.loc[file_year(d["file"]).isna() | (file_year(d["file"]) == year)] for d in (log, quar))
     n_log = 0 if log is None else len(log)
     n_quar = 0 if quar is None else len(quar)
     blocks = [{"kind": "p", "text": _tp("rep_q_intro" if n_quar else "rep_q_intro_clean", lang, n_log=n_log, n_quar=n_quar)}]
