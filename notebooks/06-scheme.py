@@ -92,4 +92,6 @@ sfig.rank_intervals(mc, rows.set_index("unit_id")["name"], dict(proposal.quotas)
 # ## 6 · 要点 Headline numbers
 
 # %%
-pipeline.notebooks.record(**scheme.headline(res))
+rec = pipeline.notebooks.record(out_dir, "06-scheme", scheme_file=scheme_file, year=year, years=years, lang=lang, seed=seed,
+                                n_mc=n_mc, n_perm=n_perm, kappa=kappa)
+rec.headline(**scheme.headline(res))

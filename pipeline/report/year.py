@@ -353,6 +353,7 @@ def build_year(params, out: Path | None = None, timings: dict | None = None, ana
     doc.xlsx.append((t("rep_headline", lang), doc.display(_headline_rows(chapters, lang, doc.subst))))
     sections.append({"id": "problems", "title": t("rep_sec_problems", lang), "blocks": probs})
     sections.append({"id": "recommend", "title": t("rep_sec_recommend", lang), "blocks": recs})
+    methods = _methods_blocks(prm, doc)  # numbered before the reproducibility tables, which follow it
     man = manifest(prm, _input_files(prm), steps)
     repro = [{"kind": "p", "text": t("rep_r_commit", lang, commit=man["git_commit"])},
              {"kind": "p", "text": t("rep_r_inputs", lang, n=len(man["inputs"]), k=min(12, len(man["inputs"])))}]
@@ -364,7 +365,7 @@ def build_year(params, out: Path | None = None, timings: dict | None = None, ana
     repro.append({"kind": "p", "text": t("rep_r_rerun", lang, year=year)})
     appendix = [
         {"id": "quality", "title": t("rep_app_quality", lang), "blocks": qual},
-        {"id": "methods", "title": t("rep_app_methods", lang), "blocks": _methods_blocks(prm, doc)},
+        {"id": "methods", "title": t("rep_app_methods", lang), "blocks": methods},
         {"id": "repro", "title": t("rep_app_repro", lang), "blocks": repro},
     ]
     ctx = {
