@@ -69,7 +69,8 @@ def run(only: str | None = None) -> int:
 
         for m in re.finditer(r"### (bench_\w+)\n\n((?:\|.*\n)+)", old.split(START, 1)[1].split(END, 1)[0]):
             results[m.group(1)] = [
-                dict(zip(["name", "value", "unit", "target", "note"], [c.strip() for c in row.strip("|").split("|")]))
+                dict(zip(["name", "value", "unit", "target", "note"],
+                         [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", row.strip()[1:-1])]))  # '\|' is a '|' inside a cell
                 for row in m.group(2).strip().splitlines()[2:]
             ]
     for script in scripts:
