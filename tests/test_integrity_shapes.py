@@ -171,3 +171,19 @@ def test_cli_synth_shape_flags(tmp_path):
     assert np.allclose(pts * 2, np.round(pts * 2))
     assert pd.read_csv(tmp_path / "truth" / "anomalies.csv").empty
     assert cli.main(["synth", "--out", str(tmp_path / "r2"), "--truth", str(tmp_path / "t2"), "--self-gap", "x"]) != 0
+
+
+def test_cut_window_says_there_is_no_cut_when_every_unit_wins():
+    # 5 units for 20 places (a small committee): no first non-winner, so no line; the chart says why
+    # instead of drawing empty axes (hand-made totals)
+    import pandas as pd
+
+    from pipeline.plots import integrity as iplots
+
+    tot = pd.DataFrame({"year": 2016, "unit_id": [f"U{i}" for i in range(5)], "total": [90.0, 85.5, 80.0, 79.5, 70.0]})
+    for lang, word in (("zh", "没有优胜线"), ("en", "no winners' line")):
+        fig = iplots.cut_window(tot, 2016, top_n=20, lang=lang)
+        texts = [x.get_text() for x in fig.axes[0].texts]
+        assert any(word in s for s in texts), texts
+    fig = iplots.cut_window(tot, 2016, top_n=2, lang="zh")  # a cut exists: no such note
+    assert not fig.axes[0].texts

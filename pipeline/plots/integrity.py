@@ -164,6 +164,10 @@ def cut_window(totals: pd.DataFrame, year: int, top_n: int = config.TOP_N, windo
         ax.set_ylim(0, top + 1.5)
         ax.set_xlim(cp - reach - 0.15, cp + window + reach + 0.15)
         ax.legend(fontsize=8, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4)
+    else:  # every unit wins (no more units than places): there is no line to draw, say so
+        ax.text(0.5, 0.5, t("int_bunch_no_cut", lang, n=len(v), top_n=top_n), ha="center", va="center", transform=ax.transAxes)
+        ax.set_xticks([])
+        ax.set_yticks([])
     from matplotlib.ticker import MaxNLocator
 
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
