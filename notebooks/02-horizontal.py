@@ -30,7 +30,7 @@ out_dir = "../data/processed/analysis/2016/02-horizontal"
 import pandas as pd
 from IPython.display import display
 
-from pipeline import compare, io, notebooks, params, score
+from pipeline import compare, notebooks
 from pipeline.plots import compare as charts
 from pipeline.plots import style
 
@@ -42,16 +42,10 @@ style.use_style()
 # Totals are computed from the processed scores with this run's `na_policy`, `top_n` and `grade_map` (`score.run_totals`).
 
 # %%
-items = io.read_table(processed, "items")
-units = io.read_table(processed, "units")
-scores = io.read_table(processed, "scores")
-adjustments = io.read_table(processed, "adjustments")
-prm = params.validate(
-    params.Params(year=year, years=years, top_n=top_n, na_policy=na_policy, grade_map=grade_map, lang=lang, seed=seed),
-    available_years=sorted(items["year"].unique()),
-)
-rec = notebooks.record(out_dir, "02-horizontal", **prm.to_dict())
-totals = score.run_totals(scores, items, adjustments, prm)
+run = notebooks.chapter_inputs(processed, "02-horizontal", out_dir, year=year, years=years, top_n=top_n, na_policy=na_policy,
+                               grade_map=grade_map, lang=lang, seed=seed)
+prm, rec, totals = run.prm, run.rec, run.totals
+items, units, scores = run.items, run.units, run.scores
 print(f"{prm.year}: {int((totals.year == prm.year).sum())} units, na_policy={prm.na_policy}, top_n={prm.top_n}")
 
 # %% [markdown]

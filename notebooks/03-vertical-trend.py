@@ -29,7 +29,7 @@ out_dir = "../data/processed/analysis/2016/03-vertical-trend"
 # %%
 from IPython.display import display
 
-from pipeline import compare, io, notebooks, params, score, trend
+from pipeline import compare, notebooks, trend
 from pipeline.plots import compare as charts
 from pipeline.plots import style
 
@@ -39,16 +39,10 @@ style.use_style()
 # ## 0 数据与参数 Data and parameters
 
 # %%
-items = io.read_table(processed, "items")
-units = io.read_table(processed, "units")
-scores = io.read_table(processed, "scores")
-adjustments = io.read_table(processed, "adjustments")
-prm = params.validate(
-    params.Params(year=year, years=years, top_n=top_n, na_policy=na_policy, grade_map=grade_map, lang=lang, seed=seed),
-    available_years=sorted(items["year"].unique()),
-)
-rec = notebooks.record(out_dir, "03-vertical-trend", **prm.to_dict())
-totals = score.run_totals(scores, items, adjustments, prm)
+run = notebooks.chapter_inputs(processed, "03-vertical-trend", out_dir, year=year, years=years, top_n=top_n, na_policy=na_policy,
+                               grade_map=grade_map, lang=lang, seed=seed)
+prm, rec, totals = run.prm, run.rec, run.totals
+items, units, scores = run.items, run.units, run.scores
 span = (prm.years[0], prm.year) if prm.years else (int(totals.year.min()), prm.year)
 print(f"{span[0]}–{span[1]}, na_policy={prm.na_policy}, top_n={prm.top_n}")
 

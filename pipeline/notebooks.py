@@ -166,6 +166,30 @@ def record(out_dir: str | os.PathLike, chapter: str, **parameters: Any) -> Recor
     return Record(out_dir, chapter, **parameters)
 
 
+def chapter_inputs(processed: str | os.PathLike, chapter: str, out_dir: str | os.PathLike, **parameters: Any):
+    """The common start of a chapter that works on the run's totals: read the processed tables,
+    validate the parameters against the years present, start the chapter's record and compute the
+    run's totals (:func:`pipeline.score.run_totals` with ``top_n``, ``na_policy``, ``grade_map``).
+
+    Returns
+    -------
+    SimpleNamespace
+        ``prm`` (validated :class:`pipeline.params.Params`), ``rec`` (:class:`Record`), ``items``,
+        ``units``, ``scores``, ``adjustments`` (processed tables) and ``totals`` (the run's totals).
+    """
+    from types import SimpleNamespace
+
+    from pipeline import io, params, score
+
+    items = io.read_table(processed, "items")
+    prm = params.validate(params.Params(**parameters), available_years=sorted(items["year"].unique()))
+    d = SimpleNamespace(prm=prm, rec=record(out_dir, chapter, **prm.to_dict()), items=items,
+                        units=io.read_table(processed, "units"), scores=io.read_table(processed, "scores"),
+                        adjustments=io.read_table(processed, "adjustments"))
+    d.totals = score.run_totals(d.scores, d.items, d.adjustments, prm)
+    return d
+
+
 def read_record(chapter_dir: str | os.PathLike, tables: bool = True) -> dict[str, Any]:
     """Read a chapter record written by :class:`Record`.
 

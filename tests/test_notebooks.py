@@ -44,7 +44,8 @@ def test_notebook_is_thin_and_parameterised(name):
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     assert "def " not in code and "class " not in code
     assert "rec.headline(" in [c for c in nb.cells if c.cell_type == "code"][-1].source
-    assert f'notebooks.record(out_dir, "{name[:-6]}"' in code  # one record per chapter, named after it
+    # one record per chapter, named after it (started directly or by notebooks.chapter_inputs)
+    assert (f'notebooks.record(out_dir, "{name[:-6]}"' in code) != (f'notebooks.chapter_inputs(processed, "{name[:-6]}", out_dir' in code)
 
 
 @pytest.mark.parametrize("name", ALL)
