@@ -12,6 +12,8 @@ so that an English report can never silently fall back to Chinese.
 from __future__ import annotations
 
 from functools import lru_cache
+from types import MappingProxyType
+from typing import Mapping
 from pathlib import Path
 
 import yaml
@@ -28,7 +30,8 @@ _DIR = Path(__file__).parent / "labels"
 def _all() -> dict[str, dict[str, str]]:
     merged: dict[str, dict[str, str]] = {}
     for path in sorted(_DIR.glob("*.yaml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        # libyaml's C loader (same safe semantics, ~7× faster than the pure-Python one)
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
         for key, texts in data.items():
             if key in merged:
                 raise PipelineError(f"{path.name}: label key {key!r} defined twice")
@@ -53,10 +56,16 @@ def t(key: str, lang: str = "zh", **fmt) -> str:
     return text.format(**fmt) if fmt else text
 
 
-def labels(lang: str = "zh") -> dict[str, str]:
-    """Every key's text in ``lang`` (keys lacking that language are left out)."""
+def labels(lang: str = "zh") -> Mapping[str, str]:
+    """Every key's text in ``lang`` (keys lacking that language are left out); read-only."""
     check_lang(lang)
-    return {k: v[lang] for k, v in _all().items() if lang in v}
+    return _labels(lang)
+
+
+@lru_cache(maxsize=None)
+def _labels(lang: str) -> Mapping[str, str]:
+    # built once per language: the report asks for it tens of thousands of times per year
+    return MappingProxyType({k: v[lang] for k, v in _all().items() if lang in v})
 
 
 def tp(key: str, lang: str, **fmt) -> str:

@@ -10,12 +10,29 @@ graded items, empty otherwise) so that the grade mapping can be varied in sensit
 
 from __future__ import annotations
 
-import pandas as pd
-import pandera.pandas as pa
-from pandera.typing import Series
+import sys
+import types
 
-from pipeline import config
-from pipeline.errors import PipelineError
+import pandas as pd
+
+# pandera turns a DataFrameModel into a schema by asking which DataFrame/Index/Series types
+# exist, and for that imports ``pandera.typing.dask``, which imports ``dask.dataframe`` (and
+# dask.array) whenever dask is installed — it is, for the optional cluster path (issue #14).
+# That import costs 2–3 s in every process that validates a table (each notebook kernel, each
+# report worker), for nothing: every schema here annotates pandas objects only. Unless a
+# Dask DataFrame is already in use in this process, tell pandera that dask's DataFrame typing
+# is absent. (Checked against pandera 0.35: ``pandera/typing/__init__.py``,
+# ``get_dataframe_types``/``get_index_types``/``get_series_types`` read ``DASK_INSTALLED``.)
+if "dask.dataframe" not in sys.modules and "pandera.typing.dask" not in sys.modules:
+    _stub = types.ModuleType("pandera.typing.dask")
+    _stub.DASK_INSTALLED = False
+    sys.modules["pandera.typing.dask"] = _stub
+
+import pandera.pandas as pa  # noqa: E402
+from pandera.typing import Series  # noqa: E402
+
+from pipeline import config  # noqa: E402
+from pipeline.errors import PipelineError  # noqa: E402
 
 __all__ = ["Items", "Units", "Scores", "Totals", "Adjustments", "WeakOrgs", "Given", "validate", "SCHEMAS", "CHAPTER_SCHEMAS", "validate_chapter"]
 

@@ -18,7 +18,8 @@ from pipeline.report.render import _embed_font, _render, _write_pdf
 from pipeline.pages import bulletin_table  # one implementation: pipeline.pages
 
 
-def write_bulletin(data: dict, year: int, prm, path: Path, write: bool = True, pdf: bool = True) -> Path | dict[Path, str]:
+def write_bulletin(data: dict, year: int, prm, path: Path, write: bool = True, pdf: bool = True,
+                   otf: bytes | None = None) -> Path | dict[Path, str]:
     """Write ``bulletin_H1.html`` (self-contained, CJK font embedded) and ``bulletin_H1.pdf``.
 
     What a 通报 states (:func:`pipeline.pages.bulletin_tables`): 横比 (the first-half
@@ -87,7 +88,7 @@ def write_bulletin(data: dict, year: int, prm, path: Path, write: bool = True, p
            "back": t("rep_unit_back", lang), "back_href": "report.html"}
     html_text = _render("bulletin.html", ctx)
     if pdf:
-        _write_pdf(_render("bulletin.html", ctx, pdf=True), path.with_suffix(".pdf"))
+        _write_pdf(_render("bulletin.html", ctx, pdf=True), path.with_suffix(".pdf"), otf)
     if not write:
         return {path: html_text}
     return atomic_write(path, _embed_font({path: html_text})[path])

@@ -8,6 +8,7 @@ import io as _io
 import math
 import re
 import zipfile
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,12 @@ def _font_chars(texts: list[str]) -> set[int]:
     return chars
 
 
+#: Subsets made in this process, by character set (a year's report, its PDF, its bulletin and
+#: unit pages share one; an unchanged set is not cut again), and the characters each covers.
+_SUBSETS: dict[frozenset, bytes | None] = {}
+_COVERS: dict[bytes, frozenset] = {}
+
+
 def _subset_font(chars: set[int]) -> bytes | None:
     """The mplfonts Noto Sans CJK SC file cut down to ``chars`` (OpenType/CFF bytes).
 
@@ -69,8 +76,29 @@ def _subset_font(chars: set[int]) -> bytes | None:
     the few hundred characters a document uses (glyph ids renumbered, layout features kept)
     takes ~1–2 s and leaves WeasyPrint a small font. The glyphs are the same outlines of the
     same file. The font's own timestamps are kept, so the bytes depend on ``chars`` only.
-    Returns None (use the full font) if the font cannot be subset.
+    Returns None (use the full font) if the font cannot be subset. Memoised per process by
+    character set (:data:`_SUBSETS`, a few entries).
     """
+    key = frozenset(chars)
+    if key in _SUBSETS:
+        return _SUBSETS[key]
+    if len(_SUBSETS) >= 8:
+        _SUBSETS.clear()
+        _COVERS.clear()
+    otf = _cut_font(key)
+    _SUBSETS[key] = otf
+    if otf is not None:
+        _COVERS[otf] = key
+    return otf
+
+
+def _covers(otf: bytes | None, chars: set[int]) -> bool:
+    """Whether a subset made here covers ``chars`` (a subset from elsewhere is trusted)."""
+    have = _COVERS.get(otf) if otf is not None else None
+    return otf is not None and (have is None or chars <= have)
+
+
+def _cut_font(chars: frozenset) -> bytes | None:
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
@@ -94,6 +122,7 @@ def _subset_font(chars: set[int]) -> bytes | None:
         return None
 
 
+@lru_cache(maxsize=4)
 def _font_face(otf: bytes | None) -> str:
     """``@font-face`` rule embedding a subset font as a base64 data URI (WOFF2; WOFF when the
     brotli compressor is not installed) so that an HTML page shows its CJK text in the report
@@ -118,8 +147,9 @@ def _font_face(otf: bytes | None) -> str:
 def _embed_font(pages: dict[Path, str], otf: bytes | None = None) -> dict[Path, str]:
     """Fill the font slot of every page with one subset covering the characters of all of
     them (``otf``: a subset already made for these characters, e.g. for the PDF)."""
-    if otf is None:
-        otf = _subset_font(_font_chars(list(pages.values())))
+    need = _font_chars(list(pages.values()))
+    if not _covers(otf, need):
+        otf = _subset_font(need)
     face = _font_face(otf)
     return {p: h.replace(_FONT_SLOT, face, 1) for p, h in pages.items()}
 
@@ -137,8 +167,9 @@ def _write_pdf(html_text: str, path: Path, otf: bytes | None = None) -> None:
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="pipeline-font-") as tmp:
-        if otf is None:
-            otf = _subset_font(_font_chars([html_text]))
+        need = _font_chars([html_text])
+        if not _covers(otf, need):
+            otf = _subset_font(need)
         if otf is not None:
             sub = Path(tmp) / "NotoSansCJKsc-subset.otf"
             sub.write_bytes(otf)

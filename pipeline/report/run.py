@@ -76,12 +76,13 @@ def _run_chapter(chapter: str, executed: str, parameters: dict) -> tuple[str, fl
     with tempfile.TemporaryFile(mode="w+b") as scratch:
         os.dup2(scratch.fileno(), 2)
         try:
-            notebooks.run(f"{chapter}.ipynb", executed, parameters)
+            notebooks.run(f"{chapter}.ipynb", executed, parameters, reuse_kernel=True)
         except PipelineError:
             raise
         except Exception as err:  # the kernel died or never started: say so in one line
             scratch.seek(0)
             tail = [ln for ln in scratch.read().decode("utf-8", "replace").splitlines() if ln.strip() and "WARNING" not in ln][-1:]
+            tail = [notebooks.kernel_log_tail()] if notebooks.kernel_log_tail() else tail
             raise PipelineError(f"notebook {chapter}: {type(err).__name__}: {err}" + (f" (kernel: {tail[0].strip()})" if tail else "")) from None
         finally:
             sys.stderr.flush()
@@ -111,6 +112,9 @@ def _run_jobs(jobs: list[tuple[str, str, dict]], workers: int = 2) -> dict[tuple
             _, dt, _ = _run_chapter(ch, ex, prm)
             timings[(str(prm["year"]), ch)] = dt
             _log(f"analyze {prm['year']}: {ch} done ({dt:.1f} s)")
+        from pipeline import notebooks
+
+        notebooks.shutdown_kernel()
         return timings
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futs = {}

@@ -389,8 +389,11 @@ def build_year(params, out: Path | None = None, timings: dict | None = None, ana
     _log(f"report {year}: HTML")
     html_text = _render("report.html", ctx)
     pdf_text = _render("report.html", {**ctx, "links": []}, pdf=True) if pdf else ""
-    # one font subset for the report and its PDF (the same characters), one for the small pages
-    otf = _subset_font(_font_chars([html_text, pdf_text]))
+    pages = write_bulletin(data, year, prm, dest / "bulletin_H1.html", write=False, pdf=False)
+    pages.update(write_unit_pages(data, year, prm, ev.get("uncertainty"), dest / "units", write=False))
+    # one font subset for every document of the year (report, its PDF, bulletin, unit pages):
+    # cutting the 16 MB CJK font and packing it as WOFF2 is the costly part of rendering
+    otf = _subset_font(_font_chars([html_text, pdf_text, *pages.values()]))
     atomic_write(dest / "report.html", _embed_font({dest: html_text}, otf)[dest])
     write_xlsx(doc.xlsx, dest / "tables.xlsx")
     write_ranking(score.ranking(data["totals"], data["units"], year), dest / "ranking.csv")
@@ -399,9 +402,9 @@ def build_year(params, out: Path | None = None, timings: dict | None = None, ana
     steps["html+xlsx"] = time.perf_counter() - t1
     t1 = time.perf_counter()
     _log(f"report {year}: bulletin and unit pages")
-    pages = write_bulletin(data, year, prm, dest / "bulletin_H1.html", write=False, pdf=pdf)
-    pages.update(write_unit_pages(data, year, prm, ev.get("uncertainty"), dest / "units", write=False))
-    for p, h in _embed_font(pages).items():
+    if pdf:
+        write_bulletin(data, year, prm, dest / "bulletin_H1.html", write=False, pdf=True, otf=otf)
+    for p, h in _embed_font(pages, otf).items():
         atomic_write(p, h)
     steps["bulletin+units"] = time.perf_counter() - t1
     if pdf:
