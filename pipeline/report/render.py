@@ -77,7 +77,9 @@ def _subset_font(chars: set[int]) -> bytes | None:
     takes ~1–2 s and leaves WeasyPrint a small font. The glyphs are the same outlines of the
     same file. The font's own timestamps are kept, so the bytes depend on ``chars`` only.
     Returns None (use the full font) if the font cannot be subset. Memoised per process by
-    character set (:data:`_SUBSETS`, a few entries).
+    character set (:data:`_SUBSETS`, a few entries) and on disk (:func:`_cached_cut`).
+    Callers pass the characters of their documents together with :func:`base_chars`, so that
+    most documents of a run ask for the same set and the font is cut once.
     """
     key = frozenset(chars)
     if key in _SUBSETS:
@@ -85,7 +87,7 @@ def _subset_font(chars: set[int]) -> bytes | None:
     if len(_SUBSETS) >= 8:
         _SUBSETS.clear()
         _COVERS.clear()
-    otf = _cut_font(key)
+    otf = _cached_cut(key)
     _SUBSETS[key] = otf
     if otf is not None:
         _COVERS[otf] = key
@@ -96,6 +98,49 @@ def _covers(otf: bytes | None, chars: set[int]) -> bool:
     """Whether a subset made here covers ``chars`` (a subset from elsewhere is trusted)."""
     have = _COVERS.get(otf) if otf is not None else None
     return otf is not None and (have is None or chars <= have)
+
+
+#: Version of the subsetting recipe in :func:`_cut_font` (part of the disk cache key).
+_CUT_RECIPE = "cff-desubr-allfeatures-v1"
+
+
+def base_chars(*names) -> set[int]:
+    """Characters every document of a run may show: all label texts (both languages), the
+    given names (units, items, categories) and printable ASCII. A document's own characters
+    are added on top; a run whose documents show nothing beyond these needs one subset."""
+    from pipeline.i18n import _all
+
+    texts = [v for entry in _all().values() for v in entry.values() if isinstance(v, str)]
+    texts += [str(n) for group in names for n in group]
+    return _font_chars(["".join(texts)])
+
+
+def _cached_cut(chars: frozenset) -> bytes | None:
+    """:func:`_cut_font` with a disk cache in ``$MPLCONFIGDIR/font-subsets`` (the project's
+    ``.mplconfig/``, beside matplotlib's own font cache), keyed by the SHA-256 of the recipe,
+    the font file's size and name, and the sorted code points: the bytes depend on these only,
+    so a re-run, another year or the study with the same characters reads the subset back."""
+    import hashlib
+    import os
+
+    from pipeline.plots.style import font_path
+
+    fp = font_path()
+    key = hashlib.sha256(f"{_CUT_RECIPE}|{fp.name}|{fp.stat().st_size}|{','.join(map(str, sorted(chars)))}".encode()).hexdigest()
+    folder = Path(os.environ.get("MPLCONFIGDIR", Path.home() / ".cache")) / "font-subsets"
+    path = folder / f"{key[:32]}.otf"
+    try:
+        return path.read_bytes()
+    except OSError:
+        pass
+    otf = _cut_font(chars)
+    if otf is not None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            atomic_write(path, otf)
+        except OSError:  # pragma: no cover - a read-only cache folder only costs time
+            pass
+    return otf
 
 
 def _cut_font(chars: frozenset) -> bytes | None:

@@ -19,6 +19,7 @@ from pipeline.report.document import _Doc, _english_subst, _join, _label, _span_
 from pipeline.i18n import namer as _namer, tp as _tp
 from pipeline.overview import overview_reading
 from pipeline.report.render import _embed_font, _font_chars, _render, _subset_font, _write_pdf, write_xlsx
+from pipeline.report.year import _run_chars
 from pipeline.report.year import _evidence, _finding_blocks, _methods_blocks, _severity_counts, _table, check_parameters
 
 
@@ -122,7 +123,7 @@ def build_study(params, years: tuple[int, int] | None = None, out: Path | None =
            "tab_label": t("rep_tab", lang), "links": [(f"{up}{y}/{sub}report.html", str(y)) for y in yrs if (report_dir(prm, y, out) / "report.html").exists()]}
     html_text = _render("report.html", ctx)
     pdf_text = _render("report.html", {**ctx, "links": []}, pdf=True) if pdf else ""
-    otf = _subset_font(_font_chars([html_text, pdf_text]))
+    otf = _subset_font(_font_chars([html_text, pdf_text]) | _run_chars(data))
     atomic_write(dest / "report.html", _embed_font({dest: html_text}, otf)[dest])
     write_xlsx(doc.xlsx, dest / "tables.xlsx")
     if pdf:

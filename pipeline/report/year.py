@@ -18,7 +18,7 @@ from pipeline.report.data import CHAPTERS, _analysis_root, _input_files, _load, 
 from pipeline.report.document import _Doc, _english_subst, _join, _span_ctx, _unit_names
 from pipeline.i18n import namer as _namer, tp as _tp
 from pipeline.report.pages import write_bulletin, write_unit_pages
-from pipeline.report.render import _embed_font, _font_chars, _render, _subset_font, _write_pdf, write_xlsx
+from pipeline.report.render import _embed_font, _font_chars, _render, _subset_font, _write_pdf, base_chars, write_xlsx
 
 
 def _table(chapters: dict, chapter: str, name: str) -> pd.DataFrame:
@@ -263,6 +263,13 @@ def _finding_blocks(doc: _Doc, found: list, namer, prefix: dict[str, str] | None
     return probs + _ok_blocks(doc, ok or [], namer), recs
 
 
+def _run_chars(data: dict) -> set[int]:
+    """:func:`~pipeline.report.render.base_chars` of a run: labels, unit names and aliases, item
+    names of every year, so that every year's documents (and the study) ask for one font subset."""
+    units, items = data["units"], data["items"]
+    return base_chars(units["name"].dropna(), units["aliases"].dropna(), items["item_name"].dropna())
+
+
 def build_year(params, out: Path | None = None, timings: dict | None = None, analysis: Path | None = None, pdf: bool = True) -> Path:
     """Render the report of one year into ``<out or params.reports>/<year>/`` (``…/<lang>/`` for
     a language other than Chinese).
@@ -393,7 +400,7 @@ def build_year(params, out: Path | None = None, timings: dict | None = None, ana
     pages.update(write_unit_pages(data, year, prm, ev.get("uncertainty"), dest / "units", write=False))
     # one font subset for every document of the year (report, its PDF, bulletin, unit pages):
     # cutting the 16 MB CJK font and packing it as WOFF2 is the costly part of rendering
-    otf = _subset_font(_font_chars([html_text, pdf_text, *pages.values()]))
+    otf = _subset_font(_font_chars([html_text, pdf_text, *pages.values()]) | _run_chars(data))
     atomic_write(dest / "report.html", _embed_font({dest: html_text}, otf)[dest])
     write_xlsx(doc.xlsx, dest / "tables.xlsx")
     write_ranking(score.ranking(data["totals"], data["units"], year), dest / "ranking.csv")
