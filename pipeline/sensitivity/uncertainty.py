@@ -56,7 +56,7 @@ METHOD_PRIORS = {"na_policy": {"prorate": 0.6, "zero": 0.2, "full": 0.2},
                  "aggregation": {"arithmetic": 0.8, "geometric": 0.2}}
 
 
-def histogram_quantile(hist: np.ndarray, q: float) -> np.ndarray:
+def histogram_quantile(hist: np.ndarray, q) -> np.ndarray:
     """Inverse-CDF quantile of integer ranks from per-unit rank histograms.
 
     ``Q(q) = min{r : F(r) ≥ q}`` with ``F`` the empirical CDF of the unit's ranks (Hyndman &
@@ -67,26 +67,24 @@ def histogram_quantile(hist: np.ndarray, q: float) -> np.ndarray:
     ----------
     hist : numpy.ndarray, shape (n_units, n_ranks)
         ``hist[i, r-1]`` = number of samples in which unit *i* had rank *r*.
-    q : float in (0, 1]
+    q : float in (0, 1], or a sequence of them
+        Several levels share one cumulative sum (one pass over the histogram).
 
     Returns
     -------
-    numpy.ndarray of int, shape (n_units,)
+    numpy.ndarray of int, shape (n_units,), or (len(q), n_units) for a sequence
     """
-    cdf = np.cumsum(hist, axis=1)
-    total = cdf[:, -1:]
-    # compare counts, not floats: F(r) ≥ q  ⇔  cum_count ≥ q · n (exactly, for the usual q)
-    return 1 + np.argmax(cdf >= q * total - 1e-9 * total, axis=1)
-
-
-def _midranks(rank: np.ndarray) -> np.ndarray:
-    """Average ranks (for Spearman) from per-position competition ranks of sorted rows."""
-    n = rank.shape[1]
-    last = np.ones(rank.shape, dtype=bool)
-    last[:, :-1] = rank[:, 1:] != rank[:, :-1]
-    pos = np.arange(1, n + 1)
-    end = np.minimum.accumulate(np.where(last, pos, n + 1)[:, ::-1], axis=1)[:, ::-1]
-    return (rank + end) / 2.0
+    qs = np.atleast_1d(np.asarray(q, dtype=np.float64))
+    hist = np.asarray(hist)
+    total = hist.sum(axis=1, dtype=np.int64)
+    # int32 cumulative counts when they fit: half the memory traffic of int64
+    cdf = np.cumsum(hist, axis=1, dtype=np.int32 if total.max(initial=0) < 2**31 else np.int64)
+    out = np.empty((qs.size, hist.shape[0]), dtype=np.int64)
+    for j, qq in enumerate(qs):  # a few levels (0.05, 0.5, 0.95)
+        # compare counts, not floats: F(r) ≥ q  ⇔  cum_count ≥ ⌈q · n − 10⁻⁹ · n⌉ (exactly, for the usual q)
+        need = np.ceil(qq * total - 1e-9 * total).astype(cdf.dtype)
+        out[j] = 1 + np.argmax(cdf >= need[:, None], axis=1)
+    return out if np.ndim(q) else out[0]
 
 
 def _inversions(s: np.ndarray, top: int) -> np.ndarray:
@@ -421,6 +419,122 @@ def default_kendall_samples(n_units: int) -> int:
     return int(min(10000, max(200, (1 << 23) // max(n_units, 1))))
 
 
+def _run_end(rank: np.ndarray) -> np.ndarray:
+    """Last position (1-based) of the tie run at each position, from per-position competition ranks of sorted rows."""
+    n = rank.shape[1]
+    last = np.ones(rank.shape, dtype=bool)
+    last[:, :-1] = rank[:, 1:] != rank[:, :-1]
+    pos = np.arange(1, n + 1)
+    return np.minimum.accumulate(np.where(last, pos, n + 1)[:, ::-1], axis=1)[:, ::-1]
+
+
+def _desc_order(model: Composite, w, gs, pol, geo, dtype):
+    """Units of each sample in descending order of the composite, and where neighbours tie.
+
+    Returns
+    -------
+    idx : numpy.ndarray of int64, shape (c, units)
+        ``idx[s, p] = s · units + i`` for unit *i* at descending position *p* of sample *s*
+        (a flat index into a samples × units block); order inside a tie is irrelevant.
+    tied : numpy.ndarray of bool, shape (c, units − 1)
+        ``tied[s, p − 1]``: positions *p* and *p − 1* of sample *s* have equal composites.
+    tau_scores : numpy.ndarray, shape (c, units)
+        Scores with the order and ties of the rounded composites (for Kendall's τ-b).
+
+    Notes
+    -----
+    With float64 composites rounded to ``decimals`` the integers ``k = rint(y · 10^d)`` (what
+    ``np.round`` computes before its final division) are packed with the unit into one int64
+    ``(−k) · 2^bits + i``; one SIMD integer sort gives the descending order, and two
+    neighbours tie iff their keys agree above the unit bits. One pass each for the scaling,
+    the range check (NaN / overflow fall back to :func:`sorted_with_ties`), the packing.
+    """
+    c, u = w.shape[0], model.n_units
+    row_base = np.arange(0, c * u, u, dtype=np.int64)[:, None]
+    dec = model.decimals
+    if dec is not None and np.dtype(dtype) == np.float64:
+        y = model.evaluate(w, grade_shares=gs, na_policy=pol, geometric=geo, dtype=dtype, rounded=False)
+        np.multiply(y, -(10.0**dec), out=y)  # −y·10^d: ascending keys = descending composites
+        np.rint(y, out=y)
+        bits = max(1, int(u - 1).bit_length())
+        lo, hi = float(y.min()), float(y.max())
+        if np.isfinite(lo) and np.isfinite(hi) and max(-lo, hi) < 2.0 ** (62 - bits):
+            keys = y.astype(np.int64)
+            keys <<= bits
+            keys |= np.arange(u, dtype=np.int64)
+            keys.sort(axis=1)
+            x = np.bitwise_xor(keys[:, 1:], keys[:, :-1])
+            tied = x.view(np.uint64) < (1 << bits)
+            del x
+            np.bitwise_and(keys, (1 << bits) - 1, out=keys)
+            keys += row_base
+            return keys, tied, y
+    comp = model.evaluate(w, grade_shares=gs, na_policy=pol, geometric=geo, dtype=dtype)
+    asc, tie_rows, tie_rank = sorted_with_ties(comp, decimals=model.decimals)
+    tied = np.zeros((c, max(u - 1, 0)), dtype=bool)
+    tied[tie_rows] = tie_rank[:, 1:] == tie_rank[:, :-1]
+    return asc[:, ::-1] + row_base, tied, -comp
+
+
+def _col_counts(b: np.ndarray) -> np.ndarray:
+    """True values per column of a boolean (rows × columns) array, summed row by row in the narrowest integer."""
+    rows = b.shape[0]
+    if rows < 256:
+        return np.add.reduce(b.view(np.uint8), axis=0, dtype=np.uint8)
+    if rows < 65536:
+        return np.add.reduce(b.view(np.uint8), axis=0, dtype=np.uint16)
+    return np.count_nonzero(b, axis=0)
+
+
+class _Pending:
+    """Histogram bins of recent samples, stored unit-major and counted in one pass per unit block.
+
+    ``np.bincount`` over keys ``unit · nb + bin`` in sample order touches a random cache line
+    of the units × bins histogram per key; in unit order the keys of one unit fall in one
+    row, so the counting walks the histogram once.
+    """
+
+    def __init__(self, hist: np.ndarray, u: int, nb: int, cap: int):
+        self.hist, self.u, self.nb = hist, u, nb
+        self.buf = np.empty((u, cap), dtype=np.uint16 if nb <= 1 << 16 else np.int32)
+        self.j = 0
+
+    def add(self, bins: np.ndarray) -> None:
+        c = bins.shape[0]
+        if self.j + c > self.buf.shape[1]:
+            self.flush()
+        self.buf[:, self.j : self.j + c] = bins.T
+        self.j += c
+
+    def flush(self) -> None:
+        j, u, nb = self.j, self.u, self.nb
+        if not j:
+            return
+        step = max(1, (1 << 22) // nb)  # units per bincount: 2²² bins (32 MB of int64 counts)
+        for lo in range(0, u, step):  # blocks of units (≈ 13 at 10⁵ units), vectorised inside
+            hi = min(u, lo + step)
+            keys = self.buf[lo:hi, :j].astype(np.intp)
+            keys += np.arange(0, (hi - lo) * nb, nb, dtype=np.intp)[:, None]
+            self.hist[lo * nb : hi * nb] += np.bincount(keys.ravel(), minlength=(hi - lo) * nb)
+        self.j = 0
+
+
+def _system(abs_sum, num4, tcube, inter, wcnt, u: int, ss0: float, n_w0: int) -> tuple:
+    """Per-sample system statistics from exact integer sums (shared by both paths, so they agree bit for bit).
+
+    ``abs_sum`` = Σ|r − r₀|; ``num4`` = Σ (2·r̄ᵢ) aᵢ with r̄ the average rank and
+    ``a = 2·r̄₀ − (u + 1)`` (so 4·cov(r̄, r̄₀) = num4); ``tcube`` = Σ over tie runs of L³ − L
+    (Σ(r̄ − m)² = (u³ − u − tcube) / 12); ``inter`` = |W ∩ W₀|; ``wcnt`` = |W|.
+    """
+    abs_shift = (np.asarray(abs_sum, dtype=np.float64) / u).astype(np.float32)
+    ss = (float(u) ** 3 - u - np.asarray(tcube, dtype=np.float64)) / 12.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = (np.asarray(num4, dtype=np.float64) / 4.0) / np.sqrt(ss * ss0)
+    inter = np.asarray(inter, dtype=np.float64)
+    jac = inter / (np.asarray(wcnt, dtype=np.float64) + n_w0 - inter)
+    return abs_shift, rho.astype(np.float32), jac.astype(np.float32), (n_w0 - inter).astype(np.int32)
+
+
 def _run_block(tasks, setup: _Setup) -> _Acc:
     """Statistics of consecutive chunks ``(start, count, SeedSequence)`` of samples."""
     model, u, width = setup.model, setup.model.n_units, setup.width
@@ -428,7 +542,24 @@ def _run_block(tasks, setup: _Setup) -> _Acc:
     nb = -(-u // width)
     hist = np.zeros(u * nb, dtype=np.int64 if exact else np.int32)  # int32: half the bytes to merge (n < 2³¹)
     acc = _Acc(hist=hist)
-    if not exact:
+    r0, c0, top_n = setup.r0, setup.c0, setup.top_n
+    w0 = r0 <= top_n
+    n_w0 = int(w0.sum())
+    cut = min(top_n, u)
+    # Spearman with average ranks: a = 2·r̄₀ − (u + 1) (integers), Σ(r̄₀ − m)² = Σa² / 4
+    a_int = np.rint(2 * stats.rankdata(-c0, method="average")).astype(np.int64) - (u + 1)
+    a_f = a_int.astype(np.float64)
+    ss0 = float(a_f @ a_f) / 4.0
+    nominal_ties = np.unique(c0).size < u
+    if exact:
+        pending: list = []  # histogram keys not yet counted (one bincount per ≥ u·nb keys)
+        n_pending = 0
+        ft = np.float32 if u <= 256 else np.float64  # integer sums below 2²⁴ (u³ ≤ 2²⁴) are exact in float32
+        rank_at = (u - np.arange(u)).astype(np.int64)  # competition rank at ascending position k (rows without ties)
+        rank_at_f = rank_at.astype(ft)
+        r0f, a_ft = r0.astype(ft), a_f.astype(ft)
+        sum_rank = u * (u + 1) // 2
+    else:
         acc.sum_r = np.zeros(u, dtype=np.int64)
         acc.sum_r2 = np.zeros(u, dtype=np.int64)
         acc.n_top = np.zeros(u, dtype=np.int64)
@@ -436,84 +567,124 @@ def _run_block(tasks, setup: _Setup) -> _Acc:
         acc.n_shift = np.zeros((len(setup.ks), u), dtype=np.int64)
         acc.best = np.full(u, u + 1, dtype=np.int64)
         acc.worst = np.zeros(u, dtype=np.int64)
-    r0, c0, top_n = setup.r0, setup.c0, setup.top_n
-    w0 = r0 <= top_n
-    r0_mid = stats.rankdata(-c0, method="average")
-    m_mid = (u + 1) / 2.0
-    r0c = r0_mid - m_mid
-    ss0 = float(r0c @ r0c)
-    rank_at = (u - np.arange(u)).astype(np.int64)  # competition rank at ascending position k (rows without ties)
-    rank_at_f = rank_at.astype(np.float32)
-    rank_at_c = (rank_at - m_mid).astype(np.float32)
-    notie_ss = u * (u * u - 1) / 12.0
-    nominal_ties = np.unique(c0).size < u
-    r0f = r0.astype(np.float32)
-    r0mid_f = r0_mid.astype(np.float32)
-    n_w0 = int(w0.sum())
-    cut = min(top_n, u)
-    unit_base = (np.arange(u, dtype=np.int64) * nb)
-    pending: list = []  # histogram keys not yet counted (one bincount per ≥ u·nb keys)
-    n_pending = 0
-
-    def flush():
-        nonlocal pending, n_pending
-        if pending:
-            hist.__iadd__(np.bincount(np.concatenate(pending), minlength=u * nb))
-            pending, n_pending = [], 0
+        cap = max(max((t[1] for t in tasks), default=1), min(1024, (1 << 26) // max(u, 1)))
+        bins = _Pending(hist, u, nb, cap)
+        rank1 = np.arange(1, u + 1, dtype=np.int32)
+        r0_32 = r0.astype(np.int32)
+        w0_f = w0.astype(np.float64)
+        f64_exact = u <= 200_000  # Σ r·a ≤ u³ and per-chunk Σ r² stay below 2⁵³: float64 sums are exact
 
     for start, c, sd in tasks:
         rng = np.random.default_rng(sd)
         w = sample_weights(model.nominal, c, setup.scheme, rng, kappa=setup.kappa, p=setup.p, bounds=setup.bounds)
         gs, pol, geo = _other_factors(rng, c, setup.gb, setup.vary_na_policy, setup.vary_aggregation, model.grade_shares)
-        comp = model.evaluate(w, grade_shares=gs, na_policy=pol, geometric=geo, dtype=setup.dtype)
-        asc, tie_rows, tie_rank = sorted_with_ties(comp, decimals=model.decimals)
-        # competition rank at each ascending position (rows with ties corrected)
-        if tie_rows.size:
-            rk = np.broadcast_to(rank_at, asc.shape).copy()
-            rk[tie_rows] = tie_rank[:, ::-1]
-        else:
-            rk = np.broadcast_to(rank_at, asc.shape)
         if exact:
+            comp = model.evaluate(w, grade_shares=gs, na_policy=pol, geometric=geo, dtype=setup.dtype)
+            asc, tie_rows, tie_rank = sorted_with_ties(comp, decimals=model.decimals)
+            # competition rank at each ascending position (rows with ties corrected)
+            if tie_rows.size:
+                rk = np.broadcast_to(rank_at, asc.shape).copy()
+                rk[tie_rows] = tie_rank[:, ::-1]
+            else:
+                rk = np.broadcast_to(rank_at, asc.shape)
             keys = asc * u + (rk - 1)
+            pending.append(keys.ravel())
+            n_pending += keys.size
+            if n_pending >= u * nb:
+                hist += np.bincount(np.concatenate(pending), minlength=u * nb)
+                pending, n_pending = [], 0
+            # system statistics of the rows without ties (exact integer sums), then of the rows with ties
+            r0o = r0f[asc]
+            abs_sum = np.abs(rank_at_f - r0o).sum(axis=1)
+            if nominal_ties:
+                num4 = 2 * (a_ft[asc] @ rank_at_f).astype(np.float64)
+            else:  # a = 2·r₀ − (u + 1)
+                num4 = 4 * (r0o @ rank_at_f).astype(np.float64) - 2 * (u + 1) * sum_rank
+            tcube = np.zeros(c)
+            inter = w0[asc[:, u - cut :]].sum(axis=1)
+            wcnt = np.full(c, cut)
+            if tie_rows.size:
+                ot = asc[tie_rows, ::-1]
+                end = _run_end(tie_rank)
+                abs_sum = abs_sum.astype(np.float64)
+                abs_sum[tie_rows] = np.abs(tie_rank - r0[ot]).sum(axis=1)
+                num4[tie_rows] = ((tie_rank + end) * a_int[ot]).sum(axis=1)
+                tcube[tie_rows] = ((end - tie_rank + 1) ** 2 - 1).sum(axis=1)
+                top = tie_rank <= top_n
+                inter[tie_rows] = (top & w0[ot]).sum(axis=1)
+                wcnt[tie_rows] = top.sum(axis=1)
+            tau_scores = comp
         else:
-            r = np.empty(asc.shape, dtype=np.int64)
-            np.put_along_axis(r, asc, rk, axis=1)  # r[s, i]: rank of unit i in sample s
-            acc.sum_r += r.sum(axis=0)
-            acc.sum_r2 += (r * r).sum(axis=0)
-            acc.n_top += np.count_nonzero(r <= top_n, axis=0)
-            d = np.abs(r - r0)
-            acc.sum_abs += d.sum(axis=0)
+            idx, tied, tau_scores = _desc_order(model, w, gs, pol, geo, setup.dtype)
+            flat = idx.reshape(-1)
+            row_base = idx[:, :1] - idx[:, :1] % u
+            r = np.empty(c * u, dtype=np.int32)
+            r[idx] = rank1  # rank p + 1 at descending position p, then the ties below
+            tj = np.flatnonzero(tied)
+            top_units = (idx[:, :cut] - row_base).ravel()
+            if tj.size:  # tie runs (≈ 3 % of positions at 10⁵ units): competition rank = first position of the run
+                s_t = tj // (u - 1)
+                p_t = tj - s_t * (u - 1) + 1  # descending position of a unit tied with the one before it
+                new = np.empty(tj.size, dtype=bool)
+                new[0] = True
+                np.not_equal(tj[1:], tj[:-1] + 1, out=new[1:])
+                new[1:] |= p_t[1:] == 1  # a run never continues into the next sample
+                fp = s_t * u + p_t
+                first = np.maximum.accumulate(np.where(new, fp - 1, 0))  # flat position of the run's first unit
+                rank_t = first - s_t * u + 1
+                ut = flat[fp]
+                r[ut] = rank_t
+                ut -= s_t * u
+                run = np.cumsum(new) - 1
+                L = np.bincount(run) + 1
+                run_row = s_t[new]
+                head = flat[first[new]] - run_row * u
+                a_run = np.bincount(run, weights=a_f[ut], minlength=L.size) + a_f[head]
+                tcube = np.bincount(run_row, weights=(L**3 - L).astype(np.float64), minlength=c)
+                t1 = np.bincount(run_row, weights=(L - 1) * a_run, minlength=c)
+                beyond = (rank_t <= top_n) & (p_t >= cut)  # tied with a winner at the cut: also wins
+                ext_u, ext_s = ut[beyond], s_t[beyond]
+            else:
+                tcube = t1 = np.zeros(c)
+                ext_u = ext_s = np.zeros(0, dtype=np.int64)
+            acc.n_top += np.bincount(np.concatenate([top_units, ext_u]), minlength=u)
+            wcnt = cut + np.bincount(ext_s, minlength=c)
+            inter = w0_f[top_units].reshape(c, cut).sum(axis=1) + np.bincount(ext_s, weights=w0_f[ext_u], minlength=c)
+            r = r.reshape(c, u)
+            acc.sum_r += np.add.reduce(r, axis=0, dtype=np.int32 if c * u < 2**31 else np.int64)
+            if f64_exact:
+                rf = r.astype(np.float64)
+                sra = rf @ a_f
+                np.multiply(rf, rf, out=rf)
+                acc.sum_r2 += np.add.reduce(rf, axis=0).astype(np.int64)
+                del rf
+            else:  # pragma: no cover - more than 2·10⁵ units
+                r64 = r.astype(np.int64)
+                sra = (r64 * a_int).sum(axis=1).astype(np.float64)
+                acc.sum_r2 += (r64 * r64).sum(axis=0)
+                del r64
+            num4 = 2 * sra + t1
+            d = np.subtract(r, r0_32)
+            np.abs(d, out=d)
+            acc.sum_abs += np.add.reduce(d, axis=0, dtype=np.int32 if c * u < 2**31 else np.int64)
+            abs_sum = np.add.reduce(d, axis=1, dtype=np.int64)
             for j, k in enumerate(setup.ks):
-                acc.n_shift[j] += np.count_nonzero(d >= k, axis=0)
+                acc.n_shift[j] += _col_counts(d >= k)
             np.minimum(acc.best, r.min(axis=0), out=acc.best)
             np.maximum(acc.worst, r.max(axis=0), out=acc.worst)
-            keys = unit_base + (r - 1) // width
-            del r, d
-        pending.append(keys.ravel())
-        n_pending += keys.size
-        if n_pending >= u * nb:
-            flush()
-        # per-sample system statistics (rows without ties first, then the rows with ties)
-        r0o = r0f[asc]
-        abs_shift = np.abs(rank_at_f - r0o).mean(axis=1)
-        cov = (r0mid_f[asc] if nominal_ties else r0o) @ rank_at_c  # Σ(rank − m) = 0 absorbs the centring
-        rho = cov / np.sqrt(notie_ss * ss0)
-        inter = w0[asc[:, u - cut :]].sum(axis=1)
-        jac = inter / (cut + n_w0 - inter)
-        lost = n_w0 - inter
-        if tie_rows.size:
-            ot = asc[tie_rows, ::-1]
-            abs_shift[tie_rows] = np.abs(tie_rank - r0[ot]).mean(axis=1)
-            mr = _midranks(tie_rank) - m_mid
-            rho[tie_rows] = (mr * r0c[ot]).sum(axis=1) / np.sqrt((mr * mr).sum(axis=1) * ss0)
-            top = tie_rank <= top_n
-            inter_t = (top & w0[ot]).sum(axis=1)
-            jac[tie_rows] = inter_t / (top.sum(axis=1) + n_w0 - inter_t)
-            lost[tie_rows] = n_w0 - inter_t
-        acc.system[start] = (abs_shift.astype(np.float32), rho.astype(np.float32), jac.astype(np.float32), lost.astype(np.int32))
+            np.subtract(r, 1, out=d)
+            np.floor_divide(d, width, out=d)  # histogram bin of each rank
+            bins.add(d)
+            del r, d, idx
+        acc.system[start] = _system(abs_sum, num4, tcube, inter, wcnt, u, ss0, n_w0)
         if start < setup.k_n:
-            acc.tau[start] = kendall_tau_b(comp[: min(c, setup.k_n - start)], c0)
-    flush()
+            kk = min(c, setup.k_n - start)
+            acc.tau[start] = kendall_tau_b(tau_scores[:kk] if exact else -tau_scores[:kk], c0)
+    if exact:
+        if pending:
+            hist += np.bincount(np.concatenate(pending), minlength=u * nb)
+    else:
+        bins.flush()
     return acc
 
 
@@ -534,9 +705,9 @@ def _result(acc: _Acc, setup: _Setup, ids, n: int, scheme: str) -> pd.DataFrame:
     mean_rank = acc.sum_r / n
     sd_rank = np.sqrt(np.maximum(acc.sum_r2 / n - mean_rank**2, 0.0))
 
-    def quantile(q):
-        lo = (histogram_quantile(hist, q) - 1) * width + 1  # first rank of the bin holding the quantile
-        return np.clip(lo, acc.best, acc.worst) if width > 1 else lo
+    qs = (histogram_quantile(hist, [0.5, 0.05, 0.95]) - 1) * width + 1  # first rank of the bin holding the quantile
+    if width > 1:
+        qs = np.clip(qs, acc.best, acc.worst)
 
     out = pd.DataFrame(
         {
@@ -546,9 +717,9 @@ def _result(acc: _Acc, setup: _Setup, ids, n: int, scheme: str) -> pd.DataFrame:
             "nominal_winner": r0 <= top_n,
             "mean_rank": mean_rank,
             "sd_rank": sd_rank,
-            "median_rank": quantile(0.5),
-            "q05": quantile(0.05),
-            "q95": quantile(0.95),
+            "median_rank": qs[0],
+            "q05": qs[1],
+            "q95": qs[2],
             "best_rank": acc.best,
             "worst_rank": acc.worst,
             "p_winner": acc.n_top / n,
