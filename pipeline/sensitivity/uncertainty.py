@@ -323,7 +323,8 @@ def uncertainty(
     tasks = [(a, c, sd) for (a, c), sd in zip(plan, seeds)]
     setup = _Setup(model=model, c0=c0, r0=r0, top_n=int(top_n), ks=ks, width=width, k_n=k_n, scheme=scheme,
                    kappa=kappa, p=p, bounds=bounds, gb=gb, vary_na_policy=vary_na_policy,
-                   vary_aggregation=vary_aggregation, dtype=dtype)
+                   vary_aggregation=vary_aggregation, dtype=dtype,
+                   lab=None if width == 1 else np.argsort(np.argsort(r0, kind="stable"), kind="stable"))
     scheduler = cluster.resolve(scheduler)
     if scheduler is None:
         acc = _run_block(tasks, setup)
@@ -357,6 +358,10 @@ class _Setup:
     vary_na_policy: bool
     vary_aggregation: bool
     dtype: object
+    #: binned path: label of each unit, its position in the nominal order. Per-unit statistics
+    #: are kept by label, so that a unit's rank (close to its nominal rank) lands near its
+    #: label: the scatter of ranks and the histogram counting touch memory almost in order.
+    lab: np.ndarray | None = None
 
 
 @dataclass
@@ -428,14 +433,14 @@ def _run_end(rank: np.ndarray) -> np.ndarray:
     return np.minimum.accumulate(np.where(last, pos, n + 1)[:, ::-1], axis=1)[:, ::-1]
 
 
-def _desc_order(model: Composite, w, gs, pol, geo, dtype):
+def _desc_order(model: Composite, w, gs, pol, geo, dtype, lab: np.ndarray):
     """Units of each sample in descending order of the composite, and where neighbours tie.
 
     Returns
     -------
     idx : numpy.ndarray of int64, shape (c, units)
-        ``idx[s, p] = s · units + i`` for unit *i* at descending position *p* of sample *s*
-        (a flat index into a samples × units block); order inside a tie is irrelevant.
+        ``idx[s, p] = s · units + lab[i]`` for unit *i* at descending position *p* of sample
+        *s* (a flat index into a samples × labels block); order inside a tie is irrelevant.
     tied : numpy.ndarray of bool, shape (c, units − 1)
         ``tied[s, p − 1]``: positions *p* and *p − 1* of sample *s* have equal composites.
     tau_scores : numpy.ndarray, shape (c, units)
@@ -461,7 +466,7 @@ def _desc_order(model: Composite, w, gs, pol, geo, dtype):
         if np.isfinite(lo) and np.isfinite(hi) and max(-lo, hi) < 2.0 ** (62 - bits):
             keys = y.astype(np.int64)
             keys <<= bits
-            keys |= np.arange(u, dtype=np.int64)
+            keys |= lab
             keys.sort(axis=1)
             x = np.bitwise_xor(keys[:, 1:], keys[:, :-1])
             tied = x.view(np.uint64) < (1 << bits)
@@ -473,7 +478,7 @@ def _desc_order(model: Composite, w, gs, pol, geo, dtype):
     asc, tie_rows, tie_rank = sorted_with_ties(comp, decimals=model.decimals)
     tied = np.zeros((c, max(u - 1, 0)), dtype=bool)
     tied[tie_rows] = tie_rank[:, 1:] == tie_rank[:, :-1]
-    return asc[:, ::-1] + row_base, tied, -comp
+    return lab[asc[:, ::-1]] + row_base, tied, -comp
 
 
 def _col_counts(b: np.ndarray) -> np.ndarray:
@@ -487,34 +492,37 @@ def _col_counts(b: np.ndarray) -> np.ndarray:
 
 
 class _Pending:
-    """Histogram bins of recent samples, stored unit-major and counted in one pass per unit block.
+    """Histogram bins of recent samples (samples × units, ``uint16``), counted per block of units.
 
-    ``np.bincount`` over keys ``unit · nb + bin`` in sample order touches a random cache line
-    of the units × bins histogram per key; in unit order the keys of one unit fall in one
-    row, so the counting walks the histogram once.
+    ``np.bincount`` of all keys ``unit · nb + bin`` at once writes a units × bins count array
+    (410 MB at 10⁵ units) at a random cache line per key; per block of 512 units the counts
+    (2 MB) stay in cache, and the bins are stored without a transposition.
     """
 
     def __init__(self, hist: np.ndarray, u: int, nb: int, cap: int):
         self.hist, self.u, self.nb = hist, u, nb
-        self.buf = np.empty((u, cap), dtype=np.uint16 if nb <= 1 << 16 else np.int32)
+        self.buf = np.empty((cap, u), dtype=np.uint16 if nb <= 1 << 16 else np.int32)
         self.j = 0
 
-    def add(self, bins: np.ndarray) -> None:
-        c = bins.shape[0]
-        if self.j + c > self.buf.shape[1]:
+    def add(self, r: np.ndarray, width: int, tmp: np.ndarray) -> None:
+        """Store the bins ``(r − 1) // width`` of a samples × units rank block (``tmp``: scratch like ``r``)."""
+        c = r.shape[0]
+        if self.j + c > self.buf.shape[0]:
             self.flush()
-        self.buf[:, self.j : self.j + c] = bins.T
+        np.subtract(r, 1, out=tmp)
+        np.floor_divide(tmp, width, out=self.buf[self.j : self.j + c], casting="unsafe")  # bins < nb fit
         self.j += c
 
     def flush(self) -> None:
         j, u, nb = self.j, self.u, self.nb
         if not j:
             return
-        step = max(1, (1 << 22) // nb)  # units per bincount: 2²² bins (32 MB of int64 counts)
-        for lo in range(0, u, step):  # blocks of units (≈ 13 at 10⁵ units), vectorised inside
+        step = max(1, (1 << 18) // nb)  # units per bincount: 2¹⁸ counts (2 MB of int64)
+        off = np.arange(0, step * nb, nb, dtype=np.intp)
+        for lo in range(0, u, step):  # blocks of units (196 at 10⁵ units), vectorised inside
             hi = min(u, lo + step)
-            keys = self.buf[lo:hi, :j].astype(np.intp)
-            keys += np.arange(0, (hi - lo) * nb, nb, dtype=np.intp)[:, None]
+            keys = self.buf[:j, lo:hi].astype(np.intp)
+            keys += off[: hi - lo]
             self.hist[lo * nb : hi * nb] += np.bincount(keys.ravel(), minlength=(hi - lo) * nb)
         self.j = 0
 
@@ -570,8 +578,12 @@ def _run_block(tasks, setup: _Setup) -> _Acc:
         cap = max(max((t[1] for t in tasks), default=1), min(1024, (1 << 26) // max(u, 1)))
         bins = _Pending(hist, u, nb, cap)
         rank1 = np.arange(1, u + 1, dtype=np.int32)
-        r0_32 = r0.astype(np.int32)
-        w0_f = w0.astype(np.float64)
+        lab = np.arange(u, dtype=np.int64) if setup.lab is None else np.asarray(setup.lab, dtype=np.int64)
+        inv = np.empty(u, dtype=np.int64)
+        inv[lab] = np.arange(u)  # unit with label j
+        r0_32 = r0[inv].astype(np.int32)  # per-unit arrays by label
+        w0_f = w0[inv].astype(np.float64)
+        a_f, a_int = a_f[inv], a_int[inv]
         f64_exact = u <= 200_000  # Σ r·a ≤ u³ and per-chunk Σ r² stay below 2⁵³: float64 sums are exact
 
     for start, c, sd in tasks:
@@ -615,7 +627,7 @@ def _run_block(tasks, setup: _Setup) -> _Acc:
                 wcnt[tie_rows] = top.sum(axis=1)
             tau_scores = comp
         else:
-            idx, tied, tau_scores = _desc_order(model, w, gs, pol, geo, setup.dtype)
+            idx, tied, tau_scores = _desc_order(model, w, gs, pol, geo, setup.dtype, lab)
             flat = idx.reshape(-1)
             row_base = idx[:, :1] - idx[:, :1] % u
             r = np.empty(c * u, dtype=np.int32)
@@ -672,9 +684,7 @@ def _run_block(tasks, setup: _Setup) -> _Acc:
                 acc.n_shift[j] += _col_counts(d >= k)
             np.minimum(acc.best, r.min(axis=0), out=acc.best)
             np.maximum(acc.worst, r.max(axis=0), out=acc.worst)
-            np.subtract(r, 1, out=d)
-            np.floor_divide(d, width, out=d)  # histogram bin of each rank
-            bins.add(d)
+            bins.add(r, width, d)
             del r, d, idx
         acc.system[start] = _system(abs_sum, num4, tcube, inter, wcnt, u, ss0, n_w0)
         if start < setup.k_n:
@@ -693,22 +703,23 @@ def _result(acc: _Acc, setup: _Setup, ids, n: int, scheme: str) -> pd.DataFrame:
     u, width, top_n, r0 = setup.model.n_units, setup.width, setup.top_n, setup.r0
     nb = -(-u // width)
     hist = acc.hist.reshape(u, nb)
+    qs = (histogram_quantile(hist, [0.5, 0.05, 0.95]) - 1) * width + 1  # first rank of the bin holding the quantile
     if width == 1:  # everything per unit is read off the exact histogram
         ranks = np.arange(1, u + 1, dtype=np.int64)
         d = np.abs(ranks[None, :] - r0[:, None])
-        acc.sum_r, acc.sum_r2 = hist @ ranks, hist @ ranks**2
-        acc.n_top = hist[:, :top_n].sum(axis=1)
-        acc.sum_abs = (hist * d).sum(axis=1)
-        acc.n_shift = np.stack([(hist * (d >= k)).sum(axis=1) for k in setup.ks]) if setup.ks else np.zeros((0, u), np.int64)
-        acc.best = np.argmax(hist > 0, axis=1) + 1
-        acc.worst = u - np.argmax(hist[:, ::-1] > 0, axis=1)
-    mean_rank = acc.sum_r / n
-    sd_rank = np.sqrt(np.maximum(acc.sum_r2 / n - mean_rank**2, 0.0))
-
-    qs = (histogram_quantile(hist, [0.5, 0.05, 0.95]) - 1) * width + 1  # first rank of the bin holding the quantile
-    if width > 1:
-        qs = np.clip(qs, acc.best, acc.worst)
-
+        sum_r, sum_r2 = hist @ ranks, hist @ ranks**2
+        n_top = hist[:, :top_n].sum(axis=1)
+        sum_abs = (hist * d).sum(axis=1)
+        n_shift = np.stack([(hist * (d >= k)).sum(axis=1) for k in setup.ks]) if setup.ks else np.zeros((0, u), np.int64)
+        best = np.argmax(hist > 0, axis=1) + 1
+        worst = u - np.argmax(hist[:, ::-1] > 0, axis=1)
+    else:  # kept by label (setup.lab): unit i's numbers sit at lab[i]
+        lab = np.arange(u) if setup.lab is None else setup.lab
+        sum_r, sum_r2, n_top, sum_abs = acc.sum_r[lab], acc.sum_r2[lab], acc.n_top[lab], acc.sum_abs[lab]
+        n_shift, best, worst = acc.n_shift[:, lab], acc.best[lab], acc.worst[lab]
+        qs = np.clip(qs[:, lab], best, worst)
+    mean_rank = sum_r / n
+    sd_rank = np.sqrt(np.maximum(sum_r2 / n - mean_rank**2, 0.0))
     out = pd.DataFrame(
         {
             "unit_id": ids,
@@ -720,14 +731,14 @@ def _result(acc: _Acc, setup: _Setup, ids, n: int, scheme: str) -> pd.DataFrame:
             "median_rank": qs[0],
             "q05": qs[1],
             "q95": qs[2],
-            "best_rank": acc.best,
-            "worst_rank": acc.worst,
-            "p_winner": acc.n_top / n,
-            "mean_abs_shift": acc.sum_abs / n,
+            "best_rank": best,
+            "worst_rank": worst,
+            "p_winner": n_top / n,
+            "mean_abs_shift": sum_abs / n,
         }
     )
     for j, k in enumerate(setup.ks):
-        out[f"p_shift_ge_{k}"] = acc.n_shift[j] / n
+        out[f"p_shift_ge_{k}"] = n_shift[j] / n
     starts = sorted(acc.system)
     abs_shift, rho, jac, lost = (np.concatenate([acc.system[a][i] for a in starts]) for i in range(4))
     if abs_shift.size != n:  # pragma: no cover - a lost chunk would be a bug in the reduction
