@@ -237,7 +237,8 @@ class Composite:
             geo = self._geometric(w, grade_shares, na_policy, dtype)
             gmask = np.broadcast_to(np.asarray(geometric, dtype=bool).reshape(-1, 1) if np.ndim(geometric) else np.bool_(geometric), out.shape)
             out = np.where(gmask, geo, out)
-        out += self.offset_.astype(dtype)
+        if self.offset_.any():  # y + 0.0 == y: skip the pass without adjustments
+            out += self.offset_.astype(dtype)
         if rounded and self.decimals is not None and dtype == np.float64:
             np.round(out, self.decimals, out=out)
         return out[0] if single else out

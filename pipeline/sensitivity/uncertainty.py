@@ -523,7 +523,8 @@ class _Pending:
             hi = min(u, lo + step)
             keys = self.buf[:j, lo:hi].astype(np.intp)
             keys += off[: hi - lo]
-            self.hist[lo * nb : hi * nb] += np.bincount(keys.ravel(), minlength=(hi - lo) * nb)
+            part = self.hist[lo * nb : hi * nb]
+            part += np.bincount(keys.ravel(), minlength=(hi - lo) * nb).astype(part.dtype)  # counts ≤ j fit
         self.j = 0
 
 
@@ -575,7 +576,7 @@ def _run_block(tasks, setup: _Setup) -> _Acc:
         acc.n_shift = np.zeros((len(setup.ks), u), dtype=np.int64)
         acc.best = np.full(u, u + 1, dtype=np.int64)
         acc.worst = np.zeros(u, dtype=np.int64)
-        cap = max(max((t[1] for t in tasks), default=1), min(1024, (1 << 26) // max(u, 1)))
+        cap = max(max((t[1] for t in tasks), default=1), min(1024, (1 << 27) // max(u, 1)))  # ≤ 256 MB of bins
         bins = _Pending(hist, u, nb, cap)
         rank1 = np.arange(1, u + 1, dtype=np.int32)
         lab = np.arange(u, dtype=np.int64) if setup.lab is None else np.asarray(setup.lab, dtype=np.int64)
