@@ -261,8 +261,9 @@ def uncertainty(
         many units). Part of the random stream: change it and the draws change.
     kendall_samples : int, optional
         Kendall's τ-b (O(units log² units) per sample, :func:`kendall_tau_b`) is estimated on
-        the first this-many samples (default :func:`default_kendall_samples`: 10⁴, fewer for
-        more than 839 units); the number used is ``attrs["system"]["kendall_n"]``.
+        the first this-many samples (default :func:`default_kendall_samples`: 10⁴ up to 838
+        units, then ⌊2²³ / units⌋ but at least 200: 838 draws at 10⁴ units, 200 at 10⁵); the
+        number used is ``attrs["system"]["kendall_n"]``.
     rank_bins : int, optional
         Rank histogram resolution: exact (one bin per rank) up to :data:`EXACT_RANK_UNITS`
         units and ``units ≤ n``, else :data:`RANK_BINS` bins of ``w = ⌈units / bins⌉`` ranks
@@ -329,7 +330,10 @@ def uncertainty(
     if scheduler is None:
         acc = _run_block(tasks, setup)
     else:  # blocks of chunks on the workers, merged there pairwise; one result comes back
-        blocks = cluster.split_even(tasks, 4 * cluster.n_workers(scheduler))
+        # chunks dealt round-robin: the first ones, which also carry Kendall's τ-b, go to different
+        # blocks and so to different workers (the merge is exact, so the grouping changes nothing)
+        k = max(1, min(4 * cluster.n_workers(scheduler), len(tasks)))
+        blocks = [tasks[i::k] for i in range(k)]
         acc = cluster.map_tasks(_run_block, blocks, scheduler, shared={"setup": setup}, key="uncertainty", reduce=_merged)
     return _result(acc, setup, ids, n, scheme)
 
@@ -420,7 +424,14 @@ def default_chunk(n_units: int) -> int:
 
 
 def default_kendall_samples(n_units: int) -> int:
-    """Draws on which Kendall's τ-b is estimated: 10⁴, or fewer (≥ 200) to keep ≈ 2²³ unit-samples."""
+    """Draws on which Kendall's τ-b is estimated by default: the first ``min(10⁴, max(200, ⌊2²³ / units⌋))``.
+
+    That is all draws up to 10⁴ while ``units ≤ 838``, then about 2²³ unit-draws (≈ 8.4·10⁶) of
+    the O(units log² units) merge-sort count (:func:`kendall_tau_b`), but never fewer than 200
+    draws: 10,000 at 74 units, 838 at 10⁴, 200 at 10⁵. ``kendall_mean`` is the mean τ-b over
+    those first draws (``attrs["system"]["kendall_n"]``), an unbiased estimate of the mean over
+    all draws since the draws are i.i.d.; every other statistic uses all draws.
+    """
     return int(min(10000, max(200, (1 << 23) // max(n_units, 1))))
 
 
