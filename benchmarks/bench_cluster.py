@@ -19,6 +19,7 @@ efficiency = t₁ / (2 · t₂). Every cluster result is checked against the sin
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import resource
@@ -98,6 +99,8 @@ def bench_uncertainty(client, cases, scale: float) -> list[dict]:
         one = _child(CHILD_UNC, u, n, path)
         ref = pd.read_parquet(path)
         client.restart()
+        # the single-process child times the call after its imports; so do the restarted workers
+        client.run(importlib.import_module, "pipeline.sensitivity.uncertainty")
         x, m, cats = world(u)
         t = time.perf_counter()
         got = uncertainty(x, m, n, seed=1, groups=cats, scheduler=client)

@@ -120,3 +120,85 @@ def test_rank_bin_width_rule():
     assert U.rank_bin_width(300, None, 10) == 1  # ≤ 512 units: one rank per bin anyway
     assert U.rank_bin_width(5000, None, 10**6) == 10
     assert U.rank_bin_width(5000, 5000, 10) == 1  # explicit bins win
+
+
+def _tied_world(units, seed=11):
+    """Few items, whole points and NaNs: many units tie in every sample, also at the top-n cut."""
+    rng = np.random.default_rng(seed)
+    m = np.array([4.0, 3.0, 3.0, 2.0])
+    x = np.floor(rng.uniform(0.4, 1.0, (units, 4)) * (m + 1)).clip(0, m)
+    x[rng.random(x.shape) < 0.08] = np.nan
+    return x, m
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_binned_path_with_heavy_ties_matches_exact(dtype):
+    """The binned path (tie runs, labels in nominal order, float64 packed keys or the float32
+    fallback) against the exact path, whose per-unit numbers are read off the full histogram
+    and whose system statistics come from the ascending order with per-row tie ranks: every
+    column but the quantiles equal, quantiles bracketed, system statistics identical."""
+    x, m = _tied_world(60)
+    kw = dict(seed=4, top_n=9, chunk=53, vary_na_policy=True, vary_aggregation=True, scheme="uniform", p=0.5, dtype=dtype)
+    exact = U.uncertainty(x, m, 700, **kw)
+    binned = U.uncertainty(x, m, 700, rank_bins=20, **kw)
+    w = binned.attrs["system"]["rank_resolution"]
+    assert w == 3
+    # ties at the cut really happen: some nominal or sampled winner sets exceed top_n
+    assert exact.attrs["system"]["n_nominal_winners"] != 9 or exact["p_winner"].sum() > 9
+    for col in exact.columns:
+        if col in ("median_rank", "q05", "q95"):
+            assert (binned[col] <= exact[col]).all() and (exact[col] <= binned[col] + w - 1).all(), col
+        else:
+            assert_array_equal(binned[col], exact[col], err_msg=col)
+    assert binned.attrs["system"] == {**exact.attrs["system"], "rank_resolution": w}
+
+
+def test_binned_system_statistics_brute_force():
+    """System statistics of the binned path against a per-sample brute force: competition ranks
+    from ``scipy.stats.rankdata(method="min")``, Spearman's ρ with average ranks from
+    ``scipy.stats.spearmanr``, winner sets by definition (the same draws: n < chunk, one chunk)."""
+    x, m = _tied_world(45, seed=5)
+    n, top = 120, 6
+    res = U.uncertainty(x, m, n, seed=9, top_n=top, rank_bins=15, kendall_samples=n)
+    model = U.Composite(x, m)
+    rng = np.random.default_rng(cluster.spawn_seeds(9, 1)[0])
+    w = U.sample_weights(model.nominal, n, "dirichlet", rng, kappa=200.0)
+    comp = model.evaluate(w)
+    c0 = model.evaluate(model.nominal)
+    r0 = stats.rankdata(-c0, method="min")
+    r = np.array([stats.rankdata(-row, method="min") for row in comp])
+    w0 = r0 <= top
+    win = r <= top
+    inter = (win & w0).sum(axis=1)
+    jac = inter / (win.sum(axis=1) + w0.sum() - inter)
+    rho = np.array([stats.spearmanr(row, c0).statistic for row in comp])
+    tau = np.array([stats.kendalltau(row, c0).statistic for row in comp])
+    sysd = res.attrs["system"]
+    assert (np.diff(np.sort(comp, axis=1), axis=1) == 0).any(axis=1).mean() > 0.5  # most draws have ties
+    assert_allclose(sysd["mean_abs_shift"], np.abs(r - r0).mean(), rtol=1e-6)
+    assert_allclose(sysd["spearman_mean"], rho.mean(), rtol=1e-6)
+    assert_allclose(sysd["spearman_q05"], np.quantile(rho, 0.05), rtol=1e-6)
+    assert_allclose(sysd["kendall_mean"], tau.mean(), rtol=1e-9)
+    assert_allclose(sysd["jaccard_mean"], jac.mean(), rtol=1e-6)
+    assert sysd["p_same_winners"] == pytest.approx((jac == 1).mean())
+    assert sysd["winners_changed_mean"] == pytest.approx((w0.sum() - inter).mean())
+    assert_array_equal(res["best_rank"], r.min(axis=0))
+    assert_array_equal(res["worst_rank"], r.max(axis=0))
+    assert_allclose(res["mean_rank"], r.mean(axis=0), rtol=1e-12)
+    assert_allclose(res["sd_rank"], r.std(axis=0), rtol=1e-9, atol=1e-12)
+    assert_allclose(res["p_winner"], win.mean(axis=0))
+
+
+def test_histogram_quantiles_match_numpy_inverted_cdf():
+    # expected: numpy.quantile(method="inverted_cdf") on the ranks the histogram counts
+    rng = np.random.default_rng(2)
+    hist = rng.integers(0, 4, (30, 12))
+    hist[0] = 0
+    hist[0, 5] = 7  # one rank only
+    got = U.histogram_quantile(hist, [0.05, 0.5, 0.95])
+    for i, row in enumerate(hist):
+        ranks = np.repeat(np.arange(1, 13), row)
+        if ranks.size:
+            ref = [np.quantile(ranks, q, method="inverted_cdf") for q in (0.05, 0.5, 0.95)]
+            assert_array_equal(got[:, i], ref)
+    assert_array_equal(U.histogram_quantile(hist, 0.5), got[1])

@@ -185,7 +185,8 @@ class Composite:
         w = 100.0 * w / w.sum(axis=-1, keepdims=True)
         return w @ self.expand
 
-    def evaluate(self, weights, grade_shares=None, na_policy=None, geometric=None, dtype=np.float64) -> np.ndarray:
+    def evaluate(self, weights, grade_shares=None, na_policy=None, geometric=None, dtype=np.float64,
+                 rounded: bool = True) -> np.ndarray:
         """Composites of every unit under each factor-weight vector.
 
         Parameters
@@ -200,6 +201,10 @@ class Composite:
             Geometric instead of arithmetic aggregation (per sample or for all).
         dtype : numpy dtype
             ``float32`` halves memory traffic; ties are then resolved only to ~1e-5 points.
+        rounded : bool
+            Round to ``decimals`` (default). ``False`` returns the unrounded composites, for a
+            caller that forms the integers ``rint(y · 10^decimals)`` itself: ``np.round`` is
+            exactly ``rint(y · 10^d) / 10^d``, so both give the same order and ties.
 
         Returns
         -------
@@ -232,8 +237,9 @@ class Composite:
             geo = self._geometric(w, grade_shares, na_policy, dtype)
             gmask = np.broadcast_to(np.asarray(geometric, dtype=bool).reshape(-1, 1) if np.ndim(geometric) else np.bool_(geometric), out.shape)
             out = np.where(gmask, geo, out)
-        out += self.offset_.astype(dtype)
-        if self.decimals is not None and dtype == np.float64:
+        if self.offset_.any():  # y + 0.0 == y: skip the pass without adjustments
+            out += self.offset_.astype(dtype)
+        if rounded and self.decimals is not None and dtype == np.float64:
             np.round(out, self.decimals, out=out)
         return out[0] if single else out
 
