@@ -120,6 +120,24 @@ def bench_uncertainty(client, cases, scale: float) -> list[dict]:
     return rows
 
 
+def bench_big(client, u: int = 100_000, n: int = 100_000) -> list[dict]:
+    """The goal case on the cluster only: 10⁵ units × 10⁵ samples (one process would take ~2×
+    as long; its identity with the cluster result is tested at small sizes in tests/test_cluster.py)."""
+    from pipeline.sensitivity import uncertainty
+
+    client.restart()
+    client.run(importlib.import_module, "pipeline.sensitivity.uncertainty")
+    x, m, cats = world(u)
+    t = time.perf_counter()
+    got = uncertainty(x, m, n, seed=1, groups=cats, scheduler=client)
+    two = time.perf_counter() - t
+    rss = _worker_rss(client)
+    sysd = got.attrs["system"]
+    return [dict(name=f"(a) {u:,} units × {n:,} samples: 2 workers", value=two, unit="s", target="< 300 s, < 4 GB per worker",
+                 note=f"peak RSS per worker {rss:.0f} MB; τ on {sysd['kendall_n']} draws; rank resolution {sysd['rank_resolution']}; "
+                      f"{two / (u * n) * 1e9 * 2:.0f} ns per unit-sample per worker")]
+
+
 def bench_clean(client, n_files: int, n_units: int) -> list[dict]:
     import pandas as pd
 
@@ -185,12 +203,15 @@ def _show(r: dict) -> None:
 
 
 def main(scale: float = 1.0, skip_clean: bool = False, skip_table: bool = False, skip_unc: bool = False,
-         n_files: int = 2000, clean_units: int = 4000, table_samples: int = 1000) -> list[dict]:
+         n_files: int = 2000, clean_units: int = 4000, table_samples: int = 1000, big: bool = False) -> list[dict]:
     from distributed import Client, LocalCluster
 
     rows: list[dict] = []
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, memory_limit="4GB", dashboard_address=None) as lc, \
             Client(lc) as client:
+        if big:
+            rows += bench_big(client)
+            _show(rows[-1])
         if not skip_unc:
             for case in [(10_000, 100_000), (100_000, 10_000)]:
                 rows += bench_uncertainty(client, [case], scale)
@@ -214,6 +235,7 @@ if __name__ == "__main__":
     ap.add_argument("--files", type=int, default=2000)
     ap.add_argument("--clean-units", type=int, default=4000)
     ap.add_argument("--table-samples", type=int, default=1000)
+    ap.add_argument("--big", action="store_true", help="also 10⁵ units × 10⁵ samples on the cluster (≈ 5 min)")
     a = ap.parse_args()
-    rows = main(a.scale, a.skip_clean, a.skip_table, a.skip_unc, a.files, a.clean_units, a.table_samples)
+    rows = main(a.scale, a.skip_clean, a.skip_table, a.skip_unc, a.files, a.clean_units, a.table_samples, a.big)
     _show(rows[-1])
