@@ -49,14 +49,14 @@ sheets and side tables), :mod:`~pipeline.clean.files` (one file, one year folder
 
 from __future__ import annotations
 
-from pipeline.clean.text import (  # noqa: F401
+from pipeline.clean.text import (
     K_BAD, K_GRADE, K_MISSING, K_NA, K_NUM, K_TYPE, NA_TOKENS, item_key, normalise, parse_value,
 )
-from pipeline.clean.context import LOG_COLUMNS, QUARANTINE_COLUMNS, file_year, summarise_log  # noqa: F401
-from pipeline.clean.units import UnitMatcher  # noqa: F401
-from pipeline.clean.header import Header, find_header, read_items  # noqa: F401
-from pipeline.clean.sheets import read_scores_sheet  # noqa: F401
-from pipeline.clean.runner import run  # noqa: F401
+from pipeline.clean.context import LOG_COLUMNS, QUARANTINE_COLUMNS, file_year, summarise_log
+from pipeline.clean.units import UnitMatcher
+from pipeline.clean.header import Header, find_header, read_items
+from pipeline.clean.sheets import read_scores_sheet
+from pipeline.clean.runner import run
 
 __all__ = [
     "run",

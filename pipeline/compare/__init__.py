@@ -42,14 +42,14 @@ Modules
 
 from __future__ import annotations
 
-from pipeline.compare.horizontal import describe, gini, profiles, ranking, unit_items  # noqa: F401
-from pipeline.compare.peers import kruskal, peer_groups, peer_test  # noqa: F401
-from pipeline.compare.reliability import category_alpha, cronbach_alpha, item_discrimination  # noqa: F401
-from pipeline.compare.longitudinal import (  # noqa: F401
+from pipeline.compare.horizontal import describe, gini, profiles, ranking, unit_items
+from pipeline.compare.peers import kruskal, peer_groups, peer_test
+from pipeline.compare.reliability import category_alpha, cronbach_alpha, item_discrimination
+from pipeline.compare.longitudinal import (
     find_units, last_transition, lineage, mobility, persistence, pick_examples, shorrocks, transitions,
     vertical,
 )
-from pipeline.compare.readings import (  # noqa: F401
+from pipeline.compare.readings import (
     read_breaks, read_distribution, read_heatmap, read_items, read_mobility, read_peer, read_persistence,
     read_radar, read_ranking, read_trajectories, read_transition,
 )

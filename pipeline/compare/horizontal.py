@@ -1,5 +1,4 @@
-"""Within a year (横比): distribution, Gini, ranking with percentile and z, item profiles.
-"""
+"""Within a year (横比): distribution, Gini, ranking with percentile and z, item profiles."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Peer groups (by type or sector): group summaries and the Kruskal–Wallis test with effect sizes.
-"""
+"""Peer groups (by type or sector): group summaries and the Kruskal–Wallis test with effect sizes."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Sentences of reading, one per figure, from the numbers via ``pipeline/labels/compare.yaml``.
-"""
+"""Sentences of reading, one per figure, from the numbers via ``pipeline/labels/compare.yaml``."""
 
 from __future__ import annotations
 

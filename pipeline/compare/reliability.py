@@ -1,5 +1,4 @@
-"""Items as a scale: corrected item–total correlation (discrimination) and Cronbach's alpha.
-"""
+"""Items as a scale: corrected item–total correlation (discrimination) and Cronbach's alpha."""
 
 from __future__ import annotations
 

@@ -48,22 +48,22 @@ evidence, summary, readings), :mod:`~pipeline.integrity.runner` (:func:`check_al
 
 from __future__ import annotations
 
-from pipeline.integrity.base import (  # noqa: F401
+from pipeline.integrity.base import (
     ALPHA, ALPHA_HIGH, COLUMNS, MATERIALITY, MC_DRAWS, MIN_DIGITS, MODZ, MONTHLY_TOL, SEVERITIES, modified_z,
 )
-from pipeline.integrity.digits import (  # noqa: F401
+from pipeline.integrity.digits import (
     DIGIT_STEPS, STEPS, _digit_frame, digit_preference, digit_table, digit_test, poisson_binomial_sf,
     scoring_steps, terminal_digits, whipple,
 )
-from pipeline.integrity.arithmetic import given_vs_recomputed, monthly_gaps, monthly_vs_annual, shown_decimals  # noqa: F401
-from pipeline.integrity.outliers import FIT_WINDOW, adjustment_gaps, full_marks, heavy_tail_fit, yoy_jumps  # noqa: F401
-from pipeline.integrity.bunching import (  # noqa: F401
+from pipeline.integrity.arithmetic import given_vs_recomputed, monthly_gaps, monthly_vs_annual, shown_decimals
+from pipeline.integrity.outliers import FIT_WINDOW, adjustment_gaps, full_marks, heavy_tail_fit, yoy_jumps
+from pipeline.integrity.bunching import (
     BUNCH_BAND, BUNCH_DEGREE, BUNCH_DRAWS, BUNCH_RES, BUNCH_WINDOW, cut_bunching, lp_cdf_below,
 )
-from pipeline.integrity.text import (  # noqa: F401
+from pipeline.integrity.text import (
     CALIBRATION, calibration_sentence, evidence_text, false_alarm_rates, headline, reading, summary,
 )
-from pipeline.integrity.runner import UNIT_TESTS, check_all, load_tables, run  # noqa: F401
+from pipeline.integrity.runner import UNIT_TESTS, check_all, load_tables, run
 
 __all__ = [
     "COLUMNS",

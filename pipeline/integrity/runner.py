@@ -1,4 +1,7 @@
-"""Every check together: :func:`check_all` (one BH family per year) and :func:`run` (``python -m pipeline check``).
+"""Every check together: :func:`check_all` and :func:`run` (``python -m pipeline check``).
+
+In :func:`check_all` the unit-level statistical tests of a year form one BH family
+(:func:`_year_family`); :func:`run` reads the processed tables and writes ``integrity.csv``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,4 @@
-"""Findings in words: calibration (false-alarm rates), evidence re-rendered, summary, headline, readings.
-"""
+"""Findings in words: calibration (false-alarm rates), evidence re-rendered, summary, headline, readings."""
 
 from __future__ import annotations
 

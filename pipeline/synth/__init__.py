@@ -41,9 +41,9 @@ Modules
 
 from __future__ import annotations
 
-from pipeline.synth.model import ANOMALY_KINDS, DEFAULT_SHAPE, MONTHS, RHO, Shape, World, Year, _NA, _OK, _registry  # noqa: F401
-from pipeline.synth.world import generate  # noqa: F401
-from pipeline.synth.writers import (  # noqa: F401
+from pipeline.synth.model import ANOMALY_KINDS, DEFAULT_SHAPE, MONTHS, RHO, Shape, World, Year, _NA, _OK, _registry
+from pipeline.synth.world import generate
+from pipeline.synth.writers import (
     STYLES, TIDY, _Namer, _items_rows, _num, _review_rows, _summary_rows, _unit_names, _weak_rows,
     _write_csv_rows, write_raw, write_truth, write_world,
 )
