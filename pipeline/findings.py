@@ -31,6 +31,7 @@ from scipy import stats
 
 from pipeline import config
 from pipeline.i18n import t
+from pipeline.integrity.base import SEVERITIES  # one definition of the severity levels
 
 __all__ = [
     "Finding",
@@ -54,7 +55,6 @@ __all__ = [
     "SEVERITIES",
 ]
 
-SEVERITIES = ("high", "medium", "low")
 #: A group "favoured" by the nominal scheme must gain at least this many rank places on average:
 #: a significant advantage of a fraction of a place changes no unit's standing.
 MIN_PLACES = 1.0
