@@ -399,8 +399,8 @@ def build_year(params, out: Path | None = None, timings: dict | None = None, ana
     steps["html+xlsx"] = time.perf_counter() - t1
     t1 = time.perf_counter()
     _log(f"report {year}: bulletin and unit pages")
-    pages = write_bulletin(data, year, prm, dest / "bulletin_H1.html", write=False, pdf=pdf)
-    pages.update(write_unit_pages(data, year, prm, ev.get("uncertainty"), dest / "units", write=False))
+    pages = write_bulletin(data, chapters["02-horizontal"], year, prm, dest / "bulletin_H1.html", write=False, pdf=pdf)
+    pages.update(write_unit_pages(data, chapters["02-horizontal"], year, prm, ev.get("uncertainty"), dest / "units", write=False))
     for p, h in _embed_font(pages).items():
         atomic_write(p, h)
     steps["bulletin+units"] = time.perf_counter() - t1
