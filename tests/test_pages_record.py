@@ -12,7 +12,6 @@ from __future__ import annotations
 import html as _html
 import os
 import re
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
