@@ -30,7 +30,7 @@ out_dir = "../data/processed/analysis/2016/02-horizontal"
 import pandas as pd
 from IPython.display import display
 
-from pipeline import compare, notebooks
+from pipeline import compare, notebooks, pages, score
 from pipeline.plots import compare as charts
 from pipeline.plots import style
 
@@ -39,13 +39,14 @@ style.use_style()
 # %% [markdown]
 # ## 0 数据与参数 Data and parameters
 #
-# Totals are computed from the processed scores with this run's `na_policy`, `top_n` and `grade_map` (`score.run_totals`).
+# Totals are computed from the processed scores with this run's `na_policy`, `top_n` and `grade_map` (`score.run_totals`); the item tables below use the same `grade_map` (graded items re-scored from their grade, `score.graded`).
 
 # %%
 run = notebooks.chapter_inputs(processed, "02-horizontal", out_dir, year=year, years=years, top_n=top_n, na_policy=na_policy,
                                grade_map=grade_map, lang=lang, seed=seed)
 prm, rec, totals = run.prm, run.rec, run.totals
-items, units, scores = run.items, run.units, run.scores
+items, units = run.items, run.units
+scores = score.graded(run.scores, items, prm.grade_map)
 print(f"{prm.year}: {int((totals.year == prm.year).sum())} units, na_policy={prm.na_policy}, top_n={prm.top_n}")
 
 # %% [markdown]
@@ -121,6 +122,25 @@ display(fig)
 display(rec.reading(compare.read_items(disc, alphas, prm.year, prm.lang)))
 
 # %% [markdown]
+# ## 7 单位页与半年通报 Unit pages and the half-year bulletin
+#
+# Each unit's page: the points it lost item by item against the year's and the winners' average, and what separates it from the cut (`pages.item_losses`, `pages.gaps_to_cut`). The half-year bulletin (半年通报): 横比 and 纵比 of January–June from the monthly sheets, category subtotals, the units at the bottom with the items where they lost most (`pages.bulletin_tables`); a year without monthly sheets records empty tables and the reason (`bulletin_notes`).
+
+# %%
+losses = rec.table("h_item_losses", pages.item_losses(scores, items, totals, prm.year, top_n=prm.top_n))
+gaps = rec.table("h_unit_gaps", pages.gaps_to_cut(rk, losses, prm.na_policy))
+gaps.loc[~gaps.is_winner].head(10)
+
+# %%
+bul = pages.bulletin_tables(scores, items, prm.year, totals=totals)
+rec.table("h_bulletin", bul["ranking"])
+rec.table("h_bulletin_categories", bul["categories"])
+rec.table("h_bulletin_bottom", bul["bottom"])
+bulletin = pages.bulletin_summary(bul["ranking"], top_n=prm.top_n)
+print(bul["notes"] or bulletin)
+bul["categories"]
+
+# %% [markdown]
 # ## 主要数据 Headline numbers
 
 # %%
@@ -134,4 +154,6 @@ rec.headline(
     alpha_all=float(alphas.loc[alphas.category == "all", "alpha"].iloc[0]),
     n_ceiling_items=int((disc.flag == "ceiling").sum()),
     n_weak_items=int((disc.flag == "weak").sum()),
+    bulletin_notes=bul["notes"],
+    bulletin=bulletin,
 )

@@ -1,8 +1,11 @@
 """Analysis behind the pages for the secretary: one page per unit and the half-year bulletin.
 
-Every function is pure (tidy frames of SPEC §3 in, a tidy frame or a dict out); the report
+Every function is pure (tidy frames of SPEC §3 in, a tidy frame or a dict out). Chapter 02
+(``notebooks/02-horizontal.py``) calls them under the run's parameters and records what they
+return (tables ``h_item_losses``, ``h_unit_gaps``, ``h_bulletin``, ``h_bulletin_categories``,
+``h_bulletin_bottom``; headline ``bulletin``, ``bulletin_notes``); the report
 (:func:`pipeline.report.write_unit_pages`, :func:`pipeline.report.write_bulletin`) only
-renders what these return.
+renders that record.
 
 Definitions
 -----------
@@ -39,7 +42,8 @@ import pandas as pd
 
 from pipeline import compare, config, score
 
-__all__ = ["item_losses", "unit_losses", "gap_to_cut", "half_items", "bulletin_table", "bulletin_tables"]
+__all__ = ["item_losses", "unit_losses", "gaps_to_cut", "gap_to_cut", "gap_record", "half_items", "bulletin_table", "bulletin_tables",
+           "bulletin_summary", "GAP_COLUMNS", "BULLETIN_COLUMNS"]
 
 H1 = tuple(range(1, 7))
 
@@ -89,59 +93,106 @@ def unit_losses(losses: pd.DataFrame, unit_id: str) -> pd.DataFrame:
     return u.sort_values(["lost", "item_id"], ascending=[False, True], na_position="last", kind="stable").reset_index(drop=True)
 
 
-def gap_to_cut(ranking: pd.DataFrame, losses: pd.DataFrame, unit_id: str, na_policy: str = config.NA_POLICY) -> dict:
-    """What separates a unit from the winning cut.
+#: Columns of :func:`gaps_to_cut` (the ``h_unit_gaps`` table of chapter 02).
+GAP_COLUMNS = ["unit_id", "rank", "total", "cut", "gap", "is_winner", "margin", "needed", "scale", "items", "recoverable", "note"]
+
+
+def gaps_to_cut(ranking: pd.DataFrame, losses: pd.DataFrame, na_policy: str = config.NA_POLICY) -> pd.DataFrame:
+    """What separates every unit of a year from the winning cut (one row per unit).
 
     Parameters
     ----------
     ranking : DataFrame
-        :func:`pipeline.compare.ranking` of the year (``rank``, ``total``, ``is_winner``,
-        ``cut``, ``gap_to_cut``); may be indexed by ``unit_id`` already (many calls).
+        :func:`pipeline.compare.ranking` of one year (``unit_id``, ``rank``, ``total``,
+        ``is_winner``, ``cut``, ``gap_to_cut``).
     losses : DataFrame
-        :func:`item_losses` of the same year (all units, or only this unit's rows).
-    unit_id : str
+        :func:`item_losses` of the same year (all units, or only some units' rows).
     na_policy : {"prorate", "zero", "full"}
         The run's NA policy: how regained raw points move the total (module docstring).
 
     Returns
     -------
-    dict
-        ``rank``, ``total``, ``cut``, ``gap`` (total − cut), ``is_winner``; for a winner
-        ``margin`` (total − best non-winner total; NaN when every unit wins); for a
-        non-winner ``needed`` (cut − total), ``scale`` (total points per raw point),
-        ``items`` (ids of the fewest items whose lost points, largest first, would close the
-        gap; empty when even all of them would not) and ``recoverable`` (Σ lost × scale).
-        ``note`` is None or the label key saying what is not computable:
+    DataFrame
+        :data:`GAP_COLUMNS`, in the order of ``ranking``: ``rank``, ``total``, ``cut``, ``gap``
+        (total − cut), ``is_winner``; for a winner ``margin`` (total − best non-winner total;
+        NaN when every unit wins); for a non-winner ``needed`` (cut − total), ``scale`` (total
+        points per raw point), ``items`` (ids, ``;``-separated, of the fewest items whose lost
+        points, largest first as in :func:`unit_losses`, would close the gap; empty when even
+        all of them would not) and ``recoverable`` (Σ lost × scale). ``note`` is ``""`` or the
+        label key of ``pipeline/labels/pages.yaml`` saying what is not computable:
         ``nc_gap_all_win`` (no non-winner: no margin), ``nc_gap_unreachable`` (the lost points
         cannot close the gap, e.g. a 述职评议 deduction), ``nc_gap_no_applicable`` (no
-        applicable item).
+        applicable item). A unit without rows in ``losses`` has no applicable item.
+
+    Notes
+    -----
+    Taking the largest losses first gives the fewest items: the k largest losses are the
+    largest sum any k items can give. The count is found on the cumulative sums of each
+    unit's sorted losses (one sort and one grouped cumulative sum for all units); a gap is
+    closed when the cumulative sum reaches ``needed − 1e-9``.
     """
-    rk = ranking if ranking.index.name == "unit_id" else ranking.set_index("unit_id")
-    r = rk.loc[unit_id]
-    out = {"rank": int(r["rank"]), "total": float(r["total"]), "cut": float(r["cut"]), "gap": float(r["gap_to_cut"]),
-           "is_winner": bool(r["is_winner"]), "margin": np.nan, "needed": 0.0, "scale": np.nan, "items": [],
-           "recoverable": np.nan, "note": None}
-    if out["is_winner"]:
-        below = rk.loc[~rk["is_winner"], "total"]
-        if len(below):
-            out["margin"] = out["total"] - float(below.max())
-        else:
-            out["note"] = "nc_gap_all_win"
-        return out
-    u = unit_losses(losses, unit_id)
-    applicable = u.loc[u["status"] != "na", "max_points"].sum()
-    if applicable <= 0:
-        out["note"] = "nc_gap_no_applicable"
-        return out
-    scale = float(u["max_points"].sum() / applicable) if na_policy == "prorate" else 1.0
-    lost = u["lost"].dropna().to_numpy(float) * scale
-    out.update(needed=-out["gap"], scale=scale, recoverable=float(lost.sum()))
-    k = int(np.searchsorted(np.cumsum(lost), out["needed"] - 1e-9)) + 1  # fewest items (largest losses first)
-    if k <= len(lost) and out["needed"] > 0:
-        out["items"] = u["item_id"].iloc[:k].tolist()
+    rk = ranking.reset_index() if ranking.index.name == "unit_id" else ranking
+    out = pd.DataFrame({"unit_id": rk["unit_id"].to_numpy(), "rank": rk["rank"].astype(int).to_numpy(),
+                        "total": rk["total"].astype(float).to_numpy(), "cut": rk["cut"].astype(float).to_numpy(),
+                        "gap": rk["gap_to_cut"].astype(float).to_numpy(), "is_winner": rk["is_winner"].astype(bool).to_numpy()})
+    win = out["is_winner"].to_numpy()
+    best_below = out.loc[~win, "total"].max() if (~win).any() else np.nan
+    out["margin"] = np.where(win, out["total"] - best_below, np.nan)
+    out["needed"] = np.where(win, 0.0, -out["gap"])
+    # per unit: maximum of the applicable items, of all items; losses largest first (unit_losses order)
+    L = losses.loc[losses["unit_id"].isin(out.loc[~win, "unit_id"])]
+    L = L.sort_values(["unit_id", "lost", "item_id"], ascending=[True, False, True], na_position="last", kind="stable")
+    by = L.groupby("unit_id", sort=False)
+    applicable = L["max_points"].where(L["status"] != "na", 0.0).groupby(L["unit_id"]).sum()
+    all_max = by["max_points"].sum()
+    app = out["unit_id"].map(applicable).fillna(0.0).to_numpy(float)
+    has_app = ~win & (app > 0)
+    if na_policy == "prorate":
+        scale_u = (all_max / applicable.where(applicable > 0)).astype(float)
     else:
-        out["note"] = "nc_gap_unreachable"
-    return out
+        scale_u = pd.Series(1.0, index=applicable.index)
+    out["scale"] = np.where(has_app, out["unit_id"].map(scale_u).to_numpy(float), np.nan)
+    scaled = L["lost"].astype(float) * L["unit_id"].map(scale_u).astype(float)  # NaN for a not-applicable item
+    rec = scaled.groupby(L["unit_id"]).sum()  # NaN-skipping sum
+    out["recoverable"] = np.where(has_app, out["unit_id"].map(rec).to_numpy(float), np.nan)
+    # an item is taken while the cumulative loss before it is still short of the need
+    need_row = L["unit_id"].map(out.set_index("unit_id")["needed"]).astype(float).to_numpy(float) - 1e-9
+    csum = scaled.fillna(0.0).groupby(L["unit_id"]).cumsum().to_numpy(float)
+    before = csum - scaled.fillna(0.0).to_numpy(float)
+    take = scaled.notna().to_numpy() & (before < need_row)
+    reach = out["needed"].to_numpy() - 1e-9 <= out["recoverable"].fillna(-np.inf).to_numpy()
+    reachable = has_app & reach & (out["needed"].to_numpy() > 0)
+    chosen = L.loc[take].groupby("unit_id", sort=False)["item_id"].agg(";".join)
+    picked = out["unit_id"].map(chosen).to_numpy(object)
+    out["items"] = np.where(reachable & ~pd.isna(picked), picked, "")
+    note = np.full(len(out), "", dtype=object)
+    if not (~win).any():
+        note[win] = "nc_gap_all_win"
+    note[~win & ~has_app] = "nc_gap_no_applicable"
+    note[has_app & ~reachable] = "nc_gap_unreachable"
+    out["note"] = note
+    return out[GAP_COLUMNS]
+
+
+def gap_to_cut(ranking: pd.DataFrame, losses: pd.DataFrame, unit_id: str, na_policy: str = config.NA_POLICY) -> dict:
+    """What separates one unit from the winning cut: its row of :func:`gaps_to_cut` as a dict.
+
+    ``items`` is a list of item ids; ``note`` is None or the label key (see :func:`gaps_to_cut`).
+    ``ranking`` may be indexed by ``unit_id`` already; ``losses`` may hold this unit's rows only.
+    """
+    g = gaps_to_cut(ranking, losses.loc[losses["unit_id"] == unit_id], na_policy)
+    return gap_record(g.loc[g["unit_id"] == unit_id].iloc[0])
+
+
+def gap_record(row) -> dict:
+    """One row of :func:`gaps_to_cut` (a Series or a mapping) as the dict the unit page states:
+    plain Python numbers, ``items`` a list, ``note`` None when everything is computable."""
+    r = dict(row)
+    items = r.get("items")
+    return {"rank": int(r["rank"]), "total": float(r["total"]), "cut": float(r["cut"]), "gap": float(r["gap"]),
+            "is_winner": bool(r["is_winner"]), "margin": float(r["margin"]), "needed": float(r["needed"]), "scale": float(r["scale"]),
+            "items": [i for i in str(items).split(";") if i] if isinstance(items, str) else [],
+            "recoverable": float(r["recoverable"]), "note": r["note"] if isinstance(r.get("note"), str) and r["note"] else None}
 
 
 # --------------------------------------------------------------------------------------------
@@ -196,7 +247,14 @@ def bulletin_table(scores: pd.DataFrame, items: pd.DataFrame, totals: pd.DataFra
     return g[cols].sort_values(["h1_rank", "unit_id"]).reset_index(drop=True)
 
 
-def bulletin_tables(scores: pd.DataFrame, items: pd.DataFrame, year: int, months: Iterable[int] = H1, n_bottom: int = 5, k_items: int = 3) -> dict:
+#: Fixed columns of the bulletin's tables (``ranking`` adds ``cat_<category>`` after ``h1_pct``).
+BULLETIN_COLUMNS = {"ranking": ["h1_rank", "unit_id", "h1_pct", "prev_rank", "prev_pct", "rank_change", "pct_change"],
+                    "categories": ["category", "mean_pct", "prev_mean_pct", "change"],
+                    "bottom": ["h1_rank", "unit_id", "h1_pct", "item_id", "lost"]}
+
+
+def bulletin_tables(scores: pd.DataFrame, items: pd.DataFrame, year: int, months: Iterable[int] = H1, n_bottom: int = 5, k_items: int = 3,
+                    totals: pd.DataFrame | None = None) -> dict:
     """Everything a half-year bulletin (半年通报) states, for ``months`` of ``year``.
 
     Parameters
@@ -206,6 +264,8 @@ def bulletin_tables(scores: pd.DataFrame, items: pd.DataFrame, year: int, months
     year : int
     months : iterable of int
         The half (default January–June).
+    totals : DataFrame, optional
+        The run's totals: adds ``year_rank`` (the year-end rank) to ``ranking``.
     n_bottom : int
         How many units at the bottom are named.
     k_items : int
@@ -224,14 +284,16 @@ def bulletin_tables(scores: pd.DataFrame, items: pd.DataFrame, year: int, months
         ``k_items`` largest losses, attainable − earned, one row per item);
         ``notes`` — label keys of what is not computable: ``nc_bul_no_months`` (no monthly
         rows this half: nothing else is computed), ``nc_bul_no_prev`` (no monthly rows for the
-        same half of the year before: 纵比 columns are NaN).
+        same half of the year before: 纵比 columns are NaN). When nothing is computed the
+        three tables are empty, with their fixed columns (:data:`BULLETIN_COLUMNS`).
     """
     months = tuple(months)
     cats = [c for c in config.CATEGORIES]
-    empty = {"ranking": pd.DataFrame(), "categories": pd.DataFrame(), "bottom": pd.DataFrame(), "notes": ["nc_bul_no_months"]}
     hi = half_items(scores, items, year, months)
     if not len(hi):
-        return empty
+        return {"ranking": pd.DataFrame(columns=BULLETIN_COLUMNS["ranking"] + (["year_rank"] if totals is not None else [])),
+                "categories": pd.DataFrame(columns=BULLETIN_COLUMNS["categories"]), "bottom": pd.DataFrame(columns=BULLETIN_COLUMNS["bottom"]),
+                "notes": ["nc_bul_no_months"]}
     prev = half_items(scores, items, year - 1, months)
     notes = [] if len(prev) else ["nc_bul_no_prev"]
 
@@ -254,6 +316,9 @@ def bulletin_tables(scores: pd.DataFrame, items: pd.DataFrame, year: int, months
     rk["pct_change"] = rk["h1_pct"] - rk["prev_pct"]
     ranking = rk.reset_index().sort_values(["h1_rank", "unit_id"], kind="stable").reset_index(drop=True)
     ranking = ranking[["h1_rank", "unit_id", "h1_pct", *[f"cat_{c}" for c in cp.columns], "prev_rank", "prev_pct", "rank_change", "pct_change"]]
+    if totals is not None:
+        year_rank = totals.loc[totals["year"] == year].set_index("unit_id")["rank"]
+        ranking = ranking.assign(year_rank=ranking["unit_id"].map(year_rank))
 
     categories = pd.DataFrame({"category": list(cp.columns), "mean_pct": cp.mean().to_numpy(float)})
     categories["prev_mean_pct"] = [float(pcp[c].mean()) if c in pcp.columns and len(pcp) else np.nan for c in cp.columns]
@@ -268,3 +333,43 @@ def bulletin_tables(scores: pd.DataFrame, items: pd.DataFrame, year: int, months
     bottom = bot.merge(lost[["unit_id", "item_id", "lost"]], on="unit_id", how="left")
     bottom = bottom.sort_values(["h1_rank", "unit_id", "lost"], ascending=[True, True, False], kind="stable").reset_index(drop=True)
     return {"ranking": ranking, "categories": categories, "bottom": bottom, "notes": notes}
+
+
+def bulletin_summary(ranking: pd.DataFrame, top_n: int = config.TOP_N) -> dict:
+    """The numbers the bulletin's sentences state, from the ``ranking`` of :func:`bulletin_tables`.
+
+    Parameters
+    ----------
+    ranking : DataFrame
+        ``bulletin_tables(…, totals=…)["ranking"]`` (with ``year_rank``).
+    top_n : int
+        Winners' places: how many of the first-half top ``top_n`` are in the year-end top ``top_n``.
+
+    Returns
+    -------
+    dict
+        Empty when ``ranking`` is. 横比: ``mean`` (mean ``h1_pct`` over units), ``first`` /
+        ``last`` (unit ids of the first and last rows), ``first_pct``, ``last_pct``, ``spread``
+        (first − last, percentage points), ``overlap`` (units with ``h1_rank`` ≤ top_n and
+        ``year_rank`` ≤ top_n). 纵比 over the units with a value a year before (NaN / None when
+        there are none): ``prev_mean`` and ``both_mean`` (their mean % a year before and now),
+        ``change`` (both_mean − prev_mean), ``up`` / ``up_k`` (the unit that rose most, ties to
+        the larger id, and by how many places, ≥ 0), ``down`` / ``down_k`` (fell most, ties to
+        the smaller id), ``moved`` (some unit changed place).
+    """
+    if not len(ranking):
+        return {}
+    first, last = ranking.iloc[0], ranking.iloc[-1]
+    out = {"mean": float(ranking["h1_pct"].mean()), "first": str(first["unit_id"]), "first_pct": float(first["h1_pct"]),
+           "last": str(last["unit_id"]), "last_pct": float(last["h1_pct"]), "spread": float(first["h1_pct"] - last["h1_pct"]),
+           "overlap": int(((ranking["h1_rank"] <= top_n) & (ranking["year_rank"] <= top_n)).sum()),
+           "prev_mean": np.nan, "both_mean": np.nan, "change": np.nan, "up": None, "up_k": 0, "down": None, "down_k": 0, "moved": False}
+    both = ranking.dropna(subset=["prev_pct"])
+    if len(both):
+        moved = both.sort_values(["rank_change", "unit_id"], kind="stable")
+        up, down = moved.iloc[-1], moved.iloc[0]
+        out.update(prev_mean=float(both["prev_pct"].mean()), both_mean=float(both["h1_pct"].mean()),
+                   up=str(up["unit_id"]), up_k=int(max(up["rank_change"], 0)), down=str(down["unit_id"]), down_k=int(max(-down["rank_change"], 0)),
+                   moved=bool(up["rank_change"] > 0 or down["rank_change"] < 0))
+        out["change"] = out["both_mean"] - out["prev_mean"]
+    return out

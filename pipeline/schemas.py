@@ -292,6 +292,95 @@ class PeerGroups(pa.DataFrameModel):
         coerce = True
 
 
+class ItemLosses(pa.DataFrameModel):
+    """02-horizontal ``h_item_losses`` (:func:`pipeline.pages.item_losses`): the unit pages."""
+
+    unit_id: Series[str]
+    item_id: Series[str]
+    item_name: Series[str] = pa.Field(nullable=True)
+    category: Series[str] = pa.Field(nullable=True)
+    max_points: Series[float] = pa.Field(gt=0)
+    status: Series[str] = pa.Field(isin=["ok", "na", "missing"])
+    points: Series[float] = pa.Field(ge=0, nullable=True)
+    lost: Series[float] = pa.Field(nullable=True)
+    year_mean: Series[float] = pa.Field(nullable=True)
+    winners_mean: Series[float] = pa.Field(nullable=True)
+    vs_mean: Series[float] = pa.Field(nullable=True)
+    vs_winners: Series[float] = pa.Field(nullable=True)
+    is_winner: Series[bool]
+
+    class Config:
+        strict = True
+        coerce = True
+        unique = ["unit_id", "item_id"]
+
+
+class UnitGaps(pa.DataFrameModel):
+    """02-horizontal ``h_unit_gaps`` (:func:`pipeline.pages.gaps_to_cut`): the unit pages."""
+
+    unit_id: Series[str] = pa.Field(unique=True)
+    rank: Series[int] = pa.Field(ge=1)
+    total: Series[float]
+    cut: Series[float] = pa.Field(nullable=True)
+    gap: Series[float] = pa.Field(nullable=True)
+    is_winner: Series[bool]
+    margin: Series[float] = pa.Field(nullable=True)
+    needed: Series[float] = pa.Field(ge=0)
+    scale: Series[float] = pa.Field(gt=0, nullable=True)
+    items: Series[str] = pa.Field(str_matches=r"^[^;]*(;[^;]+)*$")
+    recoverable: Series[float] = pa.Field(nullable=True)
+    note: Series[str] = pa.Field(isin=["", "nc_gap_all_win", "nc_gap_unreachable", "nc_gap_no_applicable"])
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+class BulletinRanking(pa.DataFrameModel):
+    """02-horizontal ``h_bulletin`` (:func:`pipeline.pages.bulletin_tables` ``ranking``; plus
+    one ``cat_<category>`` column per category): 横比 and 纵比 of the half-year bulletin."""
+
+    h1_rank: Series[int] = pa.Field(ge=1)
+    unit_id: Series[str] = pa.Field(unique=True)
+    h1_pct: Series[float] = pa.Field(ge=0, nullable=True)
+    prev_rank: Series[float] = pa.Field(ge=1, nullable=True)
+    prev_pct: Series[float] = pa.Field(ge=0, nullable=True)
+    rank_change: Series[float] = pa.Field(nullable=True)
+    pct_change: Series[float] = pa.Field(nullable=True)
+    year_rank: Series[float] = pa.Field(ge=1, nullable=True)
+
+    class Config:
+        strict = False
+        coerce = True
+
+
+class BulletinCategories(pa.DataFrameModel):
+    """02-horizontal ``h_bulletin_categories`` (:func:`pipeline.pages.bulletin_tables` ``categories``)."""
+
+    category: Series[str] = pa.Field(isin=list(config.CATEGORIES))
+    mean_pct: Series[float] = pa.Field(nullable=True)
+    prev_mean_pct: Series[float] = pa.Field(nullable=True)
+    change: Series[float] = pa.Field(nullable=True)
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+class BulletinBottom(pa.DataFrameModel):
+    """02-horizontal ``h_bulletin_bottom`` (:func:`pipeline.pages.bulletin_tables` ``bottom``)."""
+
+    h1_rank: Series[int] = pa.Field(ge=1)
+    unit_id: Series[str]
+    h1_pct: Series[float] = pa.Field(nullable=True)
+    item_id: Series[str] = pa.Field(nullable=True)
+    lost: Series[float] = pa.Field(nullable=True)
+
+    class Config:
+        strict = True
+        coerce = True
+
+
 class SystemByYear(pa.DataFrameModel):
     """03-vertical-trend ``v_system`` (:func:`pipeline.trend.system`)."""
 
@@ -356,6 +445,11 @@ CHAPTER_SCHEMAS = {
     "h_items": ItemDiscrimination,
     "h_peer_tests": PeerTests,
     "h_peer_groups": PeerGroups,
+    "h_item_losses": ItemLosses,
+    "h_unit_gaps": UnitGaps,
+    "h_bulletin": BulletinRanking,
+    "h_bulletin_categories": BulletinCategories,
+    "h_bulletin_bottom": BulletinBottom,
     "v_system": SystemByYear,
     "v_persistence": Persistence,
     "sens_uncertainty": Uncertainty,

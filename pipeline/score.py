@@ -25,7 +25,7 @@ from scipy import stats
 from pipeline import config
 from pipeline.errors import PipelineError
 
-__all__ = ["rank", "aggregate", "winners", "grade_points", "totals", "run_totals", "regrade", "ranking", "cut", "TIE_DECIMALS"]
+__all__ = ["rank", "aggregate", "winners", "grade_points", "totals", "run_totals", "graded", "regrade", "ranking", "cut", "TIE_DECIMALS"]
 
 #: Totals are rounded to this many decimals before ranking, so that floating-point noise
 #: from summing (e.g. 0.1 + 0.2) never breaks a tie that the committee would see as one.
@@ -205,11 +205,7 @@ def totals(
     if s["max_points"].isna().any():
         bad = s.loc[s["max_points"].isna(), ["year", "item_id"]].drop_duplicates().head(3)
         raise PipelineError(f"scores reference items not in the item list: {bad.to_dict('records')}")
-    pts = s["points"].astype(float)
-    if grade_map is not None and "grade" in s:
-        g = s["grade"]
-        mapped = g.map(lambda v: grade_map.get(v, np.nan) if isinstance(v, str) else np.nan)
-        pts = pts.where(~((s["method"] == "grade") & mapped.notna()), mapped * s["max_points"])
+    pts = _graded_points(s, grade_map)
     s = s.assign(
         earned=pts.where(s["status"] == "ok", 0.0).fillna(0.0),
         is_na=(s["status"] == "na"),
@@ -254,6 +250,35 @@ def totals(
     cols = ["year", "unit_id", "raw_total", "base", "adjustment", "total", "rank", "is_winner", "n_na", "n_missing"]
     cols += [f"cat_{c}" for c in config.CATEGORIES] + [f"dim_{d}" for d in config.DIMENSIONS] + ["pct_of_max"]
     return out[cols].sort_values(["year", "rank", "unit_id"], kind="stable").reset_index(drop=True)
+
+
+def _graded_points(s: pd.DataFrame, grade_map: Mapping[str, float] | None) -> pd.Series:
+    """``points`` of ``s`` (scores merged with their items' ``method`` and ``max_points``) with
+    every graded cell whose grade is in ``grade_map`` re-scored as ``grade_map[grade] × max``."""
+    pts = s["points"].astype(float)
+    if grade_map is not None and "grade" in s:
+        mapped = s["grade"].map(lambda v: grade_map.get(v, np.nan) if isinstance(v, str) else np.nan)
+        pts = pts.where(~((s["method"] == "grade") & mapped.notna()), mapped * s["max_points"])
+    return pts
+
+
+def graded(scores: pd.DataFrame, items: pd.DataFrame, grade_map: Mapping[str, float]) -> pd.DataFrame:
+    """The ``scores`` table with every graded cell re-scored from its grade with ``grade_map``.
+
+    The rule of :func:`totals` (one implementation, :func:`_graded_points`) applied to the
+    tidy table, so that item-level tables (points per unit and item, profiles, discrimination)
+    follow a run's ``grade_map`` as its totals do. Cells without a grade, or with a grade not
+    in ``grade_map``, keep their points; every other column is unchanged.
+
+    Parameters
+    ----------
+    scores, items : DataFrame
+        The processed tables (SPEC §3); ``items`` gives each item's ``method`` and ``max_points``.
+    grade_map : mapping
+        Grade → share of the item maximum (e.g. ``{"好": 1.0, "较好": 0.8, "一般": 0.6}``).
+    """
+    s = scores.merge(items[["year", "item_id", "max_points", "method"]], on=["year", "item_id"], how="left", validate="many_to_one")
+    return scores.assign(points=_graded_points(s, dict(grade_map)).to_numpy())
 
 
 def run_totals(scores: pd.DataFrame, items: pd.DataFrame, adjustments: pd.DataFrame | None, params) -> pd.DataFrame:

@@ -3,6 +3,9 @@
 Every expected number below is computed by hand in the comment next to it.
 """
 
+from pathlib import Path
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -140,3 +143,92 @@ def test_bulletin_table_is_the_half_year_ranking():
     t = pages.bulletin_table(scores, items, totals, Y).set_index("unit_id")
     bt = pages.bulletin_tables(scores, items, Y)["ranking"].set_index("unit_id")
     assert (t["h1_pct"] == bt["h1_pct"]).all() and t.loc["A", "rank"] == 2 and t.loc["B", "h1_max"] == 6
+
+
+def _brute_gap(rk: pd.DataFrame, L: pd.DataFrame, uid: str, na_policy: str) -> tuple[list[str], float]:
+    """Fewest items closing a non-winner's gap by trying k = 1, 2, … on the k largest losses."""
+    r = rk.set_index("unit_id").loc[uid]
+    u = L.loc[(L["unit_id"] == uid)]
+    app = u.loc[u["status"] != "na", "max_points"].sum()
+    s = u["max_points"].sum() / app if na_policy == "prorate" else 1.0
+    lost = sorted(((float(v) * s, i) for v, i in zip(u["lost"], u["item_id"]) if not np.isnan(v)), key=lambda x: (-x[0], x[1]))
+    need = float(r["cut"] - r["total"])
+    for k in range(1, len(lost) + 1):
+        if sum(v for v, _ in lost[:k]) >= need - 1e-9:
+            return [i for _, i in lost[:k]], s
+    return [], s
+
+
+@pytest.mark.parametrize("na_policy", ["prorate", "zero"])
+def test_gaps_to_cut_for_every_unit_equals_brute_force(na_policy):
+    # 40 units × 6 items with not-applicable cells and an adjustment; every non-winner checked
+    # against a per-unit brute force (k largest losses, k = 1, 2, …), every winner's margin by hand
+    rng = np.random.default_rng(3)
+    mx = np.array([5.0, 10.0, 10.0, 15.0, 20.0, 40.0])
+    ids = [f"I{j + 1:02d}" for j in range(6)]
+    items = pd.DataFrame({"year": Y, "item_id": ids, "item_name": ids, "category": "ideology", "dimension": "competence", "max_points": mx, "method": "points"})
+    pts = np.round(rng.uniform(0.4, 1.0, (40, 6)) * mx, 1)
+    na = rng.uniform(size=(40, 6)) < 0.1
+    rows = [{"year": Y, "period": "Y", "unit_id": f"U{u:02d}", "item_id": ids[j], "points": np.nan if na[u, j] else pts[u, j],
+             "status": "na" if na[u, j] else "ok", "grade": None} for u in range(40) for j in range(6)]
+    scores = pd.DataFrame(rows)
+    adj = pd.DataFrame({"year": [Y], "unit_id": ["U07"], "adjustment": [-60.0]})
+    totals = score.totals(scores, items, adj, na_policy=na_policy, top_n=10)
+    rk = compare.ranking(totals, year=Y, top_n=10)
+    L = pages.item_losses(scores, items, totals, Y, top_n=10)
+    G = pages.gaps_to_cut(rk, L, na_policy).set_index("unit_id")
+    best_out = rk.loc[~rk["is_winner"], "total"].max()
+    for uid, g in G.iterrows():
+        if g["is_winner"]:
+            assert g["margin"] == pytest.approx(g["total"] - best_out) and g["note"] == ""
+            continue
+        items_bf, s = _brute_gap(rk, L, uid, na_policy)
+        assert g["scale"] == pytest.approx(s) and g["needed"] == pytest.approx(g["cut"] - g["total"])
+        assert (g["items"].split(";") if g["items"] else []) == items_bf, uid
+        assert g["note"] == ("" if items_bf else "nc_gap_unreachable"), uid
+    assert G.loc["U07", "note"] == "nc_gap_unreachable"  # −60 cannot be made up on the items
+    # the one-unit form is the same row
+    d = pages.gap_to_cut(rk, L, "U07", na_policy)
+    assert d["note"] == "nc_gap_unreachable" and d["items"] == [] and d["recoverable"] == pytest.approx(G.loc["U07", "recoverable"])
+
+
+def test_graded_rescores_graded_cells_by_hand():
+    # one graded item (max 10) and one points item (max 20); grades 好 / 较好 / 一般 as stored with
+    # the default map (10, 8, 6); with {好: 1, 较好: 0.5, 一般: 0.2} they become 10, 5, 2 (hand)
+    items = pd.DataFrame({"year": Y, "item_id": ["I01", "I02"], "item_name": ["g", "p"], "category": ["ideology", "conduct"],
+                          "dimension": ["competence", "image"], "max_points": [10.0, 20.0], "method": ["grade", "points"]})
+    scores = pd.DataFrame({"year": Y, "period": "Y", "unit_id": ["A", "B", "C", "A", "B", "C"], "item_id": ["I01"] * 3 + ["I02"] * 3,
+                           "points": [10.0, 8.0, 6.0, 15.0, 12.0, 18.0], "status": "ok", "grade": ["好", "较好", "一般", None, None, None]})
+    gm = {"好": 1.0, "较好": 0.5, "一般": 0.2}
+    g = score.graded(scores, items, gm)
+    assert g["points"].tolist() == [10.0, 5.0, 2.0, 15.0, 12.0, 18.0] and list(g.columns) == list(scores.columns)
+    # chapter 02's item table on the graded scores: mean % of I01 = (100 + 50 + 20)/3 = 56.67 (default map: 80)
+    disc = compare.item_discrimination(g, items, Y).set_index("item_id")
+    assert disc.loc["I01", "mean_pct"] == pytest.approx(170 / 3)
+    assert compare.item_discrimination(scores, items, Y).set_index("item_id").loc["I01", "mean_pct"] == pytest.approx(80)
+    # the totals use the same rule: A 10 + 15 = 25, B 5 + 12 = 17, C 2 + 18 = 20 raw points
+    tot = score.totals(scores, items, grade_map=gm).set_index("unit_id")
+    assert tot["raw_total"].to_dict() == {"A": 25.0, "B": 17.0, "C": 20.0}
+
+
+def test_bulletin_without_monthly_sheets_records_empty_tables_and_says_why():
+    from pipeline import schemas
+    from pipeline.report import pages as rpages
+
+    items = pd.DataFrame({"year": Y, "item_id": ["I01", "I02"], "item_name": ["a", "b"], "max_points": [12.0, 24.0], "category": ["ideology", "conduct"]})
+    scores = pd.DataFrame(_monthly(Y, {"A": (1.0, 2.0), "B": (0.5, 1.0)})).assign(period="Y")
+    totals = pd.DataFrame({"year": Y, "unit_id": ["A", "B"], "rank": [1, 2]})
+    b = pages.bulletin_tables(scores, items, Y, totals=totals)
+    assert b["notes"] == ["nc_bul_no_months"] and pages.bulletin_summary(b["ranking"]) == {}
+    tabs = {}
+    for key, name in (("ranking", "h_bulletin"), ("categories", "h_bulletin_categories"), ("bottom", "h_bulletin_bottom")):
+        tabs[name] = schemas.validate_chapter(name, b[key])  # an empty table with its columns passes its schema
+        assert tabs[name].empty and list(tabs[name].columns)[:3] == pages.BULLETIN_COLUMNS[key][:3]
+    rec = {"dir": "x/02-horizontal", "tables": tabs, "headline": {"bulletin_notes": b["notes"], "bulletin": {}}}
+    data = {"items": items, "units": pd.DataFrame({"unit_id": ["A", "B"], "name": ["甲", "乙"]}), "totals": totals}
+    for lang in ("zh", "en"):
+        prm = SimpleNamespace(lang=lang, top_n=20)
+        html = rpages.write_bulletin(data, rec, Y, prm, Path("b.html"), write=False, pdf=False)[Path("b.html")]
+        from pipeline.i18n import t
+
+        assert t("nc_bul_no_months", lang) in html and "<table" not in html

@@ -97,8 +97,9 @@ _BODY: dict[str, dict[str, dict]] = {
 
 
 #: Recorded tables that are inputs of other documents, not report tables (the run's totals of
-#: every year: the report shows them as its ranking table and ranking.csv).
-_RECORD_ONLY = {"totals"}
+#: every year: the report shows them as its ranking table and ranking.csv; chapter 02's tables
+#: of the unit pages and the half-year bulletin, which those pages show).
+_RECORD_ONLY = {"totals", "h_item_losses", "h_unit_gaps", "h_bulletin", "h_bulletin_categories", "h_bulletin_bottom"}
 
 
 def _body_table(tab: pd.DataFrame, spec: dict, ctx: dict, units: dict[str, str], items: dict[str, str] | None = None) -> pd.DataFrame:

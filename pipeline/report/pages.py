@@ -15,51 +15,67 @@ from pipeline.report.data import _n_samples
 from pipeline.report.document import _col_classes, _display, _english_subst, _table_html
 from pipeline.i18n import namer as _namer
 from pipeline.report.render import _embed_font, _render, _write_pdf
+from pipeline.errors import PipelineError
 from pipeline.pages import bulletin_table  # one implementation: pipeline.pages
 
 
-def write_bulletin(data: dict, year: int, prm, path: Path, write: bool = True, pdf: bool = True,
+#: The chapter whose record holds the numbers of the bulletin and the unit pages.
+CHAPTER = "02-horizontal"
+
+
+def _rec_table(record: dict, name: str) -> pd.DataFrame:
+    """Table ``name`` of the chapter-02 record; missing is one line naming the chapter and the key."""
+    tabs = (record or {}).get("tables") or {}
+    if name not in tabs:
+        where = record.get("dir", CHAPTER) if record else CHAPTER
+        raise PipelineError(f"{where}: chapter {CHAPTER} record has no table {name!r} — re-run `python -m pipeline analyze` with this version")
+    return tabs[name]
+
+
+def _rec_headline(record: dict, name: str):
+    """Headline number ``name`` of the chapter-02 record (same error as :func:`_rec_table`)."""
+    head = (record or {}).get("headline") or {}
+    if name not in head:
+        where = record.get("dir", CHAPTER) if record else CHAPTER
+        raise PipelineError(f"{where}: chapter {CHAPTER} record has no headline {name!r} — re-run `python -m pipeline analyze` with this version")
+    return head[name]
+
+
+def write_bulletin(data: dict, record: dict, year: int, prm, path: Path, write: bool = True, pdf: bool = True,
                    otf: bytes | None = None) -> Path | dict[Path, str]:
     """Write ``bulletin_H1.html`` (self-contained, CJK font embedded) and ``bulletin_H1.pdf``.
 
-    What a 通报 states (:func:`pipeline.pages.bulletin_tables`): 横比 (the first-half
+    What a 通报 states, read from the record of chapter 02 (``record``,
+    :func:`pipeline.notebooks.read_record`; tables ``h_bulletin``, ``h_bulletin_categories``,
+    ``h_bulletin_bottom`` of :func:`pipeline.pages.bulletin_tables`, headline ``bulletin`` of
+    :func:`pipeline.pages.bulletin_summary` and ``bulletin_notes``): 横比 (the first-half
     ranking), 纵比 (change against the same half of last year), category subtotals and the
-    units at the bottom named with the items where they lost most. ``write=False`` returns
-    ``{path: html}`` with the font slot still empty instead (the caller embeds one font subset
-    for several pages, :func:`_embed_font`); the PDF is written in both cases when ``pdf``."""
+    units at the bottom named with the items where they lost most. Nothing is computed here.
+    ``write=False`` returns ``{path: html}`` with the font slot still empty instead (the caller
+    embeds one font subset for several pages, :func:`_embed_font`); the PDF is written in both
+    cases when ``pdf``."""
     from markupsafe import Markup
-
-    from pipeline import pages as PG
 
     lang = prm.lang
     items_y = data["items"].loc[data["items"]["year"] == year]
     nm = _namer(lang, units=data["units"].drop_duplicates("unit_id"), items=items_y.set_index("item_id"))
-    bt = PG.bulletin_tables(data["scores"], data["items"], year)
+    rk, cats, bot = (_rec_table(record, k) for k in ("h_bulletin", "h_bulletin_categories", "h_bulletin_bottom"))
+    notes, sm = _rec_headline(record, "bulletin_notes"), _rec_headline(record, "bulletin")
     sep = "、" if lang == "zh" else "; "
     paras, sections = [], []
-    if "nc_bul_no_months" in bt["notes"]:
+    if "nc_bul_no_months" in notes:
         paras = [t("nc_bul_no_months", lang)]
     else:
-        rk = bt["ranking"]
-        year_rank = data["totals"].loc[data["totals"]["year"] == year].set_index("unit_id")["rank"]
-        rk = rk.assign(year_rank=rk["unit_id"].map(year_rank))
-        first, last = rk.iloc[0], rk.iloc[-1]
-        overlap = int(((rk["h1_rank"] <= prm.top_n) & (rk["year_rank"] <= prm.top_n)).sum())
         paras = [t("rep_bul_intro", lang)]
-        horiz = [t("pg_bul_horizontal", lang, mean=float(rk["h1_pct"].mean()), first=nm("unit", first["unit_id"]), first_pct=float(first["h1_pct"]),
-                   last=nm("unit", last["unit_id"]), last_pct=float(last["h1_pct"]), spread=float(first["h1_pct"] - last["h1_pct"])),
-                 t("pg_bul_overlap", lang, top_n=prm.top_n, overlap=overlap)]
-        if "nc_bul_no_prev" in bt["notes"]:
+        horiz = [t("pg_bul_horizontal", lang, mean=sm["mean"], first=nm("unit", sm["first"]), first_pct=sm["first_pct"],
+                   last=nm("unit", sm["last"]), last_pct=sm["last_pct"], spread=sm["spread"]),
+                 t("pg_bul_overlap", lang, top_n=prm.top_n, overlap=sm["overlap"])]
+        if "nc_bul_no_prev" in notes:
             vert = [t("nc_bul_no_prev", lang, prev=year - 1)]
         else:
-            both = rk.dropna(subset=["prev_pct"])
-            ch = {"prev": year - 1, "prev_mean": float(both["prev_pct"].mean()), "mean": float(both["h1_pct"].mean())}
-            ch["change"] = ch["mean"] - ch["prev_mean"]
-            moved = both.sort_values(["rank_change", "unit_id"], kind="stable")
-            up, down = moved.iloc[-1], moved.iloc[0]
-            if up["rank_change"] > 0 or down["rank_change"] < 0:
-                vert = [t("pg_bul_vertical", lang, **ch, up=nm("unit", up["unit_id"]), up_k=int(max(up["rank_change"], 0)),
-                          down=nm("unit", down["unit_id"]), down_k=int(max(-down["rank_change"], 0)))]
+            ch = {"prev": year - 1, "prev_mean": sm["prev_mean"], "mean": sm["both_mean"], "change": sm["change"]}
+            if sm["moved"]:
+                vert = [t("pg_bul_vertical", lang, **ch, up=nm("unit", sm["up"]), up_k=sm["up_k"], down=nm("unit", sm["down"]), down_k=sm["down_k"])]
             else:
                 vert = [t("pg_bul_vertical_flat", lang, **ch)]
         cat_cols = [c for c in rk.columns if c.startswith("cat_")]
@@ -68,10 +84,8 @@ def write_bulletin(data: dict, year: int, prm, path: Path, write: bool = True, p
                             **{t("pg_col_cat_pct", lang, cat=t(c, lang)): rk[c] for c in cat_cols},
                             t("pg_col_prev_rank", lang): rk["prev_rank"].astype("Int64"), t("pg_col_rank_change", lang): rk["rank_change"].astype("Int64"),
                             t("pg_col_pct_change", lang): rk["pct_change"], t("pg_col_year_rank", lang): rk["year_rank"].astype("Int64")})
-        cats = bt["categories"]
         ctab = pd.DataFrame({t("rep_col_category", lang): [t(f"cat_{c}", lang) for c in cats["category"]], t("pg_col_mean_pct", lang): cats["mean_pct"],
                              t("pg_col_prev_mean_pct", lang): cats["prev_mean_pct"], t("pg_col_change", lang): cats["change"]})
-        bot = bt["bottom"]
         lines = []
         for uid, g in bot.groupby("unit_id", sort=False):
             its = sep.join(t("pg_bul_lost_item", lang, item=nm("item", i), lost=float(v)) for i, v in zip(g["item_id"], g["lost"]) if isinstance(i, str))
@@ -156,18 +170,18 @@ def _svg_lines(years: list[int], series: list[float], title: str, invert: bool =
     return "".join(parts)
 
 
-def write_unit_pages(data: dict, year: int, prm, unc: pd.DataFrame | None, folder: Path, write: bool = True) -> list[Path] | dict[Path, str]:
+def write_unit_pages(data: dict, record: dict, year: int, prm, unc: pd.DataFrame | None, folder: Path, write: bool = True) -> list[Path] | dict[Path, str]:
     """Write ``units/<unit_id>.html`` for every unit of the year and ``units/index.html``.
 
     Every page is self-contained: its charts are inline SVG and the CJK font is embedded
     (one subset covering all pages). ``write=False`` returns ``{path: html}`` with the font
     slot still empty instead (:func:`_embed_font`). Besides where the unit stands, each page
-    shows where it lost points item by item against the year's and the winners' average
-    (:func:`pipeline.pages.item_losses`) and what separates it from the cut
-    (:func:`pipeline.pages.gap_to_cut`)."""
+    shows where it lost points item by item against the year's and the winners' average and
+    what separates it from the cut, read from the record of chapter 02 (``record``; tables
+    ``h_item_losses`` of :func:`pipeline.pages.item_losses`, ``h_unit_gaps`` of
+    :func:`pipeline.pages.gaps_to_cut`, ``h_ranking`` of :func:`pipeline.compare.ranking`)."""
     from markupsafe import Markup
 
-    from pipeline import compare as C
     from pipeline import pages as PG
 
     lang = prm.lang
@@ -187,11 +201,10 @@ def write_unit_pages(data: dict, year: int, prm, unc: pd.DataFrame | None, folde
     subst = _english_subst(items.loc[items["year"] == year], lang)
     item_name = _namer(lang, items=items.loc[items["year"] == year].set_index("item_id"))
     env_t = "unit.html"
-    losses = PG.item_losses(data["scores"], items, totals, year, top_n=prm.top_n)
-    ranking = C.ranking(totals, year=year, top_n=prm.top_n)
-    rk_idx = ranking.set_index("unit_id")
-    wins = rk_idx["is_winner"]  # winners and cut under the run's top_n (one computation)
+    losses, gaps, ranking = (_rec_table(record, k) for k in ("h_item_losses", "h_unit_gaps", "h_ranking"))
+    wins = ranking.set_index("unit_id")["is_winner"]  # winners and cut under the run's top_n (one computation)
     by_unit = dict(tuple(losses.groupby("unit_id", sort=False)))
+    gap_of = gaps.set_index("unit_id")
     cut = float(ranking["cut"].iloc[0])
     sep = "、" if lang == "zh" else "; "
 
@@ -213,14 +226,14 @@ def write_unit_pages(data: dict, year: int, prm, unc: pd.DataFrame | None, folde
     for r in g.sort_values(["rank", "unit_id"]).itertuples(index=False):
         uid = r.unit_id
         nm = names.get(uid, uid)
-        ul = PG.unit_losses(by_unit[uid], uid)
+        ul = PG.unit_losses(by_unit.get(uid, losses.iloc[:0]), uid)
         mean_txt = below(ul, "vs_mean")
         win_txt = below(ul, "vs_winners") if ul["winners_mean"].notna().any() else t("pg_unit_no_winners_mean", lang)
         losses_reading = t("pg_unit_losses_reading", lang, below_mean=mean_txt, below_winners=win_txt or t("pg_unit_no_winners_mean", lang)) if mean_txt else t("pg_unit_losses_none_below", lang)
         ltab = pd.DataFrame({t("rep_col_item", lang): ul["item_id"].map(lambda i: item_name("item", i)), t("rep_col_max_points", lang): ul["max_points"],
                              t("pg_col_points", lang): ul["points"], t("pg_col_lost", lang): ul["lost"], t("pg_col_year_mean", lang): ul["year_mean"],
                              t("pg_col_winners_mean", lang): ul["winners_mean"], t("pg_col_vs_mean", lang): ul["vs_mean"], t("pg_col_vs_winners", lang): ul["vs_winners"]}).round(2)
-        cut_txt = cut_text(PG.gap_to_cut(rk_idx, ul, uid, prm.na_policy), uid)
+        cut_txt = cut_text(PG.gap_record(gap_of.loc[uid]), uid)
         stand = t("rep_unit_stand_text", lang, total=r.total, pct=r.pct_of_max, n=len(g), rank=int(r.rank),
                   status=t("rep_unit_winner" if wins.get(uid, False) else "rep_unit_not_winner", lang), gap=r.total - cut)
         radar = _svg_radar([100 * getattr(r, f"dim_{d}") / dmax[d] for d in dims], mean_dim, [t(f"dim_{d}", lang) for d in dims], lang)

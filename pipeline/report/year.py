@@ -396,8 +396,8 @@ def build_year(params, out: Path | None = None, timings: dict | None = None, ana
     _log(f"report {year}: HTML")
     html_text = _render("report.html", ctx)
     pdf_text = _render("report.html", {**ctx, "links": []}, pdf=True) if pdf else ""
-    pages = write_bulletin(data, year, prm, dest / "bulletin_H1.html", write=False, pdf=False)
-    pages.update(write_unit_pages(data, year, prm, ev.get("uncertainty"), dest / "units", write=False))
+    pages = write_bulletin(data, chapters["02-horizontal"], year, prm, dest / "bulletin_H1.html", write=False, pdf=False)
+    pages.update(write_unit_pages(data, chapters["02-horizontal"], year, prm, ev.get("uncertainty"), dest / "units", write=False))
     # one font subset for every document of the year (report, its PDF, bulletin, unit pages):
     # cutting the 16 MB CJK font and packing it as WOFF2 is the costly part of rendering
     otf = _subset_font(_font_chars([html_text, pdf_text, *pages.values()]) | _run_chars(data))
@@ -410,7 +410,7 @@ def build_year(params, out: Path | None = None, timings: dict | None = None, ana
     t1 = time.perf_counter()
     _log(f"report {year}: bulletin and unit pages")
     if pdf:
-        write_bulletin(data, year, prm, dest / "bulletin_H1.html", write=False, pdf=True, otf=otf)
+        write_bulletin(data, chapters["02-horizontal"], year, prm, dest / "bulletin_H1.html", write=False, pdf=True, otf=otf)
     for p, h in _embed_font(pages, otf).items():
         atomic_write(p, h)
     steps["bulletin+units"] = time.perf_counter() - t1
