@@ -37,8 +37,11 @@ lock: ## regenerate requirements.lock / requirements-dev.lock from pyproject.tom
 report: venv ## run the whole pipeline on the bundled sample → reports/
 	$(PY) -m pipeline all
 
-test: venv ## run the test suite (pytest + nbval)
-	$(PY) -m pytest -q
+# Two pytest-xdist workers, one test file each at a time (--dist loadfile): a file's module- and
+# session-scoped fixtures (the sample world, the rendered report, the Dask cluster) are built once
+# per worker, never once per test; every test writes only under its own tmp_path.
+test: venv ## run the test suite (pytest + nbval) in 2 worker processes
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 schemes: venv ## render the example what-if schemes (schemes/*.yaml) on the bundled sample → reports/schemes/
 	@test -f data/processed/items.parquet || $(PY) -m pipeline clean
