@@ -88,14 +88,10 @@ def _load(processed: Path, lang: str = "zh") -> dict[str, pd.DataFrame | None]:
     There is no ``totals`` here: totals, ranks and winners depend on the run's parameters and
     come from the overview chapter's record (table ``totals``, :func:`pipeline.score.run_totals`)."""
     d = {n: _read(processed, n) for n in ("items", "units", "scores")}
-    for n in ("adjustments", "weak_orgs", "given", "cleaning_log", "quarantine", "integrity"):
+    for n in ("adjustments", "weak_orgs", "given", "cleaning_log", "quarantine"):
         d[n] = _read(processed, n, required=False)
-    integ = d.get("integrity")
-    if integ is not None and len(integ) and "evidence_data" in integ:
-        from pipeline import integrity
-
-        # integrity.csv is written in Chinese; re-render its evidence in the report's language
-        d["integrity"] = integ.assign(evidence=integrity.evidence_text(integ, lang).to_numpy())
+    # no integrity.csv here: the integrity findings of a document are the integrity chapter's
+    # record (run under the run's parameters on the years up to the report's year)
     return d
 
 
