@@ -59,6 +59,7 @@ def main() -> list[dict]:
     # the year comes back as new: nothing of it may be reused from step 1
     shutil.rmtree(proc / "analysis" / last, ignore_errors=True)
     shutil.rmtree(rep / last, ignore_errors=True)
+    shutil.rmtree(rep / f"study_{years[0]}-{last}", ignore_errors=True)  # the new span's study is new too
     shutil.move(str(held), raw / last)
     t_add, s_add = _run(params)
     n = len(years)

@@ -183,6 +183,14 @@ def _build_year_worker(prm_dict: dict, out: str | None, timings: dict) -> str:
     return str(build_year(Params(**d), out=Path(out) if out else None, timings=timings))
 
 
+def _build_study_worker(prm_dict: dict, years: tuple[int, int], out: str | None) -> str:
+    from pipeline.params import Params
+
+    d = dict(prm_dict)
+    d["years"] = tuple(d["years"]) if d.get("years") else None
+    return str(build_study(Params(**d), years=years, out=Path(out) if out else None, linked=True))
+
+
 def _report_outputs(folder: Path) -> list[Path]:
     """The files of one edition's documents (the other language's edition in a subfolder is its own step)."""
     return [p for p in folder.iterdir() if not (p.is_dir() and p.name in config.LANGS)] if folder.is_dir() else [folder / "report.html"]
@@ -263,21 +271,31 @@ def run_all(params, out: Path | None = None, workers: int = 2, force: bool = Fal
     todo = [y for y in yrs if not store.fresh(f"report-{prm.lang}-{y}", rep_keys[y], rep_out[y])]
     store.reused += [f"report-{prm.lang}-{y}" for y in yrs if y not in todo]
     _log(f"report: {len(yrs) - len(todo)} year(s) reused, {len(todo)} to render")
-    if workers > 1 and len(todo) > 1:
+    # the study reads the chapter records of every year, not the year reports: it renders beside them
+    study = report_dir(prm, f"study_{yrs[0]}-{yrs[-1]}", out)
+    st_name, st_key = f"study-{prm.lang}-{yrs[0]}-{yrs[-1]}", cache.study_key(prm, rep_keys.values())
+    st_todo = not store.fresh(st_name, st_key, _report_outputs(study))
+    if not st_todo:
+        store.reused.append(st_name)
+        _log(f"{st_name}: reused (inputs, parameters and code unchanged)")
+    if workers > 1 and len(todo) + st_todo > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futs = {pool.submit(_build_year_worker, replace(prm, year=y).to_dict(), str(out) if out else None, common): y for y in todo}
+            futs = [pool.submit(_build_study_worker, prm.to_dict(), (yrs[0], yrs[-1]), str(out) if out else None)] if st_todo else []
+            futs += [pool.submit(_build_year_worker, replace(prm, year=y).to_dict(), str(out) if out else None, common) for y in todo]
             for fut in as_completed(futs):
                 fut.result()
     else:
         for y in todo:
             build_year(replace(prm, year=y), out=out, timings=common)
+        if st_todo:
+            build_study(prm, years=(yrs[0], yrs[-1]), out=out, linked=True)
     for y in todo:
         store.mark(f"report-{prm.lang}-{y}", rep_keys[y], _report_outputs(report_dir(prm, y, out)))
         store.computed.append(f"report-{prm.lang}-{y}")
+    if st_todo:
+        store.mark(st_name, st_key, _report_outputs(study))
+        store.computed.append(st_name)
     steps["report"] = time.perf_counter() - t1
-    study = report_dir(prm, f"study_{yrs[0]}-{yrs[-1]}", out)
-    store.run(f"study-{prm.lang}-{yrs[0]}-{yrs[-1]}", cache.study_key(prm, rep_keys.values()), lambda: _report_outputs(study),
-              lambda: build_study(prm, years=(yrs[0], yrs[-1]), out=out))
     _log(f"all: {store.summary()}")
     _log(f"all: done in {time.perf_counter() - t0:.1f} s (clean {steps['clean']:.1f}, check {steps['check']:.1f}, analyze {steps['analyze']:.1f}, report {steps['report']:.1f})")
     return study

@@ -23,7 +23,8 @@ from pipeline.report.year import _run_chars
 from pipeline.report.year import _evidence, _finding_blocks, _methods_blocks, _severity_counts, _table, check_parameters
 
 
-def build_study(params, years: tuple[int, int] | None = None, out: Path | None = None, analysis: Path | None = None, pdf: bool = True) -> Path:
+def build_study(params, years: tuple[int, int] | None = None, out: Path | None = None, analysis: Path | None = None, pdf: bool = True,
+                linked: bool = False) -> Path:
     """Render the multi-year study into ``<out or reports>/study_<first>-<last>/``.
 
     Reads the chapter records of every year under ``analysis`` (default: the analysis root of
@@ -32,6 +33,8 @@ def build_study(params, years: tuple[int, int] | None = None, out: Path | None =
     A year without records is an error naming the command that writes them. Writes
     ``report.html``, ``report.pdf`` (unless ``pdf=False``), ``tables.xlsx`` and
     ``manifest.json`` into ``study_<first>-<last>/`` (``…/<lang>/`` for another language).
+    The study links each year's report that exists; ``linked=True`` links every year of the span
+    (:func:`~pipeline.report.run.run_all` renders them beside the study).
     """
     t0 = time.perf_counter()
     prm = params
@@ -120,7 +123,7 @@ def build_study(params, years: tuple[int, int] | None = None, out: Path | None =
            "params_line": t("rep_params_line", lang, top_n=prm.top_n, na_policy=prm.na_policy, seed=prm.seed, n_samples=prm.n_samples, scheme=prm.scheme),
            "generated_by": t("rep_generated_by", lang), "abstract_title": t("rep_abstract", lang), "abstract": abstract, "toc_title": t("rep_toc", lang),
            "sections": sections, "appendix_title": t("rep_sec_appendix", lang), "appendix": appendix, "fig_label": t("rep_fig", lang),
-           "tab_label": t("rep_tab", lang), "links": [(f"{up}{y}/{sub}report.html", str(y)) for y in yrs if (report_dir(prm, y, out) / "report.html").exists()]}
+           "tab_label": t("rep_tab", lang), "links": [(f"{up}{y}/{sub}report.html", str(y)) for y in yrs if linked or (report_dir(prm, y, out) / "report.html").exists()]}
     html_text = _render("report.html", ctx)
     pdf_text = _render("report.html", {**ctx, "links": []}, pdf=True) if pdf else ""
     otf = _subset_font(_font_chars([html_text, pdf_text]) | _run_chars(data))
