@@ -658,8 +658,10 @@ def test_english_counts_agree(rep_en):
 
 
 def test_integrity_evidence_follows_the_report_language(world, tmp_path):
-    """integrity.csv is written in Chinese (the default); the report re-renders its evidence in the
-    report's language from ``evidence_data`` (pipeline.integrity.evidence_text)."""
+    """integrity.csv (the ``check`` step) is written in Chinese (the default);
+    ``pipeline.integrity.evidence_text`` re-renders its evidence in another language from
+    ``evidence_data``. (The reports read the integrity chapter's record instead, whose findings are
+    computed in the report's language: ``test_english_report_has_no_untranslated_labels``.)"""
     import re
     import shutil
 
@@ -668,8 +670,9 @@ def test_integrity_evidence_follows_the_report_language(world, tmp_path):
     proc = tmp_path / "processed"
     shutil.copytree(world.processed, proc)
     integrity.run(world.raw, proc)
-    zh = rdata._load(proc, "zh")["integrity"]
-    en = rdata._load(proc, "en")["integrity"]
+    zh = rdata._read(proc, "integrity")
+    en = integrity.evidence_text(zh, "en")
     assert len(zh) == len(en) > 0
     assert zh["evidence"].str.contains(r"[\u4e00-\u9fff]").any()
-    assert not en["evidence"].map(lambda s: bool(re.search(r"[\u4e00-\u9fff]", str(s)))).any()
+    assert integrity.evidence_text(zh, "zh").tolist() == zh["evidence"].tolist()  # zh round-trips
+    assert not en.map(lambda s: bool(re.search(r"[\u4e00-\u9fff]", str(s)))).any()
