@@ -257,9 +257,16 @@ def _graded_points(s: pd.DataFrame, grade_map: Mapping[str, float] | None) -> pd
     every graded cell whose grade is in ``grade_map`` re-scored as ``grade_map[grade] × max``."""
     pts = s["points"].astype(float)
     if grade_map is not None and "grade" in s:
-        mapped = s["grade"].map(lambda v: grade_map.get(v, np.nan) if isinstance(v, str) else np.nan)
+        mapped = pd.Series(_grade_share(s["grade"], grade_map), index=s.index)
         pts = pts.where(~((s["method"] == "grade") & mapped.notna()), mapped * s["max_points"])
     return pts
+
+
+def _grade_share(grades, grade_map: Mapping[str, float]) -> np.ndarray:
+    """The rule of the grade mapping, cell by cell: ``grade_map[grade]`` for a grade in the map,
+    NaN for anything else (no grade, or a grade the map does not know). Used by
+    :func:`_graded_points` (tidy tables) and :func:`regrade` (the units × items matrix)."""
+    return np.array([grade_map.get(v, np.nan) if isinstance(v, str) else np.nan for v in grades], dtype=float)
 
 
 def graded(scores: pd.DataFrame, items: pd.DataFrame, grade_map: Mapping[str, float]) -> pd.DataFrame:
@@ -338,6 +345,6 @@ def regrade(points: pd.DataFrame, grades: pd.DataFrame, maxima, grade_map: Mappi
         Grade → share of the item maximum.
     """
     g = grades.reindex(index=points.index, columns=points.columns)
-    share = g.apply(lambda col: col.map(lambda v: grade_map.get(v, np.nan) if isinstance(v, str) else np.nan)).astype(float)
+    share = g.apply(lambda col: pd.Series(_grade_share(col, grade_map), index=col.index))
     mapped = share.mul(np.asarray(maxima, dtype=float), axis=1)
     return points.where(mapped.isna(), mapped)

@@ -78,3 +78,26 @@ def test_ranks_unchanged_by_rescaling_weights(n_items, factor, seed):
     a = score.rank(score.aggregate(x, w), decimals=9)
     b = score.rank(score.aggregate(x, w * factor), decimals=9)
     assert (a == b).all()
+
+
+def test_regrade_matrix_agrees_with_graded_tidy_table(world):
+    """One grade rule, two shapes: ``score.regrade`` (the units × items matrix of the weights
+    chapter) gives the points ``score.graded`` (the tidy table of chapter 02) gives, for every
+    graded cell, under a non-default map; the expected value of each graded cell is the hand rule
+    share × item maximum (好 1.0, 较好 0.5, 一般 0.2)."""
+    from pipeline import io
+    from pipeline.sensitivity import year_data
+
+    gm = {"好": 1.0, "较好": 0.5, "一般": 0.2}
+    scores, items = io.read_table(world.processed, "scores"), io.read_table(world.processed, "items")
+    year = int(items["year"].max())
+    data = year_data(world.processed, year)
+    mat = score.regrade(data.points, data.grades, data.maxima, gm)
+    tidy = score.graded(scores, items, gm)
+    sc = tidy.loc[(tidy["year"] == year) & (tidy["period"].astype(str) == "Y") & tidy["grade"].isin(list(gm))]
+    assert len(sc) > 0
+    got = mat.stack().rename("m").reset_index().merge(sc[["unit_id", "item_id", "points", "grade"]], on=["unit_id", "item_id"])
+    assert len(got) == len(sc)
+    np.testing.assert_allclose(got["m"], got["points"])
+    mx = items.loc[items["year"] == year].set_index("item_id")["max_points"]
+    np.testing.assert_allclose(got["m"], got["grade"].map(gm) * got["item_id"].map(mx))
