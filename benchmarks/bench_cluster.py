@@ -86,10 +86,22 @@ def _worker_rss(client) -> float:
     return max(client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024).values())
 
 
+def _on_cluster(client, u: int, n: int):
+    """``uncertainty`` of ``world(u)`` with ``n`` samples on freshly restarted workers: (result,
+    wall seconds, peak RSS per worker in MB). The single-process child times the call after its
+    imports; so do the workers (the pipeline is imported on them before the clock starts)."""
+    from pipeline.sensitivity import uncertainty
+
+    client.restart()
+    client.run(importlib.import_module, "pipeline.sensitivity.uncertainty")
+    x, m, cats = world(u)
+    t = time.perf_counter()
+    got = uncertainty(x, m, n, seed=1, groups=cats, scheduler=client)
+    return got, time.perf_counter() - t, _worker_rss(client)
+
+
 def bench_uncertainty(client, cases, scale: float) -> list[dict]:
     import pandas as pd
-
-    from pipeline.sensitivity import uncertainty
 
     rows = []
     OUT.mkdir(parents=True, exist_ok=True)
@@ -98,14 +110,7 @@ def bench_uncertainty(client, cases, scale: float) -> list[dict]:
         path = OUT / f"unc_{u}_{n}.parquet"
         one = _child(CHILD_UNC, u, n, path)
         ref = pd.read_parquet(path)
-        client.restart()
-        # the single-process child times the call after its imports; so do the restarted workers
-        client.run(importlib.import_module, "pipeline.sensitivity.uncertainty")
-        x, m, cats = world(u)
-        t = time.perf_counter()
-        got = uncertainty(x, m, n, seed=1, groups=cats, scheduler=client)
-        two = time.perf_counter() - t
-        rss = _worker_rss(client)
+        got, two, rss = _on_cluster(client, u, n)
         same = all(got[c].equals(ref[c]) for c in ("mean_rank", "sd_rank", "q05", "q95", "p_winner")) and \
             json.dumps(got.attrs["system"], sort_keys=True) == json.dumps(one["system"], sort_keys=True)
         f = n_full / n
@@ -123,15 +128,7 @@ def bench_uncertainty(client, cases, scale: float) -> list[dict]:
 def bench_big(client, u: int = 100_000, n: int = 100_000) -> list[dict]:
     """The goal case on the cluster only: 10⁵ units × 10⁵ samples (one process would take ~2×
     as long; its identity with the cluster result is tested at small sizes in tests/test_cluster.py)."""
-    from pipeline.sensitivity import uncertainty
-
-    client.restart()
-    client.run(importlib.import_module, "pipeline.sensitivity.uncertainty")
-    x, m, cats = world(u)
-    t = time.perf_counter()
-    got = uncertainty(x, m, n, seed=1, groups=cats, scheduler=client)
-    two = time.perf_counter() - t
-    rss = _worker_rss(client)
+    got, two, rss = _on_cluster(client, u, n)
     sysd = got.attrs["system"]
     return [dict(name=f"(a) {u:,} units × {n:,} samples: 2 workers", value=two, unit="s", target="< 300 s, < 4 GB per worker",
                  note=f"peak RSS per worker {rss:.0f} MB; τ on {sysd['kendall_n']} draws; rank resolution {sysd['rank_resolution']}; "

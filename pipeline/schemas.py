@@ -39,7 +39,16 @@ __all__ = ["Items", "Units", "Scores", "Totals", "Adjustments", "WeakOrgs", "Giv
 _PERIODS = ["Y"] + [str(m) for m in range(1, 13)]
 
 
-class Items(pa.DataFrameModel):
+class _Table(pa.DataFrameModel):
+    """Common configuration of every table schema: columns coerced to their types, and no column
+    beyond the declared ones (``strict``; a few chapter tables opt out with ``strict = False``)."""
+
+    class Config:
+        strict = True
+        coerce = True
+
+
+class Items(_Table):
     """One row per year and assessment item (考评项目一览表)."""
 
     year: Series[int] = pa.Field(ge=2000, le=2100)
@@ -51,12 +60,10 @@ class Items(pa.DataFrameModel):
     method: Series[str] = pa.Field(isin=list(config.METHODS))
 
     class Config:
-        strict = True
-        coerce = True
         unique = ["year", "item_id"]
 
 
-class Units(pa.DataFrameModel):
+class Units(_Table):
     """The unit registry (单位名录) as cleaned."""
 
     unit_id: Series[str] = pa.Field(unique=True, str_matches=r"^[A-Za-z0-9_]+$")
@@ -69,12 +76,9 @@ class Units(pa.DataFrameModel):
     valid_to: Series[pd.Int64Dtype] = pa.Field(nullable=True)
     successor_id: Series[str] = pa.Field(nullable=True)
 
-    class Config:
-        strict = True
-        coerce = True
 
 
-class Scores(pa.DataFrameModel):
+class Scores(_Table):
     """Tidy long scores: one row per year, period, unit and item."""
 
     year: Series[int]
@@ -87,12 +91,10 @@ class Scores(pa.DataFrameModel):
     source: Series[str]
 
     class Config:
-        strict = True
-        coerce = True
         unique = ["year", "period", "unit_id", "item_id"]
 
 
-class Totals(pa.DataFrameModel):
+class Totals(_Table):
     """One row per year and unit (see :func:`pipeline.score.totals` for each column)."""
 
     year: Series[int]
@@ -118,12 +120,10 @@ class Totals(pa.DataFrameModel):
     pct_of_max: Series[float]
 
     class Config:
-        strict = True
-        coerce = True
         unique = ["year", "unit_id"]
 
 
-class Adjustments(pa.DataFrameModel):
+class Adjustments(_Table):
     """述职评议: verified signed adjustment per unit and year, with the self-assessed total (自评分) when given."""
 
     year: Series[int]
@@ -133,12 +133,9 @@ class Adjustments(pa.DataFrameModel):
     note: Series[str] = pa.Field(nullable=True)
     source: Series[str]
 
-    class Config:
-        strict = True
-        coerce = True
 
 
-class WeakOrgs(pa.DataFrameModel):
+class WeakOrgs(_Table):
     """软弱涣散党组织: status per unit and year (整顿中 → ``rectifying``, 已整顿 → ``rectified``)."""
 
     year: Series[int]
@@ -146,12 +143,9 @@ class WeakOrgs(pa.DataFrameModel):
     status: Series[str] = pa.Field(isin=["rectifying", "rectified"])
     source: Series[str]
 
-    class Config:
-        strict = True
-        coerce = True
 
 
-class Given(pa.DataFrameModel):
+class Given(_Table):
     """The workbook's own 总分 / 名次 / 备注 per unit and year (kept for comparison, never trusted)."""
 
     year: Series[int]
@@ -162,8 +156,6 @@ class Given(pa.DataFrameModel):
     source: Series[str]
 
     class Config:
-        strict = True
-        coerce = True
         unique = ["year", "unit_id"]
 
 
@@ -208,18 +200,15 @@ def validate(df: pd.DataFrame, table: str) -> pd.DataFrame:
 # the columns listed are the ones its readers rely on.
 
 
-class Distribution(pa.DataFrameModel):
+class Distribution(_Table):
     """01-overview ``distribution`` (:func:`pipeline.overview.overview_stats`)."""
 
     statistic: Series[str] = pa.Field(unique=True)
     value: Series[float] = pa.Field(nullable=True)
 
-    class Config:
-        strict = True
-        coerce = True
 
 
-class Structure(pa.DataFrameModel):
+class Structure(_Table):
     """01-overview ``structure`` (:func:`pipeline.overview.item_structure`)."""
 
     category: Series[str] = pa.Field(isin=list(config.CATEGORIES))
@@ -231,12 +220,9 @@ class Structure(pa.DataFrameModel):
     max_points: Series[float] = pa.Field(ge=0)
     share: Series[float] = pa.Field(ge=0, le=1)
 
-    class Config:
-        strict = True
-        coerce = True
 
 
-class Profile(pa.DataFrameModel):
+class Profile(_Table):
     """01-overview ``profile`` (:func:`pipeline.overview.category_profile`)."""
 
     category: Series[str] = pa.Field(isin=list(config.CATEGORIES))
@@ -246,12 +232,9 @@ class Profile(pa.DataFrameModel):
     others: Series[float] = pa.Field(nullable=True)
     gap: Series[float] = pa.Field(nullable=True)
 
-    class Config:
-        strict = True
-        coerce = True
 
 
-class ItemDiscrimination(pa.DataFrameModel):
+class ItemDiscrimination(_Table):
     """02-horizontal ``h_items`` (:func:`pipeline.compare.item_discrimination`)."""
 
     year: Series[int]
@@ -263,10 +246,9 @@ class ItemDiscrimination(pa.DataFrameModel):
 
     class Config:
         strict = False
-        coerce = True
 
 
-class PeerTests(pa.DataFrameModel):
+class PeerTests(_Table):
     """02-horizontal ``h_peer_tests`` (:func:`pipeline.compare.peer_test`)."""
 
     by: Series[str]
@@ -276,10 +258,9 @@ class PeerTests(pa.DataFrameModel):
 
     class Config:
         strict = False
-        coerce = True
 
 
-class PeerGroups(pa.DataFrameModel):
+class PeerGroups(_Table):
     """02-horizontal ``h_peer_groups`` (:func:`pipeline.compare.peer_groups`)."""
 
     by: Series[str]
@@ -289,10 +270,9 @@ class PeerGroups(pa.DataFrameModel):
 
     class Config:
         strict = False
-        coerce = True
 
 
-class ItemLosses(pa.DataFrameModel):
+class ItemLosses(_Table):
     """02-horizontal ``h_item_losses`` (:func:`pipeline.pages.item_losses`): the unit pages."""
 
     unit_id: Series[str]
@@ -310,12 +290,10 @@ class ItemLosses(pa.DataFrameModel):
     is_winner: Series[bool]
 
     class Config:
-        strict = True
-        coerce = True
         unique = ["unit_id", "item_id"]
 
 
-class UnitGaps(pa.DataFrameModel):
+class UnitGaps(_Table):
     """02-horizontal ``h_unit_gaps`` (:func:`pipeline.pages.gaps_to_cut`): the unit pages."""
 
     unit_id: Series[str] = pa.Field(unique=True)
@@ -331,12 +309,9 @@ class UnitGaps(pa.DataFrameModel):
     recoverable: Series[float] = pa.Field(nullable=True)
     note: Series[str] = pa.Field(isin=["", "nc_gap_all_win", "nc_gap_unreachable", "nc_gap_no_applicable"])
 
-    class Config:
-        strict = True
-        coerce = True
 
 
-class BulletinRanking(pa.DataFrameModel):
+class BulletinRanking(_Table):
     """02-horizontal ``h_bulletin`` (:func:`pipeline.pages.bulletin_tables` ``ranking``; plus
     one ``cat_<category>`` column per category): 横比 and 纵比 of the half-year bulletin."""
 
@@ -351,10 +326,9 @@ class BulletinRanking(pa.DataFrameModel):
 
     class Config:
         strict = False
-        coerce = True
 
 
-class BulletinCategories(pa.DataFrameModel):
+class BulletinCategories(_Table):
     """02-horizontal ``h_bulletin_categories`` (:func:`pipeline.pages.bulletin_tables` ``categories``)."""
 
     category: Series[str] = pa.Field(isin=list(config.CATEGORIES))
@@ -362,12 +336,9 @@ class BulletinCategories(pa.DataFrameModel):
     prev_mean_pct: Series[float] = pa.Field(nullable=True)
     change: Series[float] = pa.Field(nullable=True)
 
-    class Config:
-        strict = True
-        coerce = True
 
 
-class BulletinBottom(pa.DataFrameModel):
+class BulletinBottom(_Table):
     """02-horizontal ``h_bulletin_bottom`` (:func:`pipeline.pages.bulletin_tables` ``bottom``)."""
 
     h1_rank: Series[int] = pa.Field(ge=1)
@@ -376,12 +347,9 @@ class BulletinBottom(pa.DataFrameModel):
     item_id: Series[str] = pa.Field(nullable=True)
     lost: Series[float] = pa.Field(nullable=True)
 
-    class Config:
-        strict = True
-        coerce = True
 
 
-class SystemByYear(pa.DataFrameModel):
+class SystemByYear(_Table):
     """03-vertical-trend ``v_system`` (:func:`pipeline.trend.system`)."""
 
     year: Series[int] = pa.Field(unique=True)
@@ -392,10 +360,9 @@ class SystemByYear(pa.DataFrameModel):
 
     class Config:
         strict = False
-        coerce = True
 
 
-class Persistence(pa.DataFrameModel):
+class Persistence(_Table):
     """03-vertical-trend ``v_persistence`` (:func:`pipeline.compare.persistence`)."""
 
     series_id: Series[str] = pa.Field(unique=True)
@@ -406,10 +373,9 @@ class Persistence(pa.DataFrameModel):
 
     class Config:
         strict = False
-        coerce = True
 
 
-class Uncertainty(pa.DataFrameModel):
+class Uncertainty(_Table):
     """04-weights ``sens_uncertainty`` (:func:`pipeline.sensitivity.uncertainty`)."""
 
     unit_id: Series[str] = pa.Field(unique=True)
@@ -420,10 +386,9 @@ class Uncertainty(pa.DataFrameModel):
 
     class Config:
         strict = False
-        coerce = True
 
 
-class FairnessTests(pa.DataFrameModel):
+class FairnessTests(_Table):
     """04-weights ``sens_fairness_tests`` (:func:`pipeline.sensitivity.fairness`)."""
 
     attribute: Series[str]
@@ -433,7 +398,6 @@ class FairnessTests(pa.DataFrameModel):
 
     class Config:
         strict = False
-        coerce = True
 
 
 #: Chapter table name → schema (tables not listed are recorded as they are).

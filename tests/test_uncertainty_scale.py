@@ -21,6 +21,17 @@ def _brute_inversions(s):
     return np.array([sum(int(r[i] > r[j]) for i in range(len(r)) for j in range(i + 1, len(r))) for r in s])
 
 
+def _assert_binned_matches_exact(exact, binned, w: int) -> None:
+    """Every column but the quantiles equals the exact path's; each binned quantile brackets the
+    exact one (exact ∈ [value, value + w − 1]); the system statistics agree but for the resolution."""
+    for col in exact.columns:
+        if col in ("median_rank", "q05", "q95"):
+            assert (binned[col] <= exact[col]).all() and (exact[col] <= binned[col] + w - 1).all(), col
+        else:
+            assert_array_equal(binned[col], exact[col], err_msg=col)
+    assert binned.attrs["system"] == {**exact.attrs["system"], "rank_resolution": w}
+
+
 @pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 13, 64, 100])
 def test_inversions_match_pair_count(n):
     rng = np.random.default_rng(n)
@@ -65,12 +76,7 @@ def test_binned_histogram_agrees_with_exact():
     binned = U.uncertainty(x, m, 1500, rank_bins=14, **kw)
     w = binned.attrs["system"]["rank_resolution"]
     assert w == 3 and exact.attrs["system"]["rank_resolution"] == 1
-    for col in exact.columns:
-        if col in ("median_rank", "q05", "q95"):
-            assert (binned[col] <= exact[col]).all() and (exact[col] <= binned[col] + w - 1).all(), col
-        else:
-            assert_array_equal(binned[col], exact[col], err_msg=col)
-    assert binned.attrs["system"] == {**exact.attrs["system"], "rank_resolution": w}
+    _assert_binned_matches_exact(exact, binned, w)
 
 
 def test_same_result_for_any_grouping_of_chunks():
@@ -145,12 +151,7 @@ def test_binned_path_with_heavy_ties_matches_exact(dtype):
     assert w == 3
     # ties at the cut really happen: some nominal or sampled winner sets exceed top_n
     assert exact.attrs["system"]["n_nominal_winners"] != 9 or exact["p_winner"].sum() > 9
-    for col in exact.columns:
-        if col in ("median_rank", "q05", "q95"):
-            assert (binned[col] <= exact[col]).all() and (exact[col] <= binned[col] + w - 1).all(), col
-        else:
-            assert_array_equal(binned[col], exact[col], err_msg=col)
-    assert binned.attrs["system"] == {**exact.attrs["system"], "rank_resolution": w}
+    _assert_binned_matches_exact(exact, binned, w)
 
 
 def test_binned_system_statistics_brute_force():

@@ -41,19 +41,29 @@ def _rec_headline(record: dict, name: str):
     return head[name]
 
 
-def write_bulletin(data: dict, record: dict, year: int, prm, path: Path, write: bool = True, pdf: bool = True,
-                   otf: bytes | None = None) -> Path | dict[Path, str]:
-    """Write ``bulletin_H1.html`` (self-contained, CJK font embedded) and ``bulletin_H1.pdf``.
+def write_bulletin(data: dict, record: dict, year: int, prm, path: Path, write: bool = True, pdf: bool = True) -> Path | dict[Path, str]:
+    """Write ``bulletin_H1.html`` (self-contained, CJK font embedded) and ``bulletin_H1.pdf``
+    from :func:`bulletin_context`. ``write=False`` returns ``{path: html}`` with the font slot
+    still empty instead (the caller embeds one font subset for several pages,
+    :func:`_embed_font`); the PDF is written in both cases when ``pdf``."""
+    ctx = bulletin_context(data, record, year, prm)
+    html_text = _render("bulletin.html", ctx)
+    if pdf:
+        _write_pdf(_render("bulletin.html", ctx, pdf=True), path.with_suffix(".pdf"))
+    if not write:
+        return {path: html_text}
+    return atomic_write(path, _embed_font({path: html_text})[path])
+
+
+def bulletin_context(data: dict, record: dict, year: int, prm) -> dict:
+    """The template context of the half-year bulletin (the HTML and the PDF render it).
 
     What a 通报 states, read from the record of chapter 02 (``record``,
     :func:`pipeline.notebooks.read_record`; tables ``h_bulletin``, ``h_bulletin_categories``,
     ``h_bulletin_bottom`` of :func:`pipeline.pages.bulletin_tables`, headline ``bulletin`` of
     :func:`pipeline.pages.bulletin_summary` and ``bulletin_notes``): 横比 (the first-half
     ranking), 纵比 (change against the same half of last year), category subtotals and the
-    units at the bottom named with the items where they lost most. Nothing is computed here.
-    ``write=False`` returns ``{path: html}`` with the font slot still empty instead (the caller
-    embeds one font subset for several pages, :func:`_embed_font`); the PDF is written in both
-    cases when ``pdf``."""
+    units at the bottom named with the items where they lost most. Nothing is computed here."""
     from markupsafe import Markup
 
     lang = prm.lang
@@ -100,12 +110,7 @@ def write_bulletin(data: dict, record: dict, year: int, prm, path: Path, write: 
         ]
     ctx = {"lang": lang, "title": t("rep_bul_title", lang, year=year), "paras": paras, "sections": sections, "tables": [],
            "back": t("rep_unit_back", lang), "back_href": "report.html"}
-    html_text = _render("bulletin.html", ctx)
-    if pdf:
-        _write_pdf(_render("bulletin.html", ctx, pdf=True), path.with_suffix(".pdf"), otf)
-    if not write:
-        return {path: html_text}
-    return atomic_write(path, _embed_font({path: html_text})[path])
+    return ctx
 
 
 def _svg_radar(values: list[float], ref: list[float], names: list[str], lang: str) -> str:

@@ -62,12 +62,6 @@ def _font_chars(texts: list[str]) -> set[int]:
     return chars
 
 
-#: Subsets made in this process, by character set (a year's report, its PDF, its bulletin and
-#: unit pages share one; an unchanged set is not cut again), and the characters each covers.
-_SUBSETS: dict[frozenset, bytes | None] = {}
-_COVERS: dict[bytes, frozenset] = {}
-
-
 def _subset_font(chars: set[int]) -> bytes | None:
     """The mplfonts Noto Sans CJK SC file cut down to ``chars`` (OpenType/CFF bytes).
 
@@ -76,28 +70,28 @@ def _subset_font(chars: set[int]) -> bytes | None:
     the few hundred characters a document uses (glyph ids renumbered, layout features kept)
     takes ~1–2 s and leaves WeasyPrint a small font. The glyphs are the same outlines of the
     same file. The font's own timestamps are kept, so the bytes depend on ``chars`` only.
-    Returns None (use the full font) if the font cannot be subset. Memoised per process by
-    character set (:data:`_SUBSETS`, a few entries) and on disk (:func:`_cached_cut`).
-    Callers pass the characters of their documents together with :func:`base_chars`, so that
-    most documents of a run ask for the same set and the font is cut once.
+    Returns None (use the full font) if the font cannot be subset. Cached on disk
+    (:func:`_cached_cut`). Callers pass the characters of their documents together with
+    :func:`base_chars`, so that most documents of a run ask for the same set and the font is
+    cut once.
     """
-    key = frozenset(chars)
-    if key in _SUBSETS:
-        return _SUBSETS[key]
-    if len(_SUBSETS) >= 8:
-        _SUBSETS.clear()
-        _COVERS.clear()
-    otf = _cached_cut(key)
-    _SUBSETS[key] = otf
-    if otf is not None:
-        _COVERS[otf] = key
-    return otf
+    return _cached_cut(frozenset(chars))
+
+
+@lru_cache(maxsize=8)
+def _cmap(otf: bytes | None) -> frozenset:
+    """Code points a font has glyphs for (``None``: the full mplfonts font)."""
+    from fontTools.ttLib import TTFont
+
+    from pipeline.plots.style import font_path
+
+    font = TTFont(_io.BytesIO(otf) if otf is not None else str(font_path()), lazy=True)
+    return frozenset(font.getBestCmap())
 
 
 def _covers(otf: bytes | None, chars: set[int]) -> bool:
-    """Whether a subset made here covers ``chars`` (a subset from elsewhere is trusted)."""
-    have = _COVERS.get(otf) if otf is not None else None
-    return otf is not None and (have is None or chars <= have)
+    """Whether the subset ``otf`` has every character of ``chars`` that the full font has."""
+    return otf is not None and (set(chars) & _cmap(None)) <= _cmap(otf)
 
 
 #: Version of the subsetting recipe in :func:`_cut_font` (part of the disk cache key).

@@ -82,7 +82,8 @@ def _run_chapter(chapter: str, executed: str, parameters: dict) -> tuple[str, fl
         except Exception as err:  # the kernel died or never started: say so in one line
             scratch.seek(0)
             tail = [ln for ln in scratch.read().decode("utf-8", "replace").splitlines() if ln.strip() and "WARNING" not in ln][-1:]
-            tail = [notebooks.kernel_log_tail()] if notebooks.kernel_log_tail() else tail
+            kernel_tail = notebooks.kernel_log_tail()
+            tail = [kernel_tail] if kernel_tail else tail
             raise PipelineError(f"notebook {chapter}: {type(err).__name__}: {err}" + (f" (kernel: {tail[0].strip()})" if tail else "")) from None
         finally:
             sys.stderr.flush()
@@ -175,20 +176,21 @@ def analyze(params, out: Path | None = None, allow_missing: bool = False, worker
     return root
 
 
-def _build_year_worker(prm_dict: dict, out: str | None, timings: dict) -> str:
+def _params(prm_dict: dict):
+    """Params back from ``Params.to_dict()`` in a worker process (``years`` travels as a list)."""
     from pipeline.params import Params
 
     d = dict(prm_dict)
     d["years"] = tuple(d["years"]) if d.get("years") else None
-    return str(build_year(Params(**d), out=Path(out) if out else None, timings=timings))
+    return Params(**d)
+
+
+def _build_year_worker(prm_dict: dict, out: str | None, timings: dict) -> str:
+    return str(build_year(_params(prm_dict), out=Path(out) if out else None, timings=timings))
 
 
 def _build_study_worker(prm_dict: dict, years: tuple[int, int], out: str | None) -> str:
-    from pipeline.params import Params
-
-    d = dict(prm_dict)
-    d["years"] = tuple(d["years"]) if d.get("years") else None
-    return str(build_study(Params(**d), years=years, out=Path(out) if out else None, linked=True))
+    return str(build_study(_params(prm_dict), years=years, out=Path(out) if out else None, linked=True))
 
 
 def _report_outputs(folder: Path) -> list[Path]:

@@ -17,7 +17,7 @@ from pipeline.report.chapters import _body_table, _chapter, _chapter_blocks, _he
 from pipeline.report.data import CHAPTERS, _analysis_root, _input_files, _load, _log, _n_samples, _span, _year_of, available_years, manifest, report_dir
 from pipeline.report.document import _Doc, _english_subst, _join, _span_ctx, _unit_names
 from pipeline.i18n import namer as _namer, tp as _tp
-from pipeline.report.pages import write_bulletin, write_unit_pages
+from pipeline.report.pages import bulletin_context, write_unit_pages
 from pipeline.report.render import _embed_font, _font_chars, _render, _subset_font, _write_pdf, base_chars, write_xlsx
 
 
@@ -396,7 +396,8 @@ def build_year(params, out: Path | None = None, timings: dict | None = None, ana
     _log(f"report {year}: HTML")
     html_text = _render("report.html", ctx)
     pdf_text = _render("report.html", {**ctx, "links": []}, pdf=True) if pdf else ""
-    pages = write_bulletin(data, chapters["02-horizontal"], year, prm, dest / "bulletin_H1.html", write=False, pdf=False)
+    bulletin = bulletin_context(data, chapters["02-horizontal"], year, prm)
+    pages = {dest / "bulletin_H1.html": _render("bulletin.html", bulletin)}
     pages.update(write_unit_pages(data, chapters["02-horizontal"], year, prm, ev.get("uncertainty"), dest / "units", write=False))
     # one font subset for every document of the year (report, its PDF, bulletin, unit pages):
     # cutting the 16 MB CJK font and packing it as WOFF2 is the costly part of rendering
@@ -410,7 +411,7 @@ def build_year(params, out: Path | None = None, timings: dict | None = None, ana
     t1 = time.perf_counter()
     _log(f"report {year}: bulletin and unit pages")
     if pdf:
-        write_bulletin(data, chapters["02-horizontal"], year, prm, dest / "bulletin_H1.html", write=False, pdf=True, otf=otf)
+        _write_pdf(_render("bulletin.html", bulletin, pdf=True), dest / "bulletin_H1.pdf", otf)
     for p, h in _embed_font(pages, otf).items():
         atomic_write(p, h)
     steps["bulletin+units"] = time.perf_counter() - t1
