@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import re
 import sys
@@ -125,7 +126,9 @@ def _run_jobs(jobs: list[tuple[str, str, dict]], workers: int = 2) -> dict[tuple
 
         notebooks.shutdown_kernel()
         return timings
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # spawned, not forked: a worker that starts Jupyter kernels must not inherit the caller's
+    # threads and sockets (a forked worker of a threaded caller, e.g. a pytest-xdist worker, hung)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         futs = {}
         for ch, ex, prm in jobs:
             futs[pool.submit(_run_chapter, ch, ex, prm)] = (ch, prm["year"])
