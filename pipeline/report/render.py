@@ -214,7 +214,10 @@ def _write_pdf(html_text: str, path: Path, otf: bytes | None = None) -> None:
             sub.write_bytes(otf)
             html_text = html_text.replace(font_path().as_uri(), sub.as_uri())
         with atomic_path(path) as out:
-            weasyprint.HTML(string=html_text, base_url=str(_TEMPLATES)).write_pdf(str(out))
+            # full_fonts: embed the subset as cut above instead of letting WeasyPrint cut it again
+            # to the glyphs used (fontTools recomputing CFF glyph bounds: ≈ 4 s per PDF, for a
+            # file ≈ 0.2 MB smaller)
+            weasyprint.HTML(string=html_text, base_url=str(_TEMPLATES)).write_pdf(str(out), full_fonts=otf is not None)
 
 
 def write_xlsx(sheets: list[tuple[str, pd.DataFrame]], path: Path) -> Path:
