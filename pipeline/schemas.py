@@ -345,7 +345,7 @@ class BulletinBottom(_Table):
     unit_id: Series[str]
     h1_pct: Series[float] = pa.Field(nullable=True)
     item_id: Series[str] = pa.Field(nullable=True)
-    lost: Series[float] = pa.Field(nullable=True)
+    behind: Series[float] = pa.Field(gt=0, nullable=True)
 
 
 

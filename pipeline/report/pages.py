@@ -63,7 +63,8 @@ def bulletin_context(data: dict, record: dict, year: int, prm) -> dict:
     ``h_bulletin_bottom`` of :func:`pipeline.pages.bulletin_tables`, headline ``bulletin`` of
     :func:`pipeline.pages.bulletin_summary` and ``bulletin_notes``): 横比 (the first-half
     ranking), 纵比 (change against the same half of last year), category subtotals and the
-    units at the bottom named with the items where they lost most. Nothing is computed here."""
+    units at the bottom named with the items where they are furthest below the mean. Nothing
+    is computed here."""
     from markupsafe import Markup
 
     lang = prm.lang
@@ -98,10 +99,10 @@ def bulletin_context(data: dict, record: dict, year: int, prm) -> dict:
                              t("pg_col_prev_mean_pct", lang): cats["prev_mean_pct"], t("pg_col_change", lang): cats["change"]})
         lines = []
         for uid, g in bot.groupby("unit_id", sort=False):
-            its = sep.join(t("pg_bul_lost_item", lang, item=nm("item", i), lost=float(v)) for i, v in zip(g["item_id"], g["lost"]) if isinstance(i, str))
+            its = sep.join(t("pg_bul_behind_item", lang, item=nm("item", i), behind=float(v)) for i, v in zip(g["item_id"], g["behind"]) if isinstance(i, str))
             lines.append(t("pg_bul_bottom_unit", lang, name=nm("unit", uid), rank=int(g["h1_rank"].iloc[0]), pct=float(g["h1_pct"].iloc[0]), items=its))
         btab = pd.DataFrame({t("pg_col_h1_rank", lang): bot["h1_rank"], t("rep_col_name", lang): bot["unit_id"].map(lambda u: nm("unit", u)),
-                             t("rep_col_item", lang): bot["item_id"].map(lambda i: nm("item", i) if isinstance(i, str) else ""), t("pg_col_lost", lang): bot["lost"]})
+                             t("rep_col_item", lang): bot["item_id"].map(lambda i: nm("item", i) if isinstance(i, str) else ""), t("pg_col_behind", lang): bot["behind"]})
         sections = [
             {"title": t("pg_bul_horizontal_h", lang), "paras": horiz, "tables": [(t("pg_bul_ranking_cap", lang), Markup(_table_html(tab)))]},
             {"title": t("pg_bul_vertical_h", lang), "paras": vert, "tables": []},
