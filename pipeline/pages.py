@@ -43,9 +43,11 @@ import pandas as pd
 from pipeline import compare, config, score
 
 __all__ = ["item_losses", "unit_losses", "gaps_to_cut", "gap_to_cut", "gap_record", "half_items", "bulletin_table", "bulletin_tables",
-           "bulletin_summary", "GAP_COLUMNS", "BULLETIN_COLUMNS"]
+           "bulletin_summary", "GAP_COLUMNS", "BULLETIN_COLUMNS", "WEAKEST"]
 
 H1 = tuple(range(1, 7))
+#: How many of its weakest items a unit page names (against the year's and the winners' mean).
+WEAKEST = 3
 
 
 # --------------------------------------------------------------------------------------------
@@ -69,7 +71,10 @@ def item_losses(scores: pd.DataFrame, items: pd.DataFrame, totals: pd.DataFrame,
         ``max_points``, ``status``, ``points`` (NaN if not applicable, 0 if missing),
         ``lost`` = max_points − points, ``year_mean`` and ``winners_mean`` (mean points of the
         applicable units / winners; NaN when none), ``vs_mean`` = points − year_mean,
-        ``vs_winners`` = points − winners_mean, ``is_winner``.
+        ``vs_winners`` = points − winners_mean, ``is_winner``; ``below_mean_order`` and
+        ``below_winners_order``: 1, 2, … for the unit's items below the year's (winners')
+        mean, furthest below first (ties by item id), missing for the others — the unit page
+        names the first :data:`WEAKEST` of each.
     """
     ui = compare.unit_items(scores, items, year)
     win = compare.ranking(totals, year=year, top_n=top_n).set_index("unit_id")["is_winner"]
@@ -79,8 +84,11 @@ def item_losses(scores: pd.DataFrame, items: pd.DataFrame, totals: pd.DataFrame,
     ui["winners_mean"] = ui["points"].where(ui["is_winner"]).groupby(ui["item_id"]).transform("mean")
     ui["vs_mean"] = ui["points"] - ui["year_mean"]
     ui["vs_winners"] = ui["points"] - ui["winners_mean"]
+    for col, basis in (("below_mean_order", "vs_mean"), ("below_winners_order", "vs_winners")):
+        below = ui.loc[ui[basis] < 0].sort_values(["unit_id", basis, "item_id"], kind="stable")
+        ui[col] = (below.groupby("unit_id").cumcount() + 1).reindex(ui.index).astype("Int64")
     cols = ["unit_id", "item_id", "item_name", "category", "max_points", "status", "points", "lost",
-            "year_mean", "winners_mean", "vs_mean", "vs_winners", "is_winner"]
+            "year_mean", "winners_mean", "vs_mean", "vs_winners", "is_winner", "below_mean_order", "below_winners_order"]
     return ui[cols].reset_index(drop=True)
 
 

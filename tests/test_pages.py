@@ -43,6 +43,16 @@ def test_item_losses_against_year_and_winners_average():
     u = pages.unit_losses(pages.item_losses(scores, items, totals, Y, top_n=1), "C")
     # C lost 20 on I03, 6 on I01, nothing defined on I02 (last)
     assert u["item_id"].tolist() == ["I03", "I01", "I02"] and u["lost"].iloc[:2].tolist() == [20, 6]
+    # order of the items below the mean (hand computation): I01 mean 6, I02 9, I03 (70+60+60)/3 = 63.33
+    # C: I03 −3.33, I01 −2 → I03 first, then I01; I02 n/a. B: I03 −3.33, I01 −1 (I02 +1 is above).
+    # A: I02 8 < 9 → order 1, above on I01 and I03. Against the winners (A): B I03 −10, I01 −4; I02 +2 above.
+    assert L.loc[("C", "I03"), "below_mean_order"] == 1 and L.loc[("C", "I01"), "below_mean_order"] == 2
+    assert pd.isna(L.loc[("C", "I02"), "below_mean_order"]) and pd.isna(L.loc[("B", "I02"), "below_mean_order"])
+    assert L.loc[("B", "I03"), "below_mean_order"] == 1 and L.loc[("B", "I01"), "below_mean_order"] == 2
+    a = L.xs("A", level="unit_id")["below_mean_order"]
+    assert a["I02"] == 1 and a[["I01", "I03"]].isna().all()
+    assert L.loc[("B", "I03"), "below_winners_order"] == 1 and L.loc[("B", "I01"), "below_winners_order"] == 2
+    assert pd.isna(L.loc[("B", "I02"), "below_winners_order"])
 
 
 def test_winners_average_is_not_computable_when_no_unit_wins_the_item():

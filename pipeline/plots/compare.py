@@ -136,7 +136,8 @@ def distribution(totals: pd.DataFrame, year: int, lang: str = "zh", top_n: int =
     return fig
 
 
-def radar(profiles: pd.DataFrame, unit_ids: Iterable[str] | None = None, units: pd.DataFrame | None = None, year: int | None = None, lang: str = "zh"):
+def radar(profiles: pd.DataFrame, unit_ids: Iterable[str] | None = None, units: pd.DataFrame | None = None, year: int | None = None, lang: str = "zh",
+          means: pd.DataFrame | None = None):
     """Radar of the six dimensions (% of applicable max) for chosen units and the all-unit mean.
 
     Parameters
@@ -145,6 +146,9 @@ def radar(profiles: pd.DataFrame, unit_ids: Iterable[str] | None = None, units: 
         Output of :func:`pipeline.compare.profiles`.
     unit_ids : list of str, optional
         Units to draw (ids, names or aliases when ``units`` is given); default: none, only the mean.
+    means : DataFrame, optional
+        The all-unit means (:func:`pipeline.compare.profile_means`, e.g. a chapter record's
+        ``h_profile_means``); computed from ``profiles`` when not given.
     """
     check_lang(lang)
     p = profiles.loc[profiles["group"] == "dimension"]
@@ -162,7 +166,9 @@ def radar(profiles: pd.DataFrame, unit_ids: Iterable[str] | None = None, units: 
     fig = _fig(6.2, 5.6)
     ax = fig.add_subplot(projection="polar")
     wide = p.pivot(index="unit_id", columns="key", values="pct").reindex(columns=keys)
-    mean = wide.mean().to_numpy()
+    pm = C.profile_means(profiles) if means is None else means
+    pm = pm.loc[(pm["group"] == "dimension") & (pm["year"] == yr)].set_index("key")["mean_pct"]
+    mean = pm.reindex(keys).to_numpy(float)
     ax.plot(ang_c, np.r_[mean, mean[:1]], color="#555555", ls="--", lw=1.4, label=t("cmp_legend_all_mean", lang))
     for k, uid in enumerate(ids):
         if uid not in wide.index:

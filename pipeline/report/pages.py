@@ -184,8 +184,11 @@ def write_unit_pages(data: dict, record: dict, year: int, prm, unc: pd.DataFrame
     slot still empty instead (:func:`_embed_font`). Besides where the unit stands, each page
     shows where it lost points item by item against the year's and the winners' average and
     what separates it from the cut, read from the record of chapter 02 (``record``; tables
-    ``h_item_losses`` of :func:`pipeline.pages.item_losses`, ``h_unit_gaps`` of
-    :func:`pipeline.pages.gaps_to_cut`, ``h_ranking`` of :func:`pipeline.compare.ranking`)."""
+    ``h_item_losses`` of :func:`pipeline.pages.item_losses` with the order of the weakest
+    items, ``h_unit_gaps`` of :func:`pipeline.pages.gaps_to_cut`, ``h_ranking`` of
+    :func:`pipeline.compare.ranking`, and for the radar ``h_profiles`` / ``h_profile_means`` of
+    :func:`pipeline.compare.profiles` / :func:`pipeline.compare.profile_means`, the same
+    numbers as chapter 二's radar)."""
     from markupsafe import Markup
 
     from pipeline import pages as PG
@@ -194,9 +197,6 @@ def write_unit_pages(data: dict, record: dict, year: int, prm, unc: pd.DataFrame
     totals, items, units = data["totals"], data["items"], data["units"]
     g = totals.loc[totals["year"] == year]
     names = units.set_index("unit_id")["name"].to_dict()
-    dmax = items.loc[items["year"] == year].groupby("dimension")["max_points"].sum()
-    dims = [d for d in config.DIMENSIONS if d in dmax.index]
-    mean_dim = [100 * g[f"dim_{d}"].mean() / dmax[d] for d in dims]
     integ = data.get("integrity")
     iy = integ.loc[pd.to_numeric(integ["year"], errors="coerce") == year] if integ is not None and len(integ) else None
     weak = data.get("weak_orgs")
@@ -207,7 +207,10 @@ def write_unit_pages(data: dict, record: dict, year: int, prm, unc: pd.DataFrame
     subst = _english_subst(items.loc[items["year"] == year], lang)
     item_name = _namer(lang, items=items.loc[items["year"] == year].set_index("item_id"))
     env_t = "unit.html"
-    losses, gaps, ranking = (_rec_table(record, k) for k in ("h_item_losses", "h_unit_gaps", "h_ranking"))
+    losses, gaps, ranking, prof, pmean = (_rec_table(record, k) for k in ("h_item_losses", "h_unit_gaps", "h_ranking", "h_profiles", "h_profile_means"))
+    dims = list(config.DIMENSIONS)
+    dim_pct = prof.loc[prof["group"] == "dimension"].pivot(index="unit_id", columns="key", values="pct").reindex(columns=dims)
+    mean_dim = pmean.loc[pmean["group"] == "dimension"].set_index("key")["mean_pct"].reindex(dims).tolist()
     wins = ranking.set_index("unit_id")["is_winner"]  # winners and cut under the run's top_n (one computation)
     by_unit = dict(tuple(losses.groupby("unit_id", sort=False)))
     gap_of = gaps.set_index("unit_id")
@@ -215,7 +218,8 @@ def write_unit_pages(data: dict, record: dict, year: int, prm, unc: pd.DataFrame
     sep = "、" if lang == "zh" else "; "
 
     def below(u: pd.DataFrame, col: str) -> str:
-        worst = u.loc[u[col] < 0].sort_values([col, "item_id"], kind="stable").head(3)
+        order = u["below_mean_order" if col == "vs_mean" else "below_winners_order"]
+        worst = u.loc[order.le(PG.WEAKEST).fillna(False)].assign(_o=order).sort_values("_o")
         return sep.join(t("pg_unit_below_item", lang, item=item_name("item", i), diff=float(d)) for i, d in zip(worst["item_id"], worst[col]))
 
     def cut_text(gc: dict, uid: str) -> str:
@@ -242,7 +246,7 @@ def write_unit_pages(data: dict, record: dict, year: int, prm, unc: pd.DataFrame
         cut_txt = cut_text(PG.gap_record(gap_of.loc[uid]), uid)
         stand = t("rep_unit_stand_text", lang, total=r.total, pct=r.pct_of_max, n=len(g), rank=int(r.rank),
                   status=t("rep_unit_winner" if wins.get(uid, False) else "rep_unit_not_winner", lang), gap=r.total - cut)
-        radar = _svg_radar([100 * getattr(r, f"dim_{d}") / dmax[d] for d in dims], mean_dim, [t(f"dim_{d}", lang) for d in dims], lang)
+        radar = _svg_radar(dim_pct.loc[uid].tolist() if uid in dim_pct.index else [float("nan")] * len(dims), mean_dim, [t(f"dim_{d}", lang) for d in dims], lang)
         h = hist.loc[(hist["unit_id"] == uid) & (hist["year"] <= year)]
         yrs = h["year"].astype(int).tolist()
         traj = Markup(_svg_lines(yrs, h["rank"].astype(float).tolist(), t("rep_col_rank", lang), invert=True, lo=1, hi=float(g["rank"].max()))
