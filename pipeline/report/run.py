@@ -179,6 +179,80 @@ def analyze(params, out: Path | None = None, allow_missing: bool = False, worker
     return root
 
 
+def _precut_font(processed: Path) -> None:
+    """Cut (or find in the disk cache) the CJK font subset of a run's documents
+    (:func:`pipeline.report.year._run_chars`) and pack it as WOFF2, so that the report workers
+    read both back. Only
+    an optimisation: a failure here is left to the report that needs the font to report."""
+    from pipeline import io
+    from pipeline.report.render import _font_face, _subset_font
+    from pipeline.report.year import _run_chars
+
+    try:  # the subset for the PDFs, and its WOFF2 pack for the HTML pages
+        _font_face(_subset_font(_run_chars({"units": io.read_table(processed, "units"), "items": io.read_table(processed, "items")})))
+    except Exception:  # noqa: BLE001 - the worker that needs the font cuts it and says why it fails
+        pass
+
+
+def _run_pipelined(prm, out, jobs, todo, st_todo, span, common, workers, chapter_done, year_analysed, report_done) -> float:
+    """Chapters, year reports and the study in one pool of ``workers`` spawned processes.
+
+    Chapters are submitted first, longest first (LPT); a year's report is submitted as soon as
+    the last of its chapters is done, the study when every chapter is. The reports so fill
+    the tail of the chapter runs instead of waiting for the slowest one, and one pool starts
+    (a report worker is the notebook worker, whose kernel is idle meanwhile). The first failure
+    cancels what has not started and is raised. Returns the time the last chapter finished.
+    """
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    left: dict[int, int] = {}
+    for _, _, nbp in jobs:
+        left[nbp["year"]] = left.get(nbp["year"], 0) + 1
+    t_an = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futs: dict = {}
+
+        def submit_report(y: int) -> None:
+            if y in todo:
+                futs[pool.submit(_build_year_worker, replace(prm, year=y).to_dict(), str(out) if out else None, common)] = ("report", y, None)
+
+        for ch, ex, nbp in sorted(jobs, key=lambda j: -_COST.get(j[0], 1.0)):
+            futs[pool.submit(_run_chapter, ch, ex, nbp)] = ("chapter", nbp["year"], (ch, ex, nbp))
+        if jobs:
+            _log(f"analyze: {len(jobs)} notebook run(s) on {workers} workers; each year's report starts when its chapters are done")
+        for y in sorted(set(todo) - set(left)):  # every chapter of the year reused
+            submit_report(y)
+        if st_todo and not jobs:
+            futs[pool.submit(_build_study_worker, prm.to_dict(), span, str(out) if out else None)] = ("study", None, None)
+        done_ch = 0
+        try:
+            while futs:
+                finished, _ = wait(list(futs), return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    kind, y, job = futs.pop(fut)
+                    res = fut.result()
+                    if kind == "chapter":
+                        ch, ex, nbp = job
+                        done_ch += 1
+                        chapter_done(ch, nbp, ex, res[1])
+                        _log(f"analyze {y}: {ch} done ({res[1]:.1f} s) [{done_ch}/{len(jobs)}]")
+                        left[y] -= 1
+                        if left[y] == 0:
+                            year_analysed(y)
+                            submit_report(y)
+                        if done_ch == len(jobs):
+                            t_an = time.perf_counter()
+                            if st_todo:
+                                futs[pool.submit(_build_study_worker, prm.to_dict(), span, str(out) if out else None)] = ("study", None, None)
+                    elif kind == "report":
+                        report_done(y)
+        except BaseException:
+            for f in futs:
+                f.cancel()
+            raise
+    return t_an
+
+
 def _params(prm_dict: dict):
     """Params back from ``Params.to_dict()`` in a worker process (``years`` travels as a list)."""
     from pipeline.params import Params
@@ -259,17 +333,6 @@ def run_all(params, out: Path | None = None, workers: int = 2, force: bool = Fal
             else:
                 jobs.append((c, str(executed / f"{c}.ipynb"), nbp))
     _log(f"analyze: {len(ch_keys) - len(jobs)} chapter run(s) reused, {len(jobs)} to compute")
-    t1 = time.perf_counter()
-    timings = _run_jobs(jobs, workers)
-    for c, ex, nbp in jobs:
-        store.mark(f"analyze-{prm.lang}-{nbp['year']}-{c}", ch_keys[(nbp["year"], c)], [Path(nbp["out_dir"]), Path(ex)])
-        store.computed.append(f"analyze-{prm.lang}-{nbp['year']}-{c}")
-    steps["analyze"] = time.perf_counter() - t1
-    for y in yrs:
-        tj = {c: round(v, 2) for (yy, c), v in sorted(timings.items()) if yy == str(y)}
-        if tj:  # a year whose chapters were all reused keeps its timings
-            atomic_write(_analysis_root(prm) / str(y) / "timings.json", json.dumps(tj, indent=1))
-    t1 = time.perf_counter()
     common = {"clean": steps["clean"], "check": steps["check"]}
     rep_keys = {y: cache.report_key(prm, y, [ch_keys[(y, c)] for c in _chapters_present(False)], _span(prm, y)[0]) for y in yrs}
     rep_out = {y: _report_outputs(report_dir(prm, y, out)) for y in yrs}
@@ -283,20 +346,50 @@ def run_all(params, out: Path | None = None, workers: int = 2, force: bool = Fal
     if not st_todo:
         store.reused.append(st_name)
         _log(f"{st_name}: reused (inputs, parameters and code unchanged)")
-    if workers > 1 and len(todo) + st_todo > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futs = [pool.submit(_build_study_worker, prm.to_dict(), (yrs[0], yrs[-1]), str(out) if out else None)] if st_todo else []
-            futs += [pool.submit(_build_year_worker, replace(prm, year=y).to_dict(), str(out) if out else None, common) for y in todo]
-            for fut in as_completed(futs):
-                fut.result()
-    else:
-        for y in todo:
-            build_year(replace(prm, year=y), out=out, timings=common)
-        if st_todo:
-            build_study(prm, years=(yrs[0], yrs[-1]), out=out, linked=True)
-    for y in todo:
+    t1 = time.perf_counter()
+    timings: dict[tuple[str, str], float] = {}
+
+    def chapter_done(c: str, nbp: dict, ex: str, dt: float) -> None:
+        timings[(str(nbp["year"]), c)] = dt
+        store.mark(f"analyze-{prm.lang}-{nbp['year']}-{c}", ch_keys[(nbp["year"], c)], [Path(nbp["out_dir"]), Path(ex)])
+        store.computed.append(f"analyze-{prm.lang}-{nbp['year']}-{c}")
+
+    def year_analysed(y: int) -> None:
+        tj = {c: round(v, 2) for (yy, c), v in sorted(timings.items()) if yy == str(y)}
+        if tj:  # a year whose chapters were all reused keeps its timings
+            atomic_write(_analysis_root(prm) / str(y) / "timings.json", json.dumps(tj, indent=1))
+
+    def report_done(y: int) -> None:
         store.mark(f"report-{prm.lang}-{y}", rep_keys[y], _report_outputs(report_dir(prm, y, out)))
         store.computed.append(f"report-{prm.lang}-{y}")
+
+    if workers > 1 and len(jobs) + len(todo) + st_todo > 1:
+        import threading
+
+        # the run's font subset (every document of the sample needs no other characters) is cut
+        # here while the workers run chapters, instead of by the first two reports at once
+        cut = threading.Thread(target=_precut_font, args=(processed,), name="font-subset", daemon=True)
+        if todo or st_todo:
+            cut.start()
+        try:
+            t_an = _run_pipelined(prm, out, jobs, todo, st_todo, (yrs[0], yrs[-1]), common, workers, chapter_done, year_analysed, report_done)
+        finally:
+            if cut.is_alive():
+                cut.join()
+        steps["analyze"], t1 = t_an - t1, t_an  # the reports overlap the last chapters: "report" counts from here
+    else:
+        done = _run_jobs(jobs, 1)
+        for ch, ex, nbp in jobs:
+            chapter_done(ch, nbp, ex, done[(str(nbp["year"]), ch)])
+        for y in yrs:
+            year_analysed(y)
+        steps["analyze"] = time.perf_counter() - t1
+        t1 = time.perf_counter()
+        for y in todo:
+            build_year(replace(prm, year=y), out=out, timings=common)
+            report_done(y)
+        if st_todo:
+            build_study(prm, years=(yrs[0], yrs[-1]), out=out, linked=True)
     if st_todo:
         store.mark(st_name, st_key, _report_outputs(study))
         store.computed.append(st_name)
