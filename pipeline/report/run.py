@@ -194,58 +194,83 @@ def _precut_font(processed: Path) -> None:
         pass
 
 
+#: Relative cost of a year report and of the study for the scheduler (same unit as :data:`_COST`).
+_REPORT_COST, _STUDY_COST = 20.0, 10.0
+
+
 def _run_pipelined(prm, out, jobs, todo, st_todo, span, common, workers, chapter_done, year_analysed, report_done) -> float:
     """Chapters, year reports and the study in one pool of ``workers`` spawned processes.
 
-    Chapters are submitted first, longest first (LPT); a year's report is submitted as soon as
-    the last of its chapters is done, the study when every chapter is. The reports so fill
-    the tail of the chapter runs instead of waiting for the slowest one, and one pool starts
-    (a report worker is the notebook worker, whose kernel is idle meanwhile). The first failure
-    cancels what has not started and is raised. Returns the time the last chapter finished.
+    A list scheduler (highest level first): whenever a worker is free it gets the ready job
+    with the longest path to the end — a chapter's own cost (:data:`_COST`) plus the report
+    waiting for it (:data:`_REPORT_COST`), a report's or the study's own cost. Chapters are
+    ready at once, a year's report when the last of its chapters is done, the study when every
+    chapter is. So chapters run longest first, and reports and the study fill the time in
+    which the last chapter runs would leave a worker idle; one pool starts for all of it (a
+    report worker is a notebook worker whose kernel idles meanwhile). The first failure cancels what has not
+    started and is raised. Returns the time the last chapter finished.
     """
     from concurrent.futures import FIRST_COMPLETED, wait
 
     left: dict[int, int] = {}
     for _, _, nbp in jobs:
         left[nbp["year"]] = left.get(nbp["year"], 0) + 1
+    ready: list[tuple[float, int, tuple]] = []  # (−cost, order, job)
+    order = iter(range(1 << 30))
+
+    def add(cost: float, job: tuple) -> None:
+        ready.append((-cost, next(order), job))
+        ready.sort()
+
+    for ch, ex, nbp in jobs:  # a chapter's priority counts the report that waits for it (critical path)
+        add(_COST.get(ch, 1.0) + _REPORT_COST, ("chapter", nbp["year"], (ch, ex, nbp)))
+    for y in sorted(set(todo) - set(left)):  # every chapter of the year reused
+        add(_REPORT_COST, ("report", y, None))
+    if st_todo and not jobs:
+        add(_STUDY_COST, ("study", None, None))
+    if jobs:
+        _log(f"analyze: {len(jobs)} notebook run(s) on {workers} workers; each year's report starts when its chapters are done")
     t_an = time.perf_counter()
+    done_ch = 0
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         futs: dict = {}
 
-        def submit_report(y: int) -> None:
-            if y in todo:
-                futs[pool.submit(_build_year_worker, replace(prm, year=y).to_dict(), str(out) if out else None, common)] = ("report", y, None)
+        def fill() -> None:
+            while ready and len(futs) < workers:
+                _, _, job = ready.pop(0)
+                kind, y, arg = job
+                if kind == "chapter":
+                    fut = pool.submit(_run_chapter, *arg)
+                elif kind == "report":
+                    fut = pool.submit(_build_year_worker, replace(prm, year=y).to_dict(), str(out) if out else None, common)
+                else:
+                    fut = pool.submit(_build_study_worker, prm.to_dict(), span, str(out) if out else None)
+                futs[fut] = job
 
-        for ch, ex, nbp in sorted(jobs, key=lambda j: -_COST.get(j[0], 1.0)):
-            futs[pool.submit(_run_chapter, ch, ex, nbp)] = ("chapter", nbp["year"], (ch, ex, nbp))
-        if jobs:
-            _log(f"analyze: {len(jobs)} notebook run(s) on {workers} workers; each year's report starts when its chapters are done")
-        for y in sorted(set(todo) - set(left)):  # every chapter of the year reused
-            submit_report(y)
-        if st_todo and not jobs:
-            futs[pool.submit(_build_study_worker, prm.to_dict(), span, str(out) if out else None)] = ("study", None, None)
-        done_ch = 0
         try:
+            fill()
             while futs:
                 finished, _ = wait(list(futs), return_when=FIRST_COMPLETED)
                 for fut in finished:
-                    kind, y, job = futs.pop(fut)
+                    kind, y, arg = futs.pop(fut)
                     res = fut.result()
                     if kind == "chapter":
-                        ch, ex, nbp = job
+                        ch, ex, nbp = arg
                         done_ch += 1
                         chapter_done(ch, nbp, ex, res[1])
                         _log(f"analyze {y}: {ch} done ({res[1]:.1f} s) [{done_ch}/{len(jobs)}]")
                         left[y] -= 1
                         if left[y] == 0:
                             year_analysed(y)
-                            submit_report(y)
+                            if y in todo:
+                                add(_REPORT_COST, ("report", y, None))
                         if done_ch == len(jobs):
                             t_an = time.perf_counter()
                             if st_todo:
-                                futs[pool.submit(_build_study_worker, prm.to_dict(), span, str(out) if out else None)] = ("study", None, None)
+                                add(_STUDY_COST, ("study", None, None))
                     elif kind == "report":
                         report_done(y)
+                fill()
         except BaseException:
             for f in futs:
                 f.cancel()
