@@ -227,12 +227,25 @@ class Record:
         return df
 
     def figure(self, name: str, fig):
-        """Record figure ``name`` (PNG + SVG); returns the figure (for display)."""
+        """Record figure ``name`` (PNG + SVG) and close it; returns the saved PNG for display.
+
+        The chapter shows the very PNG it recorded (``IPython.display.Image``): charts are
+        drawn with the Agg backend, on which a displayed ``Figure`` is only its text repr, and
+        drawing it again for the notebook would cost a third draw.
+        """
+        import matplotlib.pyplot as plt
+
         from pipeline.plots import save
 
-        save(fig, self.dir / "figures" / name)
+        paths = save(fig, self.dir / "figures" / name)
+        plt.close(fig)
         self._add("fig", name)
-        return fig
+        try:
+            from IPython.display import Image
+
+            return Image(data=paths[0].read_bytes(), format="png")
+        except ImportError:  # pragma: no cover - IPython is a dependency of the notebooks
+            return paths[0]
 
     def reading(self, text: str):
         """Record one paragraph of reading (generated from the numbers) and show it."""

@@ -106,7 +106,9 @@ def test_record_roundtrip(tmp_path):
     rec.table("distribution", pd.DataFrame({"statistic": ["n_units", "mean"], "value": [3, 80.5]}))
     rec.reading("第一句。\n")
     fig, ax = plt.subplots()
-    rec.figure("f_one", fig)
+    shown = rec.figure("f_one", fig)
+    # the chapter displays the PNG it recorded (no third draw) and the figure is closed
+    assert shown.data == (tmp_path / "ch" / "figures" / "f_one.png").read_bytes() and not plt.fignum_exists(fig.number)
     rec.headline(n=3, share=0.25, name="市教育局", winners=["U01", "U02"])
     got = notebooks.read_record(tmp_path / "ch")
     assert got["items"] == [["tab", "distribution"], ["p", "第一句。"], ["fig", "f_one"]]
