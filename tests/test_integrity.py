@@ -12,6 +12,7 @@ from scipy import stats
 
 from pipeline import integrity as I
 from pipeline import io, score
+from langs import in_lang  # noqa: E402
 
 
 # ----------------------------------------------------------------------------- constructed world
@@ -257,7 +258,7 @@ def test_evidence_language_and_round_trip(mini):
     from pipeline.i18n import labels
 
     for lang in ("zh", "en"):
-        keys = [k for k in labels(lang) if k.startswith("int_ev_")]
+        keys = [k for k in in_lang(lang, labels) if k.startswith("int_ev_")]
         assert len(keys) == 15
 
 

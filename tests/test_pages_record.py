@@ -22,6 +22,7 @@ from pipeline import compare, config, notebooks, pages, params, score
 from pipeline.i18n import namer, t
 from pipeline.io import read_table
 from pipeline.report import pages as rpages
+from langs import in_lang  # noqa: E402
 
 YEAR = 2016
 GRADE_MAP = {"好": 1.0, "较好": 0.5, "一般": 0.2}  # not the default 1.0 / 0.8 / 0.6
@@ -98,10 +99,10 @@ def test_unit_pages_show_the_directly_computed_numbers(small):
         page = out[small.root / "units" / f"{uid}.html"]
         g = pages.gap_to_cut(rk, L, uid, small.prm.na_policy)
         if g["note"] is None and g["is_winner"]:
-            want = t("pg_unit_cut_winner", "zh", total=g["total"], cut=g["cut"], gap=g["gap"], margin=g["margin"])
+            want = in_lang("zh", t, "pg_unit_cut_winner", total=g["total"], cut=g["cut"], gap=g["gap"], margin=g["margin"])
             checked["winner"] += 1
         elif g["note"] is None:
-            want = t("pg_unit_cut_below", "zh", total=g["total"], cut=g["cut"], needed=g["needed"], top_n=TOP_N, k=len(g["items"]),
+            want = in_lang("zh", t, "pg_unit_cut_below", total=g["total"], cut=g["cut"], needed=g["needed"], top_n=TOP_N, k=len(g["items"]),
                      items="、".join(nm("item", i) for i in g["items"]))
             checked["below"] += 1
         else:
@@ -127,10 +128,10 @@ def test_bulletin_shows_the_directly_computed_numbers(small, tmp_path):
     nm = namer("zh", small.units)
     # 横比: mean, first, last (direct, not via bulletin_summary)
     first, last = r.iloc[0], r.iloc[-1]
-    assert t("pg_bul_horizontal", "zh", mean=r["h1_pct"].mean(), first=nm("unit", first["unit_id"]), first_pct=first["h1_pct"],
+    assert in_lang("zh", t, "pg_bul_horizontal", mean=r["h1_pct"].mean(), first=nm("unit", first["unit_id"]), first_pct=first["h1_pct"],
              last=nm("unit", last["unit_id"]), last_pct=last["h1_pct"], spread=first["h1_pct"] - last["h1_pct"]) in text
     overlap = int(((r["h1_rank"] <= TOP_N) & (r["year_rank"] <= TOP_N)).sum())
-    assert t("pg_bul_overlap", "zh", top_n=TOP_N, overlap=overlap) in text
+    assert in_lang("zh", t, "pg_bul_overlap", top_n=TOP_N, overlap=overlap) in text
     # 纵比: the mean a year before and now over the units present in both halves
     both = r.dropna(subset=["prev_pct"])
     assert f"由 {both['prev_pct'].mean():.1f}% 变为 {both['h1_pct'].mean():.1f}%" in text

@@ -14,6 +14,7 @@ from pipeline import sensitivity as S
 from pipeline.i18n import labels
 from pipeline.plots import save
 from pipeline.plots import weights as W
+from langs import in_lang  # noqa: E402
 
 CATS = np.array(["ideology", "organisation", "conduct", "special"] * 3)
 
@@ -58,7 +59,7 @@ def test_all_charts_render_and_save(results, tmp_path, lang):
 
 def test_labels_complete_in_both_languages():
     """Every sens_ key has zh and en text (i18n.t raises for a missing language)."""
-    zh, en = labels("zh"), labels("en")
+    zh, en = in_lang("zh", labels), in_lang("en", labels)
     keys = {k for k in zh if k.startswith("sens_")}
     assert keys and keys == {k for k in en if k.startswith("sens_")}
 

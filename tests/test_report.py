@@ -24,6 +24,7 @@ from pipeline import overview, params, report
 from pipeline.i18n import namer
 from pipeline.report import data as rdata, document as rdoc, render as rrender, run as rrun
 from pipeline.errors import PipelineError
+from langs import in_lang  # noqa: E402
 
 YEAR = 2016
 CJK = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]")
@@ -446,7 +447,7 @@ def test_item_names_english_or_item_id():
     items = pd.DataFrame({"year": [2015, 2016, 2016], "item_id": ["I03", "I19", "I07"], "item_name": ["志愿服务", "志愿服务", "某新设项目"]})
     en = rdoc._item_display(items, "en")
     #志愿服务 has an English name in labels/items.yaml; an item no file knows is shown by its id
-    assert en["志愿服务"] == labels("en")["item_志愿服务"] == "Volunteer service"
+    assert en["志愿服务"] == in_lang("en", labels)["item_志愿服务"] == "Volunteer service"
     assert en["某新设项目"] == "Item I07"
     assert rdoc._item_display(items, "zh") == {}
     name_en = namer("en", items=items[items["year"] == 2016].set_index("item_id"))
@@ -458,7 +459,7 @@ def test_items_yaml_covers_the_sample_item_pool():
     from pipeline.i18n import labels
     from pipeline.synth_names import ITEMS
 
-    en = labels("en")
+    en = in_lang("en", labels)
     missing = [name for name, *_ in ITEMS if f"item_{name}" not in en]
     assert not missing, missing
     assert not any(CJK.search(en[f"item_{name}"]) for name, *_ in ITEMS)
@@ -482,7 +483,7 @@ def test_display_translates_headers_codes_and_item_names():
 def test_every_column_of_every_chapter_table_has_a_header_label(rep):
     from pipeline.i18n import labels
 
-    zh, en = labels("zh"), labels("en")
+    zh, en = in_lang("zh", labels), in_lang("en", labels)
     raw = set()
     for p in rep.analysis.glob("*/tables/*.parquet"):
         for c in pd.read_parquet(p).columns:
