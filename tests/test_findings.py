@@ -333,7 +333,7 @@ def test_derive_orders_by_severity_and_renders_both_languages():
             assert "{" not in txt and "}" not in txt and rec
         assert not CJK.search(in_lang("en", f.text)) and not CJK.search(in_lang("en", f.recommendation))
         assert CJK.search(in_lang("zh", f.text))
-    tab = F.to_frame(found, "en")
+    tab = in_lang("en", F.to_frame, found)
     assert list(tab.columns) == ["no", "rule", "severity", "finding", "recommendation", "evidence"] and len(tab) == 4
 
 

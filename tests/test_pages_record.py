@@ -93,7 +93,7 @@ def test_unit_pages_show_the_directly_computed_numbers(small):
     out = rpages.write_unit_pages(small.data, small.record, YEAR, small.prm, None, small.root / "units", write=False)
     L = pages.item_losses(small.graded, small.items, small.totals, YEAR, top_n=TOP_N)
     rk = compare.ranking(small.totals, year=YEAR, top_n=TOP_N)
-    nm = namer("zh", small.units, small.items.loc[small.items["year"] == YEAR].set_index("item_id"))
+    nm = namer(small.units, small.items.loc[small.items["year"] == YEAR].set_index("item_id"))
     checked = {"winner": 0, "below": 0}
     for uid in rk["unit_id"]:
         page = out[small.root / "units" / f"{uid}.html"]
@@ -106,7 +106,7 @@ def test_unit_pages_show_the_directly_computed_numbers(small):
                      items="、".join(nm("item", i) for i in g["items"]))
             checked["below"] += 1
         else:
-            want = t(g["note"], "zh", **{k: v for k, v in g.items() if k not in ("note", "items")})
+            want = t(g["note"], **{k: v for k, v in g.items() if k not in ("note", "items")})
         assert want in _text(page), uid
         # the losses table (the page's last data table): item by item, in unit_losses order
         u = pages.unit_losses(L, uid)
@@ -125,7 +125,7 @@ def test_bulletin_shows_the_directly_computed_numbers(small, tmp_path):
     text = _text(html)
     B = pages.bulletin_tables(small.scores, small.items, YEAR, totals=small.totals)
     r = B["ranking"]
-    nm = namer("zh", small.units)
+    nm = namer(small.units)
     # 横比: mean, first, last (direct, not via bulletin_summary)
     first, last = r.iloc[0], r.iloc[-1]
     assert in_lang("zh", t, "pg_bul_horizontal", mean=r["h1_pct"].mean(), first=nm("unit", first["unit_id"]), first_pct=first["h1_pct"],

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import overview, params, report
+from pipeline import i18n, overview, params, report
 from pipeline.i18n import namer
 from pipeline.report import data as rdata, document as rdoc, render as rrender, run as rrun
 from pipeline.errors import PipelineError
@@ -437,7 +437,7 @@ def test_overview_helpers_hand_case():
     # ideology: winners (20, 18)/20 → 95 %, others (10, 10)/20 → 50 %, gap 45 (hand)
     assert p.loc["ideology", "winners"] == 95 and p.loc["ideology", "others"] == 50 and p.loc["ideology", "gap"] == 45
     assert p.loc["organisation", "all"] == 75
-    assert "ideology" not in overview.overview_reading("profile", "en", profile=p.reset_index())  # category labels translated
+    assert "ideology" not in in_lang("en", overview.overview_reading, "profile", profile=p.reset_index())  # category labels translated
 
 
 # ------------------------------------------------------------------ English names of items, translation of tables
@@ -445,14 +445,14 @@ def test_item_names_english_or_item_id():
     from pipeline.i18n import labels
 
     items = pd.DataFrame({"year": [2015, 2016, 2016], "item_id": ["I03", "I19", "I07"], "item_name": ["志愿服务", "志愿服务", "某新设项目"]})
-    en = rdoc._item_display(items, "en")
+    en = in_lang("en", rdoc._item_display, items)
     #志愿服务 has an English name in labels/items.yaml; an item no file knows is shown by its id
     assert en["志愿服务"] == in_lang("en", labels)["item_志愿服务"] == "Volunteer service"
     assert en["某新设项目"] == "Item I07"
-    assert rdoc._item_display(items, "zh") == {}
-    name_en = namer("en", items=items[items["year"] == 2016].set_index("item_id"))
-    assert name_en("item", "I19") == "I19 Volunteer service" and name_en("item", "I07") == "Item I07"
-    assert namer("zh", items=items[items["year"] == 2016].set_index("item_id"))("item", "I19") == "I19 志愿服务"
+    assert in_lang("zh", rdoc._item_display, items) == {}
+    name = namer(items=items[items["year"] == 2016].set_index("item_id"))  # names in the language active when called
+    assert in_lang("en", name, "item", "I19") == "I19 Volunteer service" and in_lang("en", name, "item", "I07") == "Item I07"
+    assert name("item", "I19") == "I19 志愿服务"
 
 
 def test_items_yaml_covers_the_sample_item_pool():
@@ -468,14 +468,15 @@ def test_items_yaml_covers_the_sample_item_pool():
 def test_display_translates_headers_codes_and_item_names():
     df = pd.DataFrame({"attribute": ["sector", "size"], "group": ["经济", "small"], "scheme": ["bod", "pca"], "factor": ["w_conduct", "na_policy"],
                        "item_name": ["志愿服务", "三会一课"], "evidence": ["workbook 总分 79.60 vs recomputed 82.20", "ok"], "p_holm": [0.01234, 0.5]})
-    subst = rdoc._english_subst(pd.DataFrame({"year": 2016, "item_id": ["I19", "I07"], "item_name": ["志愿服务", "三会一课"]}), "en")
-    en = rdoc._display(df, "en", subst)
+    with i18n.use("en"):
+        subst = rdoc._english_subst(pd.DataFrame({"year": 2016, "item_id": ["I19", "I07"], "item_name": ["志愿服务", "三会一课"]}))
+        en = rdoc._display(df, subst)
     assert list(en.columns) == ["Grouped by", "Group", "Scheme", "Factor", "Item", "Evidence", "p (Holm)"]
     assert en["Group"].tolist() == ["Economy", "Small (bottom third by members)"]
     assert en["Scheme"].tolist() == ["Benefit of the doubt", "PCA-based"] and en["Factor"].tolist() == ["Conduct", "NA rule"]
     assert en["Item"].tolist() == ["Volunteer service", "“Three meetings, one lesson”"]
     assert en["Evidence"].iloc[0] == "workbook total 79.60 vs recomputed 82.20"
-    zh = rdoc._display(df, "zh")
+    zh = rdoc._display(df)
     assert list(zh.columns)[:3] == ["分组依据", "组别", "权重方案"] and zh["组别"].tolist() == ["经济", "小（党员数后三分之一）"]
     assert not any(re.fullmatch(r"[a-z_ ]+", c) for c in zh.columns)  # no raw column names in Chinese
 
@@ -672,8 +673,8 @@ def test_integrity_evidence_follows_the_report_language(world, tmp_path):
     shutil.copytree(world.processed, proc)
     integrity.run(world.raw, proc)
     zh = rdata._read(proc, "integrity")
-    en = integrity.evidence_text(zh, "en")
+    en = in_lang("en", integrity.evidence_text, zh)
     assert len(zh) == len(en) > 0
     assert zh["evidence"].str.contains(r"[\u4e00-\u9fff]").any()
-    assert integrity.evidence_text(zh, "zh").tolist() == zh["evidence"].tolist()  # zh round-trips
+    assert in_lang("zh", integrity.evidence_text, zh).tolist() == zh["evidence"].tolist()  # zh round-trips
     assert not en.map(lambda s: bool(re.search(r"[\u4e00-\u9fff]", str(s)))).any()
