@@ -310,6 +310,34 @@ def test_both_editions_side_by_side_with_the_same_columns(rep, rep_en):
     assert all(r[0] and len(r[1]) == 64 for r in inputs_tab)  # path and hash
 
 
+@pytest.mark.slow  # uses the English fixture's chapter records
+def test_cli_report_lang_en_has_every_column_filled(rep, rep_en, world, tmp_path, capsys):
+    """``python -m pipeline report --lang en``: the CLI is the boundary that sets the language
+    (:func:`pipeline.i18n.use`); the English edition it writes has every table's columns,
+    each with a header and at least one non-empty cell, the same tables as the Chinese one, and
+    the caller's language is Chinese again afterwards."""
+    from pipeline import cli, i18n
+
+    proc = tmp_path / "processed"
+    shutil.copytree(rep.tmp / "processed", proc, ignore=shutil.ignore_patterns("analysis*"))
+    shutil.copytree(rep_en.analysis.parent, proc / "analysis_en")  # the records `analyze --lang en` writes
+    pfile = tmp_path / "p.yaml"
+    pfile.write_text(f"processed: {proc.as_posix()}\nn_samples: 400\nn_sobol: 64\n", encoding="utf-8")
+    out = tmp_path / "reports"
+    assert cli.main(["report", "--year", str(YEAR), "--lang", "en", "--raw", str(world.raw), "--params", str(pfile), "--out", str(out)]) == 0
+    assert i18n.current() == "zh"
+    dest = out / str(YEAR) / "en"
+    html = (dest / "report.html").read_text(encoding="utf-8")
+    assert _h2(html)[1:] == SECTIONS_EN
+    en, zh = _tables(html), _tables(rep.html)
+    assert len(en) == len(zh) >= 10
+    for i, ((he, re_), (hz, _)) in enumerate(zip(en, zh)):
+        assert len(he) == len(hz) and all(he), (i, he, hz)
+        for j in range(len(he)):
+            assert any(r[j].strip() for r in re_), (i, he[j])  # no English column left empty
+        assert not any(CJK.search(h) for h in he), (i, he)  # headers in English
+
+
 def test_ranking_csv_and_numbers_json(rep, world):
     # an independent recomputation from the processed totals (default parameters here)
     totals = pd.read_parquet(world.processed / "totals.parquet")

@@ -105,7 +105,7 @@ def _subst(text: str, subst: dict) -> str:
 
 
 def _item_display(items: pd.DataFrame | None) -> dict[str, str]:
-    """Chinese item name → how a document in ``lang`` shows it.
+    """Chinese item name → how a document in the active language shows it.
 
     Chinese: the name itself (empty mapping). Other languages: the translation in
     ``pipeline/labels/items.yaml`` (key ``item_<name>``) when there is one, else ``Item I07``
