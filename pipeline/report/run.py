@@ -155,7 +155,7 @@ def analyze(params, out: Path | None = None, allow_missing: bool = False, worker
     ----------
     params : pipeline.params.Params
         ``year`` (default: the latest year in the data), ``years`` (the span of the vertical
-        chapter; default all years up to ``year``), top_n, na_policy, seed, the Monte
+        chapter; default all years up to ``year``), top_n, na_policy, lang, seed, the Monte
         Carlo settings and the ``processed`` / ``reports`` folders.
     out : Path, optional
         Analysis root (default ``<processed>/analysis``); the year's outputs go to
