@@ -80,9 +80,10 @@ display(rec.reading(compare.read_ranking(rk, prm.year)))
 
 # %%
 prof = rec.table("h_profiles", compare.profiles(scores, items, prm.year))
-fig = rec.figure("h_radar", charts.radar(prof, [rk.unit_id.iloc[0], rk.unit_id.iloc[-1]], units, prm.year))
+pmean = rec.table("h_profile_means", compare.profile_means(prof))
+fig = rec.figure("h_radar", charts.radar(prof, [rk.unit_id.iloc[0], rk.unit_id.iloc[-1]], units, prm.year, means=pmean))
 display(fig)
-display(rec.reading(compare.read_radar(prof, prm.year)))
+display(rec.reading(compare.read_radar(pmean, prm.year)))
 
 # %% [markdown]
 # ## 4 按单位类型和系统分组比较 Peer groups by type and sector (Kruskal–Wallis)

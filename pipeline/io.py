@@ -212,6 +212,11 @@ def write_table(df: pd.DataFrame, folder: str | os.PathLike, name: str, csv: boo
     """
     folder = Path(folder)
     target = folder / f"{name}.parquet"
+    if df.attrs:  # pandas stores attrs as JSON in the Parquet metadata: arrays become lists
+        from pipeline.notebooks import jsonable
+
+        df = df.copy(deep=False)
+        df.attrs = jsonable(df.attrs)
     with atomic_path(target) as tmp:
         df.to_parquet(tmp, index=False)
     if csv:

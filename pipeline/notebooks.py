@@ -164,11 +164,13 @@ def run(name: str, out_path: str | os.PathLike, parameters: dict[str, Any], cwd:
 
 
 def jsonable(v: Any) -> Any:
-    """A JSON-ready copy of a headline value (NumPy scalars → Python, NaN → None)."""
+    """A JSON-ready copy of a headline value (NumPy scalars and arrays → Python, NaN → None)."""
     if isinstance(v, (list, tuple)):
         return [jsonable(x) for x in v]
     if isinstance(v, dict):
         return {str(k): jsonable(x) for k, x in v.items()}
+    if isinstance(v, np.ndarray):
+        return v.tolist()
     if isinstance(v, (np.bool_, bool)):
         return bool(v)
     if isinstance(v, (np.integer,)):

@@ -43,9 +43,11 @@ import pandas as pd
 from pipeline import compare, config, score
 
 __all__ = ["item_losses", "unit_losses", "gaps_to_cut", "gap_to_cut", "gap_record", "half_items", "bulletin_table", "bulletin_tables",
-           "bulletin_summary", "GAP_COLUMNS", "BULLETIN_COLUMNS"]
+           "bulletin_summary", "GAP_COLUMNS", "BULLETIN_COLUMNS", "WEAKEST"]
 
 H1 = tuple(range(1, 7))
+#: How many of its weakest items a unit page names (against the year's and the winners' mean).
+WEAKEST = 3
 
 
 # --------------------------------------------------------------------------------------------
@@ -69,7 +71,10 @@ def item_losses(scores: pd.DataFrame, items: pd.DataFrame, totals: pd.DataFrame,
         ``max_points``, ``status``, ``points`` (NaN if not applicable, 0 if missing),
         ``lost`` = max_points − points, ``year_mean`` and ``winners_mean`` (mean points of the
         applicable units / winners; NaN when none), ``vs_mean`` = points − year_mean,
-        ``vs_winners`` = points − winners_mean, ``is_winner``.
+        ``vs_winners`` = points − winners_mean, ``is_winner``; ``below_mean_order`` and
+        ``below_winners_order``: 1, 2, … for the unit's items below the year's (winners')
+        mean, furthest below first (ties by item id), missing for the others — the unit page
+        names the first :data:`WEAKEST` of each.
     """
     ui = compare.unit_items(scores, items, year)
     win = compare.ranking(totals, year=year, top_n=top_n).set_index("unit_id")["is_winner"]
@@ -79,8 +84,11 @@ def item_losses(scores: pd.DataFrame, items: pd.DataFrame, totals: pd.DataFrame,
     ui["winners_mean"] = ui["points"].where(ui["is_winner"]).groupby(ui["item_id"]).transform("mean")
     ui["vs_mean"] = ui["points"] - ui["year_mean"]
     ui["vs_winners"] = ui["points"] - ui["winners_mean"]
+    for col, basis in (("below_mean_order", "vs_mean"), ("below_winners_order", "vs_winners")):
+        below = ui.loc[ui[basis] < 0].sort_values(["unit_id", basis, "item_id"], kind="stable")
+        ui[col] = (below.groupby("unit_id").cumcount() + 1).reindex(ui.index).astype("Int64")
     cols = ["unit_id", "item_id", "item_name", "category", "max_points", "status", "points", "lost",
-            "year_mean", "winners_mean", "vs_mean", "vs_winners", "is_winner"]
+            "year_mean", "winners_mean", "vs_mean", "vs_winners", "is_winner", "below_mean_order", "below_winners_order"]
     return ui[cols].reset_index(drop=True)
 
 
@@ -199,14 +207,23 @@ def gap_record(row) -> dict:
 # Half-year bulletin (半年通报)
 # --------------------------------------------------------------------------------------------
 def half_items(scores: pd.DataFrame, items: pd.DataFrame, year: int, months: Iterable[int] = H1) -> pd.DataFrame:
-    """Points earned and attainable per unit × item over some months of a year.
+    """Points earned per unit × item over some months of a year, against the item's annual maximum.
+
+    The monthly sheets hold the points earned each month; the committee sets no monthly
+    maximum, and an item's points need not be spread evenly over the year (an activity held
+    in March earns its points in March). A pro-rata maximum (``max_points / 12`` a month) would
+    let a unit score above 100 % in a half; the half is therefore measured against the
+    **annual** maximum of the items that apply to the unit: ``earned / attainable`` is the
+    share of the year's points already earned (得分进度), at most 100 % when the monthly
+    sheets add up to no more than the annual sheet.
 
     Returns
     -------
     DataFrame
         ``unit_id``, ``item_id``, ``category``, ``months`` (monthly rows), ``earned`` (points of
-        ``ok`` rows), ``attainable`` (``max_points / 12`` per row of an applicable item);
-        empty when the year has no monthly rows for these months.
+        ``ok`` rows), ``attainable`` (the item's ``max_points`` when at least one of its rows in
+        these months is not ``na``, else 0); empty when the year has no monthly rows for these
+        months.
     """
     per = [str(m) for m in months]
     cols = ["unit_id", "item_id", "category", "months", "earned", "attainable"]
@@ -216,8 +233,8 @@ def half_items(scores: pd.DataFrame, items: pd.DataFrame, year: int, months: Ite
     it = items.loc[items["year"] == year]
     s = s.merge(it[["item_id", "max_points"]].assign(category=it["category"] if "category" in it else pd.NA), on="item_id", how="left")
     s = s.assign(earned=s["points"].astype(float).where(s["status"] == "ok", 0.0).fillna(0.0),
-                 attainable=(s["max_points"] / 12.0).where(s["status"] != "na", 0.0))
-    g = s.groupby(["unit_id", "item_id", "category"], dropna=False).agg(months=("period", "nunique"), earned=("earned", "sum"), attainable=("attainable", "sum"))
+                 attainable=s["max_points"].astype(float).where(s["status"] != "na", 0.0))
+    g = s.groupby(["unit_id", "item_id", "category"], dropna=False).agg(months=("period", "nunique"), earned=("earned", "sum"), attainable=("attainable", "max"))
     return g.reset_index()[cols]
 
 
@@ -250,7 +267,7 @@ def bulletin_table(scores: pd.DataFrame, items: pd.DataFrame, totals: pd.DataFra
 #: Fixed columns of the bulletin's tables (``ranking`` adds ``cat_<category>`` after ``h1_pct``).
 BULLETIN_COLUMNS = {"ranking": ["h1_rank", "unit_id", "h1_pct", "prev_rank", "prev_pct", "rank_change", "pct_change"],
                     "categories": ["category", "mean_pct", "prev_mean_pct", "change"],
-                    "bottom": ["h1_rank", "unit_id", "h1_pct", "item_id", "lost"]}
+                    "bottom": ["h1_rank", "unit_id", "h1_pct", "item_id", "behind"]}
 
 
 def bulletin_tables(scores: pd.DataFrame, items: pd.DataFrame, year: int, months: Iterable[int] = H1, n_bottom: int = 5, k_items: int = 3,
@@ -274,14 +291,17 @@ def bulletin_tables(scores: pd.DataFrame, items: pd.DataFrame, year: int, months
     Returns
     -------
     dict
-        ``ranking`` — per unit: ``h1_rank``, ``unit_id``, ``h1_pct``, ``cat_<category>``
-        (% of the category's attainable points, NaN when none attainable), ``prev_rank``,
+        ``ranking`` — per unit: ``h1_rank``, ``unit_id``, ``h1_pct`` (points earned in the
+        half as % of the annual maximum of the items that apply, :func:`half_items`),
+        ``cat_<category>`` (the same within a category, NaN when none applies), ``prev_rank``,
         ``prev_pct`` (same months of ``year − 1``), ``rank_change`` (prev_rank − h1_rank:
         positive = moved up), ``pct_change`` (h1_pct − prev_pct, percentage points);
         ``categories`` — per category: ``category``, ``mean_pct`` (mean over units of their
         category %), ``prev_mean_pct``, ``change``; ``bottom`` — the ``n_bottom`` lowest
-        ranked units (more when units tie at the ``n_bottom``-th place from the bottom): ``h1_rank``, ``unit_id``, ``h1_pct``, ``item_id`` / ``lost`` (their
-        ``k_items`` largest losses, attainable − earned, one row per item);
+        ranked units (more when units tie at the ``n_bottom``-th place from the bottom):
+        ``h1_rank``, ``unit_id``, ``h1_pct``, ``item_id`` / ``behind`` (the ``k_items`` items
+        where the unit is furthest below the mean of the units the item applies to, in points
+        earned over the same months; one row per item, only items where it is below the mean);
         ``notes`` — label keys of what is not computable: ``nc_bul_no_months`` (no monthly
         rows this half: nothing else is computed), ``nc_bul_no_prev`` (no monthly rows for the
         same half of the year before: 纵比 columns are NaN). When nothing is computed the
@@ -327,11 +347,12 @@ def bulletin_tables(scores: pd.DataFrame, items: pd.DataFrame, year: int, months
     worst = np.sort(ranking["h1_rank"].to_numpy())[::-1]
     thr = worst[min(n_bottom, len(worst)) - 1]  # units tied with the n_bottom-th from the bottom are all named
     bot = ranking.loc[ranking["h1_rank"] >= thr, ["h1_rank", "unit_id", "h1_pct"]]
-    lost = hi.assign(lost=hi["attainable"] - hi["earned"])
-    lost = lost.loc[lost["unit_id"].isin(bot["unit_id"]) & (lost["attainable"] > 0)]
-    lost = lost.sort_values(["unit_id", "lost", "item_id"], ascending=[True, False, True], kind="stable").groupby("unit_id").head(k_items)
-    bottom = bot.merge(lost[["unit_id", "item_id", "lost"]], on="unit_id", how="left")
-    bottom = bottom.sort_values(["h1_rank", "unit_id", "lost"], ascending=[True, True, False], kind="stable").reset_index(drop=True)
+    app = hi.loc[hi["attainable"] > 0]
+    behind = app.assign(behind=app.groupby("item_id")["earned"].transform("mean") - app["earned"])
+    behind = behind.loc[behind["unit_id"].isin(bot["unit_id"]) & (behind["behind"] > 0)]
+    behind = behind.sort_values(["unit_id", "behind", "item_id"], ascending=[True, False, True], kind="stable").groupby("unit_id").head(k_items)
+    bottom = bot.merge(behind[["unit_id", "item_id", "behind"]], on="unit_id", how="left")
+    bottom = bottom.sort_values(["h1_rank", "unit_id", "behind"], ascending=[True, True, False], kind="stable").reset_index(drop=True)
     return {"ranking": ranking, "categories": categories, "bottom": bottom, "notes": notes}
 
 

@@ -272,6 +272,28 @@ class PeerGroups(_Table):
         strict = False
 
 
+class Profiles(_Table):
+    """02-horizontal ``h_profiles`` (:func:`pipeline.compare.profiles`): the radar and the unit pages."""
+
+    year: Series[int]
+    unit_id: Series[str]
+    group: Series[str] = pa.Field(isin=["category", "dimension"])
+    key: Series[str]
+    points: Series[float] = pa.Field(ge=0)
+    max_points: Series[float] = pa.Field(ge=0)
+    pct: Series[float] = pa.Field(ge=0, nullable=True)
+
+
+class ProfileMeans(_Table):
+    """02-horizontal ``h_profile_means`` (:func:`pipeline.compare.profile_means`)."""
+
+    year: Series[int]
+    group: Series[str] = pa.Field(isin=["category", "dimension"])
+    key: Series[str]
+    mean_pct: Series[float] = pa.Field(ge=0, nullable=True)
+    n_units: Series[int] = pa.Field(ge=0)
+
+
 class ItemLosses(_Table):
     """02-horizontal ``h_item_losses`` (:func:`pipeline.pages.item_losses`): the unit pages."""
 
@@ -288,6 +310,8 @@ class ItemLosses(_Table):
     vs_mean: Series[float] = pa.Field(nullable=True)
     vs_winners: Series[float] = pa.Field(nullable=True)
     is_winner: Series[bool]
+    below_mean_order: Series[pd.Int64Dtype] = pa.Field(ge=1, nullable=True)
+    below_winners_order: Series[pd.Int64Dtype] = pa.Field(ge=1, nullable=True)
 
     class Config:
         unique = ["unit_id", "item_id"]
@@ -345,7 +369,7 @@ class BulletinBottom(_Table):
     unit_id: Series[str]
     h1_pct: Series[float] = pa.Field(nullable=True)
     item_id: Series[str] = pa.Field(nullable=True)
-    lost: Series[float] = pa.Field(nullable=True)
+    behind: Series[float] = pa.Field(gt=0, nullable=True)
 
 
 
@@ -409,6 +433,8 @@ CHAPTER_SCHEMAS = {
     "h_items": ItemDiscrimination,
     "h_peer_tests": PeerTests,
     "h_peer_groups": PeerGroups,
+    "h_profiles": Profiles,
+    "h_profile_means": ProfileMeans,
     "h_item_losses": ItemLosses,
     "h_unit_gaps": UnitGaps,
     "h_bulletin": BulletinRanking,

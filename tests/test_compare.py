@@ -180,6 +180,16 @@ def test_profiles_leave_out_not_applicable():
 # ---------------------------------------------------------------------------------------------
 # vertical
 # ---------------------------------------------------------------------------------------------
+def test_profile_means_skip_units_where_nothing_applies():
+    # hand-made profiles: ideology 50 and 70 → 60 over 2 units; conduct NaN (n/a) and 30 → 30 over 1
+    prof = pd.DataFrame({"year": 2016, "unit_id": ["A", "A", "B", "B"], "group": "category", "key": ["ideology", "conduct"] * 2,
+                         "points": [5.0, 0.0, 7.0, 3.0], "max_points": [10.0, 0.0, 10.0, 10.0], "pct": [50.0, np.nan, 70.0, 30.0]})
+    m = C.profile_means(prof).set_index("key")
+    assert list(m.index) == ["ideology", "conduct"]  # config.CATEGORIES order
+    assert m.loc["ideology", "mean_pct"] == 60 and m.loc["ideology", "n_units"] == 2
+    assert m.loc["conduct", "mean_pct"] == 30 and m.loc["conduct", "n_units"] == 1
+
+
 def test_lineage_rename_and_merge():
     units, *_ = toy()
     lin = C.lineage(units).set_index("unit_id")

@@ -44,6 +44,16 @@ def test_item_losses_against_year_and_winners_average():
     u = pages.unit_losses(pages.item_losses(scores, items, totals, Y, top_n=1), "C")
     # C lost 20 on I03, 6 on I01, nothing defined on I02 (last)
     assert u["item_id"].tolist() == ["I03", "I01", "I02"] and u["lost"].iloc[:2].tolist() == [20, 6]
+    # order of the items below the mean (hand computation): I01 mean 6, I02 9, I03 (70+60+60)/3 = 63.33
+    # C: I03 −3.33, I01 −2 → I03 first, then I01; I02 n/a. B: I03 −3.33, I01 −1 (I02 +1 is above).
+    # A: I02 8 < 9 → order 1, above on I01 and I03. Against the winners (A): B I03 −10, I01 −4; I02 +2 above.
+    assert L.loc[("C", "I03"), "below_mean_order"] == 1 and L.loc[("C", "I01"), "below_mean_order"] == 2
+    assert pd.isna(L.loc[("C", "I02"), "below_mean_order"]) and pd.isna(L.loc[("B", "I02"), "below_mean_order"])
+    assert L.loc[("B", "I03"), "below_mean_order"] == 1 and L.loc[("B", "I01"), "below_mean_order"] == 2
+    a = L.xs("A", level="unit_id")["below_mean_order"]
+    assert a["I02"] == 1 and a[["I01", "I03"]].isna().all()
+    assert L.loc[("B", "I03"), "below_winners_order"] == 1 and L.loc[("B", "I01"), "below_winners_order"] == 2
+    assert pd.isna(L.loc[("B", "I02"), "below_winners_order"])
 
 
 def test_winners_average_is_not_computable_when_no_unit_wins_the_item():
@@ -108,21 +118,23 @@ def test_bulletin_tables_cross_section_change_and_bottom():
     scores["points"] = scores["points"].astype(float)
     b = pages.bulletin_tables(scores, items, Y, n_bottom=1, k_items=1)
     r = b["ranking"].set_index("unit_id")
-    # attainable per month: I01 1, I02 2. A: 6×3 / 6×3 = 100 %; B: 3 / 6 = 50 % (I02 n/a); C: (3 + 6)/18 = 50 %
-    assert r.loc["A", "h1_pct"] == 100 and r.loc["B", "h1_pct"] == 50 and r.loc["C", "h1_pct"] == 50
+    # against the annual maxima (I01 12, I02 24) of the items that apply (hand computation):
+    # A: (6×1 + 6×2) / 36 = 50 %; B: 6×0.5 / 12 = 25 % (I02 n/a); C: (3 + 6) / 36 = 25 %
+    assert r.loc["A", "h1_pct"] == 50 and r.loc["B", "h1_pct"] == 25 and r.loc["C", "h1_pct"] == 25
     assert r.loc["A", "h1_rank"] == 1 and r.loc["B", "h1_rank"] == 2 and r.loc["C", "h1_rank"] == 2
-    # last year: A (3 + 6)/18 = 50 %, B 6/6 = 100 %, C 18/18 = 100 % → B, C rank 1, A rank 3
-    assert r.loc["A", "prev_rank"] == 3 and r.loc["A", "rank_change"] == 2 and r.loc["A", "pct_change"] == 50
-    assert r.loc["B", "rank_change"] == -1 and r.loc["C", "pct_change"] == -50
-    # category subtotals: C ideology 3/6 = 50 %, conduct 6/12 = 50 %; B conduct not attainable → NaN
-    assert r.loc["C", "cat_ideology"] == 50 and np.isnan(r.loc["B", "cat_conduct"])
+    # last year: A (3 + 6)/36 = 25 %, B 6/12 = 50 %, C 18/36 = 50 % → B, C rank 1, A rank 3
+    assert r.loc["A", "prev_rank"] == 3 and r.loc["A", "rank_change"] == 2 and r.loc["A", "pct_change"] == 25
+    assert r.loc["B", "rank_change"] == -1 and r.loc["C", "pct_change"] == -25
+    # category subtotals: C ideology 3/12 = 25 %, conduct 6/24 = 25 %; B conduct not applicable → NaN
+    assert r.loc["C", "cat_ideology"] == 25 and np.isnan(r.loc["B", "cat_conduct"])
     cats = b["categories"].set_index("category")
-    # ideology: mean of 100, 50, 50 = 66.67; last year 50, 100, 100 = 83.33 → change −16.67
-    assert cats.loc["ideology", "mean_pct"] == pytest.approx(200 / 3) and cats.loc["ideology", "change"] == pytest.approx(-50 / 3)
-    # bottom: B and C tie at rank 2, so both are named though n_bottom = 1; worst item of B: I01
-    # (6 − 3 = 3; its I02 is n/a), of C: I02 (12 − 6 = 6)
+    # ideology: mean of 50, 25, 25 = 33.33; last year 25, 50, 50 = 41.67 → change −8.33
+    assert cats.loc["ideology", "mean_pct"] == pytest.approx(100 / 3) and cats.loc["ideology", "change"] == pytest.approx(-25 / 3)
+    # bottom: B and C tie at rank 2, so both are named though n_bottom = 1. Points earned in the
+    # half against the mean of the units the item applies to: I01 mean (6 + 3 + 3)/3 = 4, I02
+    # mean over A, C (12 + 6)/2 = 9. B: I01 4 − 3 = 1 (its I02 is n/a); C: I01 1, I02 9 − 6 = 3 → I02
     bot = b["bottom"]
-    assert bot["unit_id"].tolist() == ["B", "C"] and bot["item_id"].tolist() == ["I01", "I02"] and bot["lost"].tolist() == [3, 6]
+    assert bot["unit_id"].tolist() == ["B", "C"] and bot["item_id"].tolist() == ["I01", "I02"] and bot["behind"].tolist() == [1, 3]
     assert b["notes"] == []
 
 
@@ -143,7 +155,7 @@ def test_bulletin_table_is_the_half_year_ranking():
     totals = pd.DataFrame({"year": Y, "unit_id": ["A", "B"], "rank": [2, 1]})
     t = pages.bulletin_table(scores, items, totals, Y).set_index("unit_id")
     bt = pages.bulletin_tables(scores, items, Y)["ranking"].set_index("unit_id")
-    assert (t["h1_pct"] == bt["h1_pct"]).all() and t.loc["A", "rank"] == 2 and t.loc["B", "h1_max"] == 6
+    assert (t["h1_pct"] == bt["h1_pct"]).all() and t.loc["A", "rank"] == 2 and t.loc["B", "h1_max"] == 12  # I01's annual max
 
 
 def _brute_gap(rk: pd.DataFrame, L: pd.DataFrame, uid: str, na_policy: str) -> tuple[list[str], float]:
@@ -233,3 +245,17 @@ def test_bulletin_without_monthly_sheets_records_empty_tables_and_says_why():
         from pipeline.i18n import t
 
         assert in_lang(lang, t, "nc_bul_no_months") in html and "<table" not in html
+
+
+def test_bulletin_progress_never_exceeds_100_when_points_are_uneven_over_the_months():
+    # An item whose points all fall in one month (an event held in March): 12 of its 12 points
+    # in March. A pro-rata monthly maximum (12/12 a month → 6 in a half) would give 200 %; against
+    # the annual maximum the unit has earned 12/12 = 100 % of the item (hand computation).
+    items = pd.DataFrame({"year": Y, "item_id": ["I01"], "max_points": [12.0], "category": ["special"]})
+    rows = [{"year": Y, "period": str(m), "unit_id": u, "item_id": "I01", "points": p if m == 3 else 0.0, "status": "ok"}
+            for m in range(1, 7) for u, p in (("A", 12.0), ("B", 6.0))]
+    b = pages.bulletin_tables(pd.DataFrame(rows), items, Y)
+    r = b["ranking"].set_index("unit_id")
+    assert r.loc["A", "h1_pct"] == 100 and r.loc["B", "h1_pct"] == 50 and r.loc["A", "cat_special"] == 100
+    # B is 3 points below the mean (12 + 6)/2 = 9 on I01
+    assert b["bottom"].set_index("unit_id").loc["B", "behind"] == 3

@@ -139,13 +139,13 @@ def test_bulletin_shows_the_directly_computed_numbers(small, tmp_path):
     rows = _rows(html, 0)
     assert [x[1] for x in rows] == [nm("unit", u) for u in r["unit_id"]]
     assert all(int(x[0]) == e for x, e in zip(rows, r["h1_rank"])) and all(_close(x[2], e) for x, e in zip(rows, r["h1_pct"]))
-    # category subtotals and the units at the bottom with the items where they lost most
+    # category subtotals and the units at the bottom with the items where they are furthest below the mean
     crow = _rows(html, 1)
     assert all(_close(x[1], e) for x, e in zip(crow, B["categories"]["mean_pct"]))
     bot = B["bottom"]
     for uid in bot["unit_id"].unique():
         assert nm("unit", uid) in text
-    assert all(_close(x[3], e) for x, e in zip(_rows(html, 2), bot["lost"]))
+    assert all(_close(x[3], e) for x, e in zip(_rows(html, 2), bot["behind"]))
 
 
 def test_chapter_02_item_tables_follow_grade_map(small):

@@ -98,7 +98,8 @@ def test_same_result_for_any_grouping_of_chunks():
     acc.merge(parts[1])
     got = U._result(acc, setup, np.arange(25), n, "dirichlet")
     assert got.equals(ref)
-    assert got.attrs == ref.attrs
+    assert got.attrs["system"] == ref.attrs["system"]
+    np.testing.assert_array_equal(got.attrs["histogram"], ref.attrs["histogram"])
 
 
 def test_many_units_binned_and_bounded():
@@ -106,7 +107,7 @@ def test_many_units_binned_and_bounded():
     x, m = _world(5000, items=6)
     res = U.uncertainty(x, m, 40, seed=1)
     w = res.attrs["system"]["rank_resolution"]
-    assert w == -(-5000 // U.RANK_BINS) and res.attrs["histogram"] == []
+    assert w == -(-5000 // U.RANK_BINS) and np.asarray(res.attrs["histogram"]).size == 0
     assert ((res["best_rank"] <= res["q05"]) & (res["q05"] <= res["median_rank"]) & (res["median_rank"] <= res["q95"])
             & (res["q95"] <= res["worst_rank"])).all()
     assert ((res["best_rank"] <= res["mean_rank"]) & (res["mean_rank"] <= res["worst_rank"])).all()

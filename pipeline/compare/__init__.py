@@ -42,7 +42,7 @@ Modules
 
 from __future__ import annotations
 
-from pipeline.compare.horizontal import describe, gini, profiles, ranking, unit_items
+from pipeline.compare.horizontal import describe, gini, profile_means, profiles, ranking, unit_items
 from pipeline.compare.peers import kruskal, peer_groups, peer_test
 from pipeline.compare.reliability import category_alpha, cronbach_alpha, item_discrimination
 from pipeline.compare.longitudinal import (
@@ -59,6 +59,7 @@ __all__ = [
     "describe",
     "ranking",
     "profiles",
+    "profile_means",
     "kruskal",
     "peer_groups",
     "peer_test",

@@ -165,3 +165,22 @@ def profiles(scores: pd.DataFrame, items: pd.DataFrame, year: int | None = None)
     with np.errstate(invalid="ignore", divide="ignore"):
         out["pct"] = np.where(out["max_points"] > 0, 100.0 * out["points"] / out["max_points"], np.nan)
     return out[["year", "unit_id", "group", "key", "points", "max_points", "pct"]]
+
+
+def profile_means(profiles: pd.DataFrame) -> pd.DataFrame:
+    """The all-unit mean of each category and dimension profile, per year.
+
+    The mean of :func:`profiles`' ``pct`` over the units where the key applies (units whose
+    ``pct`` is NaN — no applicable item — are left out). The radar's mean line, its reading
+    and the unit pages' reference all read this table.
+
+    Returns
+    -------
+    DataFrame
+        ``year``, ``group``, ``key``, ``mean_pct``, ``n_units`` (units averaged), in the order of
+        :data:`pipeline.config.CATEGORIES` / :data:`pipeline.config.DIMENSIONS`.
+    """
+    g = profiles.groupby(["year", "group", "key"], sort=False)["pct"].agg(mean_pct="mean", n_units="count").reset_index()
+    order = {k: i for i, k in enumerate([*config.CATEGORIES, *config.DIMENSIONS])}
+    g = g.assign(_o=g["key"].map(order)).sort_values(["year", "group", "_o"], kind="stable").drop(columns="_o")
+    return g.reset_index(drop=True)[["year", "group", "key", "mean_pct", "n_units"]]

@@ -55,12 +55,13 @@ def read_ranking(rank_table: pd.DataFrame, year: int) -> str:
     )
 
 
-def read_radar(prof: pd.DataFrame, year: int) -> str:
-    """One sentence naming the strongest and weakest of the six dimensions (all-unit mean)."""
+def read_radar(means: pd.DataFrame, year: int) -> str:
+    """One sentence naming the strongest and weakest of the six dimensions (all-unit mean,
+    the table of :func:`pipeline.compare.profile_means`)."""
     from pipeline.i18n import t
 
-    p = _one_year(prof, year, "read_radar")
-    m = p.loc[p["group"] == "dimension"].groupby("key")["pct"].mean()
+    p = _one_year(means, year, "read_radar")
+    m = p.loc[p["group"] == "dimension"].set_index("key")["mean_pct"]
     return t("cmp_read_radar", best=t(f"dim_{m.idxmax()}"), best_pct=float(m.max()), worst=t(f"dim_{m.idxmin()}"), worst_pct=float(m.min()))
 
 

@@ -137,7 +137,8 @@ def distribution(totals: pd.DataFrame, year: int, top_n: int = config.TOP_N, val
 
 
 @localized
-def radar(profiles: pd.DataFrame, unit_ids: Iterable[str] | None = None, units: pd.DataFrame | None = None, year: int | None = None):
+def radar(profiles: pd.DataFrame, unit_ids: Iterable[str] | None = None, units: pd.DataFrame | None = None, year: int | None = None,
+          means: pd.DataFrame | None = None):
     """Radar of the six dimensions (% of applicable max) for chosen units and the all-unit mean.
 
     Parameters
@@ -146,6 +147,9 @@ def radar(profiles: pd.DataFrame, unit_ids: Iterable[str] | None = None, units: 
         Output of :func:`pipeline.compare.profiles`.
     unit_ids : list of str, optional
         Units to draw (ids, names or aliases when ``units`` is given); default: none, only the mean.
+    means : DataFrame, optional
+        The all-unit means (:func:`pipeline.compare.profile_means`, e.g. a chapter record's
+        ``h_profile_means``); computed from ``profiles`` when not given.
     """
     p = profiles.loc[profiles["group"] == "dimension"]
     yr = int(year if year is not None else p["year"].max())
@@ -162,7 +166,9 @@ def radar(profiles: pd.DataFrame, unit_ids: Iterable[str] | None = None, units: 
     fig = _fig(6.2, 5.6)
     ax = fig.add_subplot(projection="polar")
     wide = p.pivot(index="unit_id", columns="key", values="pct").reindex(columns=keys)
-    mean = wide.mean().to_numpy()
+    pm = C.profile_means(profiles) if means is None else means
+    pm = pm.loc[(pm["group"] == "dimension") & (pm["year"] == yr)].set_index("key")["mean_pct"]
+    mean = pm.reindex(keys).to_numpy(float)
     ax.plot(ang_c, np.r_[mean, mean[:1]], color="#555555", ls="--", lw=1.4, label=t("cmp_legend_all_mean"))
     for k, uid in enumerate(ids):
         if uid not in wide.index:

@@ -65,7 +65,8 @@ def bulletin_context(data: dict, record: dict, year: int, prm) -> dict:
     ``h_bulletin_bottom`` of :func:`pipeline.pages.bulletin_tables`, headline ``bulletin`` of
     :func:`pipeline.pages.bulletin_summary` and ``bulletin_notes``): 横比 (the first-half
     ranking), 纵比 (change against the same half of last year), category subtotals and the
-    units at the bottom named with the items where they lost most. Nothing is computed here."""
+    units at the bottom named with the items where they are furthest below the mean. Nothing
+    is computed here."""
     from markupsafe import Markup
 
     items_y = data["items"].loc[data["items"]["year"] == year]
@@ -99,10 +100,10 @@ def bulletin_context(data: dict, record: dict, year: int, prm) -> dict:
                              t("pg_col_prev_mean_pct"): cats["prev_mean_pct"], t("pg_col_change"): cats["change"]})
         lines = []
         for uid, g in bot.groupby("unit_id", sort=False):
-            its = sep.join(t("pg_bul_lost_item", item=nm("item", i), lost=float(v)) for i, v in zip(g["item_id"], g["lost"]) if isinstance(i, str))
+            its = sep.join(t("pg_bul_behind_item", item=nm("item", i), behind=float(v)) for i, v in zip(g["item_id"], g["behind"]) if isinstance(i, str))
             lines.append(t("pg_bul_bottom_unit", name=nm("unit", uid), rank=int(g["h1_rank"].iloc[0]), pct=float(g["h1_pct"].iloc[0]), items=its))
         btab = pd.DataFrame({t("pg_col_h1_rank"): bot["h1_rank"], t("rep_col_name"): bot["unit_id"].map(lambda u: nm("unit", u)),
-                             t("rep_col_item"): bot["item_id"].map(lambda i: nm("item", i) if isinstance(i, str) else ""), t("pg_col_lost"): bot["lost"]})
+                             t("rep_col_item"): bot["item_id"].map(lambda i: nm("item", i) if isinstance(i, str) else ""), t("pg_col_behind"): bot["behind"]})
         sections = [
             {"title": t("pg_bul_horizontal_h"), "paras": horiz, "tables": [(t("pg_bul_ranking_cap"), Markup(_table_html(tab)))]},
             {"title": t("pg_bul_vertical_h"), "paras": vert, "tables": []},
@@ -185,8 +186,11 @@ def write_unit_pages(data: dict, record: dict, year: int, prm, unc: pd.DataFrame
     slot still empty instead (:func:`_embed_font`). Besides where the unit stands, each page
     shows where it lost points item by item against the year's and the winners' average and
     what separates it from the cut, read from the record of chapter 02 (``record``; tables
-    ``h_item_losses`` of :func:`pipeline.pages.item_losses`, ``h_unit_gaps`` of
-    :func:`pipeline.pages.gaps_to_cut`, ``h_ranking`` of :func:`pipeline.compare.ranking`)."""
+    ``h_item_losses`` of :func:`pipeline.pages.item_losses` with the order of the weakest
+    items, ``h_unit_gaps`` of :func:`pipeline.pages.gaps_to_cut`, ``h_ranking`` of
+    :func:`pipeline.compare.ranking`, and for the radar ``h_profiles`` / ``h_profile_means`` of
+    :func:`pipeline.compare.profiles` / :func:`pipeline.compare.profile_means`, the same
+    numbers as chapter 二's radar)."""
     from markupsafe import Markup
 
     from pipeline import pages as PG
@@ -194,9 +198,6 @@ def write_unit_pages(data: dict, record: dict, year: int, prm, unc: pd.DataFrame
     totals, items, units = data["totals"], data["items"], data["units"]
     g = totals.loc[totals["year"] == year]
     names = units.set_index("unit_id")["name"].to_dict()
-    dmax = items.loc[items["year"] == year].groupby("dimension")["max_points"].sum()
-    dims = [d for d in config.DIMENSIONS if d in dmax.index]
-    mean_dim = [100 * g[f"dim_{d}"].mean() / dmax[d] for d in dims]
     integ = data.get("integrity")
     iy = integ.loc[pd.to_numeric(integ["year"], errors="coerce") == year] if integ is not None and len(integ) else None
     weak = data.get("weak_orgs")
@@ -207,7 +208,10 @@ def write_unit_pages(data: dict, record: dict, year: int, prm, unc: pd.DataFrame
     subst = _english_subst(items.loc[items["year"] == year])
     item_name = _namer(items=items.loc[items["year"] == year].set_index("item_id"))
     env_t = "unit.html"
-    losses, gaps, ranking = (_rec_table(record, k) for k in ("h_item_losses", "h_unit_gaps", "h_ranking"))
+    losses, gaps, ranking, prof, pmean = (_rec_table(record, k) for k in ("h_item_losses", "h_unit_gaps", "h_ranking", "h_profiles", "h_profile_means"))
+    dims = list(config.DIMENSIONS)
+    dim_pct = prof.loc[prof["group"] == "dimension"].pivot(index="unit_id", columns="key", values="pct").reindex(columns=dims)
+    mean_dim = pmean.loc[pmean["group"] == "dimension"].set_index("key")["mean_pct"].reindex(dims).tolist()
     wins = ranking.set_index("unit_id")["is_winner"]  # winners and cut under the run's top_n (one computation)
     by_unit = dict(tuple(losses.groupby("unit_id", sort=False)))
     gap_of = gaps.set_index("unit_id")
@@ -215,7 +219,8 @@ def write_unit_pages(data: dict, record: dict, year: int, prm, unc: pd.DataFrame
     sep = "、" if current() == "zh" else "; "
 
     def below(u: pd.DataFrame, col: str) -> str:
-        worst = u.loc[u[col] < 0].sort_values([col, "item_id"], kind="stable").head(3)
+        order = u["below_mean_order" if col == "vs_mean" else "below_winners_order"]
+        worst = u.loc[order.le(PG.WEAKEST).fillna(False)].assign(_o=order).sort_values("_o")
         return sep.join(t("pg_unit_below_item", item=item_name("item", i), diff=float(d)) for i, d in zip(worst["item_id"], worst[col]))
 
     def cut_text(gc: dict, uid: str) -> str:
@@ -242,7 +247,7 @@ def write_unit_pages(data: dict, record: dict, year: int, prm, unc: pd.DataFrame
         cut_txt = cut_text(PG.gap_record(gap_of.loc[uid]), uid)
         stand = t("rep_unit_stand_text", total=r.total, pct=r.pct_of_max, n=len(g), rank=int(r.rank),
                   status=t("rep_unit_winner" if wins.get(uid, False) else "rep_unit_not_winner"), gap=r.total - cut)
-        radar = _svg_radar([100 * getattr(r, f"dim_{d}") / dmax[d] for d in dims], mean_dim, [t(f"dim_{d}") for d in dims])
+        radar = _svg_radar(dim_pct.loc[uid].tolist() if uid in dim_pct.index else [float("nan")] * len(dims), mean_dim, [t(f"dim_{d}") for d in dims])
         h = hist.loc[(hist["unit_id"] == uid) & (hist["year"] <= year)]
         yrs = h["year"].astype(int).tolist()
         traj = Markup(_svg_lines(yrs, h["rank"].astype(float).tolist(), t("rep_col_rank"), invert=True, lo=1, hi=float(g["rank"].max()))

@@ -214,7 +214,10 @@ def _write_pdf(html_text: str, path: Path, otf: bytes | None = None) -> None:
             sub.write_bytes(otf)
             html_text = html_text.replace(font_path().as_uri(), sub.as_uri())
         with atomic_path(path) as out:
-            weasyprint.HTML(string=html_text, base_url=str(_TEMPLATES)).write_pdf(str(out))
+            # full_fonts: embed the subset as cut above instead of letting WeasyPrint cut it again
+            # to the glyphs used (fontTools recomputing CFF glyph bounds: ≈ 4 s per PDF, for a
+            # file ≈ 0.2 MB smaller)
+            weasyprint.HTML(string=html_text, base_url=str(_TEMPLATES)).write_pdf(str(out), full_fonts=otf is not None)
 
 
 def write_xlsx(sheets: list[tuple[str, pd.DataFrame]], path: Path) -> Path:
@@ -225,11 +228,14 @@ def write_xlsx(sheets: list[tuple[str, pd.DataFrame]], path: Path) -> Path:
     workbook timestamps and zip entry dates are fixed.
     """
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
 
-    wb = Workbook()
-    wb.remove(wb.active)
+    # write-only workbook: rows are streamed to the sheet XML as they are appended (about half
+    # the time of a normal workbook, which keeps a cell object per value until it is saved)
+    wb = Workbook(write_only=True)
+    bold, wrap = Font(bold=True), Alignment(wrap_text=True, vertical="top")
     used: set[str] = set()
     for title, df in sheets:
         name = re.sub(r"[\[\]:*?/\\]", " ", str(title)).strip()[:31] or "Sheet"
@@ -241,7 +247,17 @@ def write_xlsx(sheets: list[tuple[str, pd.DataFrame]], path: Path) -> Path:
         used.add(name.lower())
         ws = wb.create_sheet(name)
         d = neutralise_formulas(df.reset_index(drop=True))
-        ws.append([str(c) for c in d.columns])
+        ws.freeze_panes = "A2"
+        for j, col in enumerate(d.columns, start=1):  # widths before the first row (write-only)
+            vals = [str(col)] + [_fmt_cell(v, str(col)) for v in d.iloc[:200, j - 1]]
+            width = max(sum(2 if _CJK.match(ch) else 1 for ch in s) for s in vals)
+            ws.column_dimensions[get_column_letter(j)].width = min(max(8, width + 2), 60)
+        header = []
+        for c in d.columns:
+            cell = WriteOnlyCell(ws, value=str(c))
+            cell.font, cell.alignment = bold, wrap
+            header.append(cell)
+        ws.append(header)
         for rec in d.itertuples(index=False):
             row = []
             for v in rec:
@@ -256,14 +272,6 @@ def write_xlsx(sheets: list[tuple[str, pd.DataFrame]], path: Path) -> Path:
                 else:
                     row.append(str(v))
             ws.append(row)
-        for cell in ws[1]:
-            cell.font = Font(bold=True)
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-        ws.freeze_panes = "A2"
-        for j, col in enumerate(d.columns, start=1):
-            vals = [str(col)] + [_fmt_cell(v, str(col)) for v in d.iloc[:200, j - 1]]
-            width = max(sum(2 if _CJK.match(ch) else 1 for ch in s) for s in vals)
-            ws.column_dimensions[get_column_letter(j)].width = min(max(8, width + 2), 60)
     from datetime import datetime
 
     fixed = datetime(2000, 1, 1)

@@ -182,8 +182,8 @@ def uncertainty(
         |W ∩ W₀| / |W ∪ W₀| of sample and nominal winner sets), ``p_same_winners``
         (P(winner set unchanged)), ``winners_changed_mean`` (E|W₀ \\ W|).
         ``rank_resolution`` (ranks per histogram bin).
-        ``df.attrs["histogram"]``: the exact units × ranks count matrix (nested list; JSON-able
-        so that the frame can be written to Parquet with its attrs); empty when binned.
+        ``df.attrs["histogram"]``: the exact units × ranks count matrix (int64 array, rows in
+        the order of the units); a 0 × 0 array when binned. Not written with the table.
     """
     if isinstance(matrix, pd.DataFrame):
         if unit_ids is None:
@@ -670,8 +670,10 @@ def _result(acc: _Acc, setup: _Setup, ids, n: int, scheme: str) -> pd.DataFrame:
         "n_nominal_winners": int((r0 <= top_n).sum()),
         "rank_resolution": int(width),
     }
-    # JSON-able, so write_table can store the attrs (the exact units × ranks histogram only)
-    out.attrs["histogram"] = hist.tolist() if width == 1 else []
+    # the exact units × ranks histogram only, as an int64 array: pandas deep-copies ``attrs`` on
+    # every derived frame (``__finalize__``), and a nested list of units² ints cost ≈ 2 s per
+    # chapter 四 run in copies; an array is one memcpy
+    out.attrs["histogram"] = hist if width == 1 else np.zeros((0, 0), dtype=np.int64)
     return out
 
 

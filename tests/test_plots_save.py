@@ -1,0 +1,63 @@
+"""`pipeline.plots.style.save`: one layout for PNG and SVG, the same pixels as matplotlib's own save."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pipeline.plots import style
+
+
+def _figure():
+    import matplotlib.pyplot as plt
+
+    style.use_style()
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.imshow(np.arange(60).reshape(10, 6), aspect="auto")
+    ax.set_yticks(range(10), [f"单位{i}（长名称）" for i in range(10)])
+    ax.set_xticks(range(6), [f"项目{i}" for i in range(6)], rotation=90)
+    ax.set_title("热力图 Heatmap")
+    fig.colorbar(ax.images[0], ax=ax, label="得分")
+    return fig
+
+
+def test_png_equals_matplotlibs_tight_save(tmp_path):
+    # Reference: matplotlib's own savefig with the house rcParams (bbox "tight" + constrained
+    # layout, which lays the figure out and draws it twice); `save` lays it out once.
+    import matplotlib.pyplot as plt
+
+    ref_fig = _figure()
+    ref_fig.savefig(tmp_path / "ref.png", format="png")
+    plt.close(ref_fig)
+    fig = _figure()
+    paths = style.save(fig, tmp_path / "fig")
+    assert [p.suffix for p in paths] == [".png", ".svg"]
+    a = np.asarray(Image.open(tmp_path / "ref.png").convert("RGB"), dtype=int)
+    b = np.asarray(Image.open(tmp_path / "fig.png").convert("RGB"), dtype=int)
+    assert a.shape == b.shape
+    assert (np.abs(a - b).sum(axis=2) > 30).mean() < 1e-3
+    svg = (tmp_path / "fig.svg").read_text(encoding="utf-8")
+    assert "热力图" in svg and "<svg" in svg  # text kept as text (svg.fonttype none)
+    plt.close(fig)
+
+
+def test_save_restores_layout_engine_and_dpi(tmp_path):
+    import matplotlib.pyplot as plt
+
+    fig = _figure()
+    engine, dpi = fig.get_layout_engine(), fig.dpi
+    style.save(fig, tmp_path / "a.png")  # a suffix is replaced by each format's
+    assert fig.get_layout_engine() is engine and fig.dpi == dpi
+    assert (tmp_path / "a.png").exists() and (tmp_path / "a.svg").exists()
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("fmt", ["png", "svg"])
+def test_single_format(tmp_path, fmt):
+    import matplotlib.pyplot as plt
+
+    fig = _figure()
+    assert style.save(fig, tmp_path / "b", formats=(fmt,)) == [tmp_path / f"b.{fmt}"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"b.{fmt}"]
+    plt.close(fig)
