@@ -216,9 +216,10 @@ def test_bulletin_table_hand_case():
     scores = pd.DataFrame(rows)
     totals = pd.DataFrame({"year": 2015, "unit_id": ["A", "B"], "rank": [1, 2]})
     b = report.bulletin_table(scores, items, totals, 2015).set_index("unit_id")
-    # A: 6 × (1 + 2) = 18 of 6 × (1 + 2) attainable → 100 %; B: 6 × 0.5 = 3 of 6 × 1 → 50 % (hand)
-    assert b.loc["A", "h1_points"] == 18 and b.loc["A", "h1_max"] == 18 and b.loc["A", "h1_pct"] == 100
-    assert b.loc["B", "h1_points"] == 3 and b.loc["B", "h1_max"] == 6 and b.loc["B", "h1_pct"] == 50
+    # against the annual maxima of the items that apply (hand computation, as in test_pages):
+    # A: 6 × (1 + 2) = 18 of 12 + 24 = 36 → 50 %; B: 6 × 0.5 = 3 of 12 (I02 n/a) → 25 %
+    assert b.loc["A", "h1_points"] == 18 and b.loc["A", "h1_max"] == 36 and b.loc["A", "h1_pct"] == 50
+    assert b.loc["B", "h1_points"] == 3 and b.loc["B", "h1_max"] == 12 and b.loc["B", "h1_pct"] == 25
     assert b.loc["A", "h1_rank"] == 1 and b.loc["B", "h1_rank"] == 2 and b.loc["A", "months"] == 6
     assert report.bulletin_table(scores[scores["period"] == "7"], items, totals, 2015).empty
 
