@@ -27,6 +27,12 @@ processed = "../data/processed"
 out_dir = "../data/processed/analysis/2016/01-overview"
 
 # %%
+from pipeline import i18n
+
+# the run's language: every text below (figures, sentences of reading) reads it
+i18n.use(lang);
+
+# %%
 from pipeline import io, notebooks, overview, params, score
 from pipeline.plots import overview as charts
 
@@ -49,27 +55,27 @@ totals = rec.table("totals", totals[totals["year"].between(years[0], year)].rese
 
 # %%
 structure = rec.table("structure", overview.item_structure(items, year))
-rec.reading(overview.overview_reading("items", lang, items=items[items["year"] == year]))
+rec.reading(overview.overview_reading("items", items=items[items["year"] == year]))
 
 # %%
-rec.figure("structure", charts.plot_structure(structure, lang))
+rec.figure("structure", charts.plot_structure(structure))
 
 # %% [markdown]
 # ## 2. Distribution of totals / 得分分布概况
 
 # %%
 stats = rec.table("distribution", overview.overview_stats(totals, year, top_n))
-rec.reading(overview.overview_reading("dist", lang, stats=stats))
+rec.reading(overview.overview_reading("dist", stats=stats))
 
 # %% [markdown]
 # ## 3. Category profile / 各类别得分率
 
 # %%
 profile = rec.table("profile", overview.category_profile(totals, items, year))
-rec.reading(overview.overview_reading("profile", lang, profile=profile))
+rec.reading(overview.overview_reading("profile", profile=profile))
 
 # %%
-rec.figure("profile", charts.plot_profile(profile, lang))
+rec.figure("profile", charts.plot_profile(profile))
 
 # %% [markdown]
 # ## Headline numbers / 主要数据

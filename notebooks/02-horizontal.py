@@ -27,6 +27,12 @@ processed = "../data/processed"
 out_dir = "../data/processed/analysis/2016/02-horizontal"
 
 # %%
+from pipeline import i18n
+
+# the run's language: every text below (figures, sentences of reading) reads it
+i18n.use(lang);
+
+# %%
 import pandas as pd
 from IPython.display import display
 
@@ -54,18 +60,18 @@ print(f"{prm.year}: {int((totals.year == prm.year).sum())} units, na_policy={prm
 
 # %%
 desc = rec.table("h_describe", compare.describe(totals, value="pct_of_max"))
-fig = rec.figure("h_distribution", charts.distribution(totals, prm.year, lang=prm.lang, top_n=prm.top_n))
+fig = rec.figure("h_distribution", charts.distribution(totals, prm.year, top_n=prm.top_n))
 display(fig)
-display(rec.reading(compare.read_distribution(totals, prm.year, prm.lang)))
+display(rec.reading(compare.read_distribution(totals, prm.year)))
 
 # %% [markdown]
 # ## 2 排名、优胜单位与优胜线差距 Ranking, winners and the gap to the winning cut
 
 # %%
 rk = rec.table("h_ranking", compare.ranking(totals, units, prm.year, top_n=prm.top_n))
-fig = rec.figure("h_ranking", charts.ranking_bar(rk, prm.year, lang=prm.lang, top_n=prm.top_n))
+fig = rec.figure("h_ranking", charts.ranking_bar(rk, prm.year, top_n=prm.top_n))
 display(fig)
-display(rec.reading(compare.read_ranking(rk, prm.year, prm.lang)))
+display(rec.reading(compare.read_ranking(rk, prm.year)))
 
 # %% [markdown]
 # ## 3 四类别与六维度得分 Category and six-dimension profiles
@@ -75,9 +81,9 @@ display(rec.reading(compare.read_ranking(rk, prm.year, prm.lang)))
 # %%
 prof = rec.table("h_profiles", compare.profiles(scores, items, prm.year))
 pmean = rec.table("h_profile_means", compare.profile_means(prof))
-fig = rec.figure("h_radar", charts.radar(prof, [rk.unit_id.iloc[0], rk.unit_id.iloc[-1]], units, prm.year, lang=prm.lang, means=pmean))
+fig = rec.figure("h_radar", charts.radar(prof, [rk.unit_id.iloc[0], rk.unit_id.iloc[-1]], units, prm.year, means=pmean))
 display(fig)
-display(rec.reading(compare.read_radar(pmean, prm.year, prm.lang)))
+display(rec.reading(compare.read_radar(pmean, prm.year)))
 
 # %% [markdown]
 # ## 4 按单位类型和系统分组比较 Peer groups by type and sector (Kruskal–Wallis)
@@ -85,16 +91,16 @@ display(rec.reading(compare.read_radar(pmean, prm.year, prm.lang)))
 # %%
 peer_type = compare.peer_groups(totals, units, prm.year, by="type", top_n=prm.top_n)
 test_type = compare.peer_test(totals, units, prm.year, by="type")
-fig = rec.figure("h_peer_type", charts.peer_box(totals, units, prm.year, by="type", lang=prm.lang, top_n=prm.top_n))
+fig = rec.figure("h_peer_type", charts.peer_box(totals, units, prm.year, by="type", top_n=prm.top_n))
 display(fig)
-display(rec.reading(compare.read_peer(test_type, peer_type, prm.year, prm.lang)))
+display(rec.reading(compare.read_peer(test_type, peer_type, prm.year)))
 
 # %%
 peer_sector = compare.peer_groups(totals, units, prm.year, by="sector", top_n=prm.top_n)
 test_sector = compare.peer_test(totals, units, prm.year, by="sector")
-fig = rec.figure("h_peer_sector", charts.peer_box(totals, units, prm.year, by="sector", lang=prm.lang, top_n=prm.top_n))
+fig = rec.figure("h_peer_sector", charts.peer_box(totals, units, prm.year, by="sector", top_n=prm.top_n))
 display(fig)
-display(rec.reading(compare.read_peer(test_sector, peer_sector, prm.year, prm.lang)))
+display(rec.reading(compare.read_peer(test_sector, peer_sector, prm.year)))
 
 # %%
 rec.table("h_peer_groups", pd.concat([peer_type, peer_sector], ignore_index=True))
@@ -106,9 +112,9 @@ pd.concat([test_type, test_sector], ignore_index=True)
 
 # %%
 ui = rec.table("h_unit_items", compare.unit_items(scores, items, prm.year))
-fig = rec.figure("h_heatmap", charts.heatmap(ui, rk, prm.year, lang=prm.lang))
+fig = rec.figure("h_heatmap", charts.heatmap(ui, rk, prm.year))
 display(fig)
-display(rec.reading(compare.read_heatmap(ui, prm.year, prm.lang)))
+display(rec.reading(compare.read_heatmap(ui, prm.year)))
 
 # %% [markdown]
 # ## 6 项目区分度与内部一致性 Item discrimination and internal consistency
@@ -118,9 +124,9 @@ disc = compare.item_discrimination(scores, items, prm.year)
 alphas = compare.category_alpha(scores, items, prm.year)
 rec.table("h_items", disc)
 rec.table("h_alpha", alphas)
-fig = rec.figure("h_items", charts.item_scatter(disc, prm.year, lang=prm.lang))
+fig = rec.figure("h_items", charts.item_scatter(disc, prm.year))
 display(fig)
-display(rec.reading(compare.read_items(disc, alphas, prm.year, prm.lang)))
+display(rec.reading(compare.read_items(disc, alphas, prm.year)))
 
 # %% [markdown]
 # ## 7 单位页与半年通报 Unit pages and the half-year bulletin

@@ -27,6 +27,12 @@ processed = "../data/processed"
 out_dir = "../data/processed/analysis/2016/03-vertical-trend"
 
 # %%
+from pipeline import i18n
+
+# the run's language: every text below (figures, sentences of reading) reads it
+i18n.use(lang);
+
+# %%
 from IPython.display import display
 
 from pipeline import compare, notebooks, trend
@@ -55,7 +61,7 @@ lin = compare.lineage(units)
 rec.table("v_vertical", vert)
 rec.table("v_lineage", lin)
 display(vert.loc[vert["break"], ["year", "unit_id", "name", "break_kind", "predecessors", "rank", "d_rank"]])
-display(rec.reading(compare.read_breaks(vert, prm.lang)))
+display(rec.reading(compare.read_breaks(vert)))
 
 # %% [markdown]
 # ## 2 重点单位轨迹 Trajectories of selected units
@@ -64,9 +70,9 @@ display(rec.reading(compare.read_breaks(vert, prm.lang)))
 
 # %%
 chosen = compare.pick_examples(vert)
-fig = rec.figure("v_trajectories", charts.trajectories(vert, chosen, lang=prm.lang, top_n=prm.top_n))
+fig = rec.figure("v_trajectories", charts.trajectories(vert, chosen, top_n=prm.top_n))
 display(fig)
-display(rec.reading(compare.read_trajectories(vert, chosen, prm.lang)))
+display(rec.reading(compare.read_trajectories(vert, chosen)))
 
 # %% [markdown]
 # ## 3 相邻年度名次流动（五分位转移矩阵、Shorrocks 指数） Rank mobility
@@ -74,9 +80,9 @@ display(rec.reading(compare.read_trajectories(vert, chosen, prm.lang)))
 # %%
 mob = rec.table("v_mobility", compare.mobility(vert))
 trans = rec.table("v_transition", compare.last_transition(vert))
-fig = rec.figure("v_transition", charts.transition_matrix(trans, lang=prm.lang))
+fig = rec.figure("v_transition", charts.transition_matrix(trans))
 display(fig)
-display(rec.reading(compare.read_transition(trans, prm.lang) + " " + compare.read_mobility(mob, prm.lang)))
+display(rec.reading(compare.read_transition(trans) + " " + compare.read_mobility(mob)))
 
 # %% [markdown]
 # ## 4 优胜持续性 Winner persistence
@@ -84,7 +90,7 @@ display(rec.reading(compare.read_transition(trans, prm.lang) + " " + compare.rea
 # %%
 pers = rec.table("v_persistence", compare.persistence(vert))
 display(pers.head(10))
-display(rec.reading(compare.read_persistence(pers, vert, prm.lang)))
+display(rec.reading(compare.read_persistence(pers, vert)))
 
 # %% [markdown]
 # ## 5 单位趋势（Theil–Sen 斜率、Mann–Kendall 精确检验、BH 校正） Per-unit trends
@@ -92,7 +98,7 @@ display(rec.reading(compare.read_persistence(pers, vert, prm.lang)))
 # %%
 trends = rec.table("v_trends", trend.unit_trends(vert, value="pct_of_max"))
 display(trends.head(10))
-display(rec.reading(trend.read_trends(trends, prm.lang)))
+display(rec.reading(trend.read_trends(trends)))
 
 # %% [markdown]
 # ## 6 系统逐年概况：水平、离散、天花板、优胜线——区分能力是否下降？ The system by year
@@ -102,9 +108,9 @@ system = trend.system(totals.loc[totals.year.between(*span)], top_n=prm.top_n)
 tests, verdict = trend.discrimination(system)
 rec.table("v_system", system)
 rec.table("v_discrimination", tests)
-fig = rec.figure("v_system", charts.system_panel(system, verdict, lang=prm.lang))
+fig = rec.figure("v_system", charts.system_panel(system, verdict))
 display(fig)
-display(rec.reading(trend.read_system(system, tests, verdict, prm.lang)))
+display(rec.reading(trend.read_system(system, tests, verdict)))
 
 # %% [markdown]
 # ## 主要数据 Headline numbers

@@ -35,6 +35,12 @@ p = 0.2
 n_sobol = 256
 
 # %%
+from pipeline import i18n
+
+# the run's language: every text below (figures, sentences of reading) reads it
+i18n.use(lang);
+
+# %%
 import pipeline.params
 import pipeline.i18n
 import pipeline.score
@@ -65,9 +71,9 @@ oat = sens.one_at_a_time(data.points.to_numpy(), data.maxima, data.categories, t
                          na_policy=prm.na_policy, offset=data.offset, unit_ids=data.unit_ids)
 oat_summary = sens.shift_summary(oat)
 rec.table("sens_oat", oat_summary)
-fig = wplots.oat_chart(oat_summary, lang=prm.lang)
+fig = wplots.oat_chart(oat_summary)
 rec.figure("sens_oat", fig)
-rec.reading(narrative.read_oat(oat_summary, lang=prm.lang))
+rec.reading(narrative.read_oat(oat_summary))
 
 # %% [markdown]
 # ## 3 · 替代权重方案 Alternative weighting schemes
@@ -77,7 +83,7 @@ compare = sens.compare_schemes(data.points.to_numpy(), data.maxima, data.categor
                                na_policy=prm.na_policy, offset=data.offset, unit_ids=data.unit_ids)
 rec.table("sens_schemes", compare)
 rec.table("sens_scheme_shifts", sens.scheme_shifts(compare))
-rec.reading(narrative.read_schemes(compare, lang=prm.lang))
+rec.reading(narrative.read_schemes(compare))
 
 # %% [markdown]
 # ## 4 · 类别权重的蒙特卡洛不确定性分析 Monte Carlo uncertainty analysis
@@ -87,12 +93,12 @@ unc = sens.uncertainty(data.points, data.maxima, prm.n_samples, seed=prm.seed, s
                        kappa=prm.kappa, p=prm.p, groups=data.categories, na_policy=prm.na_policy, **data.common())
 rec.table("sens_uncertainty", unc)
 rec.table("sens_uncertainty_system", sens.system_summary(unc))
-fig = wplots.rank_intervals(unc, top_n=prm.top_n, lang=prm.lang, names=names)
+fig = wplots.rank_intervals(unc, top_n=prm.top_n, names=names)
 rec.figure("sens_rank_intervals", fig)
-rec.reading(narrative.read_uncertainty(unc, top_n=prm.top_n, lang=prm.lang))
+rec.reading(narrative.read_uncertainty(unc, top_n=prm.top_n))
 
 # %%
-fig = wplots.p_winner_bars(unc, top_n=prm.top_n, lang=prm.lang, names=names, min_p=0.0)
+fig = wplots.p_winner_bars(unc, top_n=prm.top_n, names=names, min_p=0.0)
 rec.figure("sens_p_winner", fig)
 
 # %% [markdown]
@@ -109,17 +115,17 @@ rec.figure("sens_p_winner", fig)
 sob = sens.weight_sobol(data.points, data.maxima, prm.n_sobol, seed=prm.seed, groups=data.categories, p=prm.p,
                         top_n=prm.top_n, na_policy=prm.na_policy, **data.common())
 rec.table("sens_sobol", sob)
-fig = wplots.sobol_bars(sob[sob["target"] == "mean_abs_shift"], lang=prm.lang, n=prm.n_sobol)
+fig = wplots.sobol_bars(sob[sob["target"] == "mean_abs_shift"], n=prm.n_sobol)
 rec.figure("sens_sobol", fig)
-rec.reading(narrative.read_sobol(sob, lang=prm.lang))
+rec.reading(narrative.read_sobol(sob))
 
 # %%
 shap = sens.weight_shapley(data.points, data.maxima, 4 * prm.n_sobol, seed=prm.seed, groups=data.categories,
                            kappa=prm.kappa, top_n=prm.top_n, na_policy=prm.na_policy, **data.common())
 rec.table("sens_shapley", shap)
-fig = wplots.shapley_bars(shap, lang=prm.lang, n=4 * prm.n_sobol)
+fig = wplots.shapley_bars(shap, n=4 * prm.n_sobol)
 rec.figure("sens_shapley", fig)
-rec.reading(narrative.read_shapley(shap, lang=prm.lang))
+rec.reading(narrative.read_shapley(shap))
 
 # %% [markdown]
 # ## 5′ · 方法选择分析（单独列出） Method choices (a separate analysis)
@@ -133,9 +139,9 @@ rec.reading(narrative.read_shapley(shap, lang=prm.lang))
 meth = sens.method_sobol(data.points, data.maxima, prm.n_sobol, seed=prm.seed, groups=data.categories, p=prm.p,
                          top_n=prm.top_n, na_policy=prm.na_policy, **data.common())
 rec.table("sens_method_choices", meth)
-fig = wplots.sobol_bars(meth, lang=prm.lang, title=pipeline.i18n.t("sens_methods_title", prm.lang, n=prm.n_sobol))
+fig = wplots.sobol_bars(meth, title=pipeline.i18n.t("sens_methods_title", n=prm.n_sobol))
 rec.figure("sens_methods", fig)
-rec.reading(narrative.read_methods(meth, lang=prm.lang))
+rec.reading(narrative.read_methods(meth))
 
 # %% [markdown]
 # ## 6 · 名义权重与实际权重 Nominal vs effective weights
@@ -144,9 +150,9 @@ rec.reading(narrative.read_methods(meth, lang=prm.lang))
 eff = sens.effective_weights(data.points.to_numpy(), data.maxima, data.categories, item_ids=data.item_ids,
                              na_policy=prm.na_policy)
 rec.table("sens_effective_weights", eff)
-fig = wplots.effective_weights_chart(eff, level="category", lang=prm.lang)
+fig = wplots.effective_weights_chart(eff, level="category")
 rec.figure("sens_effective_weights", fig)
-rec.reading(narrative.read_effective(eff, lang=prm.lang))
+rec.reading(narrative.read_effective(eff))
 
 # %% [markdown]
 # ## 7 · SMAA-2 随机多准则可接受性分析 SMAA-2
@@ -154,25 +160,25 @@ rec.reading(narrative.read_effective(eff, lang=prm.lang))
 # %%
 smaa_res = sens.smaa(data.category_scores(), prm.n_samples, seed=prm.seed, top_n=prm.top_n)
 rec.table("sens_smaa", smaa_res.summary().reset_index())
-fig = wplots.acceptability_heatmap(smaa_res.acceptability, lang=prm.lang, names=names, top_n=prm.top_n)
+fig = wplots.acceptability_heatmap(smaa_res.acceptability, names=names, top_n=prm.top_n)
 rec.figure("sens_smaa", fig)
-rec.reading(narrative.read_smaa(smaa_res, top_n=prm.top_n, lang=prm.lang, names=names))
+rec.reading(narrative.read_smaa(smaa_res, top_n=prm.top_n, names=names))
 
 # %% [markdown]
 # ## 8 · 按类型、系统、规模的公平性 Fairness by group
 
 # %%
-outcomes, tests = sens.fairness(compare, unc, data.attrs, top_n=prm.top_n, seed=prm.seed, lang=prm.lang)
+outcomes, tests = sens.fairness(compare, unc, data.attrs, top_n=prm.top_n, seed=prm.seed)
 rec.table("sens_fairness_groups", outcomes)
 rec.table("sens_fairness_tests", tests)
-fig = wplots.fairness_chart(outcomes, attribute="sector", lang=prm.lang)
+fig = wplots.fairness_chart(outcomes, attribute="sector")
 rec.figure("sens_fairness_sector", fig)
-rec.reading(narrative.read_fairness(tests, lang=prm.lang))
+rec.reading(narrative.read_fairness(tests))
 
 # %%
-fig = wplots.fairness_chart(outcomes, attribute="type", lang=prm.lang)
+fig = wplots.fairness_chart(outcomes, attribute="type")
 rec.figure("sens_fairness_type", fig)
-fig = wplots.fairness_chart(outcomes, attribute="size", lang=prm.lang)
+fig = wplots.fairness_chart(outcomes, attribute="size")
 rec.figure("sens_fairness_size", fig)
 
 # %% [markdown]

@@ -26,6 +26,12 @@ raw = "../data/raw"
 out_dir = "../data/processed/analysis/2016/05-integrity"
 
 # %%
+from pipeline import i18n
+
+# the run's language: every text below (figures, sentences of reading) reads it
+i18n.use(lang);
+
+# %%
 from pipeline import integrity, notebooks, params, score
 from pipeline.plots import integrity as iplots
 
@@ -37,13 +43,13 @@ rec = notebooks.record(out_dir, "05-integrity", **prm.to_dict())
 
 # %%
 tables = integrity.load_tables(processed, years=(years[0], year))
-findings = integrity.check_all(tables, top_n=top_n, seed=seed, lang=lang)
+findings = integrity.check_all(tables, top_n=top_n, seed=seed)
 rec.table("integrity", findings)
 rec.table("integrity_summary", integrity.summary(findings[findings["year"] == year]))
-rec.reading(integrity.reading("counts", lang, findings=findings[findings["year"] == year]))
+rec.reading(integrity.reading("counts", findings=findings[findings["year"] == year]))
 
 # %%
-fig = iplots.findings_by_check(findings[findings["year"] == year], lang)
+fig = iplots.findings_by_check(findings[findings["year"] == year])
 rec.figure("integrity_counts", fig)
 fig
 
@@ -52,10 +58,10 @@ fig
 
 # %%
 gaps = integrity.monthly_gaps(tables["scores"], tables["items"])
-rec.reading(integrity.reading("monthly", lang, findings=findings, year=year))
+rec.reading(integrity.reading("monthly", findings=findings, year=year))
 
 # %%
-fig = iplots.monthly_gap_hist(gaps, year, round(integrity.MONTHLY_TOL, 2), lang)
+fig = iplots.monthly_gap_hist(gaps, year, round(integrity.MONTHLY_TOL, 2))
 rec.figure("integrity_monthly", fig)
 fig
 
@@ -63,7 +69,7 @@ fig
 # ## 3. Stated totals and ranks / 表列总分与名次
 
 # %%
-rec.reading(integrity.reading("given", lang, findings=findings, year=year))
+rec.reading(integrity.reading("given", findings=findings, year=year))
 
 # %% [markdown]
 # ## 4. Terminal digits / 尾数偏好
@@ -72,10 +78,10 @@ rec.reading(integrity.reading("given", lang, findings=findings, year=year))
 flagged = findings.loc[(findings["year"] == year) & (findings["check"] == "digit_preference"), "unit_id"].tolist()
 digits = integrity.digit_table(tables["scores"], tables["items"], year, units=flagged)
 rec.table("integrity_digits", digits)
-rec.reading(integrity.reading("digits", lang, digits=digits, findings=findings, year=year))
+rec.reading(integrity.reading("digits", digits=digits, findings=findings, year=year))
 
 # %%
-fig = iplots.digit_distribution(digits, year, lang)
+fig = iplots.digit_distribution(digits, year)
 rec.figure("integrity_digits", fig)
 fig
 
@@ -84,10 +90,10 @@ fig
 
 # %%
 totals = score.run_totals(tables["scores"], tables["items"], tables["adjustments"], prm)
-rec.reading(integrity.reading("bunch", lang, totals=totals, findings=findings, year=year, top_n=top_n))
+rec.reading(integrity.reading("bunch", totals=totals, findings=findings, year=year, top_n=top_n))
 
 # %%
-fig = iplots.cut_window(totals, year, top_n, lang=lang)
+fig = iplots.cut_window(totals, year, top_n)
 rec.figure("integrity_cut", fig)
 fig
 

@@ -29,6 +29,12 @@ processed = "../data/processed"
 out_dir = "../reports/schemes/06-scheme"
 
 # %%
+from pipeline import i18n
+
+# the run's language: every text below (figures, sentences of reading) reads it
+i18n.use(lang);
+
+# %%
 from pathlib import Path
 
 import pipeline.notebooks
@@ -50,12 +56,12 @@ print(proposal.to_yaml())
 # ## 2 · 逐年与现行方案比较 Year by year against the official scheme
 
 # %%
-res = scheme.evaluate(tables, proposal, frames, n_mc=n_mc, kappa=kappa, n_perm=n_perm, seed=seed, lang=lang)
+res = scheme.evaluate(tables, proposal, frames, n_mc=n_mc, kappa=kappa, n_perm=n_perm, seed=seed)
 srun.write_comparisons(res, Path(out_dir))
 res.stability
 
 # %%
-sfig.stability_lines([(proposal.name, res.stability)], lang=lang)
+sfig.stability_lines([(proposal.name, res.stability)])
 
 # %% [markdown]
 # ## 3 · 优胜单位的进与出、名次变化 Winners in and out, rank changes
@@ -65,7 +71,7 @@ rows = srun.year_rows(res, year)
 sc.winner_moves(rows)
 
 # %%
-sfig.rank_scatter(rows, lang=lang)
+sfig.rank_scatter(rows)
 
 # %%
 sc.rank_changes(rows)
@@ -75,10 +81,10 @@ sc.rank_changes(rows)
 
 # %%
 gw = sc.group_winners(rows)
-sfig.group_bars(gw, ("type", "sector"), lang=lang)
+sfig.group_bars(gw, ("type", "sector"))
 
 # %%
-sc.group_effects(rows, n_perm=n_perm, seed=seed, lang=lang)
+sc.group_effects(rows, n_perm=n_perm, seed=seed)
 
 # %% [markdown]
 # ## 5 · 方案自身的名次不确定性 The scheme's own rank uncertainty
@@ -86,7 +92,7 @@ sc.group_effects(rows, n_perm=n_perm, seed=seed, lang=lang)
 # %%
 mc = res.mc_units.loc[res.mc_units["year"] == rows["year"].iloc[0]]
 sfig.rank_intervals(mc, rows.set_index("unit_id")["name"], dict(proposal.quotas) if proposal.tier_by else {"": proposal.top_n},
-                    lang=lang, tier_by=proposal.tier_by)
+                    tier_by=proposal.tier_by)
 
 # %% [markdown]
 # ## 6 · 要点 Headline numbers

@@ -139,6 +139,22 @@ def _shape(args):
 
 
 def _dispatch(args) -> int:
+    """Run one command in its language: the one place where the CLI sets it (``--lang``, else the
+    ``lang`` of ``--params``, else Chinese); everything below reads :func:`pipeline.i18n.current`."""
+    from pipeline import i18n
+
+    if args.command == "verify":
+        with i18n.use(args.lang):
+            return _command(args, None)
+    if args.command in ("synth", "bench", "scheme"):  # scheme: its entry sets its --lang
+        with i18n.use("zh"):
+            return _command(args, None)
+    prm = _params(args)
+    with i18n.use(prm.lang):
+        return _command(args, prm)
+
+
+def _command(args, prm) -> int:
     cmd = args.command
     if cmd == "synth":
         from pipeline import params as P
@@ -177,8 +193,7 @@ def _dispatch(args) -> int:
     if cmd == "verify":
         from pipeline import verify
 
-        return verify.main(args.manifest, params_file=args.params, lang=args.lang, keep=args.keep)
-    prm = _params(args)
+        return verify.main(args.manifest, params_file=args.params, keep=args.keep)
     if prm.scheduler and cmd in ("clean", "check", "analyze", "all"):
         from pipeline import cluster
 

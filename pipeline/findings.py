@@ -30,7 +30,7 @@ import pandas as pd
 from scipy import stats
 
 from pipeline import config
-from pipeline.i18n import t
+from pipeline.i18n import current, t
 from pipeline.integrity.base import SEVERITIES  # one definition of the severity levels
 
 __all__ = [
@@ -109,26 +109,26 @@ class Finding:
     variant: str = ""
     kind: str = "finding"
 
-    def _fmt(self, lang: str, namer: Callable[[str, object], str] | None) -> dict:
+    def _fmt(self, namer: Callable[[str, object], str] | None) -> dict:
         namer = namer or (lambda kind, v: str(v))
-        sep = "、" if lang == "zh" else ", "
+        sep = "、" if current() == "zh" else ", "
         out = plurals(self.values)
         for key, (kind, ids) in self.names.items():
             out[key] = sep.join(namer(kind, v) for v in ids)
             # "… and others" only when the list is cut short (values[n_<key>] = the full count)
             more = int(self.values.get(f"n_{key}", len(ids))) > len(ids)
-            out[f"{key}_etc"] = ("等" if lang == "zh" else " and others") if more else ""
+            out[f"{key}_etc"] = ("等" if current() == "zh" else " and others") if more else ""
         return out
 
-    def text(self, lang: str = "zh", namer: Callable[[str, object], str] | None = None) -> str:
-        """The finding as one sentence in ``lang`` (names via ``namer(kind, id)``)."""
+    def text(self, namer: Callable[[str, object], str] | None = None) -> str:
+        """The finding as one sentence in the active language (names via ``namer(kind, id)``)."""
         prefix = "rep_ok_" if self.kind == "ok" else "rep_find_"
         key = f"{prefix}{self.rule}" + (f"_{self.variant}" if self.variant else "")
-        return t(key, lang, **self._fmt(lang, namer))
+        return t(key, **self._fmt(namer))
 
-    def recommendation(self, lang: str = "zh", namer: Callable[[str, object], str] | None = None) -> str:
-        """The recommendation tied to this finding, in ``lang``."""
-        return t(f"rep_rec_{self.rule}", lang, **self._fmt(lang, namer))
+    def recommendation(self, namer: Callable[[str, object], str] | None = None) -> str:
+        """The recommendation tied to this finding, in the active language."""
+        return t(f"rep_rec_{self.rule}", **self._fmt(namer))
 
 
 # --------------------------------------------------------------------------------------------
@@ -555,7 +555,7 @@ def examined(evidence: dict, found: list[Finding], top_n: int = config.TOP_N) ->
     return out
 
 
-def to_frame(found: list[Finding], lang: str = "zh", namer: Callable[[str, object], str] | None = None) -> pd.DataFrame:
+def to_frame(found: list[Finding], namer: Callable[[str, object], str] | None = None) -> pd.DataFrame:
     """Findings as a table: ``no``, ``rule``, ``severity``, ``finding``, ``recommendation``, ``evidence``."""
     return pd.DataFrame(
         [
@@ -563,8 +563,8 @@ def to_frame(found: list[Finding], lang: str = "zh", namer: Callable[[str, objec
                 "no": i + 1,
                 "rule": f.rule,
                 "severity": f.severity,
-                "finding": f.text(lang, namer),
-                "recommendation": f.recommendation(lang, namer),
+                "finding": f.text(namer),
+                "recommendation": f.recommendation(namer),
                 "evidence": ", ".join(f.evidence),
             }
             for i, f in enumerate(found)

@@ -103,7 +103,7 @@ def category_profile(totals: pd.DataFrame, items: pd.DataFrame, year: int) -> pd
     return out
 
 
-def overview_reading(kind: str, lang: str, **tables: pd.DataFrame) -> str:
+def overview_reading(kind: str, **tables: pd.DataFrame) -> str:
     """One sentence of reading, generated from the numbers of an overview table.
 
     ``kind``: ``items`` (tables ``items`` of the year's item list), ``dist`` (``stats`` from
@@ -114,29 +114,29 @@ def overview_reading(kind: str, lang: str, **tables: pd.DataFrame) -> str:
         it = tables["items"]
         n_points, n_grade = int((it["method"] == "points").sum()), int((it["method"] == "grade").sum())
         key = "rep_ov_items" if n_points and n_grade else ("rep_ov_items_points" if n_points else "rep_ov_items_grade")
-        return _tp(key, lang, year=int(it["year"].iloc[0]), n_items=len(it), n_points=n_points, n_grade=n_grade, max_total=float(it["max_points"].sum()))
+        return _tp(key, year=int(it["year"].iloc[0]), n_items=len(it), n_points=n_points, n_grade=n_grade, max_total=float(it["max_points"].sum()))
     if kind == "dist":
         s = tables["stats"].set_index("statistic")["value"]
         if not s["sd"] == s["sd"]:  # NaN: one unit, no spread
-            return t("nc_dist_one_unit", lang, mean=s["mean"], n=int(s["n_units"]))
+            return t("nc_dist_one_unit", mean=s["mean"], n=int(s["n_units"]))
         key = "rep_ov_dist" if s["share_ceiling"] > 0 else "rep_ov_dist_none"
-        return t(key, lang, mean=s["mean"], median=s["median"], sd=s["sd"], cv=s["cv"], share_ceiling=s["share_ceiling"])
+        return t(key, mean=s["mean"], median=s["median"], sd=s["sd"], cv=s["cv"], share_ceiling=s["share_ceiling"])
     if kind == "profile":
         p = tables["profile"]
-        cat = lambda c: t(f"cat_{c}", lang)  # noqa: E731
+        cat = lambda c: t(f"cat_{c}")  # noqa: E731
         if not p["gap"].notna().any():  # everyone (or no one) wins: no winners-vs-others gap
             best, worst = p.loc[p["all"].idxmax()], p.loc[p["all"].idxmin()]
-            return t("nc_profile_gap", lang, best=cat(best["category"]), best_pct=best["all"], worst=cat(worst["category"]), worst_pct=worst["all"])
+            return t("nc_profile_gap", best=cat(best["category"]), best_pct=best["all"], worst=cat(worst["category"]), worst_pct=worst["all"])
         best, worst, gap = p.loc[p["all"].idxmax()], p.loc[p["all"].idxmin()], p.loc[p["gap"].idxmax()]
-        return t("rep_ov_profile", lang, best=cat(best["category"]), best_pct=best["all"], worst=cat(worst["category"]),
+        return t("rep_ov_profile", best=cat(best["category"]), best_pct=best["all"], worst=cat(worst["category"]),
                  worst_pct=worst["all"], gap_cat=cat(gap["category"]), gap=gap["gap"])
     if kind == "system":
         s = tables["system"].sort_values("year")
         if len(s) < 2:
-            return t("rep_ov_system_one", lang)
+            return t("rep_ov_system_one")
         a, b = s.iloc[0], s.iloc[-1]
         key = "rep_ov_system" if (a["share_ceiling"] > 0 or b["share_ceiling"] > 0) else "rep_ov_system_none"
-        return t(key, lang, first=int(a["year"]), last=int(b["year"]), mean_first=a["mean"], mean_last=b["mean"],
+        return t(key, first=int(a["year"]), last=int(b["year"]), mean_first=a["mean"], mean_last=b["mean"],
                  sd_first=a["sd"], sd_last=b["sd"], ceil_first=a["share_ceiling"], ceil_last=b["share_ceiling"])
     raise PipelineError(f"overview_reading: unknown kind {kind!r}")
 

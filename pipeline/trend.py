@@ -498,38 +498,37 @@ def discrimination(sys_by_year: pd.DataFrame, alpha: float = 0.05) -> tuple[pd.D
 # ---------------------------------------------------------------------------------------------
 # sentences of reading
 # ---------------------------------------------------------------------------------------------
-def read_trends(trends: pd.DataFrame, lang: str = "zh", alpha: float = 0.05) -> str:
+def read_trends(trends: pd.DataFrame, alpha: float = 0.05) -> str:
     """One sentence counting units with a significant upward / downward trend (:func:`unit_trends`)."""
     from pipeline.i18n import t
 
     tested = trends.loc[trends["p"].notna()]
-    return t("cmp_read_trends", lang, n=len(tested), alpha=alpha, n_up=int((tested["direction"] == "up").sum()), n_down=int((tested["direction"] == "down").sum()))
+    return t("cmp_read_trends", n=len(tested), alpha=alpha, n_up=int((tested["direction"] == "up").sum()), n_down=int((tested["direction"] == "down").sum()))
 
 
-def read_system(sys_by_year: pd.DataFrame, tests: pd.DataFrame, verdict: str, lang: str = "zh") -> str:
+def read_system(sys_by_year: pd.DataFrame, tests: pd.DataFrame, verdict: str) -> str:
     """One sentence on the system trend and the verdict of :func:`discrimination`."""
     from pipeline.i18n import t
 
     s = sys_by_year.sort_values("year")
     if len(s) < 2:
-        return t("rep_ov_system_one", lang)
+        return t("rep_ov_system_one")
     if verdict == "too_short":
-        return t("cmp_read_system_short", lang, n=len(s), n_min=min_testable_n())
+        return t("cmp_read_system_short", n=len(s), n_min=min_testable_n())
     m = tests.set_index("metric")
     return t(
         "cmp_read_system",
-        lang,
         first_year=int(s["year"].iloc[0]),
         last_year=int(s["year"].iloc[-1]),
         mean0=float(s["mean"].iloc[0]),
         mean1=float(s["mean"].iloc[-1]),
         sd0=float(s["sd"].iloc[0]),
         sd1=float(s["sd"].iloc[-1]),
-        sd_dir=t(f"cmp_dir_{m.loc['sd', 'direction']}", lang),
+        sd_dir=t(f"cmp_dir_{m.loc['sd', 'direction']}"),
         sd_p=float(m.loc["sd", "p"]),
         c0=float(s["share_ceiling"].iloc[0]),
         c1=float(s["share_ceiling"].iloc[-1]),
-        c_dir=t(f"cmp_dir_{m.loc['share_ceiling', 'direction']}", lang),
+        c_dir=t(f"cmp_dir_{m.loc['share_ceiling', 'direction']}"),
         c_p=float(m.loc["share_ceiling", "p"]),
-        verdict=t(f"cmp_verdict_{verdict}", lang),
+        verdict=t(f"cmp_verdict_{verdict}"),
     )

@@ -241,14 +241,14 @@ def _root_of(manifest_path: Path, recorded: dict) -> Path:
     return config.ROOT
 
 
-def _params(recorded: dict, root: Path, params_file: str | None, out: Outcome, say, lang: str) -> Any:
+def _params(recorded: dict, root: Path, params_file: str | None, out: Outcome, say) -> Any:
     """The run's parameters: the recorded ones (folders under ``root``), or ``params_file``'s where it sets them."""
     from pipeline import params as P
 
     known = {f.name for f in fields(P.Params)}
     rec = dict(recorded.get("parameters", {}))
     for k in sorted(set(rec) - known):
-        say(t("ver_param_unknown", lang, name=k))
+        say(t("ver_param_unknown", name=k))
         rec.pop(k)
     for k in provenance.PATH_PARAMS:
         if rec.get(k) is not None:
@@ -280,15 +280,18 @@ def _yaml_keys(path: str) -> set[str]:
         return set()
 
 
-def _fmt(v: Any, lang: str) -> str:
+def _fmt(v: Any) -> str:
     if isinstance(v, _Absent):
-        return t("ver_absent", lang)
+        return t("ver_absent")
     return json.dumps(v, ensure_ascii=False, default=str) if not isinstance(v, str) else repr(v)
 
 
-def verify(manifest: str | Path, params_file: str | None = None, lang: str = "zh", keep: str | Path | None = None,
+def verify(manifest: str | Path, params_file: str | None = None, keep: str | Path | None = None,
            root: str | Path | None = None, say: Callable[[str], None] | None = None) -> Outcome:
     """Check a year's manifest: inputs, re-run, every published number, environment.
+
+    The lines are printed in the active language (``verify --lang``, :func:`pipeline.i18n.use`);
+    the re-run itself follows the recorded parameters, their ``lang`` included.
 
     Parameters
     ----------
@@ -296,8 +299,6 @@ def verify(manifest: str | Path, params_file: str | None = None, lang: str = "zh
         ``reports/<year>/manifest.json`` (any edition folder holding the published files).
     params_file : path, optional
         Re-run with these parameters instead of the recorded ones (each difference is named).
-    lang : {"zh", "en"}
-        Language of the printed lines.
     keep : path, optional
         Keep the re-run's outputs in this folder (default: a temporary folder, removed).
     root : path, optional
@@ -323,7 +324,7 @@ def verify(manifest: str | Path, params_file: str | None = None, lang: str = "zh
     base = Path(root) if root is not None else _root_of(mpath, rec)
     out = Outcome()
     year = rec["parameters"].get("year")
-    say(t("ver_head", lang, manifest=mpath, year=year, created=rec.get("created_utc", "?")))
+    say(t("ver_head", manifest=mpath, year=year, created=rec.get("created_utc", "?")))
 
     # 1. inputs
     recorded, hashes = set(), []
@@ -349,52 +350,52 @@ def verify(manifest: str | Path, params_file: str | None = None, lang: str = "zh
         if raw.is_dir():
             out.added = sorted(provenance.relpath(p, base) for p in raw.rglob("*") if p.is_file() and p.resolve() not in recorded)
     k = len(out.changed) + len(out.missing)
-    say(t("ver_inputs_bad" if k else "ver_inputs_ok", lang, n=len(rec["inputs"]), k=k))
+    say(t("ver_inputs_bad" if k else "ver_inputs_ok", n=len(rec["inputs"]), k=k))
     for path, old, new in hashes:
-        say(t("ver_changed", lang, path=path, old=old[:12], new=new[:12]))
+        say(t("ver_changed", path=path, old=old[:12], new=new[:12]))
     for path in out.missing:
-        say(t("ver_missing", lang, path=path))
+        say(t("ver_missing", path=path))
     for path in out.added:
-        say(t("ver_added", lang, path=path))
+        say(t("ver_added", path=path))
     if out.derived:
-        say(t("ver_derived", lang, k=len(out.derived), files=", ".join(out.derived[:5]) + (" …" if len(out.derived) > 5 else "")))
+        say(t("ver_derived", k=len(out.derived), files=", ".join(out.derived[:5]) + (" …" if len(out.derived) > 5 else "")))
 
     # 2. parameters
-    prm = _params(rec, base, params_file, out, say, lang)
+    prm = _params(rec, base, params_file, out, say)
     if out.params:
-        say(t("ver_params_bad", lang, k=len(out.params)))
+        say(t("ver_params_bad", k=len(out.params)))
         for name, (old, new) in out.params.items():
-            say(t("ver_param", lang, name=name, old=_fmt(old, lang), new=_fmt(new, lang)))
+            say(t("ver_param", name=name, old=_fmt(old), new=_fmt(new)))
     else:
-        say(t("ver_params_ok", lang))
+        say(t("ver_params_ok"))
 
     # 3. re-run, 4. numbers
     tmp = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="pipeline-verify-"))
     try:
-        say(t("ver_rerun", lang, year=year))
+        say(t("ver_rerun", year=year))
         t0 = time.perf_counter()
         with _mirror(prm, base, tmp) as mirrored:
             new_dir = _rerun(mirrored, tmp)
-        say(t("ver_rerun_done", lang, seconds=time.perf_counter() - t0))
+        say(t("ver_rerun_done", seconds=time.perf_counter() - t0))
         pub_dir = mpath.parent
         for name in PUBLISHED:
             pub, new = pub_dir / name, Path(new_dir) / name
             if not pub.exists():
                 out.not_published.append(name)
-                say(t("ver_not_published", lang, file=name))
+                say(t("ver_not_published", file=name))
                 continue
             if not new.exists():
-                out.diffs[name] = [("", "…", t("ver_absent", lang))]
+                out.diffs[name] = [("", "…", t("ver_absent"))]
                 out.compared[name] = 0
-                say(t("ver_not_rerun", lang, file=name))
+                say(t("ver_not_rerun", file=name))
                 continue
             n, diffs = _COMPARE[name](pub, new)
             out.compared[name], out.diffs[name] = n, diffs
-            say(t("ver_file_bad" if diffs else "ver_file_ok", lang, file=name, n=n, k=len(diffs)))
+            say(t("ver_file_bad" if diffs else "ver_file_ok", file=name, n=n, k=len(diffs)))
             for where, a, b in diffs[:SHOW]:
-                say(t("ver_diff", lang, file=name, where=where, old=_fmt(a, lang), new=_fmt(b, lang)))
+                say(t("ver_diff", file=name, where=where, old=_fmt(a), new=_fmt(b)))
             if len(diffs) > SHOW:
-                say(t("ver_more", lang, k=len(diffs) - SHOW))
+                say(t("ver_more", k=len(diffs) - SHOW))
     finally:
         if not keep:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -403,37 +404,37 @@ def verify(manifest: str | Path, params_file: str | None = None, lang: str = "zh
     rv = rec.get("versions", {})
     now_v = provenance.versions([p for p in rv if p != "python"])
     out.versions = {p: (str(v), str(now_v.get(p))) for p, v in rv.items() if str(v) != str(now_v.get(p))}
-    say(t("ver_versions_bad" if out.versions else "ver_versions_ok", lang, k=len(out.versions)))
+    say(t("ver_versions_bad" if out.versions else "ver_versions_ok", k=len(out.versions)))
     for pkg, (old, new) in out.versions.items():
-        say(t("ver_version", lang, pkg=pkg, old=old, new=new))
+        say(t("ver_version", pkg=pkg, old=old, new=new))
     out.commit = (str(rec.get("git_commit", "unknown")), provenance.git_commit(base))
     if out.commit[0] == out.commit[1]:
-        say(t("ver_commit_ok", lang, commit=out.commit[0][:12]))
+        say(t("ver_commit_ok", commit=out.commit[0][:12]))
     else:
-        say(t("ver_commit_bad", lang, old=out.commit[0][:12], new=out.commit[1][:12]))
+        say(t("ver_commit_bad", old=out.commit[0][:12], new=out.commit[1][:12]))
     lock_rec = rec.get("lock")
     if not lock_rec:
-        say(t("ver_lock_none", lang))
+        say(t("ver_lock_none"))
     else:
         now_l = provenance.lock_hash(base)
-        out.lock = {p: (h, now_l.get(p, t("ver_absent", lang))) for p, h in lock_rec.items() if now_l.get(p) != h}
+        out.lock = {p: (h, now_l.get(p, t("ver_absent"))) for p, h in lock_rec.items() if now_l.get(p) != h}
         if out.lock:
             for p, (old, new) in out.lock.items():
-                say(t("ver_lock_bad", lang, path=p, old=old[:12], new=new[:12]))
+                say(t("ver_lock_bad", path=p, old=old[:12], new=new[:12]))
         else:
-            say(t("ver_lock_ok", lang))
+            say(t("ver_lock_ok"))
 
     n = sum(out.compared.values())
     if out.ok:
-        say(t("ver_ok", lang, n=n))
+        say(t("ver_ok", n=n))
     else:
-        say(t("ver_fail", lang, k=out.n_diffs, f=len(out.changed) + len(out.missing)))
+        say(t("ver_fail", k=out.n_diffs, f=len(out.changed) + len(out.missing)))
     return out
 
 
-def main(manifest: str, params_file: str | None = None, lang: str = "zh", keep: str | None = None) -> int:
+def main(manifest: str, params_file: str | None = None, keep: str | None = None) -> int:
     """CLI entry: 0 when everything is reproduced, 1 otherwise."""
-    return 0 if verify(manifest, params_file=params_file, lang=lang, keep=keep).ok else 1
+    return 0 if verify(manifest, params_file=params_file, keep=keep).ok else 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -25,3 +25,23 @@ def world(tmp_path_factory):
     synth.write_world(ns.raw, ns.truth, seed=config.SEED, n_units=74, years=(2009, 2016))
     clean.run(ns.raw, ns.processed)
     return ns
+
+
+@pytest.fixture(autouse=True)
+def _chinese_by_default():
+    """Every test starts in the default language (Chinese) and cannot leak another one: a test
+    that sets the language with ``i18n.use(lang)`` as a plain call is reset after it."""
+    from pipeline import i18n
+
+    token = i18n._ACTIVE.set("zh")
+    yield
+    i18n._ACTIVE.reset(token)
+
+
+@pytest.fixture
+def english():
+    """The test body runs with English the active language (``with i18n.use("en")``)."""
+    from pipeline import i18n
+
+    with i18n.use("en"):
+        yield

@@ -23,6 +23,7 @@ import wbfactory as wb  # noqa: E402
 from pipeline import clean  # noqa: E402
 from pipeline import io as pio  # noqa: E402
 from pipeline.errors import PipelineError  # noqa: E402
+from langs import in_lang  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -546,13 +547,13 @@ def test_summarise_log_counts_and_texts(tmp_path):
     values["市财政局"] = ["３５．５", "28分", "好", " 9 "]
     wb.write_year(tmp_path / "raw", values=values)
     _, out = run(tmp_path)
-    summ = clean.summarise_log(log(out), "en").set_index("rule")
+    summ = in_lang("en", clean.summarise_log, log(out)).set_index("rule")
     # hand count: 3 text numbers (３５．５, 28分, " 9 "); 4 grades (one per unit)
     assert summ.loc["text_number", "count"] == 3
     assert summ.loc["grade_mapped", "count"] == 4
     assert summ.loc["fullwidth", "count"] == 1 and summ.loc["suffix_分", "count"] == 1
     assert summ.loc["suffix_分", "description"] == "“分” (points) suffix removed"
-    zh = clean.summarise_log(log(out), "zh").set_index("rule")
+    zh = in_lang("zh", clean.summarise_log, log(out)).set_index("rule")
     assert zh.loc["grade_mapped", "description"].startswith("评档")
 
 

@@ -15,6 +15,7 @@ from scipy import stats
 from pipeline import compare as C
 from pipeline import score
 from pipeline.errors import PipelineError
+from langs import in_lang  # noqa: E402
 
 
 def toy(seed: int = 3):
@@ -294,11 +295,11 @@ def test_find_units_by_name_alias_and_error():
 def test_reading_sentences_use_numbers():
     units, items, scores, tot = toy()
     rk = C.ranking(tot, units, 2013, top_n=2)
-    zh = C.read_ranking(rk, 2013, "zh")
-    en = C.read_ranking(rk, 2013, "en")
+    zh = C.read_ranking(rk, 2013)
+    en = in_lang("en", C.read_ranking, rk, 2013)
     assert rk["name"].iloc[0] in zh and f"{rk['cut'].iloc[0]:.1f}" in en
     v = C.vertical(tot, units, top_n=2)
-    assert "市丙丁委" in C.read_breaks(v, "zh") and "renamed" in C.read_breaks(v, "en")
+    assert "市丙丁委" in C.read_breaks(v) and "renamed" in in_lang("en", C.read_breaks, v)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 from pipeline import config, io, overview
+from langs import in_lang  # noqa: E402
 
 PARAMS = "n_samples: 200\nn_sobol: 16\n"
 
@@ -86,17 +87,17 @@ def test_category_profile_all_winners_is_nan_and_the_reading_says_why():
     assert prof["others"].isna().all() and prof["gap"].isna().all() and prof["winners"].notna().all()
     # ideology: linspace(20, 40, 5) / 40 → mean 30/40 = 75 %; conduct 45/60 = 75 %
     assert prof["all"].tolist() == pytest.approx([75.0, 75.0])
-    assert "无法计算" in overview.overview_reading("profile", "zh", profile=prof)
-    assert "cannot be computed" in overview.overview_reading("profile", "en", profile=prof)
+    assert "无法计算" in overview.overview_reading("profile", profile=prof)
+    assert "cannot be computed" in in_lang("en", overview.overview_reading, "profile", profile=prof)
     tot2, _ = _totals(30)  # some win, some not: a number, not a note
-    assert "无法计算" not in overview.overview_reading("profile", "zh", profile=overview.category_profile(tot2, items, 2016))
+    assert "无法计算" not in overview.overview_reading("profile", profile=overview.category_profile(tot2, items, 2016))
 
 
 def test_one_unit_distribution_says_spread_is_not_computable():
     tot, _ = _totals(1)
     stats = overview.overview_stats(tot, 2016)
     assert np.isnan(stats.set_index("statistic").loc["sd", "value"])
-    assert "无法计算" in overview.overview_reading("dist", "zh", stats=stats)
+    assert "无法计算" in overview.overview_reading("dist", stats=stats)
 
 
 def test_compare_readings_say_what_is_not_computable():
@@ -104,19 +105,19 @@ def test_compare_readings_say_what_is_not_computable():
 
     tot, _ = _totals(5)
     rk = C.ranking(tot, year=2016, top_n=20)  # 5 units, 20 places: no unit misses the cut
-    zh = C.read_ranking(rk, 2016, "zh")
+    zh = C.read_ranking(rk, 2016)
     assert "无法计算" in zh and "距优胜线0.0分" not in zh
-    assert "cannot be computed" in C.read_ranking(rk, 2016, "en")
+    assert "cannot be computed" in in_lang("en", C.read_ranking, rk, 2016)
     rk2 = C.ranking(tot, year=2016, top_n=2)  # someone misses it: the gap is a number
-    assert "无法计算" not in C.read_ranking(rk2, 2016, "zh")
+    assert "无法计算" not in C.read_ranking(rk2, 2016)
     # one group only: the Kruskal–Wallis test has no p-value
     units = pd.DataFrame({"unit_id": tot["unit_id"], "type": "机关党委", "sector": "党群"})
     test = C.peer_test(tot, units, 2016, by="sector")
     assert np.isnan(float(test["p"].iloc[0]))
-    assert "无法计算" in C.read_peer(test, C.peer_groups(tot, units, 2016, by="sector"), 2016, "zh")
+    assert "无法计算" in C.read_peer(test, C.peer_groups(tot, units, 2016, by="sector"), 2016)
     # one item: Cronbach's alpha is not defined (k/(k−1) with k = 1)
     items = pd.DataFrame({"year": 2016, "item_id": ["I01"], "item_name": ["a"], "category": ["ideology"], "dimension": ["competence"],
                           "max_points": [100.0], "method": ["points"]})
     scores = pd.DataFrame({"year": 2016, "period": "Y", "unit_id": ["A", "B", "C"], "item_id": "I01", "points": [60.0, 70.0, 90.0], "status": "ok"})
-    read = C.read_items(C.item_discrimination(scores, items, 2016), C.category_alpha(scores, items, 2016), 2016, "zh")
+    read = C.read_items(C.item_discrimination(scores, items, 2016), C.category_alpha(scores, items, 2016), 2016)
     assert "克朗巴赫α无法计算" in read

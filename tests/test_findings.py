@@ -15,6 +15,7 @@ from scipy import stats
 
 from pipeline import findings as F
 from pipeline import score
+from langs import in_lang  # noqa: E402
 
 CJK = re.compile(r"[\u3400-\u9fff]")
 
@@ -133,7 +134,7 @@ def test_effective_weights_constant_category_has_no_effect():
     # other in a clause of its own ("many"), never "Organisation, Special carries …"
     assert low.variant == "many" and len(low.names["others"][1]) == 1
     for lang in ("zh", "en"):
-        assert "{" not in low.text(lang) and "{" not in low.recommendation(lang)
+        assert "{" not in in_lang(lang, low.text) and "{" not in in_lang(lang, low.recommendation)
 
 
 def test_effective_weights_rule_quiet():
@@ -200,7 +201,7 @@ def test_integrity_and_quarantine_rules():
     assert {k: f.values[k] for k in ("k", "k_unit", "units_n", "k_year")} == {"k": 3, "k_unit": 3, "units_n": 2, "k_year": 0}
     assert f.names["checks"][1] == ["digit_preference", "monthly_mismatch"] and f.names["units"][1] == ["A", "B"]
     assert f.variant == "units"
-    txt = f.text("zh", lambda kind, v: {"A": "市甲局", "B": "市乙局"}.get(v, v))
+    txt = in_lang("zh", f.text, lambda kind, v: {"A": "市甲局", "B": "市乙局"}.get(v, v))
     assert "涉及 2 个单位：市甲局、市乙局" in txt and "年度层面" not in txt and "0 条" not in txt
     assert F.rule_integrity(integ.assign(severity="low")) == []
 
@@ -214,14 +215,14 @@ def test_integrity_rule_does_not_count_year_level_findings_as_a_unit(empty):
                           "severity": ["high", "high", "high", "high", "medium"]})
     (f,) = F.rule_integrity(integ)
     assert {k: f.values[k] for k in ("k", "k_unit", "units_n", "k_year")} == {"k": 4, "k_unit": 2, "units_n": 2, "k_year": 2}
-    txt = f.text("zh")
+    txt = in_lang("zh", f.text)
     assert "2 条涉及 2 个单位（A、B）" in txt and "2 条为年度层面" in txt
     # only year-level findings: no unit at all, and no clause about zero units
     (g,) = F.rule_integrity(integ.iloc[2:4])
     assert g.values["units_n"] == 0 and g.values["k_year"] == 2 and g.variant == "year"
     for lang in ("zh", "en"):
-        assert not re.search(r"(?<![\d.])0 ", g.text(lang)), g.text(lang)
-    assert "均为年度层面" in g.text("zh")
+        assert not re.search(r"(?<![\d.])0 ", in_lang(lang, g.text)), in_lang(lang, g.text)
+    assert "均为年度层面" in in_lang("zh", g.text)
     assert F.rule_quarantine(0) == [] and F.rule_quarantine(4)[0].values["k"] == 4
 
 
@@ -235,19 +236,19 @@ def test_no_zero_clause_and_no_etc_when_all_are_named():
     (f,) = F.rule_winner_stability(unc, top_n=20)
     assert f.values["m"] == 0 and f.variant == "none_out"
     for lang in ("zh", "en"):
-        txt = f.text(lang)
+        txt = in_lang(lang, f.text)
         assert not ZERO_CLAUSE.search(txt), txt
         assert "等" not in txt and "others" not in txt
     # 7 weak winners, 5 named: "等" / "and others" says the list is cut short
     (g,) = F.rule_winner_stability(_unc([1.0] * 13 + [0.5] * 7), top_n=20)
-    assert len(g.names["units"][1]) == 5 and "等" in g.text("zh") and "and others" in g.text("en")
+    assert len(g.names["units"][1]) == 5 and "等" in in_lang("zh", g.text) and "and others" in in_lang("en", g.text)
     # close cut with every unit near the cut a winner: no "其中 0 个未入选"
     ranking = pd.DataFrame({"unit_id": list("ABCDEF"), "total": [95.0, 90.2, 90.0, 80.0, 75.0, 70.0]})
     ranking["rank"] = score.rank(ranking["total"])
     (c,) = F.rule_close_cut(ranking, top_n=3, margin=0.5, min_units=2)
     assert c.values["k_out"] == 0 and c.variant == "none_out"
     for lang in ("zh", "en"):
-        assert not ZERO_CLAUSE.search(c.text(lang)), c.text(lang)
+        assert not ZERO_CLAUSE.search(in_lang(lang, c.text)), in_lang(lang, c.text)
 
 
 def test_english_agreement_follows_the_count():
@@ -256,9 +257,9 @@ def test_english_agreement_follows_the_count():
     assert "s_x" not in p and "s_flag" not in p  # only integer counts
     items = _items([0.1, 0.3], [0.1, 0.1])
     (f,) = F.rule_flat_items(items)
-    assert f.values["k"] == 1 and f.text("en").startswith("1 item barely discriminates ")
+    assert f.values["k"] == 1 and in_lang("en", f.text).startswith("1 item barely discriminates ")
     (g,) = F.rule_flat_items(_items([0.1, 0.15], [0.1, 0.1]))
-    assert g.text("en").startswith("2 items barely discriminate ")
+    assert in_lang("en", g.text).startswith("2 items barely discriminate ")
 
 
 # ------------------------------------------------------------------ aspects examined without a finding
@@ -285,9 +286,9 @@ def test_examined_states_what_was_checked_with_numbers():
     for f in ok.values():
         assert f.kind == "ok"
         for lang in ("zh", "en"):
-            txt = f.text(lang)
+            txt = in_lang(lang, f.text)
             assert "{" not in txt and not ZERO_CLAUSE.search(txt), txt
-    assert "最低 85%" in ok["winner_stability"].text("zh") and "0.25" in ok["flat_items"].text("zh")
+    assert "最低 85%" in in_lang("zh", ok["winner_stability"].text) and "0.25" in in_lang("zh", ok["flat_items"].text)
     # a rule that fired is not listed as unremarkable
     ev["uncertainty"] = _unc([1.0] * 19 + [0.5])
     found = F.derive(ev, top_n=20)
@@ -308,11 +309,11 @@ def test_group_favour_needs_a_material_advantage():
     (ok,) = [f for f in F.examined({"fairness": small}, [], top_n=20) if f.rule == "group_favour"]
     assert ok.variant == "small" and ok.values["k_sig"] == 2 and ok.values["adv_max"] == 0.45
     assert ok.names["sig"][1] == ["type:机关党委", "sector:社会事业"]  # by Holm p
-    assert "不足 1 个名次" in ok.text("zh")
+    assert "不足 1 个名次" in in_lang("zh", ok.text)
     # the same test with an advantage of 2.5 places fires, citing the chapter's table
     (f,) = F.rule_group_favour(_fairness([2.5, -0.08, 0.45], [0.01, 0.057, 0.036]))
     assert f.variant == "" and f.names["group"] == ("type", ["机关党委"]) and f.values["m"] == 2 and f.evidence == ("tab:fairness",)
-    assert "Holm" in f.text("zh") and "{" not in f.text("en")
+    assert "Holm" in in_lang("zh", f.text) and "{" not in in_lang("en", f.text)
 
 
 # ------------------------------------------------------------------ derive and texts
@@ -328,11 +329,11 @@ def test_derive_orders_by_severity_and_renders_both_languages():
     assert found[0].rule == "quarantine"
     for f in found:
         for lang in ("zh", "en"):
-            txt, rec = f.text(lang), f.recommendation(lang)
+            txt, rec = in_lang(lang, f.text), in_lang(lang, f.recommendation)
             assert "{" not in txt and "}" not in txt and rec
-        assert not CJK.search(f.text("en")) and not CJK.search(f.recommendation("en"))
-        assert CJK.search(f.text("zh"))
-    tab = F.to_frame(found, "en")
+        assert not CJK.search(in_lang("en", f.text)) and not CJK.search(in_lang("en", f.recommendation))
+        assert CJK.search(in_lang("zh", f.text))
+    tab = in_lang("en", F.to_frame, found)
     assert list(tab.columns) == ["no", "rule", "severity", "finding", "recommendation", "evidence"] and len(tab) == 4
 
 
@@ -343,7 +344,7 @@ def test_derive_nothing_noteworthy():
 def test_every_rule_has_texts_in_both_languages():
     from pipeline.i18n import labels
 
-    zh, en = labels("zh"), labels("en")
+    zh, en = in_lang("zh", labels), in_lang("en", labels)
     rules = ["winner_stability", "flat_items", "ceiling", "weights_low", "weights_high", "group_favour", "peer_groups", "close_cut", "persistence", "integrity", "quarantine"]
     for r in rules:
         for k in (f"rep_find_{r}", f"rep_rec_{r}"):

@@ -12,6 +12,8 @@ from scipy import stats
 
 from pipeline import integrity as I
 from pipeline import io, score
+from pipeline.errors import PipelineError
+from langs import in_lang  # noqa: E402
 
 
 # ----------------------------------------------------------------------------- constructed world
@@ -169,7 +171,7 @@ def test_digit_preference_unit_and_item(mini):
     share = (pd.Series(h, index=a.index).groupby(a["item_id"]).sum() + 0.2) / (a.groupby("item_id").size() + 1.0)
     assert hit.p_value.iloc[0] == pytest.approx(float(np.prod(share)))
     assert "Whipple 指数 500" in hit.evidence.iloc[0]  # Chinese by default
-    assert "Whipple index 500" in I.evidence_text(hit, "en").iloc[0]
+    assert "Whipple index 500" in in_lang("en", I.evidence_text, hit).iloc[0]
     # item-level: one item rounded to .0 for 30 of the 40 units in a year (its step stays 0.1
     # because ten units keep free tenths; rounding *every* unit is a scoring step, see
     # test_whole_step_item_is_never_a_digit_finding)
@@ -246,18 +248,18 @@ def test_evidence_language_and_round_trip(mini):
     old = float(s.loc[(s.year == 2015) & (s.unit_id == "U007") & (s.item_id == "I03") & (s.period == "Y"), "points"].iloc[0])
     _set(s, 2015, "U007", "I03", old + 1.5)
     zh = I.monthly_vs_annual(s, mini["items"])
-    en = I.monthly_vs_annual(s, mini["items"], lang="en")
+    en = in_lang("en", I.monthly_vs_annual, s, mini["items"])
     r = zh.loc[zh.check == "monthly_mismatch"].iloc[0]
     assert r.evidence.startswith(f"年度得分 {old + 1.5:g}，12 个月的月度合计")  # label template int_ev_monthly_mismatch
     assert en.loc[en.check == "monthly_mismatch", "evidence"].iloc[0].startswith(f"annual {old + 1.5:g} vs sum of 12 monthly")
-    assert (I.evidence_text(zh, "en") == en["evidence"]).all()
-    with pytest.raises(Exception, match="unknown lang"):
-        I.monthly_vs_annual(s, mini["items"], lang="fr")
+    assert (in_lang("en", I.evidence_text, zh) == en["evidence"]).all()
+    with pytest.raises(PipelineError, match="unknown lang"):
+        in_lang("fr", I.monthly_vs_annual, s, mini["items"])
     # every template renders in both languages with the numbers of a real finding
     from pipeline.i18n import labels
 
     for lang in ("zh", "en"):
-        keys = [k for k in labels(lang) if k.startswith("int_ev_")]
+        keys = [k for k in in_lang(lang, labels) if k.startswith("int_ev_")]
         assert len(keys) == 15
 
 
@@ -339,7 +341,7 @@ def test_cut_bunching_window_count():
     assert (f.loc[f.unit_id != "", "severity"] == "low").all()  # unit rows are context only
     # the same seed gives the same p; English evidence on request
     assert I.cut_bunching(t).p_value.tolist() == f.p_value.tolist()
-    assert "first non-winner" in I.cut_bunching(t, lang="en").evidence.iloc[0]
+    assert "first non-winner" in in_lang("en", I.cut_bunching, t).evidence.iloc[0]
 
     # screening tier: with 39 bootstrap draws the p of the bunched year is at best 1/40 = 0.025;
     # beside a clean year, BH gives q = 0.025 × 2 / 1 = 0.05, not < 0.05 → a year-level *low*
@@ -375,9 +377,9 @@ def test_run_writes_integrity_csv(tmp_path, mini):
     if len(back):
         # Chinese by default; re-rendered in English from the stored evidence_data
         assert back["evidence"].str.contains(r"[\u4e00-\u9fff]").all()
-        en = I.evidence_text(back, "en")
+        en = in_lang("en", I.evidence_text, back)
         assert not en.str.contains(r"[\u4e00-\u9fff]").any() or en.str.contains("总分|名次").all()
-        assert (I.evidence_text(back, "zh") == back["evidence"]).all()
+        assert (in_lang("zh", I.evidence_text, back) == back["evidence"]).all()
     assert not list(tmp_path.glob(".*.tmp"))  # no temp file left behind
     s = I.summary(df)
     assert set(["check", "high", "medium", "low", "units"]) <= set(s.columns)
@@ -409,7 +411,7 @@ def test_sample_world_cut_bunching_year_is_most_bunched(world):
     an = pd.read_csv(world.truth / "anomalies.csv", dtype={"item_id": str, "period": str}).fillna("")
     tot = io.read_table(world.processed, "totals")
     yb = int(an.loc[an["kind"] == "cut_bunching", "year"].iloc[0])
-    p = {int(y): I.cut_bunching(g, lang="en").query("unit_id == ''")["p_value"].min()
+    p = {int(y): in_lang("en", I.cut_bunching, g).query("unit_id == ''")["p_value"].min()
          for y, g in tot.groupby("year") if len(I.cut_bunching(g))}
     assert min(p, key=p.get) == yb and p[yb] < I.ALPHA  # the planted year is the most bunched, p < 0.05
 

@@ -15,6 +15,7 @@ from scipy import stats
 from pipeline import integrity as I
 from pipeline import score, synth
 from test_integrity import make_world
+from langs import in_lang  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +154,7 @@ def test_calibration_table_meets_acceptance():
         assert c.loc[(kind, "high"), "recall"] == 1.0
     zh = I.false_alarm_rates()
     assert list(zh.columns)[0] == "核查项" and len(zh) == len(c)
-    assert "误报率" in I.calibration_sentence() and "false-alarm" in I.calibration_sentence("en")
+    assert "误报率" in I.calibration_sentence() and "false-alarm" in in_lang("en", I.calibration_sentence)
 
 
 def test_cli_synth_shape_flags(tmp_path):

@@ -22,6 +22,7 @@ from pipeline import compare, config, notebooks, pages, params, score
 from pipeline.i18n import namer, t
 from pipeline.io import read_table
 from pipeline.report import pages as rpages
+from langs import in_lang  # noqa: E402
 
 YEAR = 2016
 GRADE_MAP = {"好": 1.0, "较好": 0.5, "一般": 0.2}  # not the default 1.0 / 0.8 / 0.6
@@ -92,20 +93,20 @@ def test_unit_pages_show_the_directly_computed_numbers(small):
     out = rpages.write_unit_pages(small.data, small.record, YEAR, small.prm, None, small.root / "units", write=False)
     L = pages.item_losses(small.graded, small.items, small.totals, YEAR, top_n=TOP_N)
     rk = compare.ranking(small.totals, year=YEAR, top_n=TOP_N)
-    nm = namer("zh", small.units, small.items.loc[small.items["year"] == YEAR].set_index("item_id"))
+    nm = namer(small.units, small.items.loc[small.items["year"] == YEAR].set_index("item_id"))
     checked = {"winner": 0, "below": 0}
     for uid in rk["unit_id"]:
         page = out[small.root / "units" / f"{uid}.html"]
         g = pages.gap_to_cut(rk, L, uid, small.prm.na_policy)
         if g["note"] is None and g["is_winner"]:
-            want = t("pg_unit_cut_winner", "zh", total=g["total"], cut=g["cut"], gap=g["gap"], margin=g["margin"])
+            want = in_lang("zh", t, "pg_unit_cut_winner", total=g["total"], cut=g["cut"], gap=g["gap"], margin=g["margin"])
             checked["winner"] += 1
         elif g["note"] is None:
-            want = t("pg_unit_cut_below", "zh", total=g["total"], cut=g["cut"], needed=g["needed"], top_n=TOP_N, k=len(g["items"]),
+            want = in_lang("zh", t, "pg_unit_cut_below", total=g["total"], cut=g["cut"], needed=g["needed"], top_n=TOP_N, k=len(g["items"]),
                      items="、".join(nm("item", i) for i in g["items"]))
             checked["below"] += 1
         else:
-            want = t(g["note"], "zh", **{k: v for k, v in g.items() if k not in ("note", "items")})
+            want = t(g["note"], **{k: v for k, v in g.items() if k not in ("note", "items")})
         assert want in _text(page), uid
         # the losses table (the page's last data table): item by item, in unit_losses order
         u = pages.unit_losses(L, uid)
@@ -124,13 +125,13 @@ def test_bulletin_shows_the_directly_computed_numbers(small, tmp_path):
     text = _text(html)
     B = pages.bulletin_tables(small.scores, small.items, YEAR, totals=small.totals)
     r = B["ranking"]
-    nm = namer("zh", small.units)
+    nm = namer(small.units)
     # 横比: mean, first, last (direct, not via bulletin_summary)
     first, last = r.iloc[0], r.iloc[-1]
-    assert t("pg_bul_horizontal", "zh", mean=r["h1_pct"].mean(), first=nm("unit", first["unit_id"]), first_pct=first["h1_pct"],
+    assert in_lang("zh", t, "pg_bul_horizontal", mean=r["h1_pct"].mean(), first=nm("unit", first["unit_id"]), first_pct=first["h1_pct"],
              last=nm("unit", last["unit_id"]), last_pct=last["h1_pct"], spread=first["h1_pct"] - last["h1_pct"]) in text
     overlap = int(((r["h1_rank"] <= TOP_N) & (r["year_rank"] <= TOP_N)).sum())
-    assert t("pg_bul_overlap", "zh", top_n=TOP_N, overlap=overlap) in text
+    assert in_lang("zh", t, "pg_bul_overlap", top_n=TOP_N, overlap=overlap) in text
     # 纵比: the mean a year before and now over the units present in both halves
     both = r.dropna(subset=["prev_pct"])
     assert f"由 {both['prev_pct'].mean():.1f}% 变为 {both['h1_pct'].mean():.1f}%" in text

@@ -14,6 +14,7 @@ from pipeline import sensitivity as S
 from pipeline.i18n import labels
 from pipeline.plots import save
 from pipeline.plots import weights as W
+from langs import in_lang  # noqa: E402
 
 CATS = np.array(["ideology", "organisation", "conduct", "special"] * 3)
 
@@ -31,7 +32,7 @@ def results():
     cmp = S.compare_schemes(x, m, CATS, CATS, top_n=5, unit_ids=ids)
     attrs = pd.DataFrame({"type": ["机关党委", "党总支"] * 8, "sector": ["党群", "经济", "综合", "政法"] * 4,
                           "size": ["small", "medium", "large", "small"] * 4}, index=ids)
-    out, tests = S.fairness(cmp, unc, attrs, top_n=5, n_perm=99, lang="en")
+    out, tests = in_lang("en", S.fairness, cmp, unc, attrs, top_n=5, n_perm=99)
     oat = S.shift_summary(S.one_at_a_time(x, m, CATS, top_n=5))
     return dict(unc=unc, sob=sob, eff=eff, sm=sm, out=out, oat=oat)
 
@@ -58,13 +59,13 @@ def test_all_charts_render_and_save(results, tmp_path, lang):
 
 def test_labels_complete_in_both_languages():
     """Every sens_ key has zh and en text (i18n.t raises for a missing language)."""
-    zh, en = labels("zh"), labels("en")
+    zh, en = in_lang("zh", labels), in_lang("en", labels)
     keys = {k for k in zh if k.startswith("sens_")}
     assert keys and keys == {k for k in en if k.startswith("sens_")}
 
 
 def test_factor_labels():
-    assert W.factor_label("w_ideology", "zh") == "思想政治"
-    assert W.factor_label("w_ideology", "en") == "Ideology"
-    assert W.factor_label("na_policy", "en") == "NA rule"
-    assert W.factor_label("bod", "en") == "Benefit of the doubt"
+    assert W.factor_label("w_ideology") == "思想政治"
+    assert in_lang("en", W.factor_label, "w_ideology") == "Ideology"
+    assert in_lang("en", W.factor_label, "na_policy") == "NA rule"
+    assert in_lang("en", W.factor_label, "bod") == "Benefit of the doubt"

@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import overview, params, report
+from pipeline import i18n, overview, params, report
 from pipeline.i18n import namer
 from pipeline.report import data as rdata, document as rdoc, render as rrender, run as rrun
 from pipeline.errors import PipelineError
+from langs import in_lang  # noqa: E402
 
 YEAR = 2016
 CJK = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]")
@@ -215,9 +216,10 @@ def test_bulletin_table_hand_case():
     scores = pd.DataFrame(rows)
     totals = pd.DataFrame({"year": 2015, "unit_id": ["A", "B"], "rank": [1, 2]})
     b = report.bulletin_table(scores, items, totals, 2015).set_index("unit_id")
-    # A: 6 × (1 + 2) = 18 of 6 × (1 + 2) attainable → 100 %; B: 6 × 0.5 = 3 of 6 × 1 → 50 % (hand)
-    assert b.loc["A", "h1_points"] == 18 and b.loc["A", "h1_max"] == 18 and b.loc["A", "h1_pct"] == 100
-    assert b.loc["B", "h1_points"] == 3 and b.loc["B", "h1_max"] == 6 and b.loc["B", "h1_pct"] == 50
+    # against the annual maxima of the items that apply (hand computation, as in test_pages):
+    # A: 6 × (1 + 2) = 18 of 12 + 24 = 36 → 50 %; B: 6 × 0.5 = 3 of 12 (I02 n/a) → 25 %
+    assert b.loc["A", "h1_points"] == 18 and b.loc["A", "h1_max"] == 36 and b.loc["A", "h1_pct"] == 50
+    assert b.loc["B", "h1_points"] == 3 and b.loc["B", "h1_max"] == 12 and b.loc["B", "h1_pct"] == 25
     assert b.loc["A", "h1_rank"] == 1 and b.loc["B", "h1_rank"] == 2 and b.loc["A", "months"] == 6
     assert report.bulletin_table(scores[scores["period"] == "7"], items, totals, 2015).empty
 
@@ -307,6 +309,34 @@ def test_both_editions_side_by_side_with_the_same_columns(rep, rep_en):
     assert all(len(r) == 2 and r[1] for r in params_tab)  # every parameter with its value
     inputs_tab = next(rows for h, rows in by_head.items() if any("SHA" in x for x in h))
     assert all(r[0] and len(r[1]) == 64 for r in inputs_tab)  # path and hash
+
+
+@pytest.mark.slow  # uses the English fixture's chapter records
+def test_cli_report_lang_en_has_every_column_filled(rep, rep_en, world, tmp_path, capsys):
+    """``python -m pipeline report --lang en``: the CLI is the boundary that sets the language
+    (:func:`pipeline.i18n.use`); the English edition it writes has every table's columns,
+    each with a header and at least one non-empty cell, the same tables as the Chinese one, and
+    the caller's language is Chinese again afterwards."""
+    from pipeline import cli, i18n
+
+    proc = tmp_path / "processed"
+    shutil.copytree(rep.tmp / "processed", proc, ignore=shutil.ignore_patterns("analysis*"))
+    shutil.copytree(rep_en.analysis.parent, proc / "analysis_en")  # the records `analyze --lang en` writes
+    pfile = tmp_path / "p.yaml"
+    pfile.write_text(f"processed: {proc.as_posix()}\nn_samples: 400\nn_sobol: 64\n", encoding="utf-8")
+    out = tmp_path / "reports"
+    assert cli.main(["report", "--year", str(YEAR), "--lang", "en", "--raw", str(world.raw), "--params", str(pfile), "--out", str(out)]) == 0
+    assert i18n.current() == "zh"
+    dest = out / str(YEAR) / "en"
+    html = (dest / "report.html").read_text(encoding="utf-8")
+    assert _h2(html)[1:] == SECTIONS_EN
+    en, zh = _tables(html), _tables(rep.html)
+    assert len(en) == len(zh) >= 10
+    for i, ((he, re_), (hz, _)) in enumerate(zip(en, zh)):
+        assert len(he) == len(hz) and all(he), (i, he, hz)
+        for j in range(len(he)):
+            assert any(r[j].strip() for r in re_), (i, he[j])  # no English column left empty
+        assert not any(CJK.search(h) for h in he), (i, he)  # headers in English
 
 
 def test_ranking_csv_and_numbers_json(rep, world):
@@ -436,7 +466,7 @@ def test_overview_helpers_hand_case():
     # ideology: winners (20, 18)/20 → 95 %, others (10, 10)/20 → 50 %, gap 45 (hand)
     assert p.loc["ideology", "winners"] == 95 and p.loc["ideology", "others"] == 50 and p.loc["ideology", "gap"] == 45
     assert p.loc["organisation", "all"] == 75
-    assert "ideology" not in overview.overview_reading("profile", "en", profile=p.reset_index())  # category labels translated
+    assert "ideology" not in in_lang("en", overview.overview_reading, "profile", profile=p.reset_index())  # category labels translated
 
 
 # ------------------------------------------------------------------ English names of items, translation of tables
@@ -444,21 +474,21 @@ def test_item_names_english_or_item_id():
     from pipeline.i18n import labels
 
     items = pd.DataFrame({"year": [2015, 2016, 2016], "item_id": ["I03", "I19", "I07"], "item_name": ["志愿服务", "志愿服务", "某新设项目"]})
-    en = rdoc._item_display(items, "en")
+    en = in_lang("en", rdoc._item_display, items)
     #志愿服务 has an English name in labels/items.yaml; an item no file knows is shown by its id
-    assert en["志愿服务"] == labels("en")["item_志愿服务"] == "Volunteer service"
+    assert en["志愿服务"] == in_lang("en", labels)["item_志愿服务"] == "Volunteer service"
     assert en["某新设项目"] == "Item I07"
-    assert rdoc._item_display(items, "zh") == {}
-    name_en = namer("en", items=items[items["year"] == 2016].set_index("item_id"))
-    assert name_en("item", "I19") == "I19 Volunteer service" and name_en("item", "I07") == "Item I07"
-    assert namer("zh", items=items[items["year"] == 2016].set_index("item_id"))("item", "I19") == "I19 志愿服务"
+    assert in_lang("zh", rdoc._item_display, items) == {}
+    name = namer(items=items[items["year"] == 2016].set_index("item_id"))  # names in the language active when called
+    assert in_lang("en", name, "item", "I19") == "I19 Volunteer service" and in_lang("en", name, "item", "I07") == "Item I07"
+    assert name("item", "I19") == "I19 志愿服务"
 
 
 def test_items_yaml_covers_the_sample_item_pool():
     from pipeline.i18n import labels
     from pipeline.synth_names import ITEMS
 
-    en = labels("en")
+    en = in_lang("en", labels)
     missing = [name for name, *_ in ITEMS if f"item_{name}" not in en]
     assert not missing, missing
     assert not any(CJK.search(en[f"item_{name}"]) for name, *_ in ITEMS)
@@ -467,14 +497,15 @@ def test_items_yaml_covers_the_sample_item_pool():
 def test_display_translates_headers_codes_and_item_names():
     df = pd.DataFrame({"attribute": ["sector", "size"], "group": ["经济", "small"], "scheme": ["bod", "pca"], "factor": ["w_conduct", "na_policy"],
                        "item_name": ["志愿服务", "三会一课"], "evidence": ["workbook 总分 79.60 vs recomputed 82.20", "ok"], "p_holm": [0.01234, 0.5]})
-    subst = rdoc._english_subst(pd.DataFrame({"year": 2016, "item_id": ["I19", "I07"], "item_name": ["志愿服务", "三会一课"]}), "en")
-    en = rdoc._display(df, "en", subst)
+    with i18n.use("en"):
+        subst = rdoc._english_subst(pd.DataFrame({"year": 2016, "item_id": ["I19", "I07"], "item_name": ["志愿服务", "三会一课"]}))
+        en = rdoc._display(df, subst)
     assert list(en.columns) == ["Grouped by", "Group", "Scheme", "Factor", "Item", "Evidence", "p (Holm)"]
     assert en["Group"].tolist() == ["Economy", "Small (bottom third by members)"]
     assert en["Scheme"].tolist() == ["Benefit of the doubt", "PCA-based"] and en["Factor"].tolist() == ["Conduct", "NA rule"]
     assert en["Item"].tolist() == ["Volunteer service", "“Three meetings, one lesson”"]
     assert en["Evidence"].iloc[0] == "workbook total 79.60 vs recomputed 82.20"
-    zh = rdoc._display(df, "zh")
+    zh = rdoc._display(df)
     assert list(zh.columns)[:3] == ["分组依据", "组别", "权重方案"] and zh["组别"].tolist() == ["经济", "小（党员数后三分之一）"]
     assert not any(re.fullmatch(r"[a-z_ ]+", c) for c in zh.columns)  # no raw column names in Chinese
 
@@ -482,7 +513,7 @@ def test_display_translates_headers_codes_and_item_names():
 def test_every_column_of_every_chapter_table_has_a_header_label(rep):
     from pipeline.i18n import labels
 
-    zh, en = labels("zh"), labels("en")
+    zh, en = in_lang("zh", labels), in_lang("en", labels)
     raw = set()
     for p in rep.analysis.glob("*/tables/*.parquet"):
         for c in pd.read_parquet(p).columns:
@@ -671,8 +702,8 @@ def test_integrity_evidence_follows_the_report_language(world, tmp_path):
     shutil.copytree(world.processed, proc)
     integrity.run(world.raw, proc)
     zh = rdata._read(proc, "integrity")
-    en = integrity.evidence_text(zh, "en")
+    en = in_lang("en", integrity.evidence_text, zh)
     assert len(zh) == len(en) > 0
     assert zh["evidence"].str.contains(r"[\u4e00-\u9fff]").any()
-    assert integrity.evidence_text(zh, "zh").tolist() == zh["evidence"].tolist()  # zh round-trips
+    assert in_lang("zh", integrity.evidence_text, zh).tolist() == zh["evidence"].tolist()  # zh round-trips
     assert not en.map(lambda s: bool(re.search(r"[\u4e00-\u9fff]", str(s)))).any()

@@ -15,6 +15,7 @@ from scipy import stats
 from pipeline import score
 from pipeline import sensitivity as S
 from pipeline.errors import PipelineError
+from langs import in_lang  # noqa: E402
 
 CATS = np.array(["ideology", "organisation", "conduct", "special"] * 6)
 
@@ -427,7 +428,7 @@ def test_favouritism_matches_exact_permutation_test():
     attrs = pd.DataFrame({"type": ["A"] * 4 + ["B"] * 4}, index=ids)
     nominal = pd.Series(np.arange(1, 9, dtype=float), index=ids)
     ref = nominal + adv
-    res = S.favouritism(nominal, ref, attrs, n_perm=40_000, seed=1, lang="en")
+    res = in_lang("en", S.favouritism, nominal, ref, attrs, n_perm=40_000, seed=1)
     t_obs = adv[:4].mean() - adv[4:].mean()
     t_all = [adv[list(c)].mean() - adv[[i for i in range(8) if i not in c]].mean() for c in itertools.combinations(range(8), 4)]
     p_exact = np.mean(np.abs(t_all) >= abs(t_obs) - 1e-12)

@@ -12,6 +12,7 @@ from numpy.testing import assert_allclose
 from pipeline import sensitivity as S
 from pipeline.errors import PipelineError
 from pipeline.sensitivity import narrative
+from langs import in_lang  # noqa: E402
 
 CATS = np.array(["ideology", "organisation", "conduct", "special"] * 6)
 
@@ -207,9 +208,9 @@ def test_weights_reading_never_names_a_method_choice():
     sob = pd.DataFrame({"target": "mean_abs_shift", "unit_id": "", "factor": ["w_ideology", "w_conduct", "na_policy", "aggregation"],
                         "S1": [0.001, 0.0005, 0.6, 0.2], "S1_conf": 0.01, "ST": [0.002, 0.001, 0.81, 0.33], "ST_conf": 0.01})
     for lang in ("zh", "en"):
-        txt = narrative.read_sobol(sob, lang=lang)
+        txt = in_lang(lang, narrative.read_sobol, sob)
         assert "不适用项" not in txt and "NA rule" not in txt
-        meth = narrative.read_methods(sob, lang=lang)
+        meth = in_lang(lang, narrative.read_methods, sob)
         assert ("不适用项" in meth) if lang == "zh" else ("NA rule" in meth)
     assert "不适用项处理规则" not in narrative.read_sobol(sob)
 
@@ -219,7 +220,7 @@ def test_methods_labels_exist_in_both_languages():
 
     for key in narrative.METHODS_KEYS:
         for lang in ("zh", "en"):
-            assert len(t(key, lang)) > 40, key
+            assert len(in_lang(lang, t, key)) > 40, key
 
 
 # ---------------------------------------------------------------- 4. cross-efficiency unique
@@ -269,7 +270,7 @@ def test_holm_over_all_attributes_two_level_once():
     nominal = pd.Series(np.arange(1.0, 25.0), index=ids)
     adv = np.r_[np.full(8, 3.0), np.zeros(16)] + rng.normal(0, 1, 24)
     attrs = pd.DataFrame({"type": ["a"] * 12 + ["b"] * 12, "sector": (["x"] * 8 + ["y"] * 8 + ["z"] * 8)}, index=ids)
-    res = S.favouritism(nominal, nominal + adv, attrs, n_perm=4999, seed=1, lang="en")
+    res = in_lang("en", S.favouritism, nominal, nominal + adv, attrs, n_perm=4999, seed=1)
     t_rows = res[res["attribute"] == "type"]
     assert t_rows["p_value"].nunique() == 1 and t_rows["p_holm"].nunique() == 1  # one hypothesis
     fam = np.r_[t_rows["p_value"].iloc[0], res.loc[res["attribute"] == "sector", "p_value"].to_numpy()]
@@ -316,7 +317,7 @@ def test_fairness_reading_counts_a_two_level_attribute_once():
     tests = pd.DataFrame({"attribute": ["type", "type", "sector", "sector", "sector"], "group": ["a", "b", "x", "y", "z"],
                           "statistic": [2.0, -2.0, 1.0, 0.1, -1.1], "p_holm": [0.01, 0.01, 0.02, 0.9, 0.5],
                           "reading": ["A+", "B-", "X+", "Y", "Z"]})
-    txt = narrative.read_fairness(tests, lang="en")
+    txt = in_lang("en", narrative.read_fairness, tests)
     assert "2 significant" in txt and "A+" in txt and "X+" in txt and "B-" not in txt
 
 

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from pipeline import trend
+from langs import in_lang  # noqa: E402
 
 
 def _s(v) -> int:
@@ -239,8 +240,8 @@ def test_four_years_is_too_short_not_stable():
     tests, v = trend.discrimination(sysd)
     assert v == "too_short"
     assert (tests["p_min"] >= 0.05).all()
-    assert "不足以检验" in trend.read_system(sysd, tests, v, lang="zh")
-    assert "5" in trend.read_system(sysd, tests, v, lang="en")
+    assert "不足以检验" in in_lang("zh", trend.read_system, sysd, tests, v)
+    assert "5" in in_lang("en", trend.read_system, sysd, tests, v)
     # five monotone years are testable
     _, v5 = trend.discrimination(_system(np.linspace(8, 4, 5), np.zeros(5), range(2012, 2017)))
     assert v5 == "losing"

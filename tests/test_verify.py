@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 from pipeline import cli, clean, config, integrity, params, provenance, report, synth, verify
+from langs import in_lang  # noqa: E402
 
 YEAR = 2016
 SMALL = dict(n_samples=200, n_sobol=64)
@@ -49,7 +50,7 @@ def first(project, tmp_path_factory):
     """One real verification of the untouched year; its re-run is kept for the other tests."""
     keep = tmp_path_factory.mktemp("rerun")
     lines: list[str] = []
-    out = verify.verify(project.manifest, keep=keep, say=lines.append, lang="en")
+    out = in_lang("en", verify.verify, project.manifest, keep=keep, say=lines.append)
     return SimpleNamespace(out=out, lines=lines, rerun=keep / "reports" / str(YEAR), processed=keep / "data" / "processed")
 
 
@@ -110,7 +111,7 @@ def test_changed_and_missing_raw_files_are_named(project, tmp_path, fake_rerun):
     with open(cp.root / "data" / "processed" / "items.csv", "a", encoding="utf-8") as fh:
         fh.write("\n")
     lines: list[str] = []
-    out = verify.verify(cp.manifest, say=lines.append, lang="en")
+    out = in_lang("en", verify.verify, cp.manifest, say=lines.append)
     rel = book.relative_to(cp.root).as_posix()
     assert out.changed == [rel]
     assert out.missing == [gone.relative_to(cp.root).as_posix()]
@@ -127,7 +128,7 @@ def test_changed_parameter_is_named(project, tmp_path, fake_rerun):
     pfile = tmp_path / "p.yaml"
     pfile.write_text("n_samples: 100\ntop_n: 20\nseed: 1\n", encoding="utf-8")
     lines: list[str] = []
-    out = verify.verify(project.manifest, params_file=str(pfile), say=lines.append, lang="en")
+    out = in_lang("en", verify.verify, project.manifest, params_file=str(pfile), say=lines.append)
     # recorded n_samples 200 and seed 20240601 (SMALL, config.SEED); top_n 20 is as recorded
     assert out.params == {"n_samples": (200, 100), "seed": (config.SEED, 1)}
     assert fake_rerun[0].n_samples == 100 and fake_rerun[0].seed == 1 and fake_rerun[0].top_n == 20
@@ -162,7 +163,7 @@ def test_tampered_numbers_are_named_with_both_values(project, tmp_path, fake_rer
     wb.save(cp.dest / "tables.xlsx")
 
     lines: list[str] = []
-    out = verify.verify(cp.manifest, say=lines.append, lang="en")
+    out = in_lang("en", verify.verify, cp.manifest, say=lines.append)
     assert not out.ok and out.n_diffs == 3
     assert out.diffs["numbers.json"] == [("n_winners", true_winners - 1, true_winners)]
     assert out.diffs["ranking.csv"] == [(f"unit_id={unit} total", "99.9", true_total)]

@@ -106,21 +106,20 @@ def _log_table(df: pd.DataFrame) -> pa.Table:
     return pa.table(cols)
 
 
-def summarise_log(log: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
+def summarise_log(log: pd.DataFrame) -> pd.DataFrame:
     """Count the cleaning-log rows per rule, with each rule's meaning (data-quality appendix).
 
     Parameters
     ----------
     log : DataFrame
         ``cleaning_log.csv`` (columns file, sheet, cell, original, new, rule).
-    lang : {"zh", "en"}
 
     Returns
     -------
     DataFrame
         ``rule`` (the base rule; combined rules such as ``text_number;fullwidth`` count once
         under each part), ``count`` (log rows), ``description`` (from
-        ``pipeline/labels/clean.yaml``; the rule itself when it has no text).
+        ``pipeline/labels/clean.yaml``, in the active language; the rule itself when it has no text).
     """
     from pipeline.i18n import t
 
@@ -130,7 +129,7 @@ def summarise_log(log: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
 
     def describe(rule: str) -> str:
         try:
-            return t(f"clean_rule_{rule}", lang)
+            return t(f"clean_rule_{rule}")
         except KeyError:
             return rule
 

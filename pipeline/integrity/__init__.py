@@ -7,8 +7,8 @@ One function per check. Each takes processed tables (see docs/CONTRACT.md) and r
 ``check`` (name of the check), ``statistic`` (the test statistic or the size of the
 discrepancy), ``p_value`` (NaN for deterministic checks), ``threshold`` (what the statistic
 was compared with — a tolerance, a modified-z bound or the BH-adjusted level), ``severity``
-(``high`` / ``medium`` / ``low``), ``evidence`` (one readable sentence in the requested
-language, ``lang="zh"`` by default, from the ``int_ev_*`` templates of
+(``high`` / ``medium`` / ``low``), ``evidence`` (one readable sentence in the active
+language, :func:`pipeline.i18n.use`; Chinese in the stored ``integrity.csv``, from the ``int_ev_*`` templates of
 ``pipeline/labels/integrity.yaml``) and ``evidence_data`` (the template key and its numbers as
 JSON, so that :func:`evidence_text` can re-render the sentence in another language from a stored
 ``integrity.csv``).

@@ -40,8 +40,7 @@ def monthly_gaps(scores: pd.DataFrame, items: pd.DataFrame | None = None) -> pd.
     return j[cols]
 
 
-def monthly_vs_annual(scores: pd.DataFrame, items: pd.DataFrame | None = None, tol: float = MONTHLY_TOL,
-                      lang: str = "zh") -> pd.DataFrame:
+def monthly_vs_annual(scores: pd.DataFrame, items: pd.DataFrame | None = None, tol: float = MONTHLY_TOL) -> pd.DataFrame:
     """Annual summary vs the sum of the twelve monthly sheets (计分 items).
 
     By the contract the annual points equal the sum of the monthly points rounded to 0.1, so
@@ -71,7 +70,7 @@ def monthly_vs_annual(scores: pd.DataFrame, items: pd.DataFrame | None = None, t
         "statistic": float(r.n_months), "threshold": 12.0, "severity": "low",
         "ev": _ev("monthly_incomplete", n=r.n_months),
     } for r in inc.itertuples()]
-    return _frame(out, lang)
+    return _frame(out)
 
 
 def shown_decimals(values, max_decimals: int = 6) -> int:
@@ -91,7 +90,7 @@ def shown_decimals(values, max_decimals: int = 6) -> int:
 
 
 def given_vs_recomputed(given: pd.DataFrame, scores: pd.DataFrame, items: pd.DataFrame,
-                        tol: float | None = None, lang: str = "zh") -> pd.DataFrame:
+                        tol: float | None = None) -> pd.DataFrame:
     """The workbook's own 总分 / 名次 vs the values recomputed from the items, at shown precision.
 
     The given 总分 is the pre-adjustment ``base`` of :func:`pipeline.score.totals` (default NA
@@ -144,4 +143,4 @@ def given_vs_recomputed(given: pd.DataFrame, scores: pd.DataFrame, items: pd.Dat
                         "statistic": gr[i] - r_rec[i], "threshold": 0.0, "severity": "high" if alt else "low",
                         "ev": _ev("given_rank_altered" if alt else "given_rank_follows", given=int(gr[i]),
                                   recomputed=int(r_rec[i]), own=int(own[i]))})
-    return _frame(out, lang)
+    return _frame(out)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from pipeline.i18n import check_lang, t
+from pipeline.i18n import t
 
 
 #: Columns of every findings frame and of ``integrity.csv``.
@@ -57,17 +57,16 @@ def _ev(key: str, **args) -> tuple[str, dict]:
     return key, {k: _jsonable(v) for k, v in args.items()}
 
 
-def _render(key: str, args: dict, lang: str) -> str:
-    return t(f"int_ev_{key}", lang, **args)
+def _render(key: str, args: dict) -> str:
+    return t(f"int_ev_{key}", **args)
 
 
-def _frame(rows: list[dict] | pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
-    check_lang(lang)
+def _frame(rows: list[dict] | pd.DataFrame) -> pd.DataFrame:
     df = pd.DataFrame(rows) if not isinstance(rows, pd.DataFrame) else rows
     if df.empty:
         return _empty()
     if "ev" in df:
-        df["evidence"] = [_render(k, a, lang) for k, a in df["ev"]]
+        df["evidence"] = [_render(k, a) for k, a in df["ev"]]
         df["evidence_data"] = [json.dumps({"key": k, **a}, ensure_ascii=False) for k, a in df["ev"]]
         df = df.drop(columns="ev")
     for c in COLUMNS:

@@ -95,7 +95,7 @@ def _bunch_scan(v: np.ndarray, top_n: int) -> tuple[np.ndarray, ...]:
 
 
 def cut_bunching(totals: pd.DataFrame, top_n: int = config.TOP_N, col: str = "total", seed: int = config.SEED,
-                 n_draws: int = BUNCH_DRAWS, lang: str = "zh") -> pd.DataFrame:
+                 n_draws: int = BUNCH_DRAWS) -> pd.DataFrame:
     """Bunching of totals just above the winners' line: excess mass over the density below the cut.
 
     Units that fake their way over the line need only beat the best non-winner, so they pile up
@@ -176,4 +176,4 @@ def cut_bunching(totals: pd.DataFrame, top_n: int = config.TOP_N, col: str = "to
             out.append({"year": year, "unit_id": u, "check": "cut_bunching", "statistic": k, "p_value": p,
                         "threshold": lam, "severity": "low",
                         "ev": _ev("cut_bunching_unit", total=val, k=int(k), h=w, cp=cp, p=p)})
-    return _frame(out, lang)
+    return _frame(out)

@@ -180,7 +180,7 @@ def _digit_frame(scores: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
 
 
 def digit_preference(scores: pd.DataFrame, items: pd.DataFrame, seed: int = config.SEED,
-                     lang: str = "zh", all_tests: bool = False) -> pd.DataFrame:
+                     all_tests: bool = False) -> pd.DataFrame:
     """Terminal-digit preference in the annual points of 计分 items (heaping on 0/5 + chi-square).
 
     Only free digits are tested: the step of each item is inferred (:func:`scoring_steps`) and
@@ -266,7 +266,7 @@ def digit_preference(scores: pd.DataFrame, items: pd.DataFrame, seed: int = conf
                         "p_value": p_heap[i], "threshold": q[i], "severity": sev[i],
                         "ev": _ev("digit_preference_item", k=kk[i], n=nn[i], whipple=100 * kk[i] / nn[i] / 0.2,
                                   p=p_heap[i], q=q[i], chi2=chi2[i])})
-    return _frame(out, lang)
+    return _frame(out)
 
 
 def digit_table(scores: pd.DataFrame, items: pd.DataFrame, year: int | None = None,

@@ -95,7 +95,7 @@ def _centred(v: pd.Series, by: pd.Series) -> pd.Series:
     return v - v.groupby(by).transform("median")
 
 
-def full_marks(scores: pd.DataFrame, items: pd.DataFrame, lang: str = "zh", all_tests: bool = False) -> pd.DataFrame:
+def full_marks(scores: pd.DataFrame, items: pd.DataFrame, all_tests: bool = False) -> pd.DataFrame:
     """Units at full marks on every applicable item, or with implausibly low spread.
 
     * ``full_marks`` (**medium**): every applicable (``ok``) annual item, at least 2, at its
@@ -146,7 +146,7 @@ def full_marks(scores: pd.DataFrame, items: pd.DataFrame, lang: str = "zh", all_
             out.append({"year": r.year, "unit_id": r.unit_id, "check": "low_variance", "statistic": r.mz,
                         "p_value": r.p, "threshold": r.q, "severity": r.sev,
                         "ev": _ev("low_variance", n=r.n, sd=r.sd, mz=r.mz, share=100 * r.share_full, q=r.q)})
-    return _frame(out, lang)
+    return _frame(out)
 
 
 def _standardised(totals: pd.DataFrame, col: str = "base") -> pd.DataFrame:
@@ -156,7 +156,7 @@ def _standardised(totals: pd.DataFrame, col: str = "base") -> pd.DataFrame:
     return t
 
 
-def yoy_jumps(totals: pd.DataFrame, col: str = "base", lang: str = "zh", all_tests: bool = False) -> pd.DataFrame:
+def yoy_jumps(totals: pd.DataFrame, col: str = "base", all_tests: bool = False) -> pd.DataFrame:
     """Year-over-year jumps of a unit's standing, and jumps followed by a reversal.
 
     Item sets and maxima change between years, so a unit's standing is compared through its
@@ -216,14 +216,14 @@ def yoy_jumps(totals: pd.DataFrame, col: str = "base", lang: str = "zh", all_tes
                 out.append({"year": r.year, "unit_id": r.unit_id, "check": "jump_reversal", "statistic": r.stat,
                             "p_value": r.pr, "threshold": r.qr, "severity": r.sev,
                             "ev": _ev("jump_reversal", z0=r.zprev, z1=r.z, y=int(r.year), mz1=r.mz, mz2=r.mz2, q=r.qr)})
-    return _frame(out, lang)
+    return _frame(out)
 
 
 _SELF_COLS = ("self_total", "self_score", "self_assessed", "自评分")
 
 
 def adjustment_gaps(adjustments: pd.DataFrame, totals: pd.DataFrame | None = None,
-                    materiality: float = MATERIALITY, lang: str = "zh", all_tests: bool = False) -> pd.DataFrame:
+                    materiality: float = MATERIALITY, all_tests: bool = False) -> pd.DataFrame:
     """Self-reported vs verified (述职评议): units whose claim the verification cut most.
 
     If the adjustments table carries the self-assessed total (column ``self_total``; also
@@ -280,4 +280,4 @@ def adjustment_gaps(adjustments: pd.DataFrame, totals: pd.DataFrame | None = Non
         out.append({"year": r.year, "unit_id": r.unit_id, "check": "adjustment_gap", "statistic": r.gap, "p_value": r.p,
                     "threshold": r.q, "severity": r.sev,
                     "ev": _ev(what, self=r.self_total, verified=r.verified, gap=r.gap, mz=r.mz, q=r.q)})
-    return _frame(out, lang)
+    return _frame(out)

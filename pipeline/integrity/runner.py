@@ -15,7 +15,7 @@ import pandas as pd
 
 from pipeline import config, io, score
 from pipeline.errors import PipelineError
-from pipeline.i18n import check_lang
+from pipeline import i18n
 from pipeline.integrity.arithmetic import given_vs_recomputed, monthly_vs_annual
 from pipeline.integrity.base import MATERIALITY, SEVERITIES, _bh, _empty, _render, _severity_from_q, _years
 from pipeline.integrity.bunching import cut_bunching
@@ -28,7 +28,7 @@ from pipeline.integrity.outliers import adjustment_gaps, full_marks, yoy_jumps
 UNIT_TESTS = ("digit_preference", "low_variance", "yoy_jump", "jump_reversal", "adjustment_gap")
 
 
-def _year_family(parts: list[pd.DataFrame], lang: str) -> pd.DataFrame:
+def _year_family(parts: list[pd.DataFrame]) -> pd.DataFrame:
     """Severity of the unit-level statistical tests from one BH family per year.
 
     Procedure: every unit-level p-value of :data:`UNIT_TESTS` of a year (all tests, significant
@@ -52,14 +52,13 @@ def _year_family(parts: list[pd.DataFrame], lang: str) -> pd.DataFrame:
         d = json.loads(s)
         d["q"] = float(qq)
         key = d.pop("key")
-        ev.append(_render(key, d, lang))
+        ev.append(_render(key, d))
         data.append(json.dumps({"key": key, **d}, ensure_ascii=False))
     df["evidence"], df["evidence_data"] = ev, data
     return df
 
 
-def check_all(tables: dict[str, pd.DataFrame], top_n: int = config.TOP_N, seed: int = config.SEED,
-              lang: str = "zh") -> pd.DataFrame:
+def check_all(tables: dict[str, pd.DataFrame], top_n: int = config.TOP_N, seed: int = config.SEED) -> pd.DataFrame:
     """Run every check on processed ``tables`` (keys: scores, items, given, adjustments).
 
     Multiple testing: the unit-level statistical tests (:data:`UNIT_TESTS`) of a year form one
@@ -68,7 +67,7 @@ def check_all(tables: dict[str, pd.DataFrame], top_n: int = config.TOP_N, seed: 
     (one family of item-years) and the cut-bunching test (one family of years) keep their own.
     Deterministic checks are not tests: beyond shown precision they are **high**.
 
-    ``lang`` is the language of the ``evidence`` sentences (``zh`` default, or ``en``).
+    The ``evidence`` sentences are in the active language (:func:`pipeline.i18n.use`).
 
     Returns
     -------
@@ -78,17 +77,17 @@ def check_all(tables: dict[str, pd.DataFrame], top_n: int = config.TOP_N, seed: 
     scores, items = tables["scores"], tables["items"]
     adj = tables.get("adjustments")
     tot = score.totals(scores, items, adjustments=adj, top_n=top_n)
-    dp = digit_preference(scores, items, seed=seed, lang=lang, all_tests=True)
-    fm = full_marks(scores, items, lang=lang, all_tests=True)
+    dp = digit_preference(scores, items, seed=seed, all_tests=True)
+    fm = full_marks(scores, items, all_tests=True)
     unit_tests = [d.loc[d["check"].isin(UNIT_TESTS)] for d in (dp, fm)]
-    unit_tests += [yoy_jumps(tot, lang=lang, all_tests=True), adjustment_gaps(adj, tot, lang=lang, all_tests=True)]
+    unit_tests += [yoy_jumps(tot, all_tests=True), adjustment_gaps(adj, tot, all_tests=True)]
     parts = [
-        monthly_vs_annual(scores, items, lang=lang),
-        given_vs_recomputed(tables.get("given"), scores, items, lang=lang),
+        monthly_vs_annual(scores, items),
+        given_vs_recomputed(tables.get("given"), scores, items),
         dp.loc[~dp["check"].isin(UNIT_TESTS)],
         fm.loc[~fm["check"].isin(UNIT_TESTS)],
-        _year_family(unit_tests, lang),
-        cut_bunching(tot, top_n=top_n, seed=seed, lang=lang),
+        _year_family(unit_tests),
+        cut_bunching(tot, top_n=top_n, seed=seed),
     ]
     parts = [p for p in parts if not p.empty]
     if not parts:
@@ -123,7 +122,7 @@ def load_tables(processed_dir: str | os.PathLike, years=None) -> dict[str, pd.Da
 
 
 def run(raw_dir: str | os.PathLike | None, processed_dir: str | os.PathLike, years=None,
-        top_n: int = config.TOP_N, seed: int = config.SEED, lang: str = "zh") -> pd.DataFrame:
+        top_n: int = config.TOP_N, seed: int = config.SEED) -> pd.DataFrame:
     """Run every check on the processed tables and write ``<processed_dir>/integrity.csv``.
 
     Parameters
@@ -135,17 +134,16 @@ def run(raw_dir: str | os.PathLike | None, processed_dir: str | os.PathLike, yea
         Folder written by :func:`pipeline.clean.run`.
     years : (first, last) or int, optional
         Restrict to these years.
-    lang : {"zh", "en"}
-        Language of the ``evidence`` column (Chinese by default); :func:`evidence_text`
-        re-renders it in the other language from ``evidence_data``.
 
     Returns
     -------
     DataFrame
         The findings (:data:`COLUMNS`), also written atomically as ``integrity.csv``.
     """
-    check_lang(lang)
     tables = load_tables(processed_dir, years)
-    df = check_all(tables, top_n=top_n, seed=seed, lang=lang)
+    # processed data do not depend on the run's language (the cache key of ``check`` has none):
+    # the stored evidence is Chinese; :func:`evidence_text` re-renders it from ``evidence_data``
+    with i18n.use("zh"):
+        df = check_all(tables, top_n=top_n, seed=seed)
     io.write_csv(df, Path(processed_dir) / "integrity.csv")
     return df

@@ -1,7 +1,8 @@
 """Charts for analysts (matplotlib, CJK labels via the bundled Noto Sans CJK SC font).
 
-Every chart function returns a :class:`matplotlib.figure.Figure`, takes ``lang="zh"|"en"``,
-and can be saved as PNG and SVG with :func:`pipeline.plots.style.save`. Chart modules:
+Every chart function returns a :class:`matplotlib.figure.Figure` with its text in the active
+language (:func:`pipeline.i18n.use`, Chinese by default) or, for one call, in the language of an
+optional ``lang="zh"|"en"`` keyword (:func:`pipeline.i18n.localized`), and can be saved as PNG and SVG with :func:`pipeline.plots.style.save`. Chart modules:
 :mod:`pipeline.plots.compare` (horizontal/vertical/trend), :mod:`pipeline.plots.weights`
 (sensitivity), :mod:`pipeline.plots.integrity`.
 """

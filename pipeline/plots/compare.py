@@ -1,8 +1,8 @@
 """Comparison charts: ranking, distribution, radar, heatmap, peer groups, items, trajectories,
 transitions and the system trend panel.
 
-Every function returns a :class:`matplotlib.figure.Figure`, takes ``lang="zh"|"en"`` (all text
-from ``pipeline/labels/compare.yaml`` and ``common.yaml``), and can be saved as PNG + SVG with
+Every function returns a :class:`matplotlib.figure.Figure`, takes an optional ``lang="zh"|"en"``
+(default: the active language of :func:`pipeline.i18n.use`; all text from ``pipeline/labels/compare.yaml`` and ``common.yaml``), and can be saved as PNG + SVG with
 :func:`pipeline.plots.style.save`. Inputs are the tidy outputs of :mod:`pipeline.compare` and
 :mod:`pipeline.trend`.
 
@@ -25,7 +25,7 @@ import pandas as pd
 from pipeline import compare as C
 from pipeline import config
 from pipeline.errors import PipelineError
-from pipeline.i18n import check_lang, t
+from pipeline.i18n import localized, t
 from pipeline.plots.style import OTHER, PALETTE, WINNER, use_style
 
 import matplotlib.pyplot as plt  # noqa: E402  (after style: Agg backend)
@@ -49,9 +49,9 @@ def _fig(w: float, h: float):
     return plt.figure(figsize=(w, h))
 
 
-def _group_label(by: str, value: str, lang: str) -> str:
+def _group_label(by: str, value: str) -> str:
     try:
-        return t(f"{by}_{value}", lang)
+        return t(f"{by}_{value}")
     except KeyError:
         return str(value)
 
@@ -59,7 +59,8 @@ def _group_label(by: str, value: str, lang: str) -> str:
 # ---------------------------------------------------------------------------------------------
 # horizontal
 # ---------------------------------------------------------------------------------------------
-def ranking_bar(rank_table: pd.DataFrame, year: int | None = None, lang: str = "zh", top_n: int = config.TOP_N, value: str = "total"):
+@localized
+def ranking_bar(rank_table: pd.DataFrame, year: int | None = None, top_n: int = config.TOP_N, value: str = "total"):
     """Horizontal bars of every unit's total, best at the top; winners in red, the cut line dashed.
 
     Parameters
@@ -70,7 +71,6 @@ def ranking_bar(rank_table: pd.DataFrame, year: int | None = None, lang: str = "
         Year to draw (default: the only / last year of the table).
     value : {"total", "pct_of_max"}
     """
-    check_lang(lang)
     yr = int(year if year is not None else rank_table["year"].max())
     r = rank_table.loc[rank_table["year"] == yr].sort_values(["rank", "unit_id"])
     if r.empty:
@@ -94,19 +94,19 @@ def ranking_bar(rank_table: pd.DataFrame, year: int | None = None, lang: str = "
     from matplotlib.patches import Patch
     from matplotlib.lines import Line2D
 
-    handles = [Patch(color=WINNER, label=t("cmp_legend_winner", lang)), Patch(color=OTHER, label=t("cmp_legend_other", lang))]
+    handles = [Patch(color=WINNER, label=t("cmp_legend_winner")), Patch(color=OTHER, label=t("cmp_legend_other"))]
     if np.isfinite(cut):
-        handles.append(Line2D([], [], color="#333333", ls="--", label=t("cmp_legend_cut", lang, cut=cut)))
+        handles.append(Line2D([], [], color="#333333", ls="--", label=t("cmp_legend_cut", cut=cut)))
     ax.legend(handles=handles, loc="lower right", fontsize=8, framealpha=0.9)
-    ax.set_xlabel(t("cmp_axis_total" if value == "total" else "cmp_axis_pct", lang))
+    ax.set_xlabel(t("cmp_axis_total" if value == "total" else "cmp_axis_pct"))
     ax.grid(axis="y", visible=False)
-    ax.set_title(t("cmp_title_ranking", lang, year=yr, top_n=top_n))
+    ax.set_title(t("cmp_title_ranking", year=yr, top_n=top_n))
     return fig
 
 
-def distribution(totals: pd.DataFrame, year: int, lang: str = "zh", top_n: int = config.TOP_N, value: str = "pct_of_max"):
+@localized
+def distribution(totals: pd.DataFrame, year: int, top_n: int = config.TOP_N, value: str = "pct_of_max"):
     """Histogram of the year's scores with mean, median and the winning cut, and a strip of units."""
-    check_lang(lang)
     d = totals.loc[totals["year"] == int(year)]
     if d.empty:
         raise PipelineError(f"distribution: no totals for {year}")
@@ -120,23 +120,24 @@ def distribution(totals: pd.DataFrame, year: int, lang: str = "zh", top_n: int =
     ax.hist(x, bins=bins, color=PALETTE[1], alpha=0.75, edgecolor="white")
     mean, med = float(np.mean(x)), float(np.median(x))
     cut = float(np.min(x[win])) if win.any() else np.nan
-    ax.axvline(mean, color=PALETTE[2], lw=1.6, label=t("cmp_legend_mean", lang, value=mean))
-    ax.axvline(med, color=PALETTE[3], lw=1.6, ls="-.", label=t("cmp_legend_median", lang, value=med))
+    ax.axvline(mean, color=PALETTE[2], lw=1.6, label=t("cmp_legend_mean", value=mean))
+    ax.axvline(med, color=PALETTE[3], lw=1.6, ls="-.", label=t("cmp_legend_median", value=med))
     if np.isfinite(cut):
-        ax.axvline(cut, color="#333333", lw=1.2, ls="--", label=t("cmp_legend_cut", lang, cut=cut))
-    ax.set_ylabel(t("cmp_axis_count", lang))
+        ax.axvline(cut, color="#333333", lw=1.2, ls="--", label=t("cmp_legend_cut", cut=cut))
+    ax.set_ylabel(t("cmp_axis_count"))
     ax.legend(fontsize=8)
-    ax.set_title(t("cmp_title_distribution", lang, year=int(year)))
+    ax.set_title(t("cmp_title_distribution", year=int(year)))
     jitter = np.random.default_rng(0).uniform(-0.3, 0.3, size=len(x))
     ax2.scatter(x, jitter, s=12, c=np.where(win, WINNER, OTHER), alpha=0.85, lw=0)
     ax2.set_yticks([])
     ax2.set_ylim(-0.6, 0.6)
-    ax2.set_xlabel(t("cmp_axis_pct" if value == "pct_of_max" else "cmp_axis_total", lang))
+    ax2.set_xlabel(t("cmp_axis_pct" if value == "pct_of_max" else "cmp_axis_total"))
     plt.setp(ax.get_xticklabels(), visible=False)
     return fig
 
 
-def radar(profiles: pd.DataFrame, unit_ids: Iterable[str] | None = None, units: pd.DataFrame | None = None, year: int | None = None, lang: str = "zh",
+@localized
+def radar(profiles: pd.DataFrame, unit_ids: Iterable[str] | None = None, units: pd.DataFrame | None = None, year: int | None = None,
           means: pd.DataFrame | None = None):
     """Radar of the six dimensions (% of applicable max) for chosen units and the all-unit mean.
 
@@ -150,7 +151,6 @@ def radar(profiles: pd.DataFrame, unit_ids: Iterable[str] | None = None, units: 
         The all-unit means (:func:`pipeline.compare.profile_means`, e.g. a chapter record's
         ``h_profile_means``); computed from ``profiles`` when not given.
     """
-    check_lang(lang)
     p = profiles.loc[profiles["group"] == "dimension"]
     yr = int(year if year is not None else p["year"].max())
     p = p.loc[p["year"] == yr]
@@ -169,7 +169,7 @@ def radar(profiles: pd.DataFrame, unit_ids: Iterable[str] | None = None, units: 
     pm = C.profile_means(profiles) if means is None else means
     pm = pm.loc[(pm["group"] == "dimension") & (pm["year"] == yr)].set_index("key")["mean_pct"]
     mean = pm.reindex(keys).to_numpy(float)
-    ax.plot(ang_c, np.r_[mean, mean[:1]], color="#555555", ls="--", lw=1.4, label=t("cmp_legend_all_mean", lang))
+    ax.plot(ang_c, np.r_[mean, mean[:1]], color="#555555", ls="--", lw=1.4, label=t("cmp_legend_all_mean"))
     for k, uid in enumerate(ids):
         if uid not in wide.index:
             raise PipelineError(f"radar: unit {uid} has no scores in {yr}")
@@ -177,18 +177,18 @@ def radar(profiles: pd.DataFrame, unit_ids: Iterable[str] | None = None, units: 
         col = PALETTE[k % len(PALETTE)]
         ax.plot(ang_c, np.r_[v, v[:1]], color=col, lw=2, label=names.get(uid, uid))
         ax.fill(ang_c, np.r_[v, v[:1]], color=col, alpha=0.12)
-    ax.set_xticks(ang, [t(f"dim_{k}", lang) for k in keys])
+    ax.set_xticks(ang, [t(f"dim_{k}") for k in keys])
     lo = max(0.0, np.floor((np.nanmin(wide.to_numpy()) if ids else np.nanmin(mean)) / 10) * 10 - 10)
     ax.set_ylim(lo, 100)
     ax.tick_params(axis="y", labelsize=7)
     ax.legend(loc="upper right", bbox_to_anchor=(1.28, 1.12), fontsize=8)
-    ax.set_title(t("cmp_title_radar", lang, year=yr), pad=22)
+    ax.set_title(t("cmp_title_radar", year=yr), pad=22)
     return fig
 
 
-def heatmap(unit_items_df: pd.DataFrame, rank_table: pd.DataFrame | None = None, year: int | None = None, lang: str = "zh"):
+@localized
+def heatmap(unit_items_df: pd.DataFrame, rank_table: pd.DataFrame | None = None, year: int | None = None):
     """Units × items heatmap of % of max; units ordered by rank, items by category; NA in grey."""
-    check_lang(lang)
     yr = int(year if year is not None else unit_items_df["year"].max())
     d = unit_items_df.loc[unit_items_df["year"] == yr]
     if d.empty:
@@ -220,16 +220,16 @@ def heatmap(unit_items_df: pd.DataFrame, rank_table: pd.DataFrame | None = None,
             ax.axvline(k - 0.5, color="white", lw=2)
     starts = [0] + [k for k in range(1, m) if cats[k] != cats[k - 1]] + [m]
     for a, b in zip(starts[:-1], starts[1:]):
-        ax.text((a + b - 1) / 2, -0.8, t(f"cat_{cats[a]}", lang), ha="center", va="bottom", fontsize=8)
+        ax.text((a + b - 1) / 2, -0.8, t(f"cat_{cats[a]}"), ha="center", va="bottom", fontsize=8)
     cb = fig.colorbar(im, ax=ax, shrink=0.6, pad=0.02)
-    cb.set_label(t("cmp_axis_pct", lang))
-    ax.set_title(t("cmp_title_heatmap", lang, year=yr), pad=18)
+    cb.set_label(t("cmp_axis_pct"))
+    ax.set_title(t("cmp_title_heatmap", year=yr), pad=18)
     return fig
 
 
-def peer_box(totals: pd.DataFrame, units: pd.DataFrame, year: int, by: str = "type", lang: str = "zh", top_n: int = config.TOP_N):
+@localized
+def peer_box(totals: pd.DataFrame, units: pd.DataFrame, year: int, by: str = "type", top_n: int = config.TOP_N):
     """Box plot of ``pct_of_max`` by peer group (type or sector) with every unit as a dot."""
-    check_lang(lang)
     d = totals.loc[totals["year"] == int(year)].merge(units[["unit_id", by]].drop_duplicates("unit_id"), on="unit_id", how="left")
     if d.empty:
         raise PipelineError(f"peer_box: no totals for {year}")
@@ -242,15 +242,15 @@ def peer_box(totals: pd.DataFrame, units: pd.DataFrame, year: int, by: str = "ty
     for k, g in enumerate(groups):
         dd = d.loc[d[by] == g]
         ax.scatter(k + 1 + rng.uniform(-0.15, 0.15, len(dd)), dd["pct_of_max"], s=14, c=np.where(dd["rank"] <= top_n, WINNER, OTHER), zorder=3, lw=0)
-    ax.set_xticks(np.arange(1, len(groups) + 1), [_group_label(by, g, lang) for g in groups], fontsize=8)
-    ax.set_ylabel(t("cmp_axis_pct", lang))
-    ax.set_title(t("cmp_title_peer", lang, year=int(year), by=t(by, lang)))
+    ax.set_xticks(np.arange(1, len(groups) + 1), [_group_label(by, g) for g in groups], fontsize=8)
+    ax.set_ylabel(t("cmp_axis_pct"))
+    ax.set_title(t("cmp_title_peer", year=int(year), by=t(by)))
     return fig
 
 
-def item_scatter(disc: pd.DataFrame, year: int | None = None, lang: str = "zh"):
+@localized
+def item_scatter(disc: pd.DataFrame, year: int | None = None):
     """Item discrimination map: spread (sd of % of max) against corrected item–total correlation."""
-    check_lang(lang)
     yr = int(year if year is not None else disc["year"].max())
     d = disc.loc[disc["year"] == yr]
     if d.empty:
@@ -261,24 +261,25 @@ def item_scatter(disc: pd.DataFrame, year: int | None = None, lang: str = "zh"):
         dd = d.loc[d["category"] == cat]
         if dd.empty:
             continue
-        ax.scatter(dd["r_rest"], dd["sd_pct"], s=20 + 4 * dd["max_points"], color=PALETTE[k], alpha=0.8, label=t(f"cat_{cat}", lang), lw=0)
+        ax.scatter(dd["r_rest"], dd["sd_pct"], s=20 + 4 * dd["max_points"], color=PALETTE[k], alpha=0.8, label=t(f"cat_{cat}"), lw=0)
         for _, row in dd.iterrows():
             ax.annotate(row["item_id"], (row["r_rest"], row["sd_pct"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
     ceil = d.loc[d["share_full"] >= 0.8]
     if len(ceil):
-        ax.scatter(ceil["r_rest"], ceil["sd_pct"], s=120, facecolors="none", edgecolors="#333333", lw=1.2, label=t("cmp_legend_ceiling_items", lang))
+        ax.scatter(ceil["r_rest"], ceil["sd_pct"], s=120, facecolors="none", edgecolors="#333333", lw=1.2, label=t("cmp_legend_ceiling_items"))
     ax.axvline(0.2, color="#999999", ls=":", lw=1)
-    ax.set_xlabel(t("cmp_axis_r_rest", lang))
-    ax.set_ylabel(t("cmp_axis_sd_pct", lang))
+    ax.set_xlabel(t("cmp_axis_r_rest"))
+    ax.set_ylabel(t("cmp_axis_sd_pct"))
     ax.legend(fontsize=8, loc="best")
-    ax.set_title(t("cmp_title_items", lang, year=yr))
+    ax.set_title(t("cmp_title_items", year=yr))
     return fig
 
 
 # ---------------------------------------------------------------------------------------------
 # vertical and trend
 # ---------------------------------------------------------------------------------------------
-def trajectories(vertical_df: pd.DataFrame, series_ids: Iterable[str], years: tuple[int, int] | None = None, lang: str = "zh", top_n: int = config.TOP_N):
+@localized
+def trajectories(vertical_df: pd.DataFrame, series_ids: Iterable[str], years: tuple[int, int] | None = None, top_n: int = config.TOP_N):
     """Rank (top) and % of max (bottom) of chosen series over the years; renames and merges marked.
 
     A rename is circled and labelled on the continuing line; at a merge the predecessors'
@@ -292,7 +293,6 @@ def trajectories(vertical_df: pd.DataFrame, series_ids: Iterable[str], years: tu
         ``series_id`` values (see :func:`compare_units` to choose units by name).
     years : (first, last), optional
     """
-    check_lang(lang)
     v = vertical_df
     if years is not None:
         v = v.loc[v["year"].between(int(years[0]), int(years[1]))]
@@ -310,7 +310,7 @@ def trajectories(vertical_df: pd.DataFrame, series_ids: Iterable[str], years: tu
         ax1.plot(d["year"], d["rank"], marker="o", color=col, lw=2, label=label)
         ax2.plot(d["year"], d["pct_of_max"], marker="o", color=col, lw=2, label=label)
         for _, row in d.loc[d["break"]].iterrows():
-            kind = t(f"cmp_break_{row['break_kind']}", lang)
+            kind = t(f"cmp_break_{row['break_kind']}")
             for ax, val in ((ax1, row["rank"]), (ax2, row["pct_of_max"])):
                 ax.scatter([row["year"]], [val], s=140, facecolors="none", edgecolors=col, lw=1.8, zorder=4)
             ax1.annotate(
@@ -326,24 +326,24 @@ def trajectories(vertical_df: pd.DataFrame, series_ids: Iterable[str], years: tu
     ax1.invert_yaxis()
     ax1.set_ylim(n_max + 1, 0)
     ax1.axhline(top_n + 0.5, color="#999999", ls=":", lw=1)
-    ax1.set_ylabel(t("cmp_axis_rank", lang))
-    ax2.set_ylabel(t("cmp_axis_pct", lang))
-    ax2.set_xlabel(t("cmp_axis_year", lang))
+    ax1.set_ylabel(t("cmp_axis_rank"))
+    ax2.set_ylabel(t("cmp_axis_pct"))
+    ax2.set_xlabel(t("cmp_axis_year"))
     yrs = sorted(v["year"].unique())
     ax2.set_xticks(yrs, [str(y) for y in yrs])
     ax1.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax1.set_title(t("cmp_title_trajectories", lang))
+    ax1.set_title(t("cmp_title_trajectories"))
     return fig
 
 
-def transition_matrix(trans: pd.DataFrame, lang: str = "zh"):
+@localized
+def transition_matrix(trans: pd.DataFrame):
     """Heatmap of a quintile transition matrix (row shares, counts written in the cells)."""
-    check_lang(lang)
     if trans.empty:
         fig = _fig(5.4, 2.0)
         ax = fig.add_subplot()
         ax.axis("off")
-        ax.text(0.5, 0.5, t("cmp_read_too_few_years", lang), ha="center", va="center", fontsize=10)
+        ax.text(0.5, 0.5, t("cmp_read_too_few_years"), ha="center", va="center", fontsize=10)
         return fig
     k = int(trans["q_from"].max())
     share = trans.pivot(index="q_from", columns="q_to", values="share").to_numpy(dtype=float)
@@ -357,60 +357,60 @@ def transition_matrix(trans: pd.DataFrame, lang: str = "zh"):
             ax.text(j, i, f"{count[i, j]}\n{0 if np.isnan(val) else val:.0%}", ha="center", va="center", fontsize=8, color="white" if (not np.isnan(val) and val > 0.55) else "#222222")
     ax.set_xticks(range(k), [str(q) for q in range(1, k + 1)])
     ax.set_yticks(range(k), [str(q) for q in range(1, k + 1)])
-    ax.set_xlabel(t("cmp_axis_q_to", lang))
-    ax.set_ylabel(t("cmp_axis_q_from", lang))
+    ax.set_xlabel(t("cmp_axis_q_to"))
+    ax.set_ylabel(t("cmp_axis_q_from"))
     ax.grid(False)
-    fig.colorbar(im, ax=ax, shrink=0.8).set_label(t("cmp_axis_share", lang))
-    ax.set_title(t("cmp_title_transition", lang, year_from=int(trans["year_from"].iloc[0]), year_to=int(trans["year_to"].iloc[0])))
+    fig.colorbar(im, ax=ax, shrink=0.8).set_label(t("cmp_axis_share"))
+    ax.set_title(t("cmp_title_transition", year_from=int(trans["year_from"].iloc[0]), year_to=int(trans["year_to"].iloc[0])))
     return fig
 
 
-def system_panel(sys_by_year: pd.DataFrame, verdict: str | None = None, lang: str = "zh"):
+@localized
+def system_panel(sys_by_year: pd.DataFrame, verdict: str | None = None):
     """Four panels by year: mean ± sd, spread (sd, IQR), ceiling share, winning cut vs median."""
-    check_lang(lang)
     s = sys_by_year.sort_values("year")
     yrs = s["year"].to_numpy()
     fig = _fig(9.0, 6.2)
     axs = fig.subplots(2, 2, sharex=True)
     a = axs[0, 0]
-    a.fill_between(yrs, s["mean"] - s["sd"], s["mean"] + s["sd"], color=PALETTE[1], alpha=0.18, label=t("cmp_legend_mean_sd", lang))
+    a.fill_between(yrs, s["mean"] - s["sd"], s["mean"] + s["sd"], color=PALETTE[1], alpha=0.18, label=t("cmp_legend_mean_sd"))
     a.plot(yrs, s["mean"], marker="o", color=PALETTE[1])
-    a.set_title(t("cmp_panel_level", lang), fontsize=10)
-    a.set_ylabel(t("cmp_axis_pct", lang))
+    a.set_title(t("cmp_panel_level"), fontsize=10)
+    a.set_ylabel(t("cmp_axis_pct"))
     a.legend(fontsize=8)
     a = axs[0, 1]
-    a.plot(yrs, s["sd"], marker="o", color=PALETTE[0], label=t("cmp_legend_sd", lang))
-    a.plot(yrs, s["iqr"], marker="s", color=PALETTE[2], label=t("cmp_legend_iqr", lang))
-    a.set_title(t("cmp_panel_spread", lang), fontsize=10)
+    a.plot(yrs, s["sd"], marker="o", color=PALETTE[0], label=t("cmp_legend_sd"))
+    a.plot(yrs, s["iqr"], marker="s", color=PALETTE[2], label=t("cmp_legend_iqr"))
+    a.set_title(t("cmp_panel_spread"), fontsize=10)
     a.legend(fontsize=8)
     a = axs[1, 0]
-    a.bar(yrs, s["share_ceiling"], color=PALETTE[4], alpha=0.8, label=t("cmp_legend_ceiling", lang))
+    a.bar(yrs, s["share_ceiling"], color=PALETTE[4], alpha=0.8, label=t("cmp_legend_ceiling"))
     a.set_ylim(0, max(0.1, float(s["share_ceiling"].max()) * 1.25))
     a.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
-    a.set_title(t("cmp_panel_ceiling", lang), fontsize=10)
-    a.set_xlabel(t("cmp_axis_year", lang))
+    a.set_title(t("cmp_panel_ceiling"), fontsize=10)
+    a.set_xlabel(t("cmp_axis_year"))
     a.legend(fontsize=8)
     a = axs[1, 1]
-    a.plot(yrs, s["cut"], marker="o", color="#333333", ls="--", label=t("cmp_legend_cut_pct", lang))
-    a.plot(yrs, s["median"], marker="o", color=PALETTE[3], label=t("cmp_legend_median_pct", lang))
-    a.set_title(t("cmp_panel_cut", lang), fontsize=10)
-    a.set_xlabel(t("cmp_axis_year", lang))
+    a.plot(yrs, s["cut"], marker="o", color="#333333", ls="--", label=t("cmp_legend_cut_pct"))
+    a.plot(yrs, s["median"], marker="o", color=PALETTE[3], label=t("cmp_legend_median_pct"))
+    a.set_title(t("cmp_panel_cut"), fontsize=10)
+    a.set_xlabel(t("cmp_axis_year"))
     a.legend(fontsize=8)
     for a in axs.ravel():
         a.set_xticks(yrs, [str(y) for y in yrs], fontsize=8)
-    title = t("cmp_title_system", lang)
+    title = t("cmp_title_system")
     if verdict:
-        title += " — " + t(f"cmp_verdict_{verdict}", lang)
+        title += " — " + t(f"cmp_verdict_{verdict}")
     fig.suptitle(title)
     return fig
 
 
+@localized
 def compare_units(
     data: pd.DataFrame | str | os.PathLike,
     selectors: str | Iterable[str],
     years: tuple[int, int] | None = None,
     units: pd.DataFrame | None = None,
-    lang: str = "zh",
     top_n: int = config.TOP_N,
 ):
     """Trajectories of chosen units, by name, former name, short name or id.
@@ -443,5 +443,5 @@ def compare_units(
     lin = C.lineage(units).set_index("unit_id")
     series = [lin.loc[u, "series_id"] for u in ids]
     v = C.vertical(totals, units, years=years, top_n=top_n)
-    return trajectories(v, series, years=years, lang=lang, top_n=top_n)
+    return trajectories(v, series, years=years, top_n=top_n)
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline import config
-from pipeline.i18n import t
+from pipeline.i18n import localized, t
 from pipeline.plots.style import OTHER, PALETTE, WINNER, use_style
 
 __all__ = ["digit_distribution", "monthly_gap_hist", "findings_by_check", "cut_window"]
@@ -25,7 +25,8 @@ def _plt():
     return plt
 
 
-def digit_distribution(digits: pd.DataFrame, year: int, lang: str = "zh"):
+@localized
+def digit_distribution(digits: pd.DataFrame, year: int):
     """Bar chart of terminal-digit shares (all units vs flagged units) against the uniform 10 %.
 
     Parameters
@@ -40,19 +41,20 @@ def digit_distribution(digits: pd.DataFrame, year: int, lang: str = "zh"):
     for i, g in enumerate(groups):
         d = digits.loc[digits["group"] == g].sort_values("digit")
         n = int(d["n"].sum())
-        label = t("int_digit_all" if g == "all" else "int_digit_flagged", lang) + f" (n={n})"
+        label = t("int_digit_all" if g == "all" else "int_digit_flagged") + f" (n={n})"
         ax.bar(d["digit"] + (i - (len(groups) - 1) / 2) * width, d["share"], width=width,
                color=OTHER if g == "all" else WINNER, label=label)
-    ax.axhline(10, color="black", ls="--", lw=1, label=t("int_digit_uniform", lang))
+    ax.axhline(10, color="black", ls="--", lw=1, label=t("int_digit_uniform"))
     ax.set_xticks(range(10))
-    ax.set_xlabel(t("int_digit_x", lang))
-    ax.set_ylabel(t("int_digit_y", lang))
-    ax.set_title(t("int_digit_title", lang, year=year), pad=22)
+    ax.set_xlabel(t("int_digit_x"))
+    ax.set_ylabel(t("int_digit_y"))
+    ax.set_title(t("int_digit_title", year=year), pad=22)
     ax.legend(fontsize=8, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3)
     return fig
 
 
-def monthly_gap_hist(gaps: pd.DataFrame, year: int, tol: float = 0.05, lang: str = "zh"):
+@localized
+def monthly_gap_hist(gaps: pd.DataFrame, year: int, tol: float = 0.05):
     """Histogram (log count) of annual − Σ monthly per unit × item, with the rounding tolerance.
 
     Parameters
@@ -69,21 +71,22 @@ def monthly_gap_hist(gaps: pd.DataFrame, year: int, tol: float = 0.05, lang: str
         if len(bins) > 200:
             bins = 200
         out = np.abs(g) > tol
-        ax.hist(g, bins=bins, color=PALETTE[1], log=True, label=t("int_gap_within", lang))
+        ax.hist(g, bins=bins, color=PALETTE[1], log=True, label=t("int_gap_within"))
         if out.any():
-            ax.hist(g[out], bins=bins, color=WINNER, log=True, label=t("int_gap_beyond", lang, k=int(out.sum())))
+            ax.hist(g[out], bins=bins, color=WINNER, log=True, label=t("int_gap_beyond", k=int(out.sum())))
     for x in (-tol, tol):  # the rounding tolerance as two thin lines, never over the bars' tops
-        ax.axvline(x, color=PALETTE[3], ls=":", lw=1.2, zorder=0, label=t("int_gap_tol", lang, tol=tol) if x > 0 else None)
+        ax.axvline(x, color=PALETTE[3], ls=":", lw=1.2, zorder=0, label=t("int_gap_tol", tol=tol) if x > 0 else None)
     if g.size:
         ax.set_ylim(0.5, max(2.0, len(g)) * 3)
-    ax.set_xlabel(t("int_gap_x", lang))
-    ax.set_ylabel(t("int_gap_y", lang))
-    ax.set_title(t("int_gap_title", lang, year=year), pad=22)
+    ax.set_xlabel(t("int_gap_x"))
+    ax.set_ylabel(t("int_gap_y"))
+    ax.set_title(t("int_gap_title", year=year), pad=22)
     ax.legend(fontsize=8, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3)
     return fig
 
 
-def findings_by_check(findings: pd.DataFrame, lang: str = "zh"):
+@localized
+def findings_by_check(findings: pd.DataFrame):
     """Horizontal stacked bars: number of findings per check, split by severity.
 
     The legend sits above the axes (one row), never over the bars; each bar ends with its total.
@@ -99,7 +102,7 @@ def findings_by_check(findings: pd.DataFrame, lang: str = "zh"):
         tab = pd.DataFrame(columns=sev)
     fig, ax = plt.subplots(figsize=(7.5, 0.45 * max(len(tab), 2) + 1.9))
     left = np.zeros(len(tab))
-    names = [t(f"int_chk_{c}", lang) for c in tab.index]
+    names = [t(f"int_chk_{c}") for c in tab.index]
     for s in sev:
         vals = tab[s].to_numpy(float) if len(tab) else np.array([])
         ax.barh(names, vals, left=left, color=_SEV_COLOR[s], height=0.6)
@@ -110,19 +113,20 @@ def findings_by_check(findings: pd.DataFrame, lang: str = "zh"):
         ax.set_xlim(0, max(left.max(), 1) * 1.12)
         ax.set_ylim(len(tab) - 0.5, -0.5)  # first check on top
     else:
-        ax.text(0.5, 0.5, t("int_none", lang), ha="center", va="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, t("int_none"), ha="center", va="center", transform=ax.transAxes)
         ax.set_yticks([])
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel(t("int_count", lang))
-    ax.set_title(t("int_counts_title", lang), pad=40)
-    handles = [Patch(color=_SEV_COLOR[s], label=t(f"int_sev_{s}", lang)) for s in sev]
-    ax.legend(handles=handles, title=t("int_severity", lang), fontsize=8, title_fontsize=8, frameon=False,
+    ax.set_xlabel(t("int_count"))
+    ax.set_title(t("int_counts_title"), pad=40)
+    handles = [Patch(color=_SEV_COLOR[s], label=t(f"int_sev_{s}")) for s in sev]
+    ax.legend(handles=handles, title=t("int_severity"), fontsize=8, title_fontsize=8, frameon=False,
               loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3)
     return fig
 
 
+@localized
 def cut_window(totals: pd.DataFrame, year: int, top_n: int = config.TOP_N, window: float | None = None,
-               col: str = "total", lang: str = "zh", reach: float = 3.0):
+               col: str = "total", reach: float = 3.0):
     """Dot strip of the year's totals near the winners' line, winners in red.
 
     Equal totals (to 0.1) stack into columns, so bunching shows as tall columns just right of
@@ -156,22 +160,22 @@ def cut_window(totals: pd.DataFrame, year: int, top_n: int = config.TOP_N, windo
         _, first, counts = np.unique(key[order], return_index=True, return_counts=True)
         level[order] = np.arange(len(near)) - np.repeat(first, counts)
         win = near > cp + 1e-9
-        ax.scatter(near[win], level[win] + 1, s=34, c=WINNER, zorder=3, label=t("winner", lang))
-        ax.scatter(near[~win], level[~win] + 1, s=34, c=OTHER, zorder=3, label=t("int_bunch_other", lang))
-        ax.axvspan(cp, cp + window, color=PALETTE[2], alpha=0.2, zorder=1, label=t("int_bunch_window", lang, w=window))
-        ax.axvline(cp, color="black", ls="--", lw=1, zorder=2, label=t("int_bunch_line", lang, cut=f"{cp:.2f}"))
+        ax.scatter(near[win], level[win] + 1, s=34, c=WINNER, zorder=3, label=t("winner"))
+        ax.scatter(near[~win], level[~win] + 1, s=34, c=OTHER, zorder=3, label=t("int_bunch_other"))
+        ax.axvspan(cp, cp + window, color=PALETTE[2], alpha=0.2, zorder=1, label=t("int_bunch_window", w=window))
+        ax.axvline(cp, color="black", ls="--", lw=1, zorder=2, label=t("int_bunch_line", cut=f"{cp:.2f}"))
         top = float(level.max() + 1) if len(level) else 1.0
         ax.set_ylim(0, top + 1.5)
         ax.set_xlim(cp - reach - 0.15, cp + window + reach + 0.15)
         ax.legend(fontsize=8, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4)
     else:  # every unit wins (no more units than places): there is no line to draw, say so
-        ax.text(0.5, 0.5, t("int_bunch_no_cut", lang, n=len(v), top_n=top_n), ha="center", va="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, t("int_bunch_no_cut", n=len(v), top_n=top_n), ha="center", va="center", transform=ax.transAxes)
         ax.set_xticks([])
         ax.set_yticks([])
     from matplotlib.ticker import MaxNLocator
 
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel(t("int_bunch_x", lang))
-    ax.set_ylabel(t("int_bunch_y", lang))
-    ax.set_title(t("int_bunch_title", lang, year=year, top_n=top_n), pad=24)
+    ax.set_xlabel(t("int_bunch_x"))
+    ax.set_ylabel(t("int_bunch_y"))
+    ax.set_title(t("int_bunch_title", year=year, top_n=top_n), pad=24)
     return fig

@@ -11,7 +11,7 @@ import pandas as pd
 
 from pipeline import findings as F
 from pipeline.errors import PipelineError
-from pipeline.i18n import t
+from pipeline.i18n import current, t
 from pipeline.report.document import _CJK, _Doc, _MAX_ROWS, _caption, _label, _subst, _value_label
 
 
@@ -27,16 +27,16 @@ def _chapter(root: Path, chapter: str) -> dict:
     return read_record(root / chapter)
 
 
-def _headline_rows(chapters: dict, lang: str, subst: dict) -> pd.DataFrame:
+def _headline_rows(chapters: dict, subst: dict) -> pd.DataFrame:
     """Every chapter's headline record as one long table (tables.xlsx only)."""
     rows = []
     for ch, d in chapters.items():
         for k, v in sorted(((d or {}).get("headline") or {}).items()):
             if isinstance(v, bool) or not isinstance(v, (int, float, str)):
                 continue
-            v = _value_label(k, v, lang) if isinstance(v, str) else v
+            v = _value_label(k, v) if isinstance(v, str) else v
             v = _subst(v, subst) if isinstance(v, str) else v
-            rows.append({"chapter": ch, "statistic": _label(f"rep_stat_{k}", lang, k), "code": k, "value": v})
+            rows.append({"chapter": ch, "statistic": _label(f"rep_stat_{k}", k), "code": k, "value": v})
     return pd.DataFrame(rows, columns=["chapter", "statistic", "code", "value"]).astype({"value": object})
 
 
@@ -146,10 +146,9 @@ def _chapter_blocks(doc: _Doc, ch: dict | None, chapter: str, fig_keys: dict | N
     numbered there.
     Hooks whose item never appears run at the end of the chapter.
     """
-    lang = doc.lang
     hooks = dict(after or {})
     if ch is None:
-        blocks = [{"kind": "p", "text": t("rep_chapter_missing", lang, name=chapter)}]
+        blocks = [{"kind": "p", "text": t("rep_chapter_missing", name=chapter)}]
         for fn in hooks.values():
             blocks += fn()
         return blocks
@@ -177,15 +176,15 @@ def _chapter_blocks(doc: _Doc, ch: dict | None, chapter: str, fig_keys: dict | N
                 pending.append(hooks.pop(f"{kind}:{val}"))
         if kind == "p":
             s = doc.text(val)
-            if lang != "zh" and _CJK.search(_subst(s, {n: "" for n in doc.unit_names})):
+            if current() != "zh" and _CJK.search(_subst(s, {n: "" for n in doc.unit_names})):
                 continue  # a sentence that still holds Chinese (other than unit names) is left out
             blocks.append({"kind": "p", "text": s})
         elif kind == "fig" and val in figs:
             key = next((k for k, pat in (fig_keys or {}).items() if re.search(pat, val)), val)
-            blocks.append(doc.figure(figs[val], _caption("fig", val, lang, **ctx), key=key))
+            blocks.append(doc.figure(figs[val], _caption("fig", val, **ctx), key=key))
         elif kind == "tab" and val in tabs:
             tab = tabs[val]
-            cap = _caption("tab", val, lang, **ctx)
+            cap = _caption("tab", val, **ctx)
             if val in spec and len(tab):
                 shown = _body_table(tab, spec[val], ctx, doc.unit_lookup, doc.item_lookup)
                 if len(shown):

@@ -20,6 +20,28 @@ def _log(msg: str) -> None:
     print(f"[pipeline] {msg}", file=sys.stderr, flush=True)
 
 
+def run_language(build):
+    """Decorator for a public document build that takes the run's parameters (an argument named
+    ``params`` or ``prm``): the build runs under :func:`pipeline.i18n.use` of their ``lang`` —
+    the boundary where a report, study, bulletin or unit page takes its language; its helpers
+    read the active language and take none."""
+    import functools
+    import inspect
+
+    from pipeline import i18n
+
+    sig = inspect.signature(build)
+    name = "params" if "params" in sig.parameters else "prm"
+
+    @functools.wraps(build)
+    def call(*args, **kwargs):
+        prm = sig.bind(*args, **kwargs).arguments[name]
+        with i18n.use(getattr(prm, "lang", "zh")):
+            return build(*args, **kwargs)
+
+    return call
+
+
 def _analysis_root(prm, out: Path | None = None) -> Path:
     """Where the chapter outputs of a run live: ``<processed>/analysis`` (Chinese, the contract's
     default) or ``<processed>/analysis_<lang>``: figures and sentences of reading are in the
@@ -82,7 +104,7 @@ def _read(processed: Path, name: str, required: bool = True) -> pd.DataFrame | N
     return None
 
 
-def _load(processed: Path, lang: str = "zh") -> dict[str, pd.DataFrame | None]:
+def _load(processed: Path) -> dict[str, pd.DataFrame | None]:
     """The parameter-free processed tables of a run (items, units, scores, adjustments, …).
 
     There is no ``totals`` here: totals, ranks and winners depend on the run's parameters and

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.i18n import labels, t
+from pipeline.i18n import current, labels, t
 
 
 _TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -26,10 +26,10 @@ _CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 _MAX_COLS, _MAX_ROWS = 9, 25
 
 
-def _span_ctx(lang: str, first: int, last: int, prev: int, year: int) -> dict[str, str]:
+def _span_ctx(first: int, last: int, prev: int, year: int) -> dict[str, str]:
     """Caption pieces for a span of years and for the last pair of consecutive years."""
-    span = t("rep_span_many", lang, first=first, last=last) if first != last else t("rep_span_one", lang, first=last)
-    pair = t("rep_pair", lang, prev=prev, year=year) if prev != year else t("rep_pair_none", lang)
+    span = t("rep_span_many", first=first, last=last) if first != last else t("rep_span_one", first=last)
+    pair = t("rep_pair", prev=prev, year=year) if prev != year else t("rep_pair_none")
     return {"span": span, "pair": pair}
 
 
@@ -41,8 +41,8 @@ class _Doc:
     empty for Chinese documents.
     """
 
-    def __init__(self, lang: str, subst: dict | None = None, **ctx):
-        self.lang = lang
+    def __init__(self, subst: dict | None = None, **ctx):
+        self.lang = current()  # the language the document is built in (the HTML lang attribute)
         self.ctx = ctx
         self.subst = subst or {}
         self.unit_names: list[str] = []
@@ -56,7 +56,7 @@ class _Doc:
     def figure(self, png: bytes | Path, caption: str, key: str | None = None) -> dict:
         data = Path(png).read_bytes() if isinstance(png, Path) else png
         self.n_fig += 1
-        ref = t("rep_fig_ref", self.lang, n=self.n_fig)
+        ref = t("rep_fig_ref", n=self.n_fig)
         if key:
             self.refs.setdefault(f"fig:{key}", ref)
         tall = False
@@ -67,13 +67,13 @@ class _Doc:
                 "src": "data:image/png;base64," + base64.b64encode(data).decode("ascii")}
 
     def display(self, df: pd.DataFrame) -> pd.DataFrame:
-        return _display(df, self.lang, self.subst)
+        return _display(df, self.subst)
 
     def table(self, df: pd.DataFrame, caption: str, key: str | None = None, xlsx: bool | pd.DataFrame = True, max_rows: int = _MAX_ROWS) -> dict:
         """A numbered table; ``xlsx`` = True puts the shown table in tables.xlsx, a DataFrame
         puts that (fuller) table there instead, False nothing."""
         self.n_tab += 1
-        ref = t("rep_tab_ref", self.lang, n=self.n_tab)
+        ref = t("rep_tab_ref", n=self.n_tab)
         if key:
             self.refs.setdefault(f"tab:{key}", ref)
         shown = self.display(df)
@@ -81,8 +81,8 @@ class _Doc:
             self.xlsx.append((f"{self.n_tab:02d} {caption}", self.display(xlsx)))
         elif xlsx:
             self.xlsx.append((f"{self.n_tab:02d} {caption}", shown))
-        note = t("rep_table_truncated", self.lang, k=max_rows, n=len(df)) if len(df) > max_rows else ""
-        return {"kind": "table", "n": self.n_tab, "ref": ref, "caption": caption, "html": _table_html(shown.head(max_rows), _col_classes(df, self.lang)), "note": note,
+        note = t("rep_table_truncated", k=max_rows, n=len(df)) if len(df) > max_rows else ""
+        return {"kind": "table", "n": self.n_tab, "ref": ref, "caption": caption, "html": _table_html(shown.head(max_rows), _col_classes(df)), "note": note,
                 "short": min(len(df), max_rows) <= 25}
 
     def text(self, s: str) -> str:
@@ -104,32 +104,32 @@ def _subst(text: str, subst: dict) -> str:
     return text
 
 
-def _item_display(items: pd.DataFrame | None, lang: str) -> dict[str, str]:
-    """Chinese item name → how a document in ``lang`` shows it.
+def _item_display(items: pd.DataFrame | None) -> dict[str, str]:
+    """Chinese item name → how a document in the active language shows it.
 
     Chinese: the name itself (empty mapping). Other languages: the translation in
     ``pipeline/labels/items.yaml`` (key ``item_<name>``) when there is one, else ``Item I07``
     (the item's id; the latest year's id when a name recurs). The Chinese original is never
     shown in an English document.
     """
-    if lang == "zh" or items is None or not len(items):
+    if current() == "zh" or items is None or not len(items):
         return {}
-    lab = labels(lang)
+    lab = labels()
     it = items.sort_values(["year", "item_id"]) if "year" in items else items
     out = {}
     for iid, name in zip(it["item_id"].astype(str), it["item_name"].astype(str)):
-        out[name] = lab.get(f"item_{name}", t("rep_item_fallback", lang, item_id=iid))
+        out[name] = lab.get(f"item_{name}", t("rep_item_fallback", item_id=iid))
     return out
 
 
-def _english_subst(items: pd.DataFrame | None, lang: str) -> dict[str, str]:
+def _english_subst(items: pd.DataFrame | None) -> dict[str, str]:
     """Everything an English document translates inside data text: item names and the
     workbook words of ``rep_gloss_*`` (e.g. 总分 → total) quoted by other modules."""
-    if lang == "zh":
+    if current() == "zh":
         return {}
-    lab = labels(lang)
+    lab = labels()
     out = {k[len("rep_gloss_"):]: v for k, v in lab.items() if k.startswith("rep_gloss_")}
-    out.update(_item_display(items, lang))
+    out.update(_item_display(items))
     return out
 
 
@@ -140,15 +140,15 @@ def _unit_names(units: pd.DataFrame) -> list[str]:
     return sorted(names, key=len, reverse=True)
 
 
-def _label(key: str, lang: str, default: str | None = None) -> str:
-    lab = labels(lang)
+def _label(key: str, default: str | None = None) -> str:
+    lab = labels()
     return lab.get(key, default if default is not None else key)
 
 
-def _col_label(col: str, lang: str) -> str:
+def _col_label(col: str) -> str:
     """Header of a column: ``rep_col_<col>`` (report.yaml holds one for every column of every
     chapter table), else a shared label, else the name with spaces."""
-    lab = labels(lang)
+    lab = labels()
     for k in (f"rep_col_{col}", col, f"cmp_col_{col}", f"sens_col_{col}", f"int_col_{col}"):
         if k in lab:
             return lab[k]
@@ -185,14 +185,14 @@ _VALUE_KEYS = {
 }
 
 
-def _value_label(col: str, v: Any, lang: str) -> Any:
+def _value_label(col: str, v: Any) -> Any:
     if not isinstance(v, str):
         return v
-    lab = labels(lang)
+    lab = labels()
     if col == "method":
-        return _label(f"rep_method_{v}", lang, v)
+        return _label(f"rep_method_{v}", v)
     if col == "rule":  # cleaning-log rules, ";"-joined tokens (labels in clean.yaml)
-        sep = "；" if lang == "zh" else "; "
+        sep = "；" if current() == "zh" else "; "
         return sep.join(lab.get(f"clean_rule_{tok}", tok) for tok in v.split(";") if tok)
     if col == "name" and f"cat_{v}" in lab:  # sens_effective_weights: category rows
         return lab[f"cat_{v}"]
@@ -206,7 +206,7 @@ def _value_label(col: str, v: Any, lang: str) -> Any:
 _NAME_COLS = {"name", "unit_name", "unit", "name_from", "name_to", "successor_name", "series_name"}
 
 
-def _display(df: pd.DataFrame, lang: str, subst: dict | None = None) -> pd.DataFrame:
+def _display(df: pd.DataFrame, subst: dict | None = None) -> pd.DataFrame:
     """Translate values and headers for display.
 
     In an English document, Chinese data text is translated through ``subst`` (item names,
@@ -218,12 +218,12 @@ def _display(df: pd.DataFrame, lang: str, subst: dict | None = None) -> pd.DataF
     for col in df.columns:
         s = df[col]
         if s.dtype == bool or str(s.dtype) == "boolean":
-            s = s.map(lambda v: t("rep_yes", lang) if v is True or v == 1 else "")
+            s = s.map(lambda v: t("rep_yes") if v is True or v == 1 else "")
         elif s.dtype == object or pd.api.types.is_string_dtype(s):
-            s = s.map(lambda v, c=col: _value_label(c, v, lang))
-            if lang != "zh" and col not in _NAME_COLS:
+            s = s.map(lambda v, c=col: _value_label(c, v))
+            if current() != "zh" and col not in _NAME_COLS:
                 s = s.map(lambda v: _subst(v, subst or {}) if isinstance(v, str) else v)
-        out[_col_label(str(col), lang)] = s
+        out[_col_label(str(col))] = s
     return out.reset_index(drop=True)
 
 
@@ -275,7 +275,7 @@ _WRAP_COLS = {"evidence", "reading", "detail", "finding", "recommendation", "rea
 _SEGMENTS = re.compile(r"[（(][^）)]*[）)]?|[^\s（(]+|\s+")
 
 
-def _col_classes(df: pd.DataFrame, lang: str) -> dict[str, str]:
+def _col_classes(df: pd.DataFrame) -> dict[str, str]:
     """Displayed header → CSS class of the column (``seg``: breaks only between segments,
     ``wrap``: running text) from the original column names of ``df``."""
     out = {}
@@ -283,7 +283,7 @@ def _col_classes(df: pd.DataFrame, lang: str) -> dict[str, str]:
         c = str(c)
         cls = "seg" if c in _NOWRAP_COLS else ("wrap" if c in _WRAP_COLS else "")
         if cls:
-            out[_col_label(c, lang)] = cls
+            out[_col_label(c)] = cls
     return out
 
 
@@ -334,10 +334,10 @@ class _Blank(dict):
         return ""
 
 
-def _caption(kind: str, name: str, lang: str, **ctx) -> str:
+def _caption(kind: str, name: str, **ctx) -> str:
     """Caption of a chapter figure/table: ``rep_cap_<name>`` / ``rep_tabcap_<name>`` first (the
     report owns its captions), then the chapter's own labels, else the name."""
-    lab = labels(lang)
+    lab = labels()
     base = re.sub(r"^(h|v|w|s|i|sens|integrity|int|cmp|wts)_", "", name)
     stems = list(dict.fromkeys([name, base, base.rstrip("s")]))
     keys = [f"rep_{'cap' if kind == 'fig' else 'tabcap'}_{n}" for n in stems]
@@ -353,6 +353,6 @@ def _caption(kind: str, name: str, lang: str, **ctx) -> str:
     return name.replace("_", " ").replace("-", " ").strip().capitalize()
 
 
-def _join(parts: list[str], lang: str) -> str:
-    return ("、" if lang == "zh" else ", ").join(p for p in parts if p)
+def _join(parts: list[str]) -> str:
+    return ("、" if current() == "zh" else ", ").join(p for p in parts if p)
 

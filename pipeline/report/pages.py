@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline import config
-from pipeline.i18n import labels, t
+from pipeline.i18n import current, labels, t
 from pipeline.io import atomic_write
-from pipeline.report.data import _n_samples
+from pipeline.report.data import _n_samples, run_language
 from pipeline.report.document import _col_classes, _display, _english_subst, _table_html
 from pipeline.i18n import namer as _namer
 from pipeline.report.render import _embed_font, _render, _write_pdf
@@ -41,6 +41,7 @@ def _rec_headline(record: dict, name: str):
     return head[name]
 
 
+@run_language
 def write_bulletin(data: dict, record: dict, year: int, prm, path: Path, write: bool = True, pdf: bool = True) -> Path | dict[Path, str]:
     """Write ``bulletin_H1.html`` (self-contained, CJK font embedded) and ``bulletin_H1.pdf``
     from :func:`bulletin_context`. ``write=False`` returns ``{path: html}`` with the font slot
@@ -55,6 +56,7 @@ def write_bulletin(data: dict, record: dict, year: int, prm, path: Path, write: 
     return atomic_write(path, _embed_font({path: html_text})[path])
 
 
+@run_language
 def bulletin_context(data: dict, record: dict, year: int, prm) -> dict:
     """The template context of the half-year bulletin (the HTML and the PDF render it).
 
@@ -67,54 +69,53 @@ def bulletin_context(data: dict, record: dict, year: int, prm) -> dict:
     is computed here."""
     from markupsafe import Markup
 
-    lang = prm.lang
     items_y = data["items"].loc[data["items"]["year"] == year]
-    nm = _namer(lang, units=data["units"].drop_duplicates("unit_id"), items=items_y.set_index("item_id"))
+    nm = _namer(units=data["units"].drop_duplicates("unit_id"), items=items_y.set_index("item_id"))
     rk, cats, bot = (_rec_table(record, k) for k in ("h_bulletin", "h_bulletin_categories", "h_bulletin_bottom"))
     notes, sm = _rec_headline(record, "bulletin_notes"), _rec_headline(record, "bulletin")
-    sep = "、" if lang == "zh" else "; "
+    sep = "、" if current() == "zh" else "; "
     paras, sections = [], []
     if "nc_bul_no_months" in notes:
-        paras = [t("nc_bul_no_months", lang)]
+        paras = [t("nc_bul_no_months")]
     else:
-        paras = [t("rep_bul_intro", lang)]
-        horiz = [t("pg_bul_horizontal", lang, mean=sm["mean"], first=nm("unit", sm["first"]), first_pct=sm["first_pct"],
+        paras = [t("rep_bul_intro")]
+        horiz = [t("pg_bul_horizontal", mean=sm["mean"], first=nm("unit", sm["first"]), first_pct=sm["first_pct"],
                    last=nm("unit", sm["last"]), last_pct=sm["last_pct"], spread=sm["spread"]),
-                 t("pg_bul_overlap", lang, top_n=prm.top_n, overlap=sm["overlap"])]
+                 t("pg_bul_overlap", top_n=prm.top_n, overlap=sm["overlap"])]
         if "nc_bul_no_prev" in notes:
-            vert = [t("nc_bul_no_prev", lang, prev=year - 1)]
+            vert = [t("nc_bul_no_prev", prev=year - 1)]
         else:
             ch = {"prev": year - 1, "prev_mean": sm["prev_mean"], "mean": sm["both_mean"], "change": sm["change"]}
             if sm["moved"]:
-                vert = [t("pg_bul_vertical", lang, **ch, up=nm("unit", sm["up"]), up_k=sm["up_k"], down=nm("unit", sm["down"]), down_k=sm["down_k"])]
+                vert = [t("pg_bul_vertical", **ch, up=nm("unit", sm["up"]), up_k=sm["up_k"], down=nm("unit", sm["down"]), down_k=sm["down_k"])]
             else:
-                vert = [t("pg_bul_vertical_flat", lang, **ch)]
+                vert = [t("pg_bul_vertical_flat", **ch)]
         cat_cols = [c for c in rk.columns if c.startswith("cat_")]
-        tab = pd.DataFrame({t("pg_col_h1_rank", lang): rk["h1_rank"], t("rep_col_name", lang): rk["unit_id"].map(lambda u: nm("unit", u)),
-                            t("pg_col_h1_pct", lang): rk["h1_pct"],
-                            **{t("pg_col_cat_pct", lang, cat=t(c, lang)): rk[c] for c in cat_cols},
-                            t("pg_col_prev_rank", lang): rk["prev_rank"].astype("Int64"), t("pg_col_rank_change", lang): rk["rank_change"].astype("Int64"),
-                            t("pg_col_pct_change", lang): rk["pct_change"], t("pg_col_year_rank", lang): rk["year_rank"].astype("Int64")})
-        ctab = pd.DataFrame({t("rep_col_category", lang): [t(f"cat_{c}", lang) for c in cats["category"]], t("pg_col_mean_pct", lang): cats["mean_pct"],
-                             t("pg_col_prev_mean_pct", lang): cats["prev_mean_pct"], t("pg_col_change", lang): cats["change"]})
+        tab = pd.DataFrame({t("pg_col_h1_rank"): rk["h1_rank"], t("rep_col_name"): rk["unit_id"].map(lambda u: nm("unit", u)),
+                            t("pg_col_h1_pct"): rk["h1_pct"],
+                            **{t("pg_col_cat_pct", cat=t(c)): rk[c] for c in cat_cols},
+                            t("pg_col_prev_rank"): rk["prev_rank"].astype("Int64"), t("pg_col_rank_change"): rk["rank_change"].astype("Int64"),
+                            t("pg_col_pct_change"): rk["pct_change"], t("pg_col_year_rank"): rk["year_rank"].astype("Int64")})
+        ctab = pd.DataFrame({t("rep_col_category"): [t(f"cat_{c}") for c in cats["category"]], t("pg_col_mean_pct"): cats["mean_pct"],
+                             t("pg_col_prev_mean_pct"): cats["prev_mean_pct"], t("pg_col_change"): cats["change"]})
         lines = []
         for uid, g in bot.groupby("unit_id", sort=False):
-            its = sep.join(t("pg_bul_behind_item", lang, item=nm("item", i), behind=float(v)) for i, v in zip(g["item_id"], g["behind"]) if isinstance(i, str))
-            lines.append(t("pg_bul_bottom_unit", lang, name=nm("unit", uid), rank=int(g["h1_rank"].iloc[0]), pct=float(g["h1_pct"].iloc[0]), items=its))
-        btab = pd.DataFrame({t("pg_col_h1_rank", lang): bot["h1_rank"], t("rep_col_name", lang): bot["unit_id"].map(lambda u: nm("unit", u)),
-                             t("rep_col_item", lang): bot["item_id"].map(lambda i: nm("item", i) if isinstance(i, str) else ""), t("pg_col_behind", lang): bot["behind"]})
+            its = sep.join(t("pg_bul_behind_item", item=nm("item", i), behind=float(v)) for i, v in zip(g["item_id"], g["behind"]) if isinstance(i, str))
+            lines.append(t("pg_bul_bottom_unit", name=nm("unit", uid), rank=int(g["h1_rank"].iloc[0]), pct=float(g["h1_pct"].iloc[0]), items=its))
+        btab = pd.DataFrame({t("pg_col_h1_rank"): bot["h1_rank"], t("rep_col_name"): bot["unit_id"].map(lambda u: nm("unit", u)),
+                             t("rep_col_item"): bot["item_id"].map(lambda i: nm("item", i) if isinstance(i, str) else ""), t("pg_col_behind"): bot["behind"]})
         sections = [
-            {"title": t("pg_bul_horizontal_h", lang), "paras": horiz, "tables": [(t("pg_bul_ranking_cap", lang), Markup(_table_html(tab)))]},
-            {"title": t("pg_bul_vertical_h", lang), "paras": vert, "tables": []},
-            {"title": t("pg_bul_categories_h", lang), "paras": [], "tables": [(t("pg_bul_categories_cap", lang), Markup(_table_html(ctab)))]},
-            {"title": t("pg_bul_bottom_h", lang), "paras": [t("pg_bul_bottom_intro", lang), *lines], "tables": [(t("pg_bul_bottom_cap", lang), Markup(_table_html(btab)))]},
+            {"title": t("pg_bul_horizontal_h"), "paras": horiz, "tables": [(t("pg_bul_ranking_cap"), Markup(_table_html(tab)))]},
+            {"title": t("pg_bul_vertical_h"), "paras": vert, "tables": []},
+            {"title": t("pg_bul_categories_h"), "paras": [], "tables": [(t("pg_bul_categories_cap"), Markup(_table_html(ctab)))]},
+            {"title": t("pg_bul_bottom_h"), "paras": [t("pg_bul_bottom_intro"), *lines], "tables": [(t("pg_bul_bottom_cap"), Markup(_table_html(btab)))]},
         ]
-    ctx = {"lang": lang, "title": t("rep_bul_title", lang, year=year), "paras": paras, "sections": sections, "tables": [],
-           "back": t("rep_unit_back", lang), "back_href": "report.html"}
+    ctx = {"lang": current(), "title": t("rep_bul_title", year=year), "paras": paras, "sections": sections, "tables": [],
+           "back": t("rep_unit_back"), "back_href": "report.html"}
     return ctx
 
 
-def _svg_radar(values: list[float], ref: list[float], names: list[str], lang: str) -> str:
+def _svg_radar(values: list[float], ref: list[float], names: list[str]) -> str:
     """Inline SVG radar of six dimensions (0–100 %): this unit vs the average."""
     from pipeline.plots.style import OTHER, WINNER
 
@@ -135,8 +136,8 @@ def _svg_radar(values: list[float], ref: list[float], names: list[str], lang: st
         parts.append(f'<text x="{x:.1f}" y="{y + 4:.1f}" font-size="11" text-anchor="{anchor}">{_html.escape(nm)}</text>')
     parts.append(f'<polygon points="{pts(ref)}" fill="{OTHER}" fill-opacity="0.25" stroke="{OTHER}" stroke-width="1.2"/>')
     parts.append(f'<polygon points="{pts(values)}" fill="{WINNER}" fill-opacity="0.25" stroke="{WINNER}" stroke-width="1.8"/>')
-    parts.append(f'<rect x="8" y="278" width="10" height="10" fill="{WINNER}"/><text x="22" y="287" font-size="11">{_html.escape(t("rep_lg_unit", lang))}</text>')
-    parts.append(f'<rect x="110" y="278" width="10" height="10" fill="{OTHER}"/><text x="124" y="287" font-size="11">{_html.escape(t("rep_lg_all", lang))}</text>')
+    parts.append(f'<rect x="8" y="278" width="10" height="10" fill="{WINNER}"/><text x="22" y="287" font-size="11">{_html.escape(t("rep_lg_unit"))}</text>')
+    parts.append(f'<rect x="110" y="278" width="10" height="10" fill="{OTHER}"/><text x="124" y="287" font-size="11">{_html.escape(t("rep_lg_all"))}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -176,6 +177,7 @@ def _svg_lines(years: list[int], series: list[float], title: str, invert: bool =
     return "".join(parts)
 
 
+@run_language
 def write_unit_pages(data: dict, record: dict, year: int, prm, unc: pd.DataFrame | None, folder: Path, write: bool = True) -> list[Path] | dict[Path, str]:
     """Write ``units/<unit_id>.html`` for every unit of the year and ``units/index.html``.
 
@@ -193,7 +195,6 @@ def write_unit_pages(data: dict, record: dict, year: int, prm, unc: pd.DataFrame
 
     from pipeline import pages as PG
 
-    lang = prm.lang
     totals, items, units = data["totals"], data["items"], data["units"]
     g = totals.loc[totals["year"] == year]
     names = units.set_index("unit_id")["name"].to_dict()
@@ -204,8 +205,8 @@ def write_unit_pages(data: dict, record: dict, year: int, prm, unc: pd.DataFrame
     u_idx = unc.set_index("unit_id") if unc is not None and len(unc) else None
     n_samp = _n_samples(prm, unc) if unc is not None else prm.n_samples
     hist = totals.sort_values("year")
-    subst = _english_subst(items.loc[items["year"] == year], lang)
-    item_name = _namer(lang, items=items.loc[items["year"] == year].set_index("item_id"))
+    subst = _english_subst(items.loc[items["year"] == year])
+    item_name = _namer(items=items.loc[items["year"] == year].set_index("item_id"))
     env_t = "unit.html"
     losses, gaps, ranking, prof, pmean = (_rec_table(record, k) for k in ("h_item_losses", "h_unit_gaps", "h_ranking", "h_profiles", "h_profile_means"))
     dims = list(config.DIMENSIONS)
@@ -215,21 +216,21 @@ def write_unit_pages(data: dict, record: dict, year: int, prm, unc: pd.DataFrame
     by_unit = dict(tuple(losses.groupby("unit_id", sort=False)))
     gap_of = gaps.set_index("unit_id")
     cut = float(ranking["cut"].iloc[0])
-    sep = "、" if lang == "zh" else "; "
+    sep = "、" if current() == "zh" else "; "
 
     def below(u: pd.DataFrame, col: str) -> str:
         order = u["below_mean_order" if col == "vs_mean" else "below_winners_order"]
         worst = u.loc[order.le(PG.WEAKEST).fillna(False)].assign(_o=order).sort_values("_o")
-        return sep.join(t("pg_unit_below_item", lang, item=item_name("item", i), diff=float(d)) for i, d in zip(worst["item_id"], worst[col]))
+        return sep.join(t("pg_unit_below_item", item=item_name("item", i), diff=float(d)) for i, d in zip(worst["item_id"], worst[col]))
 
     def cut_text(gc: dict, uid: str) -> str:
         if gc["note"] is not None:
-            return t(gc["note"], lang, **{k: v for k, v in gc.items() if k not in ("note", "items")})
+            return t(gc["note"], **{k: v for k, v in gc.items() if k not in ("note", "items")})
         if gc["is_winner"]:
-            return t("pg_unit_cut_winner", lang, total=gc["total"], cut=gc["cut"], gap=gc["gap"], margin=gc["margin"])
-        txt = t("pg_unit_cut_below", lang, total=gc["total"], cut=gc["cut"], needed=gc["needed"], top_n=prm.top_n, k=len(gc["items"]),
+            return t("pg_unit_cut_winner", total=gc["total"], cut=gc["cut"], gap=gc["gap"], margin=gc["margin"])
+        txt = t("pg_unit_cut_below", total=gc["total"], cut=gc["cut"], needed=gc["needed"], top_n=prm.top_n, k=len(gc["items"]),
                 items=sep.join(item_name("item", i) for i in gc["items"]))
-        return txt + (t("pg_unit_cut_scale", lang, scale=gc["scale"]) if abs(gc["scale"] - 1) > 1e-9 else "")
+        return txt + (t("pg_unit_cut_scale", scale=gc["scale"]) if abs(gc["scale"] - 1) > 1e-9 else "")
 
     pages: dict[Path, str] = {}
     index_rows = []
@@ -238,24 +239,24 @@ def write_unit_pages(data: dict, record: dict, year: int, prm, unc: pd.DataFrame
         nm = names.get(uid, uid)
         ul = PG.unit_losses(by_unit.get(uid, losses.iloc[:0]), uid)
         mean_txt = below(ul, "vs_mean")
-        win_txt = below(ul, "vs_winners") if ul["winners_mean"].notna().any() else t("pg_unit_no_winners_mean", lang)
-        losses_reading = t("pg_unit_losses_reading", lang, below_mean=mean_txt, below_winners=win_txt or t("pg_unit_no_winners_mean", lang)) if mean_txt else t("pg_unit_losses_none_below", lang)
-        ltab = pd.DataFrame({t("rep_col_item", lang): ul["item_id"].map(lambda i: item_name("item", i)), t("rep_col_max_points", lang): ul["max_points"],
-                             t("pg_col_points", lang): ul["points"], t("pg_col_lost", lang): ul["lost"], t("pg_col_year_mean", lang): ul["year_mean"],
-                             t("pg_col_winners_mean", lang): ul["winners_mean"], t("pg_col_vs_mean", lang): ul["vs_mean"], t("pg_col_vs_winners", lang): ul["vs_winners"]}).round(2)
+        win_txt = below(ul, "vs_winners") if ul["winners_mean"].notna().any() else t("pg_unit_no_winners_mean")
+        losses_reading = t("pg_unit_losses_reading", below_mean=mean_txt, below_winners=win_txt or t("pg_unit_no_winners_mean")) if mean_txt else t("pg_unit_losses_none_below")
+        ltab = pd.DataFrame({t("rep_col_item"): ul["item_id"].map(lambda i: item_name("item", i)), t("rep_col_max_points"): ul["max_points"],
+                             t("pg_col_points"): ul["points"], t("pg_col_lost"): ul["lost"], t("pg_col_year_mean"): ul["year_mean"],
+                             t("pg_col_winners_mean"): ul["winners_mean"], t("pg_col_vs_mean"): ul["vs_mean"], t("pg_col_vs_winners"): ul["vs_winners"]}).round(2)
         cut_txt = cut_text(PG.gap_record(gap_of.loc[uid]), uid)
-        stand = t("rep_unit_stand_text", lang, total=r.total, pct=r.pct_of_max, n=len(g), rank=int(r.rank),
-                  status=t("rep_unit_winner" if wins.get(uid, False) else "rep_unit_not_winner", lang), gap=r.total - cut)
-        radar = _svg_radar(dim_pct.loc[uid].tolist() if uid in dim_pct.index else [float("nan")] * len(dims), mean_dim, [t(f"dim_{d}", lang) for d in dims], lang)
+        stand = t("rep_unit_stand_text", total=r.total, pct=r.pct_of_max, n=len(g), rank=int(r.rank),
+                  status=t("rep_unit_winner" if wins.get(uid, False) else "rep_unit_not_winner"), gap=r.total - cut)
+        radar = _svg_radar(dim_pct.loc[uid].tolist() if uid in dim_pct.index else [float("nan")] * len(dims), mean_dim, [t(f"dim_{d}") for d in dims])
         h = hist.loc[(hist["unit_id"] == uid) & (hist["year"] <= year)]
         yrs = h["year"].astype(int).tolist()
-        traj = Markup(_svg_lines(yrs, h["rank"].astype(float).tolist(), t("rep_col_rank", lang), invert=True, lo=1, hi=float(g["rank"].max()))
-                      + _svg_lines(yrs, h["pct_of_max"].astype(float).tolist(), t("rep_col_pct_of_max", lang)))
+        traj = Markup(_svg_lines(yrs, h["rank"].astype(float).tolist(), t("rep_col_rank"), invert=True, lo=1, hi=float(g["rank"].max()))
+                      + _svg_lines(yrs, h["pct_of_max"].astype(float).tolist(), t("rep_col_pct_of_max")))
         if u_idx is not None and uid in u_idx.index:
             u = u_idx.loc[uid]
-            interval = t("rep_unit_interval_text", lang, n_samples=n_samp, q05=int(u["q05"]), q95=int(u["q95"]), median=int(u.get("median_rank", u["q05"])), p=float(u["p_winner"]))
+            interval = t("rep_unit_interval_text", n_samples=n_samp, q05=int(u["q05"]), q95=int(u["q95"]), median=int(u.get("median_rank", u["q05"])), p=float(u["p_winner"]))
         else:
-            interval = t("rep_unit_interval_none", lang)
+            interval = t("rep_unit_interval_none")
         flags_tab = ""
         if iy is not None:
             fu = iy.loc[iy["unit_id"] == uid]
@@ -264,20 +265,20 @@ def write_unit_pages(data: dict, record: dict, year: int, prm, unc: pd.DataFrame
                 fu = fu[cols].copy()
                 if "item" in fu:
                     fu["item"] = fu["item"].map(lambda v: item_name("item", v) if isinstance(v, str) and v.strip() else v)
-                flags_tab = _table_html(_display(fu, lang, subst), _col_classes(fu, lang))
-        weak_line = t("rep_unit_weak", lang, status=t(f"rep_weak_{wk[uid]}", lang)) if uid in wk and f"rep_weak_{wk[uid]}" in labels(lang) else ""
-        ctx = {"lang": lang, "title": t("rep_unit_title", lang, name=nm, year=year), "stand_h": t("rep_unit_stand", lang), "stand": stand,
-               "radar_h": t("rep_unit_radar", lang), "radar": Markup(radar), "traj_h": t("rep_unit_traj", lang), "traj": traj,
-               "interval_h": t("rep_unit_interval", lang), "interval": interval, "flags_h": t("rep_unit_flags", lang),
-               "flags": Markup(flags_tab), "flags_none": t("rep_unit_flags_none", lang), "weak": weak_line, "back": t("rep_unit_back", lang),
-               "cut_h": t("pg_unit_cut_h", lang), "cut": cut_txt, "losses_h": t("pg_unit_losses_h", lang), "losses_reading": losses_reading,
-               "losses_cap": t("pg_unit_losses_cap", lang), "losses": Markup(_table_html(ltab))}
+                flags_tab = _table_html(_display(fu, subst), _col_classes(fu))
+        weak_line = t("rep_unit_weak", status=t(f"rep_weak_{wk[uid]}")) if uid in wk and f"rep_weak_{wk[uid]}" in labels() else ""
+        ctx = {"lang": current(), "title": t("rep_unit_title", name=nm, year=year), "stand_h": t("rep_unit_stand"), "stand": stand,
+               "radar_h": t("rep_unit_radar"), "radar": Markup(radar), "traj_h": t("rep_unit_traj"), "traj": traj,
+               "interval_h": t("rep_unit_interval"), "interval": interval, "flags_h": t("rep_unit_flags"),
+               "flags": Markup(flags_tab), "flags_none": t("rep_unit_flags_none"), "weak": weak_line, "back": t("rep_unit_back"),
+               "cut_h": t("pg_unit_cut_h"), "cut": cut_txt, "losses_h": t("pg_unit_losses_h"), "losses_reading": losses_reading,
+               "losses_cap": t("pg_unit_losses_cap"), "losses": Markup(_table_html(ltab))}
         pages[folder / f"{uid}.html"] = _render(env_t, ctx)
         index_rows.append({"rank": int(r.rank), "unit_id": f'<a href="{uid}.html">{uid}</a>', "name": nm, "total": r.total})
     idx = pd.DataFrame(index_rows)
-    tab = _table_html(_display(idx, lang)).replace("&lt;a href=&quot;", '<a href="').replace("&quot;&gt;", '">').replace("&lt;/a&gt;", "</a>")
-    pages[folder / "index.html"] = _render("bulletin.html", {"lang": lang, "title": t("rep_unit_index", lang) + f" {year}", "paras": [], "tables": [("", Markup(tab))],
-                                                             "sections": [], "back": t("rep_unit_back", lang), "back_href": "../report.html"})
+    tab = _table_html(_display(idx)).replace("&lt;a href=&quot;", '<a href="').replace("&quot;&gt;", '">').replace("&lt;/a&gt;", "</a>")
+    pages[folder / "index.html"] = _render("bulletin.html", {"lang": current(), "title": t("rep_unit_index") + f" {year}", "paras": [], "tables": [("", Markup(tab))],
+                                                             "sections": [], "back": t("rep_unit_back"), "back_href": "../report.html"})
     if not write:
         return pages
     written = []

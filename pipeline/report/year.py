@@ -10,11 +10,11 @@ import pandas as pd
 
 from pipeline import findings as F, score
 from pipeline.errors import PipelineError
-from pipeline.i18n import t
+from pipeline.i18n import current, t
 from pipeline.io import atomic_write
 from pipeline.notebooks import jsonable
 from pipeline.report.chapters import _body_table, _chapter, _chapter_blocks, _headline_rows
-from pipeline.report.data import CHAPTERS, _analysis_root, _input_files, _load, _log, _n_samples, _span, _year_of, available_years, manifest, report_dir
+from pipeline.report.data import CHAPTERS, _analysis_root, _input_files, _load, _log, _n_samples, _span, _year_of, available_years, manifest, report_dir, run_language
 from pipeline.report.document import _Doc, _english_subst, _join, _span_ctx, _unit_names
 from pipeline.i18n import namer as _namer, tp as _tp
 from pipeline.report.pages import bulletin_context, write_unit_pages
@@ -82,35 +82,34 @@ def _quality_blocks(doc: _Doc, data: dict, prm, year: int, integrity_chapter: bo
     absent, its summary tables)."""
     from pipeline.clean import file_year
 
-    lang = doc.lang
     log, quar, integ = data.get("cleaning_log"), data.get("quarantine"), data.get("integrity")
     # the year's own files and the shared registry (units.csv): another year's rows are its report's
     log, quar = (None if d is None else d.loc[file_year(d["file"]).isna() | (file_year(d["file"]) == year)] for d in (log, quar))
     n_log = 0 if log is None else len(log)
     n_quar = 0 if quar is None else len(quar)
-    blocks = [{"kind": "p", "text": _tp("rep_q_intro" if n_quar else "rep_q_intro_clean", lang, n_log=n_log, n_quar=n_quar)}]
+    blocks = [{"kind": "p", "text": _tp("rep_q_intro" if n_quar else "rep_q_intro_clean", n_log=n_log, n_quar=n_quar)}]
     if log is not None and len(log):
         by_rule = log.groupby("rule").size().rename("count").reset_index().sort_values(["count", "rule"], ascending=[False, True])
-        blocks.append(doc.table(by_rule, t("rep_tabcap_quality", lang), key="quality"))
+        blocks.append(doc.table(by_rule, t("rep_tabcap_quality"), key="quality"))
     if n_quar:
         if prm.allow_quarantine:
-            blocks.append({"kind": "p", "text": t("rep_q_quarantine_used", lang)})
-        blocks.append(doc.table(quar, t("rep_tabcap_quarantine", lang), key="quarantine"))
+            blocks.append({"kind": "p", "text": t("rep_q_quarantine_used")})
+        blocks.append(doc.table(quar, t("rep_tabcap_quarantine"), key="quarantine"))
     if integ is None:
-        blocks.append({"kind": "p", "text": t("rep_q_integrity_missing", lang)})
+        blocks.append({"kind": "p", "text": t("rep_q_integrity_missing")})
         return blocks
     iy = integ.loc[pd.to_numeric(integ["year"], errors="coerce") == year]
     sev = iy["severity"].value_counts()
-    parts = _join([_tp(f"rep_q_sev_{k}", lang, n=int(sev[k])) for k in F.SEVERITIES if int(sev.get(k, 0))], lang)
-    blocks.append({"kind": "p", "text": _tp("rep_q_integrity", lang, n=len(iy), sev=parts) if len(iy) else t("rep_q_integrity_none", lang)})
+    parts = _join([_tp(f"rep_q_sev_{k}", n=int(sev[k])) for k in F.SEVERITIES if int(sev.get(k, 0))])
+    blocks.append({"kind": "p", "text": _tp("rep_q_integrity", n=len(iy), sev=parts) if len(iy) else t("rep_q_integrity_none")})
     if len(iy) and not integrity_chapter:
         summ = iy.pivot_table(index="check", columns="severity", values="year", aggfunc="count", fill_value=0).reindex(columns=list(F.SEVERITIES), fill_value=0).reset_index()
-        blocks.append(doc.table(summ, t("rep_tabcap_integrity_summary", lang), key="integrity"))
+        blocks.append(doc.table(summ, t("rep_tabcap_integrity_summary"), key="integrity"))
         hi = iy.loc[iy["severity"] == "high"]
         if len(hi):
             cols = [c for c in ("unit_id", "item", "check", "statistic", "evidence") if c in hi]
             spec = {"names": "unit_id", "items": "item", "sort": (["check", "unit_id"], [True, True]), "cols": cols}
-            blocks.append(doc.table(_body_table(hi[cols], spec, {}, doc.unit_lookup, doc.item_lookup), t("rep_tabcap_integrity_high", lang), key="integrity_list"))
+            blocks.append(doc.table(_body_table(hi[cols], spec, {}, doc.unit_lookup, doc.item_lookup), t("rep_tabcap_integrity_high"), key="integrity_list"))
     return blocks
 
 
@@ -122,23 +121,22 @@ def _methods_blocks(prm, doc=None) -> list[dict]:
     from pipeline import integrity
     from pipeline.sensitivity.narrative import METHODS_KEYS
 
-    lang = prm.lang
     keys = ["rep_m_total", "rep_m_rank", "rep_m_dist", "rep_m_items", "rep_m_mc", *METHODS_KEYS, "rep_m_kw", "rep_m_rules"]
     fmt = dict(na_policy=prm.na_policy, top_n=prm.top_n, kappa=prm.kappa, p=prm.p, n_samples=prm.n_samples, n_perm=4999)
-    blocks = [{"kind": "list", "items": [t(k, lang, **fmt) for k in keys]},
-              {"kind": "p", "text": integrity.calibration_sentence(lang)}]
+    blocks = [{"kind": "list", "items": [t(k, **fmt) for k in keys]},
+              {"kind": "p", "text": integrity.calibration_sentence()}]
     if doc is not None:
-        blocks.append(doc.table(integrity.false_alarm_rates(lang), t("rep_tabcap_int_calibration", lang), key="int_calibration", max_rows=40))
+        blocks.append(doc.table(integrity.false_alarm_rates(), t("rep_tabcap_int_calibration"), key="int_calibration", max_rows=40))
     return blocks
 
 
-def _severity_counts(found: list, lang: str) -> str:
+def _severity_counts(found: list) -> str:
     """"严重 1 个、中等 2 个" / "1 high, 2 medium": non-zero severities only."""
-    return _join([_tp(f"rep_abs_sev_{sv}", lang, n=sum(f.severity == sv for f in found)) for sv in F.SEVERITIES
-                  if any(f.severity == sv for f in found)], lang)
+    return _join([_tp(f"rep_abs_sev_{sv}", n=sum(f.severity == sv for f in found)) for sv in F.SEVERITIES
+                  if any(f.severity == sv for f in found)])
 
 
-def _integrity_top(integ: pd.DataFrame | None, namer, lang: str, k: int = 3) -> str:
+def _integrity_top(integ: pd.DataFrame | None, namer, k: int = 3) -> str:
     """The ``k`` first high-severity integrity findings as "unit (check)" phrases."""
     if integ is None or not len(integ):
         return ""
@@ -149,9 +147,9 @@ def _integrity_top(integ: pd.DataFrame | None, namer, lang: str, k: int = 3) -> 
     for r in hi.to_dict("records"):
         check = namer("check", r["check"])
         item = str(r.get("item") or "").strip() if not pd.isna(r.get("item")) else ""
-        what = t("rep_abs_int_item", lang, item=namer("item", item), check=check) if item else check
-        out.append(t("rep_abs_int_unit", lang, unit=namer("unit", r["_u"]), what=what) if r["_u"] else t("rep_abs_int_year", lang, what=what))
-    return _join(out, lang)
+        what = t("rep_abs_int_item", item=namer("item", item), check=check) if item else check
+        out.append(t("rep_abs_int_unit", unit=namer("unit", r["_u"]), what=what) if r["_u"] else t("rep_abs_int_year", what=what))
+    return _join(out)
 
 
 def year_numbers(prm, chapters: dict, ev: dict, year: int, found: list, ok: list) -> dict:
@@ -205,31 +203,30 @@ def _abstract(prm, nums: dict, found: list, unc: pd.DataFrame | None, ev: dict, 
     winners are robust under weight uncertainty (naming the others); the high-severity
     integrity findings; the findings and the aspects examined without a finding.
     """
-    lang = prm.lang
     n = nums
-    paras = [t("rep_abs_main", lang, year=n["year"], n_units=int(n["n_units"]), mean=n["mean_pct"], median=n["median_pct"], sd=n["sd_pct"],
+    paras = [t("rep_abs_main", year=n["year"], n_units=int(n["n_units"]), mean=n["mean_pct"], median=n["median_pct"], sd=n["sd_pct"],
                max=n["max_pct"], min=n["min_pct"])]
     near = int(n["n_near_cut"])
-    paras.append(_tp("rep_abs_win" if near >= 2 else "rep_abs_win_plain", lang, top_n=prm.top_n, n_winners=int(n["n_winners"]), cut=n["cut"], near=near))
+    paras.append(_tp("rep_abs_win" if near >= 2 else "rep_abs_win_plain", top_n=prm.top_n, n_winners=int(n["n_winners"]), cut=n["cut"], near=near))
     if "n_winners_mc" in n:
         win = unc.loc[unc["nominal_rank"] <= prm.top_n].sort_values(["p_winner", "unit_id"])
         weak = win.loc[win["p_winner"] < 0.8]
-        names = _join([t("rep_abs_unit_p", lang, unit=namer("unit", u), p=p) for u, p in zip(weak["unit_id"].head(3), weak["p_winner"].head(3))], lang)
+        names = _join([t("rep_abs_unit_p", unit=namer("unit", u), p=p) for u, p in zip(weak["unit_id"].head(3), weak["p_winner"].head(3))])
         k = n["n_unstable"]
         key = "rep_abs_stab_all" if not k else ("rep_abs_stab" if k <= 3 else "rep_abs_stab_many")
-        paras.append(_tp(key, lang, n_samples=n["n_samples"], stable=n["n_stable"], n_winners=n["n_winners_mc"], k=k, names=names))
+        paras.append(_tp(key, n_samples=n["n_samples"], stable=n["n_stable"], n_winners=n["n_winners_mc"], k=k, names=names))
     integ = ev.get("integrity")
     if integ is not None:
         n_hi = n["n_integrity_high"]
         if n_hi:
-            paras.append(_tp("rep_abs_int" if n_hi <= 3 else "rep_abs_int_many", lang, k=n_hi, top=_integrity_top(integ, namer, lang)))
+            paras.append(_tp("rep_abs_int" if n_hi <= 3 else "rep_abs_int_many", k=n_hi, top=_integrity_top(integ, namer)))
         else:
-            paras.append(_tp("rep_abs_int_none", lang, k=n["n_integrity"]) if n["n_integrity"] else t("rep_abs_int_clean", lang))
+            paras.append(_tp("rep_abs_int_none", k=n["n_integrity"]) if n["n_integrity"] else t("rep_abs_int_clean"))
     n_ok = n["n_examined"]
     if found:
-        paras.append(_tp("rep_abs_find" if n_ok else "rep_abs_find_all", lang, k=n["n_findings"], sev=_severity_counts(found, lang), k_ok=n_ok))
+        paras.append(_tp("rep_abs_find" if n_ok else "rep_abs_find_all", k=n["n_findings"], sev=_severity_counts(found), k_ok=n_ok))
     else:
-        paras.append(_tp("rep_abs_none", lang, k_ok=n_ok))
+        paras.append(_tp("rep_abs_none", k_ok=n_ok))
     return paras
 
 
@@ -238,28 +235,26 @@ def _ok_blocks(doc: _Doc, ok: list, namer) -> list[dict]:
     with its numbers and evidence references."""
     if not ok:
         return []
-    lang = doc.lang
     items = []
     for f in ok:
         ev = doc.resolve(f.evidence)
-        items.append(doc.text(f.text(lang, namer)) + (t("rep_ok_ref", lang, refs=ev) if ev else ""))
-    return [{"kind": "sub", "text": t("rep_ok_title", lang)}, {"kind": "p", "text": t("rep_ok_intro", lang)}, {"kind": "list", "items": items, "cls": "examined"}]
+        items.append(doc.text(f.text(namer)) + (t("rep_ok_ref", refs=ev) if ev else ""))
+    return [{"kind": "sub", "text": t("rep_ok_title")}, {"kind": "p", "text": t("rep_ok_intro")}, {"kind": "list", "items": items, "cls": "examined"}]
 
 
 def _finding_blocks(doc: _Doc, found: list, namer, prefix: dict[str, str] | None = None, ok: list | None = None) -> tuple[list[dict], list[dict]]:
     """五/六: one block per finding (with its evidence references) and one per recommendation,
     then the aspects examined without a finding (``ok``, :func:`pipeline.findings.examined`).
     ``prefix`` (rule → text) is put before a finding's sentence (the study: in how many years)."""
-    lang = doc.lang
     if not found:
-        return [{"kind": "p", "text": t("rep_nothing", lang)}] + _ok_blocks(doc, ok or [], namer), [{"kind": "p", "text": t("rep_nothing_rec", lang)}]
+        return [{"kind": "p", "text": t("rep_nothing")}] + _ok_blocks(doc, ok or [], namer), [{"kind": "p", "text": t("rep_nothing_rec")}]
     probs, recs = [], []
     for i, f in enumerate(found, start=1):
         ev = doc.resolve(f.evidence)
-        probs.append({"kind": "finding", "n": i, "head": t("rep_finding_no", lang, n=i), "severity": t(f"rep_severity_{f.severity}", lang), "sev": f.severity,
-                      "text": (prefix or {}).get(f.rule, "") + doc.text(f.text(lang, namer)),
-                      "evidence": (t("rep_evidence", lang) + ("：" if lang == "zh" else ": ") + ev) if ev else ""})
-        recs.append({"kind": "finding", "n": i, "head": t("rep_rec_for", lang, n=i), "severity": "", "sev": "", "text": doc.text(f.recommendation(lang, namer)), "evidence": ""})
+        probs.append({"kind": "finding", "n": i, "head": t("rep_finding_no", n=i), "severity": t(f"rep_severity_{f.severity}"), "sev": f.severity,
+                      "text": (prefix or {}).get(f.rule, "") + doc.text(f.text(namer)),
+                      "evidence": (t("rep_evidence") + ("：" if current() == "zh" else ": ") + ev) if ev else ""})
+        recs.append({"kind": "finding", "n": i, "head": t("rep_rec_for", n=i), "severity": "", "sev": "", "text": doc.text(f.recommendation(namer)), "evidence": ""})
     return probs + _ok_blocks(doc, ok or [], namer), recs
 
 
@@ -270,6 +265,7 @@ def _run_chars(data: dict) -> set[int]:
     return base_chars(units["name"].dropna(), units["aliases"].dropna(), items["item_name"].dropna())
 
 
+@run_language
 def build_year(params, out: Path | None = None, timings: dict | None = None, analysis: Path | None = None, pdf: bool = True) -> Path:
     """Render the report of one year into ``<out or params.reports>/<year>/`` (``…/<lang>/`` for
     a language other than Chinese).
@@ -291,13 +287,12 @@ def build_year(params, out: Path | None = None, timings: dict | None = None, ana
     t0 = time.perf_counter()
     steps: dict[str, float] = dict(timings or {})
     prm = params
-    lang = prm.lang
     year = _year_of(prm)
     processed = Path(prm.processed)
     dest = report_dir(prm, year, out)
     root = _analysis_root(prm, analysis) / str(year)
     _log(f"report {year}: loading tables")
-    data = _load(processed, prm.lang)
+    data = _load(processed)
     chapters = {c: _chapter(root, c) for c in CHAPTERS}
     check_parameters(chapters, prm)
     # totals, ranks and winners of this run: the overview chapter's record (the run's parameters)
@@ -313,29 +308,29 @@ def build_year(params, out: Path | None = None, timings: dict | None = None, ana
     ok = F.examined(ev, found, top_n=prm.top_n)
     steps["findings"] = time.perf_counter() - t1
     it_idx = data["items"].loc[data["items"]["year"] == year].set_index("item_id")
-    namer = _namer(lang, data["units"], it_idx)
+    namer = _namer(data["units"], it_idx)
     numbers = year_numbers(prm, chapters, ev, year, found, ok)
 
     avail = available_years(processed)
     first_y, prev_y = _span(prm, year)[0], max([y for y in avail if y < year], default=year)
-    doc = _Doc(lang, subst=_english_subst(data["items"].loc[data["items"]["year"] == year], lang), year=year, top_n=prm.top_n,
+    doc = _Doc(subst=_english_subst(data["items"].loc[data["items"]["year"] == year]), year=year, top_n=prm.top_n,
                n_samples=prm.n_samples, n_sobol=prm.n_sobol, first=first_y, last=year, prev=prev_y,
-               **_span_ctx(lang, first_y, year, max(prev_y, first_y), year))
+               **_span_ctx(first_y, year, max(prev_y, first_y), year))
     doc.unit_names = _unit_names(data["units"])
     doc.unit_lookup = data["units"].set_index("unit_id")["name"].astype(str).to_dict()
     doc.item_lookup = {str(i): namer("item", i) for i in it_idx.index}
     sections = []
     # 一、总体情况
     blocks = _chapter_blocks(doc, chapters["01-overview"], "01-overview")
-    sections.append({"id": "overview", "title": t("rep_sec_overview", lang), "blocks": blocks})
+    sections.append({"id": "overview", "title": t("rep_sec_overview"), "blocks": blocks})
     # 二、横向比较
     rk = _ranking_table(data, year, prm.top_n)
     blocks = _chapter_blocks(doc, chapters["02-horizontal"], "02-horizontal", fig_keys={"ranking": r"rank"},
-                             after={"fig:h_ranking": lambda: [doc.table(rk, t("rep_tabcap_ranking", lang), key="ranking", max_rows=len(rk))]})
-    sections.append({"id": "horizontal", "title": t("rep_sec_horizontal", lang), "blocks": blocks})
+                             after={"fig:h_ranking": lambda: [doc.table(rk, t("rep_tabcap_ranking"), key="ranking", max_rows=len(rk))]})
+    sections.append({"id": "horizontal", "title": t("rep_sec_horizontal"), "blocks": blocks})
     # 三、纵向比较与趋势
     blocks = _chapter_blocks(doc, chapters["03-vertical-trend"], "03-vertical-trend", fig_keys={"system": r"system"})
-    sections.append({"id": "vertical", "title": t("rep_sec_vertical", lang), "blocks": blocks})
+    sections.append({"id": "vertical", "title": t("rep_sec_vertical"), "blocks": blocks})
     # 四、权重敏感性与公平性
     unc = ev.get("uncertainty")
 
@@ -345,52 +340,52 @@ def build_year(params, out: Path | None = None, timings: dict | None = None, ana
         u = unc.merge(data["units"][["unit_id", "name"]], on="unit_id", how="left").sort_values(["nominal_rank", "unit_id"])
         u = u.loc[(u["nominal_rank"] <= prm.top_n) | (u["p_winner"] > 0)]
         cols = [c for c in ("nominal_rank", "unit_id", "name", "median_rank", "q05", "q95", "p_winner") if c in u]
-        return [doc.table(u[cols], t("rep_tabcap_uncertainty", lang, n_samples=_n_samples(prm, unc)), key="uncertainty", max_rows=40)]
+        return [doc.table(u[cols], t("rep_tabcap_uncertainty", n_samples=_n_samples(prm, unc)), key="uncertainty", max_rows=40)]
 
     blocks = _chapter_blocks(doc, chapters["04-weights"], "04-weights",
                              fig_keys={"rank_interval": r"interval", "effective_weights": r"effective"}, after={"fig:sens_p_winner": unc_table})
-    sections.append({"id": "weights", "title": t("rep_sec_weights", lang), "blocks": blocks})
+    sections.append({"id": "weights", "title": t("rep_sec_weights"), "blocks": blocks})
     # 附录 (built before 五/六 so that evidence references to appendix tables resolve)
     qual = _quality_blocks(doc, data, prm, year, integrity_chapter=True)
     qual += _chapter_blocks(doc, chapters["05-integrity"], "05-integrity")
     # 五、六
     probs, recs = _finding_blocks(doc, found, namer, ok=ok)
-    ftab = F.to_frame(found, lang, namer)
-    doc.xlsx.append((t("rep_tabcap_findings", lang), doc.display(ftab.drop(columns=["rule"]))))
-    doc.xlsx.append((t("rep_headline", lang), doc.display(_headline_rows(chapters, lang, doc.subst))))
-    sections.append({"id": "problems", "title": t("rep_sec_problems", lang), "blocks": probs})
-    sections.append({"id": "recommend", "title": t("rep_sec_recommend", lang), "blocks": recs})
+    ftab = F.to_frame(found, namer)
+    doc.xlsx.append((t("rep_tabcap_findings"), doc.display(ftab.drop(columns=["rule"]))))
+    doc.xlsx.append((t("rep_headline"), doc.display(_headline_rows(chapters, doc.subst))))
+    sections.append({"id": "problems", "title": t("rep_sec_problems"), "blocks": probs})
+    sections.append({"id": "recommend", "title": t("rep_sec_recommend"), "blocks": recs})
     methods = _methods_blocks(prm, doc)  # numbered before the reproducibility tables, which follow it
     man = manifest(prm, _input_files(prm), steps)
-    repro = [{"kind": "p", "text": t("rep_r_commit", lang, commit=man["git_commit"])},
-             {"kind": "p", "text": t("rep_r_inputs", lang, n=len(man["inputs"]), k=min(12, len(man["inputs"])))}]
-    repro.append(doc.table(pd.DataFrame(man["inputs"])[["path", "sha256"]] if man["inputs"] else pd.DataFrame(columns=["path", "sha256"]), t("rep_tabcap_inputs", lang), key="inputs", max_rows=12))
+    repro = [{"kind": "p", "text": t("rep_r_commit", commit=man["git_commit"])},
+             {"kind": "p", "text": t("rep_r_inputs", n=len(man["inputs"]), k=min(12, len(man["inputs"])))}]
+    repro.append(doc.table(pd.DataFrame(man["inputs"])[["path", "sha256"]] if man["inputs"] else pd.DataFrame(columns=["path", "sha256"]), t("rep_tabcap_inputs"), key="inputs", max_rows=12))
     pv = pd.DataFrame({"parameter": list(prm.to_dict()), "value": [json.dumps(v, ensure_ascii=False) for v in prm.to_dict().values()]})
     pv = pv.loc[~pv["parameter"].isin(["raw", "processed", "reports"])]
-    repro.append(doc.table(pv, t("rep_tabcap_params", lang), key="params", max_rows=40))
-    repro.append(doc.table(pd.DataFrame({"package": list(man["versions"]), "version": list(man["versions"].values())}), t("rep_tabcap_versions", lang), key="versions", max_rows=40))
-    repro.append({"kind": "p", "text": t("rep_r_rerun", lang, year=year)})
+    repro.append(doc.table(pv, t("rep_tabcap_params"), key="params", max_rows=40))
+    repro.append(doc.table(pd.DataFrame({"package": list(man["versions"]), "version": list(man["versions"].values())}), t("rep_tabcap_versions"), key="versions", max_rows=40))
+    repro.append({"kind": "p", "text": t("rep_r_rerun", year=year)})
     appendix = [
-        {"id": "quality", "title": t("rep_app_quality", lang), "blocks": qual},
-        {"id": "methods", "title": t("rep_app_methods", lang), "blocks": methods},
-        {"id": "repro", "title": t("rep_app_repro", lang), "blocks": repro},
+        {"id": "quality", "title": t("rep_app_quality"), "blocks": qual},
+        {"id": "methods", "title": t("rep_app_methods"), "blocks": methods},
+        {"id": "repro", "title": t("rep_app_repro"), "blocks": repro},
     ]
     ctx = {
-        "lang": lang,
-        "title": t("rep_title", lang, year=year),
-        "title_lines": t("rep_title_lines", lang, year=year).split("\n"),
-        "subtitle": t("rep_subtitle", lang),
-        "params_line": t("rep_params_line", lang, top_n=prm.top_n, na_policy=prm.na_policy, seed=prm.seed, n_samples=numbers["n_samples"], scheme=prm.scheme),
-        "generated_by": t("rep_generated_by", lang),
-        "abstract_title": t("rep_abstract", lang),
+        "lang": current(),
+        "title": t("rep_title", year=year),
+        "title_lines": t("rep_title_lines", year=year).split("\n"),
+        "subtitle": t("rep_subtitle"),
+        "params_line": t("rep_params_line", top_n=prm.top_n, na_policy=prm.na_policy, seed=prm.seed, n_samples=numbers["n_samples"], scheme=prm.scheme),
+        "generated_by": t("rep_generated_by"),
+        "abstract_title": t("rep_abstract"),
         "abstract": _abstract(prm, numbers, found, unc, ev, namer),
-        "toc_title": t("rep_toc", lang),
+        "toc_title": t("rep_toc"),
         "sections": sections,
-        "appendix_title": t("rep_sec_appendix", lang),
+        "appendix_title": t("rep_sec_appendix"),
         "appendix": appendix,
-        "fig_label": t("rep_fig", lang),
-        "tab_label": t("rep_tab", lang),
-        "links": [("bulletin_H1.html", t("rep_cap_bulletin", lang)), ("units/index.html", t("rep_unit_index", lang))],
+        "fig_label": t("rep_fig"),
+        "tab_label": t("rep_tab"),
+        "links": [("bulletin_H1.html", t("rep_cap_bulletin")), ("units/index.html", t("rep_unit_index"))],
     }
     t1 = time.perf_counter()
     _log(f"report {year}: HTML")

@@ -13,14 +13,22 @@ __all__ = ["main"]
 
 
 def main(args) -> int:
-    """Run the ``scheme`` subcommand from parsed arguments (see :func:`pipeline.cli.build_parser`)."""
+    """Run the ``scheme`` subcommand from parsed arguments (see :func:`pipeline.cli.build_parser`)
+    in the language of ``--lang`` (the boundary: :func:`pipeline.i18n.use`)."""
+    from pipeline import i18n
+
+    with i18n.use(args.lang):
+        return _main(args)
+
+
+def _main(args) -> int:
     from pipeline.params import parse_years
     from pipeline.scheme import propose as PR
     from pipeline.scheme.run import ensure_processed, load_tables, run, year_frames
 
     years = parse_years(args.years)
     out = Path(args.out) if args.out else None
-    common = dict(years=years, lang=args.lang, n_mc=args.mc, seed=args.seed, pdf=not args.no_pdf)
+    common = dict(years=years, n_mc=args.mc, seed=args.seed, pdf=not args.no_pdf)
     if args.mc < 0:
         raise PipelineError(f"--mc must be ≥ 0, got {args.mc}")
     if not args.propose:

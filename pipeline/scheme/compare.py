@@ -107,7 +107,7 @@ def _attrs(comp: pd.DataFrame) -> pd.DataFrame:
     return comp.set_index("unit_id")[list(GROUP_ATTRS)]
 
 
-def group_effects(comp: pd.DataFrame, n_perm: int = 999, seed=config.SEED, lang: str = "zh", alpha: float = 0.05) -> pd.DataFrame:
+def group_effects(comp: pd.DataFrame, n_perm: int = 999, seed=config.SEED, alpha: float = 0.05) -> pd.DataFrame:
     """Who gains and who loses by type, sector and size in one year.
 
     :func:`pipeline.sensitivity.favouritism` with the scheme's overall rank as the ranking under
@@ -116,23 +116,23 @@ def group_effects(comp: pd.DataFrame, n_perm: int = 999, seed=config.SEED, lang:
     ``p_value`` its two-sided permutation p-value, ``p_holm`` Holm-adjusted within an attribute.
     """
     c = comp.set_index("unit_id")
-    f = favouritism(c["overall_rank"], c["official_rank"], _attrs(comp), n_perm=n_perm, seed=seed, lang=lang)
+    f = favouritism(c["overall_rank"], c["official_rank"], _attrs(comp), n_perm=n_perm, seed=seed)
     # favouritism's own reading speaks of "the nominal weights"; here the ranking under test is the proposal
-    f["reading"] = [_reading(r, lang, alpha) for r in f.itertuples()]
+    f["reading"] = [_reading(r, alpha) for r in f.itertuples()]
     return f.assign(year=int(comp["year"].iloc[0]))
 
 
-def _reading(r, lang: str, alpha: float) -> str:
+def _reading(r, alpha: float) -> str:
     from pipeline.i18n import t
     from pipeline.scheme.figures import value_label
 
-    name = value_label(r.attribute, r.group, lang)
+    name = value_label(r.attribute, r.group)
     if np.isnan(r.p_holm):
-        return t("sch_group_untestable", lang, group=name)
+        return t("sch_group_untestable", group=name)
     if r.p_holm < alpha:
         key = "sch_group_gains" if r.statistic > 0 else "sch_group_loses"
-        return t(key, lang, group=name, places=r.mean_advantage, d=abs(r.cohen_d), p=r.p_holm)
-    return t("sch_group_same", lang, group=name, places=r.mean_advantage, p=r.p_holm)
+        return t(key, group=name, places=r.mean_advantage, d=abs(r.cohen_d), p=r.p_holm)
+    return t("sch_group_same", group=name, places=r.mean_advantage, p=r.p_holm)
 
 
 def group_winners(comp: pd.DataFrame) -> pd.DataFrame:

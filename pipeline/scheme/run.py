@@ -84,7 +84,7 @@ def year_frames(tables: Mapping[str, pd.DataFrame], years: tuple[int, int] | Non
 
 
 def evaluate(tables: Mapping[str, pd.DataFrame], scheme: Scheme, frames: Mapping[int, YearData] | None = None,
-             n_mc: int = 1000, kappa: float = 200.0, n_perm: int = 999, seed: int = config.SEED, lang: str = "zh") -> SchemeResult:
+             n_mc: int = 1000, kappa: float = 200.0, n_perm: int = 999, seed: int = config.SEED) -> SchemeResult:
     """Compare ``scheme`` with the official scheme in every year of ``frames``.
 
     Parameters
@@ -107,7 +107,7 @@ def evaluate(tables: Mapping[str, pd.DataFrame], scheme: Scheme, frames: Mapping
     for y, yd in frames.items():
         comp = comparison(yd, official_totals(tables, y), scheme, units)
         comps.append(comp)
-        effects.append(C.group_effects(comp, n_perm=n_perm, seed=seed, lang=lang))
+        effects.append(C.group_effects(comp, n_perm=n_perm, seed=seed))
         winners.append(C.group_winners(comp))
         if n_mc:
             u, s = C.scheme_uncertainty(yd, scheme, n=n_mc, seed=seed, kappa=kappa, units=units)
@@ -188,7 +188,7 @@ def write_comparisons(res: SchemeResult, folder: Path) -> list[Path]:
 
 
 def run(files: Sequence[str | Path] | Sequence[Scheme], raw: str | Path | None = None, processed: str | Path | None = None,
-        out: str | Path | None = None, years: tuple[int, int] | None = None, lang: str = "zh", n_mc: int = 1000,
+        out: str | Path | None = None, years: tuple[int, int] | None = None, n_mc: int = 1000,
         kappa: float = 200.0, n_perm: int = 999, seed: int = config.SEED, pdf: bool = True,
         tables: Mapping[str, pd.DataFrame] | None = None, extra: Mapping[str, str] | None = None) -> Path:
     """``python -m pipeline scheme FILE.yaml [FILE2.yaml …]`` (SPEC §8).
@@ -205,10 +205,8 @@ def run(files: Sequence[str | Path] | Sequence[Scheme], raw: str | Path | None =
     Path
         The output folder.
     """
-    from pipeline.i18n import check_lang
     from pipeline.scheme.report import render
 
-    check_lang(lang)
     schemes = [f if isinstance(f, Scheme) else parse(f) for f in files]
     if not schemes:
         raise PipelineError("scheme: give at least one scheme file")
@@ -222,7 +220,7 @@ def run(files: Sequence[str | Path] | Sequence[Scheme], raw: str | Path | None =
     items = tables["items"].loc[tables["items"]["year"].isin(list(frames))]
     for s in schemes:  # every file checked before anything is written
         validate(s, items, tables["units"], {y: f.attrs for y, f in frames.items()})
-    results = [evaluate(tables, s, frames, n_mc=n_mc, kappa=kappa, n_perm=n_perm, seed=seed, lang=lang) for s in schemes]
+    results = [evaluate(tables, s, frames, n_mc=n_mc, kappa=kappa, n_perm=n_perm, seed=seed) for s in schemes]
     dest = Path(out) if out is not None else default_out(schemes)
     dest.mkdir(parents=True, exist_ok=True)
     for res in results:
@@ -233,5 +231,5 @@ def run(files: Sequence[str | Path] | Sequence[Scheme], raw: str | Path | None =
     for fname, text in (extra or {}).items():
         atomic_write(dest / fname, text)
     atomic_write(dest / "numbers.json", json.dumps(numbers, ensure_ascii=False, indent=1, sort_keys=True))
-    render(results, dest, lang=lang, pdf=pdf)
+    render(results, dest, pdf=pdf)
     return dest

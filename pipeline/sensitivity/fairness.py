@@ -107,7 +107,7 @@ def _holm(p: np.ndarray) -> np.ndarray:
 
 
 def favouritism(nominal_rank: pd.Series, reference_rank: pd.Series, attrs: pd.DataFrame, n_perm: int = 9999,
-                seed=config.SEED, alpha: float = 0.05, lang: str = "zh", reference: str = "") -> pd.DataFrame:
+                seed=config.SEED, alpha: float = 0.05, reference: str = "") -> pd.DataFrame:
     """Permutation test of whether the nominal ranking favours a group (see module docstring).
 
     Parameters
@@ -173,25 +173,25 @@ def favouritism(nominal_rank: pd.Series, reference_rank: pd.Series, attrs: pd.Da
         adj = _holm(out["p_value"].to_numpy()[[h for h, _ in fam]])
         for (_, members), q in zip(fam, adj):
             out.loc[members, "p_holm"] = q
-    out["reading"] = [_reading(r, alpha, lang, reference) for r in out.itertuples()]
+    out["reading"] = [_reading(r, alpha, reference) for r in out.itertuples()]
     return out
 
 
-def _group_label(attribute: str, group: str, lang: str) -> str:
+def _group_label(attribute: str, group: str) -> str:
     for key in (f"{attribute}_{group}", f"sens_size_{group}"):
         try:
-            return t(key, lang)
+            return t(key)
         except KeyError:
             continue
     return str(group)
 
 
-def _reading(r, alpha: float, lang: str, reference: str) -> str:
-    name = _group_label(r.attribute, r.group, lang)
-    ref = reference or t("sens_ref_default", lang)
+def _reading(r, alpha: float, reference: str) -> str:
+    name = _group_label(r.attribute, r.group)
+    ref = reference or t("sens_ref_default")
     if np.isnan(r.p_holm):
-        return t("sens_fair_untestable", lang, group=name)
+        return t("sens_fair_untestable", group=name)
     if r.p_holm < alpha:
         key = "sens_fair_favoured" if r.statistic > 0 else "sens_fair_disfavoured"
-        return t(key, lang, group=name, places=abs(r.statistic), d=abs(r.cohen_d), p=r.p_holm, ref=ref)
-    return t("sens_fair_none", lang, group=name, places=r.statistic, p=r.p_holm, ref=ref)
+        return t(key, group=name, places=abs(r.statistic), d=abs(r.cohen_d), p=r.p_holm, ref=ref)
+    return t("sens_fair_none", group=name, places=r.statistic, p=r.p_holm, ref=ref)

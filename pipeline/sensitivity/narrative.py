@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline import config
-from pipeline.i18n import t
+from pipeline.i18n import current, t
 from pipeline.sensitivity.fairness import favouritism, group_outcomes
 
 __all__ = ["read_uncertainty", "read_oat", "read_schemes", "read_sobol", "read_shapley", "read_methods", "read_effective",
@@ -23,24 +23,24 @@ METHODS_KEYS = ("sens_method_uncertainty", "sens_method_sobol", "sens_method_sha
                 "sens_method_size", "sens_method_trend")
 
 
-def _label(name, lang):
+def _label(name):
     from pipeline.plots.weights import factor_label
 
-    return factor_label(name, lang)
+    return factor_label(name)
 
 
-def read_uncertainty(unc: pd.DataFrame, top_n: int = config.TOP_N, lang: str = "zh") -> str:
+def read_uncertainty(unc: pd.DataFrame, top_n: int = config.TOP_N) -> str:
     """One sentence on the Monte Carlo result (system shift, winner overlap, borderline units)."""
     s = unc.attrs["system"]
-    return t("sens_read_uncertainty", lang, n=f"{s['n']:,}", shift=s["mean_abs_shift"], jaccard=s["jaccard_mean"],
+    return t("sens_read_uncertainty", n=f"{s['n']:,}", shift=s["mean_abs_shift"], jaccard=s["jaccard_mean"],
              same=s["p_same_winners"], stable=int((unc["p_winner"] > 0.95).sum()),
              border=int(((unc["p_winner"] >= 0.05) & (unc["p_winner"] <= 0.95)).sum()), top_n=top_n)
 
 
-def read_oat(summary: pd.DataFrame, lang: str = "zh") -> str:
+def read_oat(summary: pd.DataFrame) -> str:
     """The one-at-a-time change with the largest mean |Δrank|."""
     r = summary.sort_values(["mean_abs_shift", "step"], ascending=[False, False]).iloc[0]
-    return t("sens_read_oat", lang, factor=_label(r["factor"], lang), step=r["step"], shift=r["mean_abs_shift"],
+    return t("sens_read_oat", factor=_label(r["factor"]), step=r["step"], shift=r["mean_abs_shift"],
              changes=int(r["winners_in"] + r["winners_out"]))
 
 
@@ -52,12 +52,12 @@ def scheme_shifts(compare: pd.DataFrame) -> pd.DataFrame:
     return shift_summary(compare, by=("scheme",))
 
 
-def read_schemes(compare: pd.DataFrame, lang: str = "zh") -> str:
+def read_schemes(compare: pd.DataFrame) -> str:
     """The alternative scheme that differs most from the nominal ranking."""
     sh = scheme_shifts(compare)
     sh = sh[sh["scheme"] != "nominal"].sort_values("mean_abs_shift", ascending=False)
     r = sh.iloc[0]
-    return t("sens_read_schemes", lang, scheme=_label(r["scheme"], lang), shift=r["mean_abs_shift"],
+    return t("sens_read_schemes", scheme=_label(r["scheme"]), shift=r["mean_abs_shift"],
              changes=int(r["winners_in"] + r["winners_out"]))
 
 
@@ -65,54 +65,54 @@ def _target(tab: pd.DataFrame, target: str) -> pd.DataFrame:
     return tab[tab["target"] == target] if "target" in tab.columns else tab.reset_index()
 
 
-def read_sobol(sob: pd.DataFrame, lang: str = "zh", target: str = "mean_abs_shift") -> str:
+def read_sobol(sob: pd.DataFrame, target: str = "mean_abs_shift") -> str:
     """The **weight** factor with the largest total index on ``target`` and the sum of the weight
     factors' first-order indices (method-choice factors, if present, are left to :func:`read_methods`)."""
     d = _target(sob, target)
     d = d[d["factor"].astype(str).str.startswith("w_")]
     r = d.sort_values("ST", ascending=False).iloc[0]
     s1 = float(d["S1"].clip(lower=0).sum())
-    inter = t("sens_read_sobol_inter", lang) if s1 < 0.8 else ""
-    return t("sens_read_sobol", lang, factor=_label(r["factor"], lang), st=r["ST"], sum_s1=s1, inter=inter)
+    inter = t("sens_read_sobol_inter") if s1 < 0.8 else ""
+    return t("sens_read_sobol", factor=_label(r["factor"]), st=r["ST"], sum_s1=s1, inter=inter)
 
 
-def read_shapley(shap: pd.DataFrame, lang: str = "zh", target: str = "mean_abs_shift") -> str:
+def read_shapley(shap: pd.DataFrame, target: str = "mean_abs_shift") -> str:
     """The weight with the largest Shapley share of Var(target), and the smallest."""
     d = _target(shap, target).sort_values("share", ascending=False)
     hi, lo = d.iloc[0], d.iloc[-1]
-    return t("sens_read_shapley", lang, factor=_label(hi["factor"], lang), share=hi["share"], conf=hi["conf"],
-             low=_label(lo["factor"], lang), low_share=lo["share"])
+    return t("sens_read_shapley", factor=_label(hi["factor"]), share=hi["share"], conf=hi["conf"],
+             low=_label(lo["factor"]), low_share=lo["share"])
 
 
-def read_methods(meth: pd.DataFrame, lang: str = "zh", target: str = "mean_abs_shift") -> str:
+def read_methods(meth: pd.DataFrame, target: str = "mean_abs_shift") -> str:
     """The method choice with the largest total index in the separate method-choices analysis
     (:func:`pipeline.sensitivity.method_sobol`), with the caveat that it reflects the priors."""
     d = _target(meth, target)
     m = d[~d["factor"].astype(str).str.startswith("w_")].sort_values("ST", ascending=False)
     w = d[d["factor"].astype(str).str.startswith("w_")]
     r = m.iloc[0]
-    return t("sens_read_methods", lang, factor=_label(r["factor"], lang), st=r["ST"],
+    return t("sens_read_methods", factor=_label(r["factor"]), st=r["ST"],
              w_st=float(w["ST"].max()) if len(w) else float("nan"))
 
 
-def read_effective(eff: pd.DataFrame, lang: str = "zh") -> str:
+def read_effective(eff: pd.DataFrame) -> str:
     """The category whose effective (r²) share departs most from its nominal share."""
     d = eff[eff["level"] == "category"].copy()
     d["gap"] = (d["r2_share"] - d["nominal_share"]).abs()
     r = d.sort_values("gap", ascending=False).iloc[0]
-    return t("sens_read_effective", lang, cat=_label(r["name"], lang), nominal=r["nominal_share"], effective=r["r2_share"])
+    return t("sens_read_effective", cat=_label(r["name"]), nominal=r["nominal_share"], effective=r["r2_share"])
 
 
-def read_smaa(res, top_n: int = config.TOP_N, lang: str = "zh", names=None) -> str:
+def read_smaa(res, top_n: int = config.TOP_N, names=None) -> str:
     """Units with a top-n acceptability above ½ and the best first-rank acceptability."""
     b1 = res.acceptability[1]
     best = b1.idxmax()
     name = names.get(best, best) if names is not None else best
-    return t("sens_read_smaa", lang, n_top=int((res.top_acceptability > 0.5).sum()), top_n=top_n, best=name, b1=b1.max())
+    return t("sens_read_smaa", n_top=int((res.top_acceptability > 0.5).sum()), top_n=top_n, best=name, b1=b1.max())
 
 
 def fairness(compare: pd.DataFrame, unc: pd.DataFrame, attrs: pd.DataFrame, top_n: int = config.TOP_N,
-             n_perm: int = 9999, seed=config.SEED, lang: str = "zh") -> tuple[pd.DataFrame, pd.DataFrame]:
+             n_perm: int = 9999, seed=config.SEED) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Group outcomes under every scheme, and the favouritism test against the Monte Carlo mean rank.
 
     Returns
@@ -129,7 +129,7 @@ def fairness(compare: pd.DataFrame, unc: pd.DataFrame, attrs: pd.DataFrame, top_
     outcomes = group_outcomes(ranks, attrs[["type", "sector", "size"]], top_n=top_n, p_winner=u["p_winner"],
                               mean_rank=u["mean_rank"])
     tests = favouritism(u["nominal_rank"], u["mean_rank"], attrs[["type", "sector", "size"]], n_perm=n_perm,
-                        seed=seed, lang=lang, reference=t("sens_ref_default", lang))
+                        seed=seed, reference=t("sens_ref_default"))
     return outcomes, tests
 
 
@@ -139,16 +139,16 @@ def _significant(tests: pd.DataFrame, alpha: float) -> pd.DataFrame:
     return tests[(tests["p_holm"] < alpha) & (~two | (tests["statistic"] > 0))]
 
 
-def read_fairness(tests: pd.DataFrame, alpha: float = 0.05, lang: str = "zh") -> str:
+def read_fairness(tests: pd.DataFrame, alpha: float = 0.05) -> str:
     """Summary sentence of the favouritism tests (significant after Holm adjustment).
 
     A two-level attribute is one hypothesis (its two rows mirror each other): it is read once,
     from the favoured group's row."""
     sig = _significant(tests, alpha)
     if sig.empty:
-        return t("sens_read_fair_none", lang)
-    sep = "" if lang == "zh" else " "
-    return t("sens_read_fair_some", lang, k=len(sig), list=sep.join(sig["reading"]))
+        return t("sens_read_fair_none")
+    sep = "" if current() == "zh" else " "
+    return t("sens_read_fair_some", k=len(sig), list=sep.join(sig["reading"]))
 
 
 def headline(unc: pd.DataFrame, oat_summary: pd.DataFrame, compare: pd.DataFrame, sob: pd.DataFrame,
