@@ -33,6 +33,7 @@ from pipeline import i18n
 i18n.use(lang);
 
 # %%
+from IPython.display import display
 from pipeline import io, notebooks, overview, params, score
 from pipeline.plots import overview as charts
 
@@ -58,7 +59,7 @@ structure = rec.table("structure", overview.item_structure(items, year))
 rec.reading(overview.overview_reading("items", items=items[items["year"] == year]))
 
 # %%
-rec.figure("structure", charts.plot_structure(structure))
+display(rec.figure("structure", charts.plot_structure(structure)))
 
 # %% [markdown]
 # ## 2. Distribution of totals / 得分分布概况
@@ -75,7 +76,7 @@ profile = rec.table("profile", overview.category_profile(totals, items, year))
 rec.reading(overview.overview_reading("profile", profile=profile))
 
 # %%
-rec.figure("profile", charts.plot_profile(profile))
+display(rec.figure("profile", charts.plot_profile(profile)))
 
 # %% [markdown]
 # ## Headline numbers / 主要数据

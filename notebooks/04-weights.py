@@ -41,6 +41,8 @@ from pipeline import i18n
 i18n.use(lang);
 
 # %%
+from IPython.display import display
+
 import pipeline.params
 import pipeline.i18n
 import pipeline.score
@@ -72,7 +74,7 @@ oat = sens.one_at_a_time(data.points.to_numpy(), data.maxima, data.categories, t
 oat_summary = sens.shift_summary(oat)
 rec.table("sens_oat", oat_summary)
 fig = wplots.oat_chart(oat_summary)
-rec.figure("sens_oat", fig)
+display(rec.figure("sens_oat", fig))
 rec.reading(narrative.read_oat(oat_summary))
 
 # %% [markdown]
@@ -94,12 +96,12 @@ unc = sens.uncertainty(data.points, data.maxima, prm.n_samples, seed=prm.seed, s
 rec.table("sens_uncertainty", unc)
 rec.table("sens_uncertainty_system", sens.system_summary(unc))
 fig = wplots.rank_intervals(unc, top_n=prm.top_n, names=names)
-rec.figure("sens_rank_intervals", fig)
+display(rec.figure("sens_rank_intervals", fig))
 rec.reading(narrative.read_uncertainty(unc, top_n=prm.top_n))
 
 # %%
 fig = wplots.p_winner_bars(unc, top_n=prm.top_n, names=names, min_p=0.0)
-rec.figure("sens_p_winner", fig)
+display(rec.figure("sens_p_winner", fig))
 
 # %% [markdown]
 # ## 5 · 方差分解敏感性：只含权重 Variance-based sensitivity of the weights
@@ -116,7 +118,7 @@ sob = sens.weight_sobol(data.points, data.maxima, prm.n_sobol, seed=prm.seed, gr
                         top_n=prm.top_n, na_policy=prm.na_policy, **data.common())
 rec.table("sens_sobol", sob)
 fig = wplots.sobol_bars(sob[sob["target"] == "mean_abs_shift"], n=prm.n_sobol)
-rec.figure("sens_sobol", fig)
+display(rec.figure("sens_sobol", fig))
 rec.reading(narrative.read_sobol(sob))
 
 # %%
@@ -124,7 +126,7 @@ shap = sens.weight_shapley(data.points, data.maxima, 4 * prm.n_sobol, seed=prm.s
                            kappa=prm.kappa, top_n=prm.top_n, na_policy=prm.na_policy, **data.common())
 rec.table("sens_shapley", shap)
 fig = wplots.shapley_bars(shap, n=4 * prm.n_sobol)
-rec.figure("sens_shapley", fig)
+display(rec.figure("sens_shapley", fig))
 rec.reading(narrative.read_shapley(shap))
 
 # %% [markdown]
@@ -140,7 +142,7 @@ meth = sens.method_sobol(data.points, data.maxima, prm.n_sobol, seed=prm.seed, g
                          top_n=prm.top_n, na_policy=prm.na_policy, **data.common())
 rec.table("sens_method_choices", meth)
 fig = wplots.sobol_bars(meth, title=pipeline.i18n.t("sens_methods_title", n=prm.n_sobol))
-rec.figure("sens_methods", fig)
+display(rec.figure("sens_methods", fig))
 rec.reading(narrative.read_methods(meth))
 
 # %% [markdown]
@@ -151,7 +153,7 @@ eff = sens.effective_weights(data.points.to_numpy(), data.maxima, data.categorie
                              na_policy=prm.na_policy)
 rec.table("sens_effective_weights", eff)
 fig = wplots.effective_weights_chart(eff, level="category")
-rec.figure("sens_effective_weights", fig)
+display(rec.figure("sens_effective_weights", fig))
 rec.reading(narrative.read_effective(eff))
 
 # %% [markdown]
@@ -161,7 +163,7 @@ rec.reading(narrative.read_effective(eff))
 smaa_res = sens.smaa(data.category_scores(), prm.n_samples, seed=prm.seed, top_n=prm.top_n)
 rec.table("sens_smaa", smaa_res.summary().reset_index())
 fig = wplots.acceptability_heatmap(smaa_res.acceptability, names=names, top_n=prm.top_n)
-rec.figure("sens_smaa", fig)
+display(rec.figure("sens_smaa", fig))
 rec.reading(narrative.read_smaa(smaa_res, top_n=prm.top_n, names=names))
 
 # %% [markdown]
@@ -172,14 +174,14 @@ outcomes, tests = sens.fairness(compare, unc, data.attrs, top_n=prm.top_n, seed=
 rec.table("sens_fairness_groups", outcomes)
 rec.table("sens_fairness_tests", tests)
 fig = wplots.fairness_chart(outcomes, attribute="sector")
-rec.figure("sens_fairness_sector", fig)
+display(rec.figure("sens_fairness_sector", fig))
 rec.reading(narrative.read_fairness(tests))
 
 # %%
 fig = wplots.fairness_chart(outcomes, attribute="type")
-rec.figure("sens_fairness_type", fig)
+display(rec.figure("sens_fairness_type", fig))
 fig = wplots.fairness_chart(outcomes, attribute="size")
-rec.figure("sens_fairness_size", fig)
+display(rec.figure("sens_fairness_size", fig))
 
 # %% [markdown]
 # ## 主要数据 Headline

@@ -32,6 +32,7 @@ from pipeline import i18n
 i18n.use(lang);
 
 # %%
+from IPython.display import display
 from pipeline import integrity, notebooks, params, score
 from pipeline.plots import integrity as iplots
 
@@ -50,7 +51,7 @@ rec.reading(integrity.reading("counts", findings=findings[findings["year"] == ye
 
 # %%
 fig = iplots.findings_by_check(findings[findings["year"] == year])
-rec.figure("integrity_counts", fig)
+display(rec.figure("integrity_counts", fig))
 fig
 
 # %% [markdown]
@@ -62,7 +63,7 @@ rec.reading(integrity.reading("monthly", findings=findings, year=year))
 
 # %%
 fig = iplots.monthly_gap_hist(gaps, year, round(integrity.MONTHLY_TOL, 2))
-rec.figure("integrity_monthly", fig)
+display(rec.figure("integrity_monthly", fig))
 fig
 
 # %% [markdown]
@@ -82,7 +83,7 @@ rec.reading(integrity.reading("digits", digits=digits, findings=findings, year=y
 
 # %%
 fig = iplots.digit_distribution(digits, year)
-rec.figure("integrity_digits", fig)
+display(rec.figure("integrity_digits", fig))
 fig
 
 # %% [markdown]
@@ -94,7 +95,7 @@ rec.reading(integrity.reading("bunch", totals=totals, findings=findings, year=ye
 
 # %%
 fig = iplots.cut_window(totals, year, top_n)
-rec.figure("integrity_cut", fig)
+display(rec.figure("integrity_cut", fig))
 fig
 
 # %% [markdown]
