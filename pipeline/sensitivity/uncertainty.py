@@ -26,13 +26,18 @@ from scipy import stats
 from pipeline import cluster, config
 from pipeline.errors import PipelineError
 from pipeline.sensitivity._core import Composite, fast_rank, sorted_with_ties
-from pipeline.sensitivity.rankstats import _inversions, histogram_quantile, kendall_tau_b  # noqa: F401 (re-exported)
+from pipeline.sensitivity.rankstats import _inversions, histogram_quantile, kendall_tau_b, kendall_tau_b_sorted  # noqa: F401 (re-exported)
 from pipeline.sensitivity.weights import sample_weights
 
 __all__ = ["uncertainty", "system_summary", "histogram_quantile", "kendall_tau_b", "rank_bin_width", "DEFAULT_GRADE_BOUNDS", "METHOD_PRIORS"]
 
 #: Up to this many units the per-unit rank histogram is exact (units² counts, 134 MB at 4,096).
 EXACT_RANK_UNITS = 4096
+#: Up to this many units the exact path reads Σ|r − r₀| and Σ 2·r̄₀·r of a sample off one packed int64
+#: table indexed by the histogram key (u · 2^⌈log₂ u⌉ entries, 512 KB at 256 units: in cache).
+_TABLE_UNITS = 256
+#: Unit-samples per block of the exact path (a block's int64 arrays, 512 KB, stay in the L2 cache).
+_BLOCK_KEYS = 1 << 16
 #: Rank bins per unit above :data:`EXACT_RANK_UNITS` (10⁵ units: 196 ranks per bin, 0.2 % of the field).
 RANK_BINS = 512
 
@@ -434,6 +439,141 @@ class _Pending:
         self.j = 0
 
 
+class _Exact:
+    """The exact path (one histogram bin per rank): per block of samples, the order, the
+    histogram keys and the per-sample system sums, in a few passes over cache-sized blocks.
+
+    Units carry labels, their position in the nominal order (as in the binned path). With
+    float64 composites rounded to ``decimals``, each sample row is one SIMD integer sort of
+    ``(−rint(y·10^d))·2^bl + (label·2^bu)`` (``bu`` = bits of a position, ``bl = 2·bu``): the
+    sorted keys are the descending order, ties are neighbours whose keys agree above ``bl``,
+    and with the position *p* OR-ed into the low bits each key becomes the histogram key
+    ``label·2^bu + (rank − 1)`` of that unit (rank = p + 1 in a row without ties; tie rows are
+    corrected with their competition ranks). Sorted by (composite, nominal label), the labels
+    are also Knight's order for Kendall's τ-b. Up to :data:`_TABLE_UNITS` units, Σ|r − r₀|
+    and Σ 2·r̄₀·r of a row are one gather of a table indexed by the histogram key, packing
+    both integers into one int64 (exact), and one row sum. Everything else (other dtypes,
+    ``decimals=None``, composites beyond the int64 range) goes through
+    :func:`~pipeline.sensitivity._core.sorted_with_ties` with the same statistics.
+    """
+
+    def __init__(self, setup: "_Setup", a_int: np.ndarray, w0: np.ndarray):
+        model, r0 = setup.model, setup.r0
+        u = self.u = model.n_units
+        self.lab = np.argsort(np.argsort(r0, kind="stable"), kind="stable")
+        inv = np.empty(u, dtype=np.int64)
+        inv[self.lab] = np.arange(u)
+        self.r0_lab = r0[inv].astype(np.int64)
+        self.a_lab = a_int[inv]  # a = 2·r̄₀ − (u + 1), by label
+        self.w0_lab = w0[inv]
+        # dense nominal rank by label (non-decreasing: labels follow the nominal order), for τ-b
+        self.d_lab = np.concatenate([[0], np.cumsum(self.r0_lab[1:] != self.r0_lab[:-1])]).astype(np.int64)
+        self.d_counts = np.bincount(self.d_lab)
+        self.nominal_ties = self.d_counts.size < u
+        self.bu = max(1, int(u - 1).bit_length())
+        self.bl = 2 * self.bu
+        self.size = u << self.bu  # histogram keys label·2^bu + rank − 1
+        self.low = self.lab.astype(np.int64) << self.bu  # low key field of each unit
+        self.pos = np.arange(u, dtype=np.int64)
+        self.rank_f = np.arange(1, u + 1, dtype=np.float64)
+        self.model_decimals = model.decimals
+        self.decimals = model.decimals if np.dtype(setup.dtype) == np.float64 else None  # None: no packed keys
+        self.rows = max(1, _BLOCK_KEYS // u)  # samples per block: a block's int64 arrays stay in L2
+        self.cut, self.top_n = min(setup.top_n, u), setup.top_n
+        self.sum_rank = u * (u + 1) // 2
+        if u <= _TABLE_UNITS:
+            d = np.abs(self.pos[None, :] + 1 - self.r0_lab[:, None])  # |r − r₀| at (label, rank − 1)
+            s = (self.a_lab[:, None] + (u + 1)) * (self.pos[None, :] + 1)  # 2·r̄₀·r
+            win = self.w0_lab[:, None] & (self.pos[None, :] < self.cut)  # a nominal winner at a winning position
+            self.fa = max(1, int(u * u // 2).bit_length())  # a row's Σ|r − r₀| ≤ u²/2 < 2^fa
+            self.fi = max(1, int(u).bit_length())  # its |W ∩ W₀| ≤ u < 2^fi
+            tab = np.zeros((u, 1 << self.bu), dtype=np.int64)
+            tab[:, :u] = d + (win.astype(np.int64) << self.fa) + (s << (self.fa + self.fi))
+            self.table = tab.reshape(-1)  # Σ 2·r̄₀·r ≤ u²(u + 1): all three fields < 2⁶³ up to 256 units
+        else:
+            self.table = None
+            self.r0_f = self.r0_lab.astype(np.float64)
+            self.a2_f = (self.a_lab + (u + 1)).astype(np.float64)
+
+    def keys(self, y: np.ndarray, kk: int):
+        """Histogram keys, tie rows, their competition ranks and τ-b of the first ``kk`` rows of a
+        block of unrounded float64 composites; None if the packed keys do not fit."""
+        u, bl, bu = self.u, self.bl, self.bu
+        t = np.multiply(y, -(10.0**self.decimals))
+        np.rint(t, out=t)
+        lo, hi = float(t.min()), float(t.max())
+        if not (np.isfinite(lo) and np.isfinite(hi) and max(-lo, hi) < 2.0 ** (62 - bl)):
+            return None
+        keys = t.astype(np.int64)
+        del t
+        keys <<= bl
+        keys |= self.low
+        keys.sort(axis=1)
+        x = np.bitwise_xor(keys[:, 1:], keys[:, :-1]).view(np.uint64)  # < 2^bl iff equal above the label bits
+        tie_rows = np.flatnonzero(x.min(axis=1, initial=1 << bl) < (1 << bl))
+        tied = x[tie_rows] < (1 << bl)  # neighbours with equal composites
+        del x
+        keys &= (1 << bl) - 1  # label·2^bu
+        keys |= self.pos
+        tie_rank = np.ones((tie_rows.size, u), dtype=np.int64)  # competition rank = 1 + first position of the run
+        tie_rank[:, 1:] = np.where(tied, 0, self.pos[1:] + 1)
+        np.maximum.accumulate(tie_rank, axis=1, out=tie_rank)
+        tau = None
+        if kk > 0:
+            s = keys[:kk] >> bu
+            if self.nominal_ties:
+                s = self.d_lab[s]
+            sel = tie_rows < kk
+            tau = kendall_tau_b_sorted(s, self.d_counts, tied[sel], tie_rows[sel])
+        if tie_rows.size:
+            keys[tie_rows] &= ~((1 << bu) - 1)
+            keys[tie_rows] |= tie_rank - 1
+        return keys, tie_rows, tie_rank, tau
+
+    def keys_sorted_with_ties(self, comp: np.ndarray):
+        """Histogram keys, tie rows and their ranks from :func:`sorted_with_ties` (the general path)."""
+        asc, tie_rows, tie_rank = sorted_with_ties(comp, decimals=self.model_decimals)
+        keys = self.low[asc[:, ::-1]]
+        keys |= self.pos
+        if tie_rows.size:
+            keys[tie_rows] &= ~((1 << self.bu) - 1)
+            keys[tie_rows] |= tie_rank - 1
+        return keys, tie_rows, tie_rank
+
+    def system(self, keys: np.ndarray, tie_rows: np.ndarray, tie_rank: np.ndarray):
+        """Per-sample exact sums (Σ|r − r₀|, num4, tcube, |W ∩ W₀|, |W|) of a block (see :func:`_system`)."""
+        u, bu, c = self.u, self.bu, keys.shape[0]
+        if self.table is not None:
+            tot = np.add.reduce(np.take(self.table, keys), axis=1)
+            abs_sum = tot & ((1 << self.fa) - 1)
+            inter = (tot >> self.fa) & ((1 << self.fi) - 1)
+            s2 = tot >> (self.fa + self.fi)
+        else:
+            inter = self.w0_lab[keys[:, : self.cut] >> bu].sum(axis=1)
+            lab = keys >> bu
+            g = self.r0_f[lab]
+            np.subtract(g, self.rank_f, out=g)
+            np.abs(g, out=g)
+            abs_sum = np.add.reduce(g, axis=1)
+            np.take(self.a2_f, lab, out=g)
+            s2 = g @ self.rank_f
+            del g, lab
+        num4 = 2 * s2.astype(np.float64) - 2 * (u + 1) * self.sum_rank  # 2·Σ a·r (Σ r = u(u + 1)/2)
+        tcube = np.zeros(c)
+        wcnt = np.full(c, self.cut)
+        if tie_rows.size:
+            lab = keys[tie_rows] >> bu
+            end = _run_end(tie_rank)
+            abs_sum = abs_sum.astype(np.float64)
+            abs_sum[tie_rows] = np.abs(tie_rank - self.r0_lab[lab]).sum(axis=1)
+            num4[tie_rows] = ((tie_rank + end) * self.a_lab[lab]).sum(axis=1)
+            tcube[tie_rows] = ((end - tie_rank + 1) ** 2 - 1).sum(axis=1)
+            top = tie_rank <= self.top_n
+            inter[tie_rows] = (top & self.w0_lab[lab]).sum(axis=1)
+            wcnt[tie_rows] = top.sum(axis=1)
+        return abs_sum, num4, tcube, inter, wcnt
+
+
 def _system(abs_sum, num4, tcube, inter, wcnt, u: int, ss0: float, n_w0: int) -> tuple:
     """Per-sample system statistics from exact integer sums (shared by both paths, so they agree bit for bit).
 
@@ -465,15 +605,11 @@ def _run_block(tasks, setup: _Setup) -> _Acc:
     a_int = np.rint(2 * stats.rankdata(-c0, method="average")).astype(np.int64) - (u + 1)
     a_f = a_int.astype(np.float64)
     ss0 = float(a_f @ a_f) / 4.0
-    nominal_ties = np.unique(c0).size < u
     if exact:
-        pending: list = []  # histogram keys not yet counted (one bincount per ≥ u·nb keys)
+        ex = _Exact(setup, a_int, w0)
+        hist_l = np.zeros(ex.size, dtype=np.int64)  # by label and rank (label·2^bu + rank − 1)
+        pending: list = []  # histogram keys not yet counted (one bincount per ≥ ex.size keys)
         n_pending = 0
-        ft = np.float32 if u <= 256 else np.float64  # integer sums below 2²⁴ (u³ ≤ 2²⁴) are exact in float32
-        rank_at = (u - np.arange(u)).astype(np.int64)  # competition rank at ascending position k (rows without ties)
-        rank_at_f = rank_at.astype(ft)
-        r0f, a_ft = r0.astype(ft), a_f.astype(ft)
-        sum_rank = u * (u + 1) // 2
     else:
         acc.sum_r = np.zeros(u, dtype=np.int64)
         acc.sum_r2 = np.zeros(u, dtype=np.int64)
@@ -498,41 +634,32 @@ def _run_block(tasks, setup: _Setup) -> _Acc:
         w = sample_weights(model.nominal, c, setup.scheme, rng, kappa=setup.kappa, p=setup.p, bounds=setup.bounds)
         gs, pol, geo = _other_factors(rng, c, setup.gb, setup.vary_na_policy, setup.vary_aggregation, model.grade_shares)
         if exact:
-            comp = model.evaluate(w, grade_shares=gs, na_policy=pol, geometric=geo, dtype=setup.dtype)
-            asc, tie_rows, tie_rank = sorted_with_ties(comp, decimals=model.decimals)
-            # competition rank at each ascending position (rows with ties corrected)
-            if tie_rows.size:
-                rk = np.broadcast_to(rank_at, asc.shape).copy()
-                rk[tie_rows] = tie_rank[:, ::-1]
-            else:
-                rk = np.broadcast_to(rank_at, asc.shape)
-            keys = asc * u + (rk - 1)
-            pending.append(keys.ravel())
-            n_pending += keys.size
-            if n_pending >= u * nb:
-                hist += np.bincount(np.concatenate(pending), minlength=u * nb)
-                pending, n_pending = [], 0
-            # system statistics of the rows without ties (exact integer sums), then of the rows with ties
-            r0o = r0f[asc]
-            abs_sum = np.abs(rank_at_f - r0o).sum(axis=1)
-            if nominal_ties:
-                num4 = 2 * (a_ft[asc] @ rank_at_f).astype(np.float64)
-            else:  # a = 2·r₀ − (u + 1)
-                num4 = 4 * (r0o @ rank_at_f).astype(np.float64) - 2 * (u + 1) * sum_rank
-            tcube = np.zeros(c)
-            inter = w0[asc[:, u - cut :]].sum(axis=1)
-            wcnt = np.full(c, cut)
-            if tie_rows.size:
-                ot = asc[tie_rows, ::-1]
-                end = _run_end(tie_rank)
-                abs_sum = abs_sum.astype(np.float64)
-                abs_sum[tie_rows] = np.abs(tie_rank - r0[ot]).sum(axis=1)
-                num4[tie_rows] = ((tie_rank + end) * a_int[ot]).sum(axis=1)
-                tcube[tie_rows] = ((end - tie_rank + 1) ** 2 - 1).sum(axis=1)
-                top = tie_rank <= top_n
-                inter[tie_rows] = (top & w0[ot]).sum(axis=1)
-                wcnt[tie_rows] = top.sum(axis=1)
-            tau_scores = comp
+            y = model.evaluate(w, grade_shares=gs, na_policy=pol, geometric=geo, dtype=setup.dtype, rounded=False)
+            kk = max(0, min(c, setup.k_n - start))
+            step = ex.rows if ex.decimals is not None else c
+            parts, taus = [], []
+            for lo in range(0, c, step):  # blocks of samples that stay in cache, vectorised inside
+                yb = y[lo : lo + step]
+                got = ex.keys(yb, kk - lo) if ex.decimals is not None else None
+                if got is None:  # other dtypes, no rounding, or composites beyond the packed range
+                    comp = np.round(yb, model.decimals) if ex.decimals is not None else yb
+                    keys, tie_rows, tie_rank = ex.keys_sorted_with_ties(comp)
+                    tau = kendall_tau_b(comp[: kk - lo], c0) if kk > lo else None
+                else:
+                    keys, tie_rows, tie_rank, tau = got
+                if tau is not None:
+                    taus.append(tau)
+                parts.append(ex.system(keys, tie_rows, tie_rank))
+                pending.append(keys.reshape(-1))
+                n_pending += keys.size
+                if n_pending >= ex.size:
+                    hist_l += np.bincount(np.concatenate(pending) if len(pending) > 1 else pending[0], minlength=ex.size)
+                    pending, n_pending = [], 0
+                del keys
+            del y
+            abs_sum, num4, tcube, inter, wcnt = (np.concatenate([p[i] for p in parts]) for i in range(5))
+            if kk:
+                acc.tau[start] = np.concatenate(taus)
         else:
             idx, tied, tau_scores = _desc_order(model, w, gs, pol, geo, setup.dtype, lab)
             flat = idx.reshape(-1)
@@ -594,12 +721,13 @@ def _run_block(tasks, setup: _Setup) -> _Acc:
             bins.add(r, width, d)
             del r, d, idx
         acc.system[start] = _system(abs_sum, num4, tcube, inter, wcnt, u, ss0, n_w0)
-        if start < setup.k_n:
+        if not exact and start < setup.k_n:
             kk = min(c, setup.k_n - start)
-            acc.tau[start] = kendall_tau_b(tau_scores[:kk] if exact else -tau_scores[:kk], c0)
+            acc.tau[start] = kendall_tau_b(-tau_scores[:kk], c0)
     if exact:
         if pending:
-            hist += np.bincount(np.concatenate(pending), minlength=u * nb)
+            hist_l += np.bincount(np.concatenate(pending), minlength=ex.size)
+        hist[:] = hist_l.reshape(u, -1)[ex.lab, :u].reshape(-1)  # unit i's row is that of its label
     else:
         bins.flush()
     return acc
