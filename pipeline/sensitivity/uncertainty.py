@@ -346,8 +346,10 @@ def _desc_order(model: Composite, w, gs, pol, geo, dtype, lab: np.ndarray):
         *s* (a flat index into a samples × labels block); order inside a tie is irrelevant.
     tied : numpy.ndarray of bool, shape (c, units − 1)
         ``tied[s, p − 1]``: positions *p* and *p − 1* of sample *s* have equal composites.
-    tau_scores : numpy.ndarray, shape (c, units)
-        Scores with the order and ties of the rounded composites (for Kendall's τ-b).
+    tau_scores : numpy.ndarray, shape (c, units), or None
+        None when ``idx`` is in Knight's order (descending composite, then ascending label, i.e.
+        descending nominal composite: :func:`kendall_tau_b_sorted` counts τ-b from it);
+        otherwise scores with the order and ties of the rounded composites (for Kendall's τ-b).
 
     Notes
     -----
@@ -376,12 +378,22 @@ def _desc_order(model: Composite, w, gs, pol, geo, dtype, lab: np.ndarray):
             del x
             np.bitwise_and(keys, (1 << bits) - 1, out=keys)
             keys += row_base
-            return keys, tied, y
+            return keys, tied, None
     comp = model.evaluate(w, grade_shares=gs, na_policy=pol, geometric=geo, dtype=dtype)
     asc, tie_rows, tie_rank = sorted_with_ties(comp, decimals=model.decimals)
     tied = np.zeros((c, max(u - 1, 0)), dtype=bool)
     tied[tie_rows] = tie_rank[:, 1:] == tie_rank[:, :-1]
     return lab[asc[:, ::-1]] + row_base, tied, -comp
+
+
+def _dense_by_label(r0_lab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dense nominal rank (0, 1, …) of each label and the units per dense rank, for Kendall's τ-b.
+
+    Labels follow the nominal order, so ``r0_lab`` is non-decreasing and so is the dense rank.
+    """
+    d = np.zeros(r0_lab.size, dtype=np.int64)
+    np.cumsum(r0_lab[1:] != r0_lab[:-1], out=d[1:])
+    return d, np.bincount(d)
 
 
 def _col_counts(b: np.ndarray) -> np.ndarray:
@@ -466,9 +478,7 @@ class _Exact:
         self.r0_lab = r0[inv].astype(np.int64)
         self.a_lab = a_int[inv]  # a = 2·r̄₀ − (u + 1), by label
         self.w0_lab = w0[inv]
-        # dense nominal rank by label (non-decreasing: labels follow the nominal order), for τ-b
-        self.d_lab = np.concatenate([[0], np.cumsum(self.r0_lab[1:] != self.r0_lab[:-1])]).astype(np.int64)
-        self.d_counts = np.bincount(self.d_lab)
+        self.d_lab, self.d_counts = _dense_by_label(self.r0_lab)
         self.nominal_ties = self.d_counts.size < u
         self.bu = max(1, int(u - 1).bit_length())
         self.bl = 2 * self.bu
@@ -628,6 +638,7 @@ def _run_block(tasks, setup: _Setup) -> _Acc:
         w0_f = w0[inv].astype(np.float64)
         a_f, a_int = a_f[inv], a_int[inv]
         f64_exact = u <= 200_000  # Σ r·a ≤ u³ and per-chunk Σ r² stay below 2⁵³: float64 sums are exact
+        d_lab, d_counts = _dense_by_label(r0[inv])
 
     for start, c, sd in tasks:
         rng = np.random.default_rng(sd)
@@ -719,11 +730,15 @@ def _run_block(tasks, setup: _Setup) -> _Acc:
             np.minimum(acc.best, r.min(axis=0), out=acc.best)
             np.maximum(acc.worst, r.max(axis=0), out=acc.worst)
             bins.add(r, width, d)
+            if start < setup.k_n:
+                kk = min(c, setup.k_n - start)
+                if tau_scores is None:  # the sorted order is Knight's: reuse it
+                    s = idx[:kk] - row_base[:kk]
+                    acc.tau[start] = kendall_tau_b_sorted(d_lab[s] if d_counts.size < u else s, d_counts, tied[:kk])
+                else:
+                    acc.tau[start] = kendall_tau_b(-tau_scores[:kk], c0)
             del r, d, idx
         acc.system[start] = _system(abs_sum, num4, tcube, inter, wcnt, u, ss0, n_w0)
-        if not exact and start < setup.k_n:
-            kk = min(c, setup.k_n - start)
-            acc.tau[start] = kendall_tau_b(-tau_scores[:kk], c0)
     if exact:
         if pending:
             hist_l += np.bincount(np.concatenate(pending), minlength=ex.size)
