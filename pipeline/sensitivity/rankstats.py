@@ -51,11 +51,12 @@ def _inversions(s: np.ndarray, top: int) -> np.ndarray:
 
     Bottom-up merge sort over all rows at once (Knight 1966). Inside blocks of 16 positions
     every pair is compared directly (120 vectorised comparisons; a sort of such short rows
-    costs more than the comparisons), then the blocks are sorted. At each following level,
-    with blocks of length *b*, each right block R is merged with its left block L by one
-    in-place sort of ``2·value + [in R]`` (so equal values of L come first) and every
-    element of R at merged position *p* (its *j*-th in R) has ``p − j`` elements of L not
-    greater than it, i.e. ``b − (p − j)`` greater ones. log₂ n levels of O(n log b) work:
+    costs more than the comparisons). At each following level, with blocks of length *b*,
+    each right block R is merged with its left block L by one in-place sort of
+    ``2·value + [in R]`` (so equal values of L come first) and every element of R at merged
+    position *p* (its *j*-th in R) has ``p − j`` elements of L not greater than it, i.e.
+    ``b − (p − j)`` greater ones. The sum over R of ``p − j`` does not depend on the order of
+    L and R before the sort, so the 16-blocks need no sort of their own. log₂ n levels of O(n log b) work:
     O(n log² n) per row, no n² pair matrix. Rows are padded with ``top`` (larger than every
     value) to a power of two; padding sits at the end and adds no inversion.
 
@@ -81,7 +82,6 @@ def _inversions(s: np.ndarray, top: int) -> np.ndarray:
         acc = np.zeros(r, dtype=np.int64)
         for i in range(b0 - 1):  # positions inside a block (≤ 15 steps), all blocks and rows at once
             acc += np.count_nonzero(blk[:, :, i : i + 1] > blk[:, :, i + 1 :], axis=(1, 2))
-        blk.sort(axis=2)
         key <<= 1
         b = b0
         while b < n2:
