@@ -489,6 +489,7 @@ class _Exact:
         self.model_decimals = model.decimals
         self.decimals = model.decimals if np.dtype(setup.dtype) == np.float64 else None  # None: no packed keys
         self.rows = max(1, _BLOCK_KEYS // u)  # samples per block: a block's int64 arrays stay in L2
+        self._buf = None
         self.cut, self.top_n = min(setup.top_n, u), setup.top_n
         self.sum_rank = u * (u + 1) // 2
         if u <= _TABLE_UNITS:
@@ -499,30 +500,43 @@ class _Exact:
             self.fi = max(1, int(u).bit_length())  # its |W ∩ W₀| ≤ u < 2^fi
             tab = np.zeros((u, 1 << self.bu), dtype=np.int64)
             tab[:, :u] = d + (win.astype(np.int64) << self.fa) + (s << (self.fa + self.fi))
-            self.table = tab.reshape(-1)  # Σ 2·r̄₀·r ≤ u²(u + 1): all three fields < 2⁶³ up to 256 units
+            # Σ 2·r̄₀·r ≤ u²(u + 1): the fields end below 2⁵⁰ up to 256 units (16 + 9 + 25 bits), so float64 row sums (BLAS) are exact
+            self.table = tab.reshape(-1).astype(np.float64)
+            self.ones = np.ones(u)
         else:
             self.table = None
             self.r0_f = self.r0_lab.astype(np.float64)
             self.a2_f = (self.a_lab + (u + 1)).astype(np.float64)
 
+    def _buffers(self, b: int):
+        """Scratch arrays of a block of ``b`` samples (allocated once: no page faults per block)."""
+        if self._buf is None:
+            r, u = self.rows, self.u
+            self._buf = (np.empty((r, u)), np.empty((r, u), dtype=np.int64), np.empty((r, max(u - 1, 0)), dtype=np.int64))
+        return tuple(x[:b] for x in self._buf)
+
     def keys(self, y: np.ndarray, kk: int):
         """Histogram keys, tie rows, their competition ranks and τ-b of the first ``kk`` rows of a
-        block of unrounded float64 composites; None if the packed keys do not fit."""
+        block of unrounded float64 composites; None if the packed keys do not fit. The keys live
+        in a scratch array, valid until the next call."""
         u, bl, bu = self.u, self.bl, self.bu
-        t = np.multiply(y, -(10.0**self.decimals))
+        t, keys, x = self._buffers(y.shape[0])
+        np.multiply(y, -(10.0**self.decimals), out=t)
         np.rint(t, out=t)
         lo, hi = float(t.min()), float(t.max())
         if not (np.isfinite(lo) and np.isfinite(hi) and max(-lo, hi) < 2.0 ** (62 - bl)):
             return None
-        keys = t.astype(np.int64)
-        del t
+        np.copyto(keys, t, casting="unsafe")
         keys <<= bl
         keys |= self.low
         keys.sort(axis=1)
-        x = np.bitwise_xor(keys[:, 1:], keys[:, :-1]).view(np.uint64)  # < 2^bl iff equal above the label bits
-        tie_rows = np.flatnonzero(x.min(axis=1, initial=1 << bl) < (1 << bl))
-        tied = x[tie_rows] < (1 << bl)  # neighbours with equal composites
-        del x
+        np.bitwise_xor(keys[:, 1:], keys[:, :-1], out=x)
+        xu = x.view(np.uint64)  # < 2^bl iff the neighbours are equal above the label bits
+        if u > 1 and xu.min() < (1 << bl):  # a tie somewhere in the block (rare with many decimals)
+            tie_rows = np.flatnonzero(xu.min(axis=1) < (1 << bl))
+        else:
+            tie_rows = np.zeros(0, dtype=np.int64)
+        tied = xu[tie_rows] < (1 << bl)  # neighbours with equal composites
         keys &= (1 << bl) - 1  # label·2^bu
         keys |= self.pos
         tie_rank = np.ones((tie_rows.size, u), dtype=np.int64)  # competition rank = 1 + first position of the run
@@ -554,7 +568,9 @@ class _Exact:
         """Per-sample exact sums (Σ|r − r₀|, num4, tcube, |W ∩ W₀|, |W|) of a block (see :func:`_system`)."""
         u, bu, c = self.u, self.bu, keys.shape[0]
         if self.table is not None:
-            tot = np.add.reduce(np.take(self.table, keys), axis=1)
+            g = np.take(self.table, keys, mode="clip")  # keys are in range: no bounds-check buffer
+            tot = (g @ self.ones).astype(np.int64)
+            del g
             abs_sum = tot & ((1 << self.fa) - 1)
             inter = (tot >> self.fa) & ((1 << self.fi) - 1)
             s2 = tot >> (self.fa + self.fi)
@@ -661,11 +677,14 @@ def _run_block(tasks, setup: _Setup) -> _Acc:
                 if tau is not None:
                     taus.append(tau)
                 parts.append(ex.system(keys, tie_rows, tie_rank))
-                pending.append(keys.reshape(-1))
-                n_pending += keys.size
-                if n_pending >= ex.size:
-                    hist_l += np.bincount(np.concatenate(pending) if len(pending) > 1 else pending[0], minlength=ex.size)
-                    pending, n_pending = [], 0
+                if not pending and keys.size >= ex.size:  # enough keys for one bincount of their own
+                    hist_l += np.bincount(keys.reshape(-1), minlength=ex.size)
+                else:
+                    pending.append(keys.reshape(-1).copy())  # keys may be a scratch array
+                    n_pending += keys.size
+                    if n_pending >= ex.size:
+                        hist_l += np.bincount(np.concatenate(pending), minlength=ex.size)
+                        pending, n_pending = [], 0
                 del keys
             del y
             abs_sum, num4, tcube, inter, wcnt = (np.concatenate([p[i] for p in parts]) for i in range(5))
