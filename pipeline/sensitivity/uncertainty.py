@@ -512,8 +512,9 @@ class _Exact:
         """Scratch arrays of a block of ``b`` samples (allocated once: no page faults per block)."""
         if self._buf is None:
             r, u = self.rows, self.u
-            self._buf = (np.empty((r, u)), np.empty((r, u), dtype=np.int64), np.empty((r, max(u - 1, 0)), dtype=np.int64))
-        return tuple(x[:b] for x in self._buf)
+            self._buf = (np.empty((r, u)), np.empty((r, u), dtype=np.int64), np.empty(r * u, dtype=np.int64))
+        t, k, x = self._buf
+        return t[:b], k[:b], x[: b * self.u].reshape(b, self.u)
 
     def keys(self, y: np.ndarray, kk: int):
         """Histogram keys, tie rows, their competition ranks and τ-b of the first ``kk`` rows of a
@@ -530,13 +531,17 @@ class _Exact:
         keys <<= bl
         keys |= self.low
         keys.sort(axis=1)
-        np.bitwise_xor(keys[:, 1:], keys[:, :-1], out=x)
+        # neighbours xor-ed over the flat block (contiguous, SIMD): x[s, p] pairs positions p and
+        # p + 1 of sample s; x[s, u − 1] pairs two samples and is overwritten with the maximum
+        kf, xf = keys.reshape(-1), x.reshape(-1)
+        np.bitwise_xor(kf[1:], kf[:-1], out=xf[:-1])
         xu = x.view(np.uint64)  # < 2^bl iff the neighbours are equal above the label bits
-        if u > 1 and xu.min() < (1 << bl):  # a tie somewhere in the block (rare with many decimals)
+        xu[:, -1] = np.iinfo(np.uint64).max
+        if xu.min() < (1 << bl):  # a tie somewhere in the block (rare with many decimals)
             tie_rows = np.flatnonzero(xu.min(axis=1) < (1 << bl))
         else:
             tie_rows = np.zeros(0, dtype=np.int64)
-        tied = xu[tie_rows] < (1 << bl)  # neighbours with equal composites
+        tied = xu[tie_rows, :-1] < (1 << bl)  # neighbours with equal composites
         keys &= (1 << bl) - 1  # label·2^bu
         keys |= self.pos
         tie_rank = np.ones((tie_rows.size, u), dtype=np.int64)  # competition rank = 1 + first position of the run
