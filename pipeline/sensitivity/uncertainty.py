@@ -512,16 +512,17 @@ class _Exact:
         """Scratch arrays of a block of ``b`` samples (allocated once: no page faults per block)."""
         if self._buf is None:
             r, u = self.rows, self.u
-            self._buf = (np.empty((r, u)), np.empty((r, u), dtype=np.int64), np.empty(r * u, dtype=np.int64))
-        t, k, x = self._buf
-        return t[:b], k[:b], x[: b * self.u].reshape(b, self.u)
+            self._buf = (np.empty((r, u)), np.empty((r, u), dtype=np.int64), np.empty(r * u, dtype=np.int64),
+                         np.tile(self.low, (r, 1)), np.tile(self.pos, (r, 1)))  # tiled: contiguous SIMD ORs
+        t, k, x, low, pos = self._buf
+        return t[:b], k[:b], x[: b * self.u].reshape(b, self.u), low[:b], pos[:b]
 
     def keys(self, y: np.ndarray, kk: int):
         """Histogram keys, tie rows, their competition ranks and τ-b of the first ``kk`` rows of a
         block of unrounded float64 composites; None if the packed keys do not fit. The keys live
         in a scratch array, valid until the next call."""
         u, bl, bu = self.u, self.bl, self.bu
-        t, keys, x = self._buffers(y.shape[0])
+        t, keys, x, low, pos = self._buffers(y.shape[0])
         np.multiply(y, -(10.0**self.decimals), out=t)
         np.rint(t, out=t)
         lo, hi = float(t.min()), float(t.max())
@@ -529,7 +530,7 @@ class _Exact:
             return None
         np.copyto(keys, t, casting="unsafe")
         keys <<= bl
-        keys |= self.low
+        keys |= low
         keys.sort(axis=1)
         # neighbours xor-ed over the flat block (contiguous, SIMD): x[s, p] pairs positions p and
         # p + 1 of sample s; x[s, u − 1] pairs two samples and is overwritten with the maximum
@@ -543,7 +544,7 @@ class _Exact:
             tie_rows = np.zeros(0, dtype=np.int64)
         tied = xu[tie_rows, :-1] < (1 << bl)  # neighbours with equal composites
         keys &= (1 << bl) - 1  # label·2^bu
-        keys |= self.pos
+        keys |= pos
         tie_rank = np.ones((tie_rows.size, u), dtype=np.int64)  # competition rank = 1 + first position of the run
         tie_rank[:, 1:] = np.where(tied, 0, self.pos[1:] + 1)
         np.maximum.accumulate(tie_rank, axis=1, out=tie_rank)
