@@ -212,7 +212,7 @@ def _brute_inversions_many(s):
     return ((s[:, :, None] > s[:, None, :]) & upper).sum(axis=(1, 2))
 
 
-@pytest.mark.parametrize("n,top,m", [(8, 40_000, 9000), (37, 20_000, 50), (300, 5, 40)])
+@pytest.mark.parametrize("n,top,m", [(8, 40_000, 9000), (37, 20_000, 50), (129, 300, 25), (300, 5, 40)])
 def test_inversions_key_widths_and_row_blocks(n, top, m):
     # values ≥ 2¹⁴ need the 32-bit keys; 9,000 rows of 8 span two row blocks (2¹⁶ keys each)
     rng = np.random.default_rng(n)

@@ -56,9 +56,11 @@ def _inversions(s: np.ndarray, top: int) -> np.ndarray:
     ``2·value + [in R]`` (so equal values of L come first) and every element of R at merged
     position *p* (its *j*-th in R) has ``p − j`` elements of L not greater than it, i.e.
     ``b − (p − j)`` greater ones. The sum over R of ``p − j`` does not depend on the order of
-    L and R before the sort, so the 16-blocks need no sort of their own. log₂ n levels of O(n log b) work:
+    L and R before the sort, so the 16-blocks need no sort of their own. Blocks sit at multiples
+    of 2b (bottom-up merge sort of any length): where a row ends inside a pair of blocks, its
+    last L is merged with the shorter R that follows. ⌈log₂ n⌉ levels of O(n log b) work:
     O(n log² n) per row, no n² pair matrix. Rows are padded with ``top`` (larger than every
-    value) to a power of two; padding sits at the end and adds no inversion.
+    value) to a multiple of 16 only; padding sits at the end and adds no inversion.
 
     The keys are 16-bit integers while ``2·top < 2¹⁵`` (32-bit above): NumPy's SIMD sort of
     16-bit rows costs about 1–2 ns per element, so a level costs a few ns per element. Rows
@@ -67,35 +69,47 @@ def _inversions(s: np.ndarray, top: int) -> np.ndarray:
     s = np.asarray(s)
     m, n = s.shape
     inv = np.zeros(m, dtype=np.int64)
-    n2 = 1 << max(0, int(n - 1).bit_length())
-    if n2 == 1 or m == 0:
+    if n < 2 or m == 0:
         return inv
     dt = np.int16 if 2 * int(top) + 1 < 1 << 15 else np.int32  # keys 2·value + flag, padding top
-    b0 = min(16, n2)
-    rows = max(1, (1 << 16) // n2)
+    b0 = 16
+    n16 = -(-n // b0) * b0  # padded to whole 16-blocks only
+    rows = max(1, (1 << 16) // n16)
     pos = {}
+
+    def sum_pos(flags_rows, length):  # Σ of the flagged positions of each row (exact: float32 below 2²⁴)
+        ft = np.float32 if length <= 4096 else np.float64  # Σ p < length²/2
+        if (length, ft) not in pos:
+            pos[length, ft] = np.arange(length, dtype=ft)
+        return flags_rows.astype(ft) @ pos[length, ft]
+
     for a in range(0, m, rows):  # blocks of rows, vectorised inside
         r = min(rows, m - a)
-        key = np.full((r, n2), int(top), dtype=dt)
+        key = np.full((r, n16), int(top), dtype=dt)
         key[:, :n] = s[a : a + r]
-        blk = key.reshape(r, n2 // b0, b0)
+        blk = key.reshape(r, n16 // b0, b0)
         acc = np.zeros(r, dtype=np.int64)
-        for i in range(b0 - 1):  # positions inside a block (≤ 15 steps), all blocks and rows at once
+        for i in range(b0 - 1):  # positions inside a block (15 steps), all blocks and rows at once
             acc += np.count_nonzero(blk[:, :, i : i + 1] > blk[:, :, i + 1 :], axis=(1, 2))
         key <<= 1
         b = b0
-        while b < n2:
-            nb = n2 // (2 * b)
-            kb = key.reshape(r * nb, 2 * b)
-            kb.reshape(r * nb, 2, b)[:, 1, :] |= 1
-            kb.sort(axis=1)
-            # Σ over R of (b − p + j) = nb·(b² + b(b−1)/2) − Σ_R p   (p: merged position, j: index in R)
-            ft = np.float32 if 2 * b <= 4096 else np.float64  # Σ_R p < (2b)²/2 is exact in float32 up to 2b = 4096
-            if 2 * b not in pos:
-                pos[2 * b] = np.arange(2 * b, dtype=ft)
-            flags = (kb & 1).astype(ft)
-            sum_p = (flags @ pos[2 * b]).reshape(r, nb).sum(axis=1, dtype=np.float64)
-            acc += nb * (b * b + b * (b - 1) // 2) - np.rint(sum_p).astype(np.int64)
+        while b < n16:
+            nb = n16 // (2 * b)  # whole pairs of blocks (L, R)
+            full = nb * 2 * b
+            if nb:
+                kb = key[:, :full].reshape(r, nb, 2 * b)  # a view: each row's blocks are contiguous
+                kb[:, :, b:] |= 1
+                kb.sort(axis=2)
+                # Σ over R of (b − p + j) = nb·(b² + b(b−1)/2) − Σ_R p   (p: merged position, j: index in R)
+                sum_p = sum_pos(kb & 1, 2 * b).sum(axis=1, dtype=np.float64)
+                acc += nb * (b * b + b * (b - 1) // 2) - np.rint(sum_p).astype(np.int64)
+            if n16 - full > b:  # a last L of b and a shorter R of br = n16 − full − b
+                br = n16 - full - b
+                part = key[:, full:]
+                part[:, b:] |= 1
+                part.sort(axis=1)
+                sum_p = sum_pos(part & 1, b + br).astype(np.float64)
+                acc += br * b + br * (br - 1) // 2 - np.rint(sum_p).astype(np.int64)
             key &= -2  # clear the R flags for the next level
             b *= 2
         inv[a : a + r] = acc
