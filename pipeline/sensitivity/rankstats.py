@@ -4,7 +4,8 @@
   histograms (exact or binned);
 * :func:`kendall_tau_b` — Kendall's τ-b of many samples against the nominal composites, by
   merge-sort inversion counting (Knight 1966), O(n log² n) per sample, ties as in
-  :func:`scipy.stats.kendalltau` (variant ``b``).
+  :func:`scipy.stats.kendalltau` (variant ``b``); :func:`kendall_tau_b_sorted` — the same from
+  rows already in Knight's order (the uncertainty engine's own sort provides it).
 """
 
 from __future__ import annotations

@@ -462,10 +462,14 @@ class _Exact:
     and with the position *p* OR-ed into the low bits each key becomes the histogram key
     ``label·2^bu + (rank − 1)`` of that unit (rank = p + 1 in a row without ties; tie rows are
     corrected with their competition ranks). Sorted by (composite, nominal label), the labels
-    are also Knight's order for Kendall's τ-b. Up to :data:`_TABLE_UNITS` units, Σ|r − r₀|
-    and Σ 2·r̄₀·r of a row are one gather of a table indexed by the histogram key, packing
-    both integers into one int64 (exact), and one row sum. Everything else (other dtypes,
-    ``decimals=None``, composites beyond the int64 range) goes through
+    are also Knight's order for Kendall's τ-b (:func:`kendall_tau_b_sorted`). Up to
+    :data:`_TABLE_UNITS` units, Σ|r − r₀|, |W ∩ W₀| and Σ 2·r̄₀·r of a row come from one
+    gather of a table indexed by the histogram key, which packs the three integers into
+    disjoint bit fields of one float64 (below 2⁵⁰, so one BLAS mat-vec sums the rows exactly);
+    above, from gathers by label. Samples go in blocks of :data:`_BLOCK_KEYS` unit-samples
+    whose scratch arrays stay in the L2 cache (the composites of a whole chunk are computed
+    first, in one product, as before). Everything else (other dtypes, ``decimals=None``,
+    composites beyond the int64 range) goes through
     :func:`~pipeline.sensitivity._core.sorted_with_ties` with the same statistics.
     """
 
