@@ -288,3 +288,29 @@ def test_exact_path_blocks_do_not_change_the_result(monkeypatch):
     got = U.uncertainty(x, m, 700, **kw)
     assert got.equals(ref)
     assert got.attrs == ref.attrs
+
+
+def test_exact_packed_sums_hold_the_largest_shift_with_nominal_ties():
+    """Σ|r − r₀| of a sample can exceed u²/2 when the nominal ranking has ties (here 60 of 90
+    units tie at rank 1 and the sample puts them last): 5,370 > 4,050. The packed table sums
+    must hold it. Expected values by hand: tied units get ranks 31–90, Σ(r − 1) = 3,570; the 30
+    others (nominal ranks 61–90) get 30–1, Σ(89 − 2k, k < 30) = 1,800; none of the sample's top
+    20 is a nominal winner; num4 = 2·Σ a·r with a = 2·r̄₀ − (u + 1), r̄₀ from scipy.stats.rankdata."""
+    u = 90
+    x = np.r_[np.full(60, 10.0), 9.0 - 0.1 * np.arange(30)][:, None]
+    model = U.Composite(x, [10.0])
+    c0 = model.evaluate(model.nominal)
+    r0 = U.fast_rank(c0[None])[0]
+    assert (r0[:60] == 1).all() and (r0[60:] == np.arange(61, 91)).all()
+    setup = U._Setup(model=model, c0=c0, r0=r0, top_n=20, ks=(1,), width=1, k_n=0, scheme="dirichlet", kappa=200.0,
+                     p=0.2, bounds=None, gb=None, vary_na_policy=False, vary_aggregation=False, dtype=np.float64)
+    a = np.rint(2 * stats.rankdata(-c0, method="average")).astype(np.int64) - (u + 1)
+    ex = U._Exact(setup, a, r0 <= 20)
+    order = np.r_[np.arange(89, 59, -1), np.arange(60)]  # best first: the 30 low units, then the tied ones
+    keys = (ex.lab[order].astype(np.int64) << ex.bu) | np.arange(u)
+    abs_sum, num4, _, inter, wcnt = ex.system(keys[None, :], np.zeros(0, dtype=np.int64), np.zeros((0, u), dtype=np.int64))
+    r = np.empty(u, dtype=np.int64)
+    r[order] = np.arange(1, u + 1)
+    assert int(abs_sum[0]) == 3570 + 1800 == np.abs(r - r0).sum()
+    assert int(inter[0]) == 0 and int(wcnt[0]) == 20
+    assert num4[0] == 2 * (a * r).sum()

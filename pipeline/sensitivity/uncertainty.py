@@ -465,7 +465,7 @@ class _Exact:
     are also Knight's order for Kendall's τ-b (:func:`kendall_tau_b_sorted`). Up to
     :data:`_TABLE_UNITS` units, Σ|r − r₀|, |W ∩ W₀| and Σ 2·r̄₀·r of a row come from one
     gather of a table indexed by the histogram key, which packs the three integers into
-    disjoint bit fields of one float64 (below 2⁵⁰, so one BLAS mat-vec sums the rows exactly);
+    disjoint bit fields of one float64 (below 2⁵¹, so one BLAS mat-vec sums the rows exactly);
     above, from gathers by label. Samples go in blocks of :data:`_BLOCK_KEYS` unit-samples
     whose scratch arrays stay in the L2 cache (the composites of a whole chunk are computed
     first, in one product, as before). Everything else (other dtypes, ``decimals=None``,
@@ -500,11 +500,12 @@ class _Exact:
             d = np.abs(self.pos[None, :] + 1 - self.r0_lab[:, None])  # |r − r₀| at (label, rank − 1)
             s = (self.a_lab[:, None] + (u + 1)) * (self.pos[None, :] + 1)  # 2·r̄₀·r
             win = self.w0_lab[:, None] & (self.pos[None, :] < self.cut)  # a nominal winner at a winning position
-            self.fa = max(1, int(u * u // 2).bit_length())  # a row's Σ|r − r₀| ≤ u²/2 < 2^fa
+            # a row's Σ|r − r₀| < u² (each term < u; with nominal ties it can exceed u²/2) < 2^fa
+            self.fa = max(1, int(u * u).bit_length())
             self.fi = max(1, int(u).bit_length())  # its |W ∩ W₀| ≤ u < 2^fi
             tab = np.zeros((u, 1 << self.bu), dtype=np.int64)
             tab[:, :u] = d + (win.astype(np.int64) << self.fa) + (s << (self.fa + self.fi))
-            # Σ 2·r̄₀·r ≤ u²(u + 1): the fields end below 2⁵⁰ up to 256 units (16 + 9 + 25 bits), so float64 row sums (BLAS) are exact
+            # Σ 2·r̄₀·r ≤ u²(u + 1): the fields end below 2⁵¹ up to 256 units (17 + 9 + 25 bits), so float64 row sums (BLAS) are exact
             self.table = tab.reshape(-1).astype(np.float64)
             self.ones = np.ones(u)
         else:
