@@ -784,15 +784,23 @@ def _result(acc: _Acc, setup: _Setup, ids, n: int, scheme: str) -> pd.DataFrame:
     nb = -(-u // width)
     hist = acc.hist.reshape(u, nb)
     qs = (histogram_quantile(hist, [0.5, 0.05, 0.95]) - 1) * width + 1  # first rank of the bin holding the quantile
-    if width == 1:  # everything per unit is read off the exact histogram
+    if width == 1:  # everything per unit is read off the exact histogram, via two cumulative sums
         ranks = np.arange(1, u + 1, dtype=np.int64)
-        d = np.abs(ranks[None, :] - r0[:, None])
-        sum_r, sum_r2 = hist @ ranks, hist @ ranks**2
-        n_top = hist[:, :top_n].sum(axis=1)
-        sum_abs = (hist * d).sum(axis=1)
-        n_shift = np.stack([(hist * (d >= k)).sum(axis=1) for k in setup.ks]) if setup.ks else np.zeros((0, u), np.int64)
-        best = np.argmax(hist > 0, axis=1) + 1
-        worst = u - np.argmax(hist[:, ::-1] > 0, axis=1)
+        rows = np.arange(u)
+        cx = np.zeros((u, u + 1), dtype=np.int64)  # cx[i, r] = samples with rank ≤ r
+        np.cumsum(hist, axis=1, out=cx[:, 1:])
+        sx = np.zeros((u, u + 1), dtype=np.int64)  # sx[i, r] = Σ rank over those samples
+        np.cumsum(hist * ranks, axis=1, out=sx[:, 1:])
+        tot, r0i = cx[:, u], np.asarray(r0, dtype=np.int64)
+        sum_r, sum_r2 = sx[:, u], hist @ ranks**2
+        n_top = cx[:, min(top_n, u)]
+        c_at, s_at = cx[rows, r0i], sx[rows, r0i]
+        sum_abs = (r0i * c_at - s_at) + (sx[:, u] - s_at) - r0i * (tot - c_at)  # Σ (r₀ − r) below r₀ + Σ (r − r₀) above
+        within = [cx[rows, np.minimum(r0i + k - 1, u)] - cx[rows, np.maximum(r0i - k, 0)] if k > 0 else 0
+                  for k in setup.ks]  # samples with |r − r₀| < k (none for k ≤ 0)
+        n_shift = np.stack([tot - w for w in within]) if setup.ks else np.zeros((0, u), np.int64)
+        best = np.argmax(cx[:, 1:] > 0, axis=1) + 1
+        worst = np.argmax(cx[:, 1:] >= tot[:, None], axis=1) + 1
     else:  # kept by label (setup.lab): unit i's numbers sit at lab[i]
         lab = np.arange(u) if setup.lab is None else setup.lab
         sum_r, sum_r2, n_top, sum_abs = acc.sum_r[lab], acc.sum_r2[lab], acc.n_top[lab], acc.sum_abs[lab]
