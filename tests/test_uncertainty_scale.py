@@ -204,3 +204,114 @@ def test_histogram_quantiles_match_numpy_inverted_cdf():
             ref = [np.quantile(ranks, q, method="inverted_cdf") for q in (0.05, 0.5, 0.95)]
             assert_array_equal(got[:, i], ref)
     assert_array_equal(U.histogram_quantile(hist, 0.5), got[1])
+
+
+def _brute_inversions_many(s):
+    """#{i < j: s_i > s_j} per row by comparing all pairs at once (the definition, broadcast)."""
+    s = np.asarray(s)
+    upper = np.triu(np.ones((s.shape[1], s.shape[1]), dtype=bool), 1)
+    return ((s[:, :, None] > s[:, None, :]) & upper).sum(axis=(1, 2))
+
+
+@pytest.mark.parametrize("n,top,m", [(8, 40_000, 9000), (37, 20_000, 50), (129, 300, 25), (300, 5, 40)])
+def test_inversions_key_widths_and_row_blocks(n, top, m):
+    # values ≥ 2¹⁴ need the 32-bit keys; 9,000 rows of 8 span two row blocks (2¹⁶ keys each)
+    rng = np.random.default_rng(n)
+    s = rng.integers(0, top, size=(m, n))
+    assert_array_equal(U._inversions(s, top), _brute_inversions_many(s))
+
+
+def test_kendall_tau_b_sorted_matches_scipy_on_tied_rows():
+    """τ-b from rows already in Knight's order (descending sample value, then descending nominal
+    value: both orders reversed), with tie flags for the listed rows only; expected values from
+    scipy.stats.kendalltau (variant "b") on the raw values."""
+    rng = np.random.default_rng(8)
+    u = 40
+    c0 = rng.integers(0, 12, u).astype(float)  # nominal ties
+    c = rng.integers(0, 15, (9, u)).astype(float)  # ties in every row
+    c[0] = rng.permutation(u)  # one row without ties
+    dense0 = np.unique(-c0, return_inverse=True)[1].ravel()  # dense rank of −c0
+    order = np.lexsort((dense0[None, :].repeat(9, 0), -c), axis=1)  # by −c, then by −c0
+    s = np.take_along_axis(np.broadcast_to(dense0, c.shape), order, axis=1)
+    srt = np.take_along_axis(c, order, axis=1)
+    tied = srt[:, 1:] == srt[:, :-1]
+    rows = np.flatnonzero(tied.any(axis=1))
+    assert 0 not in rows and rows.size == 8
+    got = U.kendall_tau_b_sorted(s, np.bincount(dense0), tied[rows], rows)
+    ref = np.array([stats.kendalltau(row, c0).statistic for row in c])
+    assert_allclose(got, ref, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("units,offset", [(45, False), (45, True), (300, False)])
+def test_exact_system_statistics_and_histogram_brute_force(units, offset):
+    """The exact path (packed keys; the table of sums up to 256 units, per-field sums above; the
+    sorted_with_ties fallback when composites + offset leave the packed range) against a brute
+    force on the same draws: competition ranks from ``scipy.stats.rankdata(method="min")``,
+    Spearman's ρ from ``scipy.stats.spearmanr``, Kendall's τ-b from ``scipy.stats.kendalltau``,
+    the rank histogram by counting."""
+    x, m = _tied_world(units, seed=units)
+    n, top = 320 if units > 256 else 150, 6
+    off = np.where(np.arange(units) % 2 == 0, 3e13, 0.0) if offset else None  # rint(y·10⁶) beyond 2⁶²⁻ᵇⁱᵗˢ
+    res = U.uncertainty(x, m, n, seed=2, top_n=top, kendall_samples=n, offset=off)
+    assert res.attrs["system"]["rank_resolution"] == 1
+    model = U.Composite(x, m, offset=off)
+    rng = np.random.default_rng(cluster.spawn_seeds(2, 1)[0])
+    comp = model.evaluate(U.sample_weights(model.nominal, n, "dirichlet", rng, kappa=200.0))
+    c0 = model.evaluate(model.nominal)
+    r0 = stats.rankdata(-c0, method="min")
+    r = np.array([stats.rankdata(-row, method="min") for row in comp]).astype(int)
+    assert (np.diff(np.sort(comp, axis=1), axis=1) == 0).any(axis=1).mean() > 0.5  # most draws have ties
+    w0, win = r0 <= top, r <= top
+    inter = (win & w0).sum(axis=1)
+    jac = inter / (win.sum(axis=1) + w0.sum() - inter)
+    rho = np.array([stats.spearmanr(row, c0).statistic for row in comp])
+    tau = np.array([stats.kendalltau(row, c0).statistic for row in comp])
+    sysd = res.attrs["system"]
+    assert_allclose(sysd["mean_abs_shift"], np.abs(r - r0).mean(), rtol=1e-6)
+    assert_allclose(sysd["spearman_mean"], rho.mean(), rtol=1e-6)
+    assert_allclose(sysd["kendall_mean"], tau.mean(), rtol=1e-9)
+    assert_allclose(sysd["jaccard_mean"], jac.mean(), rtol=1e-6)
+    assert sysd["winners_changed_mean"] == pytest.approx((w0.sum() - inter).mean())
+    hist = np.zeros((units, units), dtype=int)
+    np.add.at(hist, (np.broadcast_to(np.arange(units), r.shape), r - 1), 1)
+    assert_array_equal(np.array(res.attrs["histogram"]), hist)
+    assert_allclose(res["mean_rank"], r.mean(axis=0), rtol=1e-12)
+    assert_allclose(res["p_winner"], win.mean(axis=0))
+
+
+def test_exact_path_blocks_do_not_change_the_result(monkeypatch):
+    """The exact path works through blocks of samples (U._BLOCK_KEYS unit-samples): one sample
+    per block gives the same result as the default blocks (the same draws, exact sums)."""
+    x, m = _tied_world(30, seed=3)
+    kw = dict(seed=5, top_n=5, chunk=200, kendall_samples=333, vary_aggregation=True)
+    ref = U.uncertainty(x, m, 700, **kw)
+    monkeypatch.setattr(U, "_BLOCK_KEYS", 1)
+    got = U.uncertainty(x, m, 700, **kw)
+    assert got.equals(ref)
+    assert got.attrs == ref.attrs
+
+
+def test_exact_packed_sums_hold_the_largest_shift_with_nominal_ties():
+    """Σ|r − r₀| of a sample can exceed u²/2 when the nominal ranking has ties (here 60 of 90
+    units tie at rank 1 and the sample puts them last): 5,370 > 4,050. The packed table sums
+    must hold it. Expected values by hand: tied units get ranks 31–90, Σ(r − 1) = 3,570; the 30
+    others (nominal ranks 61–90) get 30–1, Σ(89 − 2k, k < 30) = 1,800; none of the sample's top
+    20 is a nominal winner; num4 = 2·Σ a·r with a = 2·r̄₀ − (u + 1), r̄₀ from scipy.stats.rankdata."""
+    u = 90
+    x = np.r_[np.full(60, 10.0), 9.0 - 0.1 * np.arange(30)][:, None]
+    model = U.Composite(x, [10.0])
+    c0 = model.evaluate(model.nominal)
+    r0 = U.fast_rank(c0[None])[0]
+    assert (r0[:60] == 1).all() and (r0[60:] == np.arange(61, 91)).all()
+    setup = U._Setup(model=model, c0=c0, r0=r0, top_n=20, ks=(1,), width=1, k_n=0, scheme="dirichlet", kappa=200.0,
+                     p=0.2, bounds=None, gb=None, vary_na_policy=False, vary_aggregation=False, dtype=np.float64)
+    a = np.rint(2 * stats.rankdata(-c0, method="average")).astype(np.int64) - (u + 1)
+    ex = U._Exact(setup, a, r0 <= 20)
+    order = np.r_[np.arange(89, 59, -1), np.arange(60)]  # best first: the 30 low units, then the tied ones
+    keys = (ex.lab[order].astype(np.int64) << ex.bu) | np.arange(u)
+    abs_sum, num4, _, inter, wcnt = ex.system(keys[None, :], np.zeros(0, dtype=np.int64), np.zeros((0, u), dtype=np.int64))
+    r = np.empty(u, dtype=np.int64)
+    r[order] = np.arange(1, u + 1)
+    assert int(abs_sum[0]) == 3570 + 1800 == np.abs(r - r0).sum()
+    assert int(inter[0]) == 0 and int(wcnt[0]) == 20
+    assert num4[0] == 2 * (a * r).sum()

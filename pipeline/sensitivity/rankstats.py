@@ -4,7 +4,8 @@
   histograms (exact or binned);
 * :func:`kendall_tau_b` — Kendall's τ-b of many samples against the nominal composites, by
   merge-sort inversion counting (Knight 1966), O(n log² n) per sample, ties as in
-  :func:`scipy.stats.kendalltau` (variant ``b``).
+  :func:`scipy.stats.kendalltau` (variant ``b``); :func:`kendall_tau_b_sorted` — the same from
+  rows already in Knight's order (the uncertainty engine's own sort provides it).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-__all__ = ["histogram_quantile", "kendall_tau_b"]
+__all__ = ["histogram_quantile", "kendall_tau_b", "kendall_tau_b_sorted"]
 
 
 def histogram_quantile(hist: np.ndarray, q) -> np.ndarray:
@@ -51,50 +52,82 @@ def _inversions(s: np.ndarray, top: int) -> np.ndarray:
 
     Bottom-up merge sort over all rows at once (Knight 1966). Inside blocks of 16 positions
     every pair is compared directly (120 vectorised comparisons; a sort of such short rows
-    costs more than the comparisons), then the blocks are sorted. At each following level,
-    with blocks of length *b*, each right block R is merged with its left block L by one
-    in-place sort of ``2·value + [in R]`` (so equal values of L come first) and every
-    element of R at merged position *p* (its *j*-th in R) has ``p − j`` elements of L not
-    greater than it, i.e. ``b − (p − j)`` greater ones. log₂ n levels of O(n log b) work:
-    O(n log² n) per row with NumPy's sort, no n² pair matrix. Rows are padded with ``top``
-    (larger than every value) to a power of two; padding sits at the end and adds no
-    inversion.
+    costs more than the comparisons). At each following level, with blocks of length *b*,
+    each right block R is merged with its left block L by one in-place sort of
+    ``2·value + [in R]`` (so equal values of L come first) and every element of R at merged
+    position *p* (its *j*-th in R) has ``p − j`` elements of L not greater than it, i.e.
+    ``b − (p − j)`` greater ones. The sum over R of ``p − j`` does not depend on the order of
+    L and R before the sort, so the 16-blocks need no sort of their own. Blocks sit at multiples
+    of 2b (bottom-up merge sort of any length): where a row ends inside a pair of blocks, its
+    last L is merged with the shorter R that follows. ⌈log₂ n⌉ levels of O(n log b) work:
+    O(n log² n) per row, no n² pair matrix. Rows are padded with ``top`` (larger than every
+    value) to a multiple of 16 only; padding sits at the end and adds no inversion.
+
+    The keys are 16-bit integers while ``2·top < 2¹⁵`` (32-bit above): NumPy's SIMD sort of
+    16-bit rows costs about 1–2 ns per element, so a level costs a few ns per element. Rows
+    are taken in blocks of about 2¹⁶ keys, which stay in the L2 cache through all levels.
     """
+    s = np.asarray(s)
     m, n = s.shape
-    n2 = 1 << max(0, int(n - 1).bit_length())
-    if n2 == 1:
-        return np.zeros(m, dtype=np.int64)
-    key = np.full((m, n2), int(top), dtype=np.int64)
-    key[:, :n] = s
-    b = min(16, n2)
-    blk = key.reshape(m, n2 // b, b)
     inv = np.zeros(m, dtype=np.int64)
-    for i in range(b - 1):  # positions inside a block (≤ 15 steps), all blocks and rows at once
-        inv += (blk[:, :, i : i + 1] > blk[:, :, i + 1 :]).sum(axis=(1, 2))
-    blk.sort(axis=2)
-    key <<= 1
-    while b < n2:
-        nb = n2 // (2 * b)
-        key.reshape(m, nb, 2, b)[:, :, 1, :] |= 1
-        key.reshape(m * nb, 2 * b).sort(axis=1)
-        # Σ over R of (b − p + j) = nb·(b² + b(b−1)/2) − Σ_R p   (p: merged position, j: index in R)
-        ft = np.float32 if 2 * b <= 4096 else np.float64  # Σ_R p < (2b)²/2 is exact in float32 up to 2b = 4096
-        flags = (key & 1).reshape(m * nb, 2 * b).astype(ft)
-        sum_p = (flags @ np.arange(2 * b, dtype=ft)).reshape(m, nb).sum(axis=1, dtype=np.float64)
-        inv += nb * (b * b + b * (b - 1) // 2) - np.rint(sum_p).astype(np.int64)
-        key &= -2  # clear the R flags for the next level
-        b *= 2
+    if n < 2 or m == 0:
+        return inv
+    dt = np.int16 if 2 * int(top) + 1 < 1 << 15 else np.int32  # keys 2·value + flag, padding top
+    b0 = 16
+    n16 = -(-n // b0) * b0  # padded to whole 16-blocks only
+    rows = max(1, (1 << 16) // n16)
+    pos = {}
+
+    def sum_pos(flags_rows, length):  # Σ of the flagged positions of each row (exact: float32 below 2²⁴)
+        ft = np.float32 if length <= 4096 else np.float64  # Σ p < length²/2
+        if (length, ft) not in pos:
+            pos[length, ft] = np.arange(length, dtype=ft)
+        return flags_rows.astype(ft) @ pos[length, ft]
+
+    for a in range(0, m, rows):  # blocks of rows, vectorised inside
+        r = min(rows, m - a)
+        key = np.full((r, n16), int(top), dtype=dt)
+        key[:, :n] = s[a : a + r]
+        blk = key.reshape(r, n16 // b0, b0)
+        acc = np.zeros(r, dtype=np.int64)
+        for i in range(b0 - 1):  # positions inside a block (15 steps), all blocks and rows at once
+            acc += np.count_nonzero(blk[:, :, i : i + 1] > blk[:, :, i + 1 :], axis=(1, 2))
+        key <<= 1
+        b = b0
+        while b < n16:
+            nb = n16 // (2 * b)  # whole pairs of blocks (L, R)
+            full = nb * 2 * b
+            if nb:
+                kb = key[:, :full].reshape(r, nb, 2 * b)  # a view: each row's blocks are contiguous
+                kb[:, :, b:] |= 1
+                kb.sort(axis=2)
+                # Σ over R of (b − p + j) = nb·(b² + b(b−1)/2) − Σ_R p   (p: merged position, j: index in R)
+                sum_p = sum_pos(kb & 1, 2 * b).sum(axis=1, dtype=np.float64)
+                acc += nb * (b * b + b * (b - 1) // 2) - np.rint(sum_p).astype(np.int64)
+            if n16 - full > b:  # a last L of b and a shorter R of br = n16 − full − b
+                br = n16 - full - b
+                part = key[:, full:]
+                part[:, b:] |= 1
+                part.sort(axis=1)
+                sum_p = sum_pos(part & 1, b + br).astype(np.float64)
+                acc += br * b + br * (br - 1) // 2 - np.rint(sum_p).astype(np.int64)
+            key &= -2  # clear the R flags for the next level
+            b *= 2
+        inv[a : a + r] = acc
     return inv
+
+
+def _run_pairs(tied: np.ndarray) -> np.ndarray:
+    """Σ over runs of C(len, 2) per row, from ``tied[:, p − 1]`` = position *p* continues the run of *p − 1*."""
+    m, n1 = tied.shape
+    pos = np.arange(1, n1 + 1, dtype=np.int64)
+    start = np.maximum.accumulate(np.where(tied, 0, pos), axis=1)  # first position of the run (0 before any break)
+    return (pos - start).sum(axis=1)  # element k of a run adds the k earlier members
 
 
 def _tied_pairs(sorted_rows: np.ndarray) -> np.ndarray:
     """Pairs of equal values in each row of a row-wise sorted array: Σ over runs of C(len, 2)."""
-    m, n = sorted_rows.shape
-    pos = np.arange(n, dtype=np.int64)
-    new = np.ones((m, n), dtype=bool)
-    new[:, 1:] = sorted_rows[:, 1:] != sorted_rows[:, :-1]
-    start = np.maximum.accumulate(np.where(new, pos, 0), axis=1)
-    return (pos - start).sum(axis=1)  # element k of a run adds the k earlier members
+    return _run_pairs(sorted_rows[:, 1:] == sorted_rows[:, :-1])
 
 
 def kendall_tau_b(c: np.ndarray, c0: np.ndarray) -> np.ndarray:
@@ -104,10 +137,9 @@ def kendall_tau_b(c: np.ndarray, c0: np.ndarray) -> np.ndarray:
 
     with :math:`n_0 = n(n-1)/2`, :math:`n_1` / :math:`n_2` the pairs tied in ``c0`` / in the
     row and :math:`n_c - n_d = n_0 - n_1 - n_2 + n_3 - 2 n_d` (:math:`n_3` pairs tied in both),
-    the formula of Knight (1966) used by ``scipy.stats.kendalltau``. The discordant pairs
-    :math:`n_d` are the strict inversions of the nominal dense ranks once units are ordered by
-    (row value, nominal value), counted by merge sort (:func:`_inversions`): O(n log² n) per
-    row instead of the n² pair comparisons. A row (or ``c0``) without variation gives NaN.
+    the formula of Knight (1966) used by ``scipy.stats.kendalltau``. The units of each row are
+    ordered by (row value, nominal value) and :func:`kendall_tau_b_sorted` counts the rest. A
+    row (or ``c0``) without variation gives NaN.
 
     References
     ----------
@@ -118,18 +150,51 @@ def kendall_tau_b(c: np.ndarray, c0: np.ndarray) -> np.ndarray:
     m, u = c.shape
     _, k0 = np.unique(np.asarray(c0), return_inverse=True)
     k0 = k0.astype(np.int64).ravel()
-    n0 = u * (u - 1) // 2
-    n1 = int(_tied_pairs(np.sort(k0)[None, :])[0])
     order = np.argsort(c, axis=1)  # order inside ties is irrelevant: the key sort below fixes it
     srt = np.take_along_axis(c, order, axis=1)
     new = np.zeros((m, u), dtype=np.int64)
     new[:, 1:] = srt[:, 1:] != srt[:, :-1]
     dense = np.cumsum(new, axis=1)  # dense rank of the row value at each sorted position
-    n2 = _tied_pairs(dense)
     bits = max(1, int(u).bit_length())
     key = (dense << bits) | k0[order]
     key.sort(axis=1)  # by row value, then nominal value
-    n3 = _tied_pairs(key)
-    nd = _inversions(key & ((1 << bits) - 1), int(k0.max(initial=0)) + 1)
+    return kendall_tau_b_sorted(key & ((1 << bits) - 1), np.bincount(k0), new[:, 1:] == 0)
+
+
+def kendall_tau_b_sorted(s: np.ndarray, counts, tied: np.ndarray | None = None, rows=None) -> np.ndarray:
+    """Kendall's τ-b of rows already in Knight's order (the formula of :func:`kendall_tau_b`).
+
+    Parameters
+    ----------
+    s : numpy.ndarray of int, shape (m, n)
+        Per row, the nominal dense rank (0, 1, …) of the unit at each position, the units
+        ordered by (row value, nominal value), both ascending or both descending (reversing
+        both orders keeps every pair's concordance). :math:`n_d` are the strict inversions of
+        each row (:func:`_inversions`).
+    counts : array_like of int
+        ``counts[k]`` = units of nominal dense rank *k*; :math:`n_1 = Σ C(counts, 2)`.
+    tied : numpy.ndarray of bool, shape (len(rows), n − 1), optional
+        ``tied[i, p − 1]``: positions *p − 1* and *p* of row ``rows[i]`` (of row *i* without
+        ``rows``) have equal row values. Rows not listed have no ties (:math:`n_2 = n_3 = 0`);
+        :math:`n_3` counts the pairs of a tie run that also share the nominal rank.
+
+    Returns
+    -------
+    numpy.ndarray of float, shape (m,)
+    """
+    s = np.asarray(s)
+    m, u = s.shape
+    counts = np.asarray(counts, dtype=np.int64)
+    n0 = u * (u - 1) // 2
+    n1 = int((counts * (counts - 1) // 2).sum())
+    n2 = np.zeros(m, dtype=np.int64)
+    n3 = np.zeros(m, dtype=np.int64)
+    if tied is not None:
+        rows = np.arange(m) if rows is None else np.asarray(rows)
+        if rows.size:
+            st = s[rows]
+            n2[rows] = _run_pairs(tied)
+            n3[rows] = _run_pairs(tied & (st[:, 1:] == st[:, :-1]))
+    nd = _inversions(s, max(1, counts.size))
     with np.errstate(invalid="ignore", divide="ignore"):
         return (n0 - n1 - n2 + n3 - 2 * nd) / np.sqrt(float(n0 - n1) * (n0 - n2).astype(float))
