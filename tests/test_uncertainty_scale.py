@@ -288,7 +288,8 @@ def test_exact_path_blocks_do_not_change_the_result(monkeypatch):
     monkeypatch.setattr(U, "_BLOCK_KEYS", 1)
     got = U.uncertainty(x, m, 700, **kw)
     assert got.equals(ref)
-    assert got.attrs == ref.attrs
+    assert got.attrs["system"] == ref.attrs["system"]
+    np.testing.assert_array_equal(got.attrs["histogram"], ref.attrs["histogram"])
 
 
 def test_exact_packed_sums_hold_the_largest_shift_with_nominal_ties():
