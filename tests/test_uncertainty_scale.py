@@ -280,12 +280,14 @@ def test_exact_system_statistics_and_histogram_brute_force(units, offset):
 
 
 def test_exact_path_blocks_do_not_change_the_result(monkeypatch):
-    """The exact path works through blocks of samples (U._BLOCK_KEYS unit-samples): one sample
+    """The exact path works through blocks of samples (pipeline.sensitivity.exact._BLOCK_KEYS unit-samples): one sample
     per block gives the same result as the default blocks (the same draws, exact sums)."""
     x, m = _tied_world(30, seed=3)
     kw = dict(seed=5, top_n=5, chunk=200, kendall_samples=333, vary_aggregation=True)
     ref = U.uncertainty(x, m, 700, **kw)
-    monkeypatch.setattr(U, "_BLOCK_KEYS", 1)
+    from pipeline.sensitivity import exact as E
+
+    monkeypatch.setattr(E, "_BLOCK_KEYS", 1)
     got = U.uncertainty(x, m, 700, **kw)
     assert got.equals(ref)
     assert got.attrs["system"] == ref.attrs["system"]

@@ -1,0 +1,196 @@
+"""The exact path of :func:`pipeline.sensitivity.uncertainty.uncertainty` (one histogram bin per
+rank, up to :data:`~pipeline.sensitivity.uncertainty.EXACT_RANK_UNITS` units): per block of
+samples, the order, the histogram keys and the per-sample system sums (:class:`_Exact`).
+Split from :mod:`~pipeline.sensitivity.uncertainty`, which runs it; the statistics and their
+definitions are documented there."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.sensitivity._core import sorted_with_ties
+from pipeline.sensitivity.rankstats import kendall_tau_b_sorted
+
+#: Up to this many units the exact path reads Σ|r − r₀| and Σ 2·r̄₀·r of a sample off one packed int64
+#: table indexed by the histogram key (u · 2^⌈log₂ u⌉ entries, 512 KB at 256 units: in cache).
+_TABLE_UNITS = 256
+#: Unit-samples per block of the exact path (a block's int64 arrays, 512 KB, stay in the L2 cache).
+_BLOCK_KEYS = 1 << 16
+
+def _run_end(rank: np.ndarray) -> np.ndarray:
+    """Last position (1-based) of the tie run at each position, from per-position competition ranks of sorted rows."""
+    n = rank.shape[1]
+    last = np.ones(rank.shape, dtype=bool)
+    last[:, :-1] = rank[:, 1:] != rank[:, :-1]
+    pos = np.arange(1, n + 1)
+    return np.minimum.accumulate(np.where(last, pos, n + 1)[:, ::-1], axis=1)[:, ::-1]
+
+
+def _dense_by_label(r0_lab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dense nominal rank (0, 1, …) of each label and the units per dense rank, for Kendall's τ-b.
+
+    Labels follow the nominal order, so ``r0_lab`` is non-decreasing and so is the dense rank.
+    """
+    d = np.zeros(r0_lab.size, dtype=np.int64)
+    np.cumsum(r0_lab[1:] != r0_lab[:-1], out=d[1:])
+    return d, np.bincount(d)
+
+
+class _Exact:
+    """The exact path (one histogram bin per rank): per block of samples, the order, the
+    histogram keys and the per-sample system sums, in a few passes over cache-sized blocks.
+
+    Units carry labels, their position in the nominal order (as in the binned path). With
+    float64 composites rounded to ``decimals``, each sample row is one SIMD integer sort of
+    ``(−rint(y·10^d))·2^bl + (label·2^bu)`` (``bu`` = bits of a position, ``bl = 2·bu``): the
+    sorted keys are the descending order, ties are neighbours whose keys agree above ``bl``,
+    and with the position *p* OR-ed into the low bits each key becomes the histogram key
+    ``label·2^bu + (rank − 1)`` of that unit (rank = p + 1 in a row without ties; tie rows are
+    corrected with their competition ranks). Sorted by (composite, nominal label), the labels
+    are also Knight's order for Kendall's τ-b (:func:`kendall_tau_b_sorted`). Up to
+    :data:`_TABLE_UNITS` units, Σ|r − r₀|, |W ∩ W₀| and Σ 2·r̄₀·r of a row come from one
+    gather of a table indexed by the histogram key, which packs the three integers into
+    disjoint bit fields of one float64 (below 2⁵¹, so one BLAS mat-vec sums the rows exactly);
+    above, from gathers by label. Samples go in blocks of :data:`_BLOCK_KEYS` unit-samples
+    whose scratch arrays stay in the L2 cache (the composites of a whole chunk are computed
+    first, in one product, as before). Everything else (other dtypes, ``decimals=None``,
+    composites beyond the int64 range) goes through
+    :func:`~pipeline.sensitivity._core.sorted_with_ties` with the same statistics.
+    """
+
+    def __init__(self, setup: "_Setup", a_int: np.ndarray, w0: np.ndarray):
+        model, r0 = setup.model, setup.r0
+        u = self.u = model.n_units
+        self.lab = np.argsort(np.argsort(r0, kind="stable"), kind="stable")
+        inv = np.empty(u, dtype=np.int64)
+        inv[self.lab] = np.arange(u)
+        self.r0_lab = r0[inv].astype(np.int64)
+        self.a_lab = a_int[inv]  # a = 2·r̄₀ − (u + 1), by label
+        self.w0_lab = w0[inv]
+        self.d_lab, self.d_counts = _dense_by_label(self.r0_lab)
+        self.nominal_ties = self.d_counts.size < u
+        self.bu = max(1, int(u - 1).bit_length())
+        self.bl = 2 * self.bu
+        self.size = u << self.bu  # histogram keys label·2^bu + rank − 1
+        self.low = self.lab.astype(np.int64) << self.bu  # low key field of each unit
+        self.pos = np.arange(u, dtype=np.int64)
+        self.rank_f = np.arange(1, u + 1, dtype=np.float64)
+        self.model_decimals = model.decimals
+        self.decimals = model.decimals if np.dtype(setup.dtype) == np.float64 else None  # None: no packed keys
+        self.rows = max(1, _BLOCK_KEYS // u)  # samples per block: a block's int64 arrays stay in L2
+        self._buf = None
+        self.cut, self.top_n = min(setup.top_n, u), setup.top_n
+        self.sum_rank = u * (u + 1) // 2
+        if u <= _TABLE_UNITS:
+            d = np.abs(self.pos[None, :] + 1 - self.r0_lab[:, None])  # |r − r₀| at (label, rank − 1)
+            s = (self.a_lab[:, None] + (u + 1)) * (self.pos[None, :] + 1)  # 2·r̄₀·r
+            win = self.w0_lab[:, None] & (self.pos[None, :] < self.cut)  # a nominal winner at a winning position
+            # a row's Σ|r − r₀| < u² (each term < u; with nominal ties it can exceed u²/2) < 2^fa
+            self.fa = max(1, int(u * u).bit_length())
+            self.fi = max(1, int(u).bit_length())  # its |W ∩ W₀| ≤ u < 2^fi
+            tab = np.zeros((u, 1 << self.bu), dtype=np.int64)
+            tab[:, :u] = d + (win.astype(np.int64) << self.fa) + (s << (self.fa + self.fi))
+            # Σ 2·r̄₀·r ≤ u²(u + 1): the fields end below 2⁵¹ up to 256 units (17 + 9 + 25 bits), so float64 row sums (BLAS) are exact
+            self.table = tab.reshape(-1).astype(np.float64)
+            self.ones = np.ones(u)
+        else:
+            self.table = None
+            self.r0_f = self.r0_lab.astype(np.float64)
+            self.a2_f = (self.a_lab + (u + 1)).astype(np.float64)
+
+    def _buffers(self, b: int):
+        """Scratch arrays of a block of ``b`` samples (allocated once: no page faults per block)."""
+        if self._buf is None:
+            r, u = self.rows, self.u
+            self._buf = (np.empty((r, u)), np.empty((r, u), dtype=np.int64), np.empty(r * u, dtype=np.int64),
+                         np.tile(self.low, (r, 1)), np.tile(self.pos, (r, 1)))  # tiled: contiguous SIMD ORs
+        t, k, x, low, pos = self._buf
+        return t[:b], k[:b], x[: b * self.u].reshape(b, self.u), low[:b], pos[:b]
+
+    def keys(self, y: np.ndarray, kk: int):
+        """Histogram keys, tie rows, their competition ranks and τ-b of the first ``kk`` rows of a
+        block of unrounded float64 composites; None if the packed keys do not fit. The keys live
+        in a scratch array, valid until the next call."""
+        u, bl, bu = self.u, self.bl, self.bu
+        t, keys, x, low, pos = self._buffers(y.shape[0])
+        np.multiply(y, -(10.0**self.decimals), out=t)
+        np.rint(t, out=t)
+        lo, hi = float(t.min()), float(t.max())
+        if not (np.isfinite(lo) and np.isfinite(hi) and max(-lo, hi) < 2.0 ** (62 - bl)):
+            return None
+        np.copyto(keys, t, casting="unsafe")
+        keys <<= bl
+        keys |= low
+        keys.sort(axis=1)
+        # neighbours xor-ed over the flat block (contiguous, SIMD): x[s, p] pairs positions p and
+        # p + 1 of sample s; x[s, u − 1] pairs two samples and is overwritten with the maximum
+        kf, xf = keys.reshape(-1), x.reshape(-1)
+        np.bitwise_xor(kf[1:], kf[:-1], out=xf[:-1])
+        xu = x.view(np.uint64)  # < 2^bl iff the neighbours are equal above the label bits
+        xu[:, -1] = np.iinfo(np.uint64).max
+        if xu.min() < (1 << bl):  # a tie somewhere in the block (rare with many decimals)
+            tie_rows = np.flatnonzero(xu.min(axis=1) < (1 << bl))
+        else:
+            tie_rows = np.zeros(0, dtype=np.int64)
+        tied = xu[tie_rows, :-1] < (1 << bl)  # neighbours with equal composites
+        keys &= (1 << bl) - 1  # label·2^bu
+        keys |= pos
+        tie_rank = np.ones((tie_rows.size, u), dtype=np.int64)  # competition rank = 1 + first position of the run
+        tie_rank[:, 1:] = np.where(tied, 0, self.pos[1:] + 1)
+        np.maximum.accumulate(tie_rank, axis=1, out=tie_rank)
+        tau = None
+        if kk > 0:
+            s = keys[:kk] >> bu
+            if self.nominal_ties:
+                s = self.d_lab[s]
+            sel = tie_rows < kk
+            tau = kendall_tau_b_sorted(s, self.d_counts, tied[sel], tie_rows[sel])
+        if tie_rows.size:
+            keys[tie_rows] &= ~((1 << bu) - 1)
+            keys[tie_rows] |= tie_rank - 1
+        return keys, tie_rows, tie_rank, tau
+
+    def keys_sorted_with_ties(self, comp: np.ndarray):
+        """Histogram keys, tie rows and their ranks from :func:`sorted_with_ties` (the general path)."""
+        asc, tie_rows, tie_rank = sorted_with_ties(comp, decimals=self.model_decimals)
+        keys = self.low[asc[:, ::-1]]
+        keys |= self.pos
+        if tie_rows.size:
+            keys[tie_rows] &= ~((1 << self.bu) - 1)
+            keys[tie_rows] |= tie_rank - 1
+        return keys, tie_rows, tie_rank
+
+    def system(self, keys: np.ndarray, tie_rows: np.ndarray, tie_rank: np.ndarray):
+        """Per-sample exact sums (Σ|r − r₀|, num4, tcube, |W ∩ W₀|, |W|) of a block (see :func:`_system`)."""
+        u, bu, c = self.u, self.bu, keys.shape[0]
+        if self.table is not None:
+            g = np.take(self.table, keys, mode="clip")  # keys are in range: no bounds-check buffer
+            tot = (g @ self.ones).astype(np.int64)
+            del g
+            abs_sum = tot & ((1 << self.fa) - 1)
+            inter = (tot >> self.fa) & ((1 << self.fi) - 1)
+            s2 = tot >> (self.fa + self.fi)
+        else:
+            inter = self.w0_lab[keys[:, : self.cut] >> bu].sum(axis=1)
+            lab = keys >> bu
+            g = self.r0_f[lab]
+            np.subtract(g, self.rank_f, out=g)
+            np.abs(g, out=g)
+            abs_sum = np.add.reduce(g, axis=1)
+            np.take(self.a2_f, lab, out=g)
+            s2 = g @ self.rank_f
+            del g, lab
+        num4 = 2 * s2.astype(np.float64) - 2 * (u + 1) * self.sum_rank  # 2·Σ a·r (Σ r = u(u + 1)/2)
+        tcube = np.zeros(c)
+        wcnt = np.full(c, self.cut)
+        if tie_rows.size:
+            lab = keys[tie_rows] >> bu
+            end = _run_end(tie_rank)
+            abs_sum = abs_sum.astype(np.float64)
+            abs_sum[tie_rows] = np.abs(tie_rank - self.r0_lab[lab]).sum(axis=1)
+            num4[tie_rows] = ((tie_rank + end) * self.a_lab[lab]).sum(axis=1)
+            tcube[tie_rows] = ((end - tie_rank + 1) ** 2 - 1).sum(axis=1)
+            top = tie_rank <= self.top_n
+            inter[tie_rows] = (top & self.w0_lab[lab]).sum(axis=1)
+            wcnt[tie_rows] = top.sum(axis=1)
+        return abs_sum, num4, tcube, inter, wcnt
