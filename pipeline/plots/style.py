@@ -75,7 +75,6 @@ def save(fig, path: str | os.PathLike, formats=("png", "svg")) -> list[Path]:
     figure's layout engine and dpi are restored afterwards, so it can still be shown or saved.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.transforms import Bbox
 
     from pipeline.io import atomic_path
 

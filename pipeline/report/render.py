@@ -116,6 +116,24 @@ def _subset_dir() -> Path:
     return Path(os.environ.get("MPLCONFIGDIR", Path.home() / ".cache")) / "font-subsets"
 
 
+def _disk_cached(name: str, make) -> bytes | None:
+    """The bytes of ``name`` in :func:`_subset_dir`, else ``make()`` written there (atomically;
+    ``None`` is not cached). A read-only cache folder only costs time."""
+    path = _subset_dir() / name
+    try:
+        return path.read_bytes()
+    except OSError:
+        pass
+    data = make()
+    if data is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(path, data)
+        except OSError:  # pragma: no cover - a read-only cache folder
+            pass
+    return data
+
+
 def _cached_cut(chars: frozenset) -> bytes | None:
     """:func:`_cut_font` with a disk cache in ``$MPLCONFIGDIR/font-subsets`` (the project's
     ``.mplconfig/``, beside matplotlib's own font cache), keyed by the SHA-256 of the recipe,
@@ -127,20 +145,7 @@ def _cached_cut(chars: frozenset) -> bytes | None:
 
     fp = font_path()
     key = hashlib.sha256(f"{_CUT_RECIPE}|{fp.name}|{fp.stat().st_size}|{','.join(map(str, sorted(chars)))}".encode()).hexdigest()
-    folder = _subset_dir()
-    path = folder / f"{key[:32]}.otf"
-    try:
-        return path.read_bytes()
-    except OSError:
-        pass
-    otf = _cut_font(chars)
-    if otf is not None:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            atomic_write(path, otf)
-        except OSError:  # pragma: no cover - a read-only cache folder only costs time
-            pass
-    return otf
+    return _disk_cached(f"{key[:32]}.otf", lambda: _cut_font(chars))
 
 
 def _cut_font(chars: frozenset) -> bytes | None:
@@ -184,21 +189,15 @@ def _font_face(otf: bytes | None) -> str:
         flavor, mime = "woff2", "font/woff2"
     except ImportError:  # pragma: no cover
         flavor, mime = "woff", "font/woff"
-    # packed once per subset (brotli ≈ 2 s for a run's subset), kept beside the subsets
-    path = _subset_dir() / f"{hashlib.sha256(otf).hexdigest()[:32]}.{flavor}"
-    try:
-        packed = path.read_bytes()
-    except OSError:
+    def pack() -> bytes:
         font = TTFont(_io.BytesIO(otf), recalcTimestamp=False)
         font.flavor = flavor
         buf = _io.BytesIO()
         font.save(buf)
-        packed = buf.getvalue()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(path, packed)
-        except OSError:  # pragma: no cover - a read-only cache folder only costs time
-            pass
+        return buf.getvalue()
+
+    # packed once per subset (brotli ≈ 2 s for a run's subset), kept beside the subsets
+    packed = _disk_cached(f"{hashlib.sha256(otf).hexdigest()[:32]}.{flavor}", pack)
     b64 = base64.b64encode(packed).decode("ascii")
     return f'@font-face {{ font-family: "NotoSansCJKsc"; src: url(data:{mime};base64,{b64}) format("{flavor}"); }}'
 

@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 import multiprocessing
 import os
 import re
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -126,25 +128,9 @@ def _run_jobs(jobs: list[tuple[str, str, dict]], workers: int = 2) -> dict[tuple
 
         notebooks.shutdown_kernel()
         return timings
-    # spawned, not forked: a worker that starts Jupyter kernels must not inherit the caller's
-    # threads and sockets (a forked worker of a threaded caller, e.g. a pytest-xdist worker, hung)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futs = {}
-        for ch, ex, prm in jobs:
-            futs[pool.submit(_run_chapter, ch, ex, prm)] = (ch, prm["year"])
-        _log(f"analyze: {len(jobs)} notebook run(s) on {workers} workers")
-        done = 0
-        try:
-            for fut in as_completed(futs):
-                ch, yr = futs[fut]
-                _, dt, _ = fut.result()
-                done += 1
-                timings[(str(yr), ch)] = dt
-                _log(f"analyze {yr}: {ch} done ({dt:.1f} s) [{done}/{len(jobs)}]")
-        except BaseException:
-            for f in futs:
-                f.cancel()
-            raise
+    # the chapters alone through the one scheduler of run_all (no reports, no study)
+    _run_pipelined(None, None, jobs, [], False, None, {}, workers,
+                   lambda ch, nbp, ex, dt: timings.__setitem__((str(nbp["year"]), ch), dt), lambda y: None, lambda y: None)
     return timings
 
 
@@ -199,7 +185,9 @@ _REPORT_COST, _STUDY_COST = 20.0, 10.0
 
 
 def _run_pipelined(prm, out, jobs, todo, st_todo, span, common, workers, chapter_done, year_analysed, report_done) -> float:
-    """Chapters, year reports and the study in one pool of ``workers`` spawned processes.
+    """Chapters, year reports and the study in one pool of ``workers`` spawned processes
+    (spawned, not forked: a worker that starts Jupyter kernels must not inherit the caller's
+    threads and sockets; a forked worker of a threaded caller, a pytest-xdist worker, hung).
 
     A list scheduler (highest level first): whenever a worker is free it gets the ready job
     with the longest path to the end — a chapter's own cost (:data:`_COST`) plus the report
@@ -215,12 +203,11 @@ def _run_pipelined(prm, out, jobs, todo, st_todo, span, common, workers, chapter
     left: dict[int, int] = {}
     for _, _, nbp in jobs:
         left[nbp["year"]] = left.get(nbp["year"], 0) + 1
-    ready: list[tuple[float, int, tuple]] = []  # (−cost, order, job)
-    order = iter(range(1 << 30))
+    ready: list[tuple[float, int, tuple]] = []  # heap of (−cost, submission order, job)
+    order = itertools.count()
 
     def add(cost: float, job: tuple) -> None:
-        ready.append((-cost, next(order), job))
-        ready.sort()
+        heapq.heappush(ready, (-cost, next(order), job))
 
     for ch, ex, nbp in jobs:  # a chapter's priority counts the report that waits for it (critical path)
         add(_COST.get(ch, 1.0) + _REPORT_COST, ("chapter", nbp["year"], (ch, ex, nbp)))
@@ -229,7 +216,7 @@ def _run_pipelined(prm, out, jobs, todo, st_todo, span, common, workers, chapter
     if st_todo and not jobs:
         add(_STUDY_COST, ("study", None, None))
     if jobs:
-        _log(f"analyze: {len(jobs)} notebook run(s) on {workers} workers; each year's report starts when its chapters are done")
+        _log(f"analyze: {len(jobs)} notebook run(s) on {workers} workers" + ("; each year's report starts when its chapters are done" if todo else ""))
     t_an = time.perf_counter()
     done_ch = 0
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -237,7 +224,7 @@ def _run_pipelined(prm, out, jobs, todo, st_todo, span, common, workers, chapter
 
         def fill() -> None:
             while ready and len(futs) < workers:
-                _, _, job = ready.pop(0)
+                _, _, job = heapq.heappop(ready)
                 kind, y, arg = job
                 if kind == "chapter":
                     fut = pool.submit(_run_chapter, *arg)
