@@ -624,3 +624,39 @@ def test_xls_cleans_like_xlsx(tmp_path):
     assert len(quarantine(outs["xls"])) == 0
     # the given 总分 of the two-level header is read from the .xls too
     assert pio.read_table(outs["xls"], "given").set_index("unit_id").loc["U001", "given_total"] == 99.0
+
+
+def test_scores_validated_in_chunks_of_whole_periods(tmp_path, monkeypatch):
+    """The scores of a year are validated in chunks of whole periods (``_VALIDATE_ROWS``): the
+    tables written do not depend on the chunk size, and each chunk holds whole periods only.
+    Expected: the run with one period per chunk (the rule before the chunking), byte for byte."""
+    from pipeline import config, schemas, synth
+    from pipeline.clean import runner
+
+    raw = tmp_path / "raw"
+    synth.write_world(raw, tmp_path / "truth", seed=config.SEED, n_units=20, years=(2016, 2016), monthly_years=[2016])
+    seen: list[tuple[int, int]] = []
+    real = schemas.validate
+
+    def spy(df, name, *a, **kw):
+        if name == "scores" and len(df):
+            periods = df["period"].astype(str)
+            seen.append((len(df), periods.nunique()))
+        return real(df, name, *a, **kw)
+
+    monkeypatch.setattr(runner.schemas, "validate", spy)
+    outs = {}
+    for limit in (1, 800, 10**9):
+        monkeypatch.setattr(runner, "_VALIDATE_ROWS", limit)
+        seen.clear()
+        clean.run(raw, tmp_path / f"out{limit}", progress=False)
+        outs[limit] = dict(seen=list(seen), files={f: (tmp_path / f"out{limit}" / f).read_bytes() for f in ("scores.csv", "totals.csv", "cleaning_log.csv")})
+    per_period = outs[1]["seen"]
+    assert len(per_period) == 13 and all(k == 1 for _, k in per_period)  # 12 months + the annual sheet
+    assert len(outs[10**9]["seen"]) == 1 and outs[10**9]["seen"][0][1] == 13
+    rows = per_period[0][0]  # 20 units × the items of a period
+    mid = outs[800]["seen"]
+    assert 1 < len(mid) < 13 and all(n <= max(800, rows) for n, _ in mid)
+    assert sum(n for n, _ in mid) == sum(n for n, _ in per_period)
+    for limit in (800, 10**9):
+        assert outs[limit]["files"] == outs[1]["files"]
