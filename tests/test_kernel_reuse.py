@@ -65,3 +65,23 @@ def test_shutdown_stops_the_kernel(nbdir, tmp_path):
     assert km.is_alive()
     notebooks.shutdown_kernel()
     assert not km.is_alive() and "km" not in notebooks._KERNEL
+
+
+def test_warm_kernel_is_the_kernel_the_chapters_then_use(nbdir, tmp_path):
+    """:func:`notebooks.warm_kernel` starts the reused kernel and imports the chapters' modules
+    in it; the next notebook runs in that very kernel (same pid), with the modules already
+    imported but its own namespace empty, and a second warm-up does nothing."""
+    _nb(nbdir / "mods.ipynb", "import os, sys, json\n"
+        "json.dump({'pid': os.getpid(), 'mods': [m for m in ('pipeline.sensitivity', 'pipeline.plots.weights') if m in sys.modules],"
+        " 'names': sorted(k for k in globals() if k.startswith('pipeline') or k == 'pandas')}, open(out, 'w'))")
+    notebooks.warm_kernel()
+    assert notebooks._KERNEL.get("warm") is True
+    km = notebooks._KERNEL["km"]
+    notebooks.warm_kernel()  # idempotent: the same kernel, not a second one
+    assert notebooks._KERNEL["km"] is km
+    out = tmp_path / "m.json"
+    notebooks.run("mods.ipynb", tmp_path / "ex_m.ipynb", {"out": str(out)}, reuse_kernel=True)
+    got = json.loads(out.read_text())
+    assert got["pid"] == km.provisioner.process.pid
+    assert got["mods"] == ["pipeline.sensitivity", "pipeline.plots.weights"]  # imported by the warm-up
+    assert got["names"] == []  # the warm-up's names were reset like any notebook's

@@ -76,3 +76,23 @@ def test_single_format(tmp_path, fmt):
     assert style.save(fig, tmp_path / "b", formats=(fmt,)) == [tmp_path / f"b.{fmt}"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"b.{fmt}"]
     plt.close(fig)
+
+
+def test_opaque_chart_written_as_rgb_transparent_kept_rgba(tmp_path):
+    """An opaque chart (white face) is written as RGB with the pixels matplotlib drew; a figure
+    with a transparent face keeps its alpha channel. Expected pixels: the Agg canvas itself."""
+    import matplotlib.pyplot as plt
+
+    fig = _figure()
+    style.save(fig, tmp_path / "opaque")
+    canvas = np.asarray(fig.canvas.buffer_rgba())
+    plt.close(fig)
+    img = Image.open(tmp_path / "opaque.png")
+    assert img.mode == "RGB"
+    assert (canvas[..., 3] == 255).all()  # what made it RGB: nothing of the canvas is see-through
+    glass = _figure()
+    glass.patch.set_alpha(0.0)
+    style.save(glass, tmp_path / "glass")
+    plt.close(glass)
+    g = Image.open(tmp_path / "glass.png")
+    assert g.mode == "RGBA" and np.asarray(g)[..., 3].min() < 255

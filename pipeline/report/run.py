@@ -184,7 +184,30 @@ def _precut_font(processed: Path) -> None:
 _REPORT_COST, _STUDY_COST = 20.0, 10.0
 
 
-def _run_pipelined(prm, out, jobs, todo, st_todo, span, common, workers, chapter_done, year_analysed, report_done) -> float:
+def _warm_worker() -> None:
+    """Pool worker: import what chapters and reports import and start the reused kernel with
+    the chapters' imports (:func:`pipeline.notebooks.warm_kernel`), while the parent cleans and
+    checks. Idempotent: a worker that is already warm returns at once."""
+    _kernel_env()
+    import papermill  # noqa: F401 - imported for its cost, ahead of the first chapter
+
+    import pipeline.report.render  # noqa: F401
+    from pipeline import notebooks
+
+    notebooks.warm_kernel()
+
+
+def _start_pool(workers: int) -> ProcessPoolExecutor:
+    """The one pool of :func:`_run_pipelined` (spawned processes, see there), each worker
+    warming up at once (:func:`_warm_worker`)."""
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    for _ in range(workers):  # one process is spawned per submission while none is idle
+        pool.submit(_warm_worker)
+    return pool
+
+
+def _run_pipelined(prm, out, jobs, todo, st_todo, span, common, workers, chapter_done, year_analysed, report_done,
+                   pool: ProcessPoolExecutor | None = None) -> float:
     """Chapters, year reports and the study in one pool of ``workers`` spawned processes
     (spawned, not forked: a worker that starts Jupyter kernels must not inherit the caller's
     threads and sockets; a forked worker of a threaded caller, a pytest-xdist worker, hung).
@@ -196,8 +219,12 @@ def _run_pipelined(prm, out, jobs, todo, st_todo, span, common, workers, chapter
     chapter is. So chapters run longest first, and reports and the study fill the time in
     which the last chapter runs would leave a worker idle; one pool starts for all of it (a
     report worker is a notebook worker whose kernel idles meanwhile). The first failure cancels what has not
-    started and is raised. Returns the time the last chapter finished.
+    started and is raised. Returns the time the last chapter finished. ``pool``: a pool already
+    started (and warming up, :func:`_start_pool`) by the caller, who shuts it down; default: one
+    started and shut down here.
     """
+    import contextlib
+
     from concurrent.futures import FIRST_COMPLETED, wait
 
     left: dict[int, int] = {}
@@ -219,7 +246,7 @@ def _run_pipelined(prm, out, jobs, todo, st_todo, span, common, workers, chapter
         _log(f"analyze: {len(jobs)} notebook run(s) on {workers} workers" + ("; each year's report starts when its chapters are done" if todo else ""))
     t_an = time.perf_counter()
     done_ch = 0
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with contextlib.nullcontext(pool) if pool is not None else _start_pool(workers) as pool:
         futs: dict = {}
 
         def fill() -> None:
@@ -304,8 +331,6 @@ def run_all(params, out: Path | None = None, workers: int = 2, force: bool = Fal
     Path
         The study folder.
     """
-    from pipeline import clean, integrity
-
     prm = params
     t0 = time.perf_counter()
     raw = Path(prm.raw)
@@ -321,9 +346,24 @@ def run_all(params, out: Path | None = None, workers: int = 2, force: bool = Fal
 
     store = cache.Store(prm.processed, force=force)
     processed = Path(prm.processed)
+    clean_key, clean_outs = cache.clean_key(prm), [processed / f for f in cache.CLEAN_OUTPUTS]
+    # when the tables change, chapters will run: the pool's workers start their kernels and
+    # imports while this process cleans and checks (an unchanged run starts no pool here)
+    pool = _start_pool(workers) if workers > 1 and not store.fresh("clean", clean_key, clean_outs) else None
+    try:
+        return _run_all(prm, out, workers, store, raw, processed, clean_key, clean_outs, pool, t0)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_all(prm, out, workers, store, raw, processed, clean_key, clean_outs, pool, t0) -> Path:
+    """The body of :func:`run_all` after the set-up (see there); ``pool``: the warming pool or None."""
+    from pipeline import cache, clean, integrity
+
     steps = {}
     t1 = time.perf_counter()
-    store.run("clean", cache.clean_key(prm), [processed / f for f in cache.CLEAN_OUTPUTS],
+    store.run("clean", clean_key, clean_outs,
               lambda: clean.run(raw, processed, years=prm.years, allow_quarantine=prm.allow_quarantine))
     steps["clean"] = time.perf_counter() - t1
     t1 = time.perf_counter()
@@ -384,7 +424,8 @@ def run_all(params, out: Path | None = None, workers: int = 2, force: bool = Fal
         if todo or st_todo:
             cut.start()
         try:
-            t_an = _run_pipelined(prm, out, jobs, todo, st_todo, (yrs[0], yrs[-1]), common, workers, chapter_done, year_analysed, report_done)
+            t_an = _run_pipelined(prm, out, jobs, todo, st_todo, (yrs[0], yrs[-1]), common, workers, chapter_done, year_analysed, report_done,
+                                  pool=pool)
         finally:
             if cut.is_alive():
                 cut.join()
