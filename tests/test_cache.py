@@ -180,3 +180,74 @@ def test_log_rows_of_a_year_are_its_own_files_and_the_registry(tmp_path):
     assert cache.table_digest(tmp_path, "cleaning_log", (2015, 2015)) == d15
     io.write_table(log.assign(new=["z", "y", "y"]), tmp_path, "cleaning_log")  # a registry row changes
     assert cache.table_digest(tmp_path, "cleaning_log", (2015, 2015)) != d15
+
+
+def test_pool_warms_during_clean_and_check_runs_beside_the_chapters(world_two_years, tmp_path, monkeypatch):
+    """With 2 workers and tables to clean, ``run_all`` starts its pool before cleaning (the
+    workers warm up meanwhile) and runs ``check`` in a thread beside the chapters: here the
+    check cannot finish until a chapter has started, so a serial check would time out. Every
+    report starts after the check, and its timings carry the check's time."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pipeline import clean, integrity
+    from pipeline.report import run as run_mod
+
+    raw, _ = world_two_years
+    prm = params.load(None, raw=str(raw), processed=str(tmp_path / "processed"), reports=str(tmp_path / "reports"), n_samples=100, n_sobol=32)
+    events: list[str] = []
+    chapter_started = threading.Event()
+
+    def fake_pool(workers):
+        events.append("pool")
+        return ThreadPoolExecutor(max_workers=workers)
+
+    real_clean, real_check = clean.run, integrity.run
+
+    def spy_clean(*a, **k):
+        events.append("clean")
+        return real_clean(*a, **k)
+
+    def slow_check(*a, **k):
+        assert threading.current_thread().name == "check"
+        assert chapter_started.wait(60), "check ran before any chapter started"
+        events.append("check done")
+        return real_check(*a, **k)
+
+    def fake_chapter(ch, ex, p):
+        chapter_started.set()
+        d = Path(p["out_dir"])
+        d.mkdir(parents=True, exist_ok=True)
+        Path(ex).parent.mkdir(parents=True, exist_ok=True)
+        Path(ex).write_text("{}")
+        return ch, 0.1, {}
+
+    def fake_report(prm_dict, out, timings):
+        events.append(f"report check={timings.get('check') is not None}")
+        d = Path(prm_dict["reports"]) / str(prm_dict["year"])
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "report.html").write_text("r")
+        return str(d)
+
+    def fake_study(prm_dict, years, out):
+        d = Path(prm_dict["reports"]) / f"study_{years[0]}-{years[1]}"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "report.html").write_text("s")
+        return str(d)
+
+    monkeypatch.setattr(run_mod, "_start_pool", fake_pool)
+    monkeypatch.setattr(clean, "run", spy_clean)
+    monkeypatch.setattr(integrity, "run", slow_check)
+    monkeypatch.setattr(run_mod, "_run_chapter", fake_chapter)
+    monkeypatch.setattr(run_mod, "_build_year_worker", fake_report)
+    monkeypatch.setattr(run_mod, "_build_study_worker", fake_study)
+    monkeypatch.setattr(run_mod, "_precut_font", lambda processed: None)
+    report.run_all(prm, workers=2)
+    assert events[:2] == ["pool", "clean"]  # the pool (warming up) before the cleaning
+    assert events.index("check done") < events.index("report check=True")
+    assert "report check=False" not in events
+    assert (tmp_path / "processed" / "integrity.csv").exists()
+    # unchanged: nothing to clean, so no pool is started before the (reused) steps
+    events.clear()
+    report.run_all(prm, workers=2)
+    assert "pool" not in events and "clean" not in events

@@ -32,3 +32,28 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
             raise RuntimeError("killed")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["x.txt"]  # no temp file left behind
+
+
+def test_attrs_matrices_read_back_as_arrays(tmp_path):
+    """``attrs`` go through JSON in the Parquet metadata; numeric matrices come back as NumPy
+    arrays (pandas deep-copies attrs on every operation: nested lists made a row lookup cost
+    milliseconds), everything else as written. Expected: the values written."""
+    import numpy as np
+    import pandas as pd
+
+    from pipeline import io as pio
+
+    hist = np.arange(12, dtype=np.int64).reshape(3, 4)
+    df = pd.DataFrame({"a": [1, 2]})
+    df.attrs = {"histogram": hist, "years": [2009, 2016], "system": {"n": 5, "names": ["x", "y"], "m": [[0.5, 1.0], [2.0, 3.0]]},
+                "ragged": [[1, 2], [3]], "mixed": [[1, None], [2, 3]]}
+    pio.write_table(df, tmp_path, "t")
+    back = pio.read_table(tmp_path, "t")
+    assert isinstance(back.attrs["histogram"], np.ndarray) and back.attrs["histogram"].dtype == np.int64
+    np.testing.assert_array_equal(back.attrs["histogram"], hist)
+    assert back.attrs["years"] == [2009, 2016]  # a flat list stays a list
+    assert back.attrs["system"]["n"] == 5 and back.attrs["system"]["names"] == ["x", "y"]
+    np.testing.assert_array_equal(back.attrs["system"]["m"], [[0.5, 1.0], [2.0, 3.0]])
+    assert back.attrs["ragged"] == [[1, 2], [3]] and back.attrs["mixed"] == [[1, None], [2, 3]]
+    row = back.iloc[0]  # a row lookup copies the attrs; the matrix stays an equal array
+    np.testing.assert_array_equal(row.attrs["histogram"], hist)

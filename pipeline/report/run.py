@@ -207,7 +207,7 @@ def _start_pool(workers: int) -> ProcessPoolExecutor:
 
 
 def _run_pipelined(prm, out, jobs, todo, st_todo, span, common, workers, chapter_done, year_analysed, report_done,
-                   pool: ProcessPoolExecutor | None = None) -> float:
+                   pool: ProcessPoolExecutor | None = None, before_reports=None) -> float:
     """Chapters, year reports and the study in one pool of ``workers`` spawned processes
     (spawned, not forked: a worker that starts Jupyter kernels must not inherit the caller's
     threads and sockets; a forked worker of a threaded caller, a pytest-xdist worker, hung).
@@ -221,7 +221,8 @@ def _run_pipelined(prm, out, jobs, todo, st_todo, span, common, workers, chapter
     report worker is a notebook worker whose kernel idles meanwhile). The first failure cancels what has not
     started and is raised. Returns the time the last chapter finished. ``pool``: a pool already
     started (and warming up, :func:`_start_pool`) by the caller, who shuts it down; default: one
-    started and shut down here.
+    started and shut down here. ``before_reports``: called (once) before the first report or the
+    study is handed to a worker — the caller's ``check`` running beside the chapters must be done.
     """
     import contextlib
 
@@ -249,10 +250,15 @@ def _run_pipelined(prm, out, jobs, todo, st_todo, span, common, workers, chapter
     with contextlib.nullcontext(pool) if pool is not None else _start_pool(workers) as pool:
         futs: dict = {}
 
+        waited = [before_reports is None]
+
         def fill() -> None:
             while ready and len(futs) < workers:
                 _, _, job = heapq.heappop(ready)
                 kind, y, arg = job
+                if kind != "chapter" and not waited[0]:
+                    waited[0] = True
+                    before_reports()
                 if kind == "chapter":
                     fut = pool.submit(_run_chapter, *arg)
                 elif kind == "report":
@@ -366,10 +372,36 @@ def _run_all(prm, out, workers, store, raw, processed, clean_key, clean_outs, po
     store.run("clean", clean_key, clean_outs,
               lambda: clean.run(raw, processed, years=prm.years, allow_quarantine=prm.allow_quarantine))
     steps["clean"] = time.perf_counter() - t1
-    t1 = time.perf_counter()
-    store.run("check", cache.check_key(prm), [processed / "integrity.csv"],
-              lambda: integrity.run(raw, processed, years=prm.years, top_n=prm.top_n, seed=prm.seed))
-    steps["check"] = time.perf_counter() - t1
+    common = {"clean": steps["clean"]}
+    check_failed: list[BaseException] = []
+
+    def check() -> None:
+        t = time.perf_counter()
+        try:
+            store.run("check", cache.check_key(prm), [processed / "integrity.csv"],
+                      lambda: integrity.run(raw, processed, years=prm.years, top_n=prm.top_n, seed=prm.seed))
+        except BaseException as err:  # noqa: BLE001 - raised by checked() in the main thread
+            check_failed.append(err)
+        common["check"] = steps["check"] = time.perf_counter() - t
+
+    # no chapter reads integrity.csv (the integrity chapter runs its own checks, and no step key
+    # holds the file): when chapters run in the pool, the check runs beside them in a thread of
+    # this otherwise waiting process; every document waits for it (its time is in the manifest)
+    import threading
+
+    beside = threading.Thread(target=check, name="check", daemon=True) if pool is not None else None
+
+    def checked() -> None:
+        if beside is not None:
+            beside.join()
+        if check_failed:
+            raise check_failed[0]
+
+    if beside is not None:
+        beside.start()
+    else:
+        check()
+        checked()
     avail = available_years(processed)
     yrs = [y for y in avail if prm.years is None or prm.years[0] <= y <= prm.years[1]]
     jobs, ch_keys = [], {}
@@ -385,7 +417,6 @@ def _run_all(prm, out, workers, store, raw, processed, clean_key, clean_outs, po
             else:
                 jobs.append((c, str(executed / f"{c}.ipynb"), nbp))
     _log(f"analyze: {len(ch_keys) - len(jobs)} chapter run(s) reused, {len(jobs)} to compute")
-    common = {"clean": steps["clean"], "check": steps["check"]}
     rep_keys = {y: cache.report_key(prm, y, [ch_keys[(y, c)] for c in _chapters_present(False)], _span(prm, y)[0]) for y in yrs}
     rep_out = {y: _report_outputs(report_dir(prm, y, out)) for y in yrs}
     todo = [y for y in yrs if not store.fresh(f"report-{prm.lang}-{y}", rep_keys[y], rep_out[y])]
@@ -416,8 +447,6 @@ def _run_all(prm, out, workers, store, raw, processed, clean_key, clean_outs, po
         store.computed.append(f"report-{prm.lang}-{y}")
 
     if workers > 1 and len(jobs) + len(todo) + st_todo > 1:
-        import threading
-
         # the run's font subset (every document of the sample needs no other characters) is cut
         # here while the workers run chapters, instead of by the first two reports at once
         cut = threading.Thread(target=_precut_font, args=(processed,), name="font-subset", daemon=True)
@@ -425,12 +454,13 @@ def _run_all(prm, out, workers, store, raw, processed, clean_key, clean_outs, po
             cut.start()
         try:
             t_an = _run_pipelined(prm, out, jobs, todo, st_todo, (yrs[0], yrs[-1]), common, workers, chapter_done, year_analysed, report_done,
-                                  pool=pool)
+                                  pool=pool, before_reports=checked)
         finally:
             if cut.is_alive():
                 cut.join()
         steps["analyze"], t1 = t_an - t1, t_an  # the reports overlap the last chapters: "report" counts from here
     else:
+        checked()
         done = _run_jobs(jobs, 1)
         for ch, ex, nbp in jobs:
             chapter_done(ch, nbp, ex, done[(str(nbp["year"]), ch)])
@@ -443,6 +473,7 @@ def _run_all(prm, out, workers, store, raw, processed, clean_key, clean_outs, po
             report_done(y)
         if st_todo:
             build_study(prm, years=(yrs[0], yrs[-1]), out=out, linked=True)
+    checked()  # (a run with nothing to report still waits for its check)
     if st_todo:
         store.mark(st_name, st_key, _report_outputs(study))
         store.computed.append(st_name)
