@@ -8,6 +8,7 @@ are written there by hand (``CLEAN_POINTS``), grade points by hand computation
 from __future__ import annotations
 
 import hashlib
+import shutil
 import os
 import subprocess
 import sys
@@ -660,3 +661,56 @@ def test_scores_validated_in_chunks_of_whole_periods(tmp_path, monkeypatch):
     assert sum(n for n, _ in mid) == sum(n for n, _ in per_period)
     for limit in (800, 10**9):
         assert outs[limit]["files"] == outs[1]["files"]
+
+
+def test_unchanged_files_are_not_read_again(tmp_path, monkeypatch):
+    """``clean`` keeps what each file gave (:mod:`pipeline.clean.reuse`): a second run reads no
+    file and writes byte-identical tables, log and quarantine; a changed workbook, and only it,
+    is read again and its change reaches the tables; a year taken away leaves no kept entry.
+    Expected: a run with ``reuse_files=False`` (every file read) on the same raw folder."""
+    import openpyxl
+
+    from pipeline import config, synth
+    from pipeline.clean import reuse
+
+    raw = tmp_path / "raw"
+    synth.write_world(raw, tmp_path / "truth", seed=config.SEED, n_units=15, years=(2015, 2016), monthly_years=[2016], messy=False)
+    reads: list[str] = []
+    real_items, real_data = reuse._items_file, reuse._data_file
+    monkeypatch.setattr(reuse, "_items_file", lambda path, *a: reads.append(path.name) or real_items(path, *a))
+    monkeypatch.setattr(reuse, "_data_file", lambda role, path, *a: reads.append(path.name) or real_data(role, path, *a))
+    files = ("scores.csv", "totals.csv", "items.csv", "cleaning_log.csv", "quarantine.csv", "given.csv")
+
+    def outputs(d):
+        return {f: (d / f).read_bytes() for f in files}
+
+    def fresh(name):  # every file read, nothing kept
+        clean.run(raw, tmp_path / name, progress=False, reuse_files=False)
+        return outputs(tmp_path / name)
+
+    out = tmp_path / "out"
+    clean.run(raw, out, progress=False)
+    n_files = len(reads)
+    assert n_files >= 4 and outputs(out) == fresh("ref1")
+    reads.clear()
+    clean.run(raw, out, progress=False)
+    assert reads == [] and outputs(out) == fresh("ref2")
+    # change one cell of 2016's annual summary: that file alone is read again
+    summary = raw / "2016" / "考评汇总表.xlsx"  # the annual summary: unit name in column B, item I01 in column C
+    wb = openpyxl.load_workbook(summary)
+    ws = wb.worksheets[0]
+    cell = next(c for c in ws["C"] if isinstance(c.value, (int, float)) and c.value >= 0.2)
+    cell.value = round(cell.value - 0.1, 1)  # one unit's I01 score, 0.1 point less
+    wb.save(summary)
+    before = (out / "scores.csv").read_bytes()
+    reads.clear()
+    clean.run(raw, out, progress=False)
+    assert reads == [summary.name]
+    assert (out / "scores.csv").read_bytes() != before and outputs(out) == fresh("ref3")
+    # a year taken away: its kept reads are dropped by the next run over every year
+    shutil.rmtree(raw / "2016")
+    kept = tmp_path / "out" / ".cache" / "clean-files"
+    n_before = len(list(kept.glob("*.pkl")))
+    clean.run(raw, out, progress=False)
+    assert 0 < len(list(kept.glob("*.pkl"))) < n_before
+    assert outputs(out) == fresh("ref4")

@@ -46,6 +46,7 @@ def run(
     progress: bool = True,
     grade_map: dict | None = None,
     scheduler=None,
+    reuse_files: bool = True,
 ) -> dict:
     """Clean the raw folder into the processed tables (SPEC §2 → §3).
 
@@ -72,6 +73,11 @@ def run(
         keeps its own log and problems; they are merged in the single-machine order, so the
         tables, ``cleaning_log.csv`` and ``quarantine.csv`` are identical. The results of
         all files are gathered before writing (memory: all years, not one).
+    reuse_files : bool
+        On one machine, take what a file gave from ``<out_dir>/.cache/clean-files`` when the
+        file, its place, the registry, the grade map, its year's item list and the code are
+        unchanged (:mod:`pipeline.clean.reuse`): adding a year re-reads only that year's files.
+        Same tables, log and quarantine either way. False: read every file (``--force``).
 
     Returns
     -------
@@ -100,12 +106,12 @@ def run(
     previous = pa.default_memory_pool()
     pa.set_memory_pool(pa.system_memory_pool())
     try:
-        return _run(raw_dir, out_dir, years, allow_quarantine, na_policy, top_n, progress, grade_map, scheduler)
+        return _run(raw_dir, out_dir, years, allow_quarantine, na_policy, top_n, progress, grade_map, scheduler, reuse_files)
     finally:
         pa.set_memory_pool(previous)
 
 
-def _run(raw_dir, out_dir, years, allow_quarantine, na_policy, top_n, progress, grade_map, scheduler=None) -> dict:
+def _run(raw_dir, out_dir, years, allow_quarantine, na_policy, top_n, progress, grade_map, scheduler=None, reuse_files=True) -> dict:
     """The body of :func:`run` (see there): read and write one year at a time.
 
     Each year's score pieces are checked, validated and appended to ``scores.parquet`` (and
@@ -172,8 +178,15 @@ def _run(raw_dir, out_dir, years, allow_quarantine, na_policy, top_n, progress, 
         items_all, annual_all, given_all, adj_all, weak_all = [], [], [], [], []
         n_cells = 0
         schema_error = None  # a scores schema failure, raised after the problems (as before streaming)
+        kept = None
+        if remote is None and reuse_files:  # what unchanged files gave in an earlier run (one year in memory at a time)
+            from pipeline import provenance
+            from pipeline.clean import reuse
+
+            kept, registry = reuse.FileStore(out), provenance.sha256(raw / "units.csv")
         for year in sorted(plans):
-            got = _read_year(year, plans[year], folders[year].name, raw, cache, matcher, ctx, bar, remote)
+            given_files = remote if kept is None else reuse.read_year(year, plans[year], raw, matcher, gm, registry, kept, cache)
+            got = _read_year(year, plans[year], folders[year].name, raw, cache, matcher, ctx, bar, given_files)
             n_cells += got.cells
             for part, parts in ((got.items, items_all), (got.given, given_all), (got.adjustments, adj_all), (got.weak, weak_all)):
                 parts.extend(part)
@@ -216,6 +229,8 @@ def _run(raw_dir, out_dir, years, allow_quarantine, na_policy, top_n, progress, 
             for name, df in (("totals", totals), ("adjustments", adjustments), ("weak_orgs", weak), ("given", given)):
                 pio.write_table(df, out, name)
             n_log = _write_side(out, ctx)
+        if kept is not None and years is None:  # a run over every year: drop what no file gives any more
+            kept.prune()
         return {
             "years": sorted(folders),
             "units": int(units.shape[0]),

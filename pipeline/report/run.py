@@ -370,7 +370,7 @@ def _run_all(prm, out, workers, store, raw, processed, clean_key, clean_outs, po
     steps = {}
     t1 = time.perf_counter()
     store.run("clean", clean_key, clean_outs,
-              lambda: clean.run(raw, processed, years=prm.years, allow_quarantine=prm.allow_quarantine))
+              lambda: clean.run(raw, processed, years=prm.years, allow_quarantine=prm.allow_quarantine, reuse_files=not store.force))
     steps["clean"] = time.perf_counter() - t1
     common = {"clean": steps["clean"]}
     check_failed: list[BaseException] = []
