@@ -27,6 +27,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+import numpy as np
+
 from pipeline import config, provenance
 
 __all__ = ["Store", "code_version", "notebook_digest", "files_digest", "table_digest", "make_key",
@@ -98,8 +100,6 @@ def table_digest(processed: str | os.PathLike, name: str, years: tuple[int, int]
     Rows are hashed with :func:`pandas.util.hash_pandas_object` (values, not file bytes), so
     appending another year's rows leaves the digest of the earlier years unchanged.
     """
-    import pandas as pd
-
     folder = Path(processed)
     path = folder / f"{name}.parquet"
     if not path.exists():
@@ -109,22 +109,48 @@ def table_digest(processed: str | os.PathLike, name: str, years: tuple[int, int]
     st = path.stat()
     memo = (str(path), st.st_size, st.st_mtime_ns, tuple(years) if years is not None else None)
     if memo not in _DIGESTS:
-        df = _table(path)
-        if years is not None and "year" in df.columns:
-            y = pd.to_numeric(df["year"], errors="coerce")
-            df = df.loc[(y >= years[0]) & (y <= years[1])]
-        elif years is not None and "file" in df.columns:  # cleaning log, quarantine: by the year folder of the file
-            from pipeline.clean import file_year
-
-            y = file_year(df["file"])
-            df = df.loc[y.isna() | ((y >= years[0]) & (y <= years[1]))]
-        h = hashlib.sha256(",".join(map(str, df.columns)).encode())
-        h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+        cols, rows, y, shared = _row_hashes(path)
+        if years is not None and y is not None:
+            keep = (y >= years[0]) & (y <= years[1])
+            rows = rows[keep | np.isnan(y)] if shared else rows[keep]
+        h = hashlib.sha256(cols.encode())
+        h.update(rows.tobytes())
         _DIGESTS[memo] = h.hexdigest()
     return _DIGESTS[memo]
 
 
 _DIGESTS: dict = {}
+
+
+def _row_hashes(path: Path) -> tuple:
+    """The per-row hashes of a processed table (:func:`pandas.util.hash_pandas_object`, values
+    only), computed once per file version: ``(columns, hashes, year per row or None, shared)``.
+
+    A row's hash depends on that row alone, so the digest of a span of years (the selected
+    rows' hashes in file order) equals hashing the selected rows themselves, at the cost of one
+    mask per span instead of one hash of the rows per span. ``year``: the ``year`` column, or
+    for the cleaning log and quarantine the year folder of the ``file`` (NaN for the shared
+    registry, whose rows belong to every span: ``shared``).
+    """
+    import pandas as pd
+
+    st = path.stat()
+    tag = (str(path), st.st_size, st.st_mtime_ns)
+    if tag not in _ROWS:
+        df = _table(path)
+        y, shared = None, False
+        if "year" in df.columns:
+            y = pd.to_numeric(df["year"], errors="coerce").to_numpy(dtype=float)
+        elif "file" in df.columns:  # cleaning log, quarantine: by the year folder of the file
+            from pipeline.clean import file_year
+
+            y, shared = file_year(df["file"]).to_numpy(dtype=float), True
+        _ROWS.clear() if len(_ROWS) > 32 else None
+        _ROWS[tag] = (",".join(map(str, df.columns)), pd.util.hash_pandas_object(df, index=False).to_numpy(), y, shared)
+    return _ROWS[tag]
+
+
+_ROWS: dict = {}
 
 
 def make_key(step: str, **parts: Any) -> str:
