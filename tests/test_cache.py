@@ -222,8 +222,9 @@ def test_pool_warms_during_clean_and_check_runs_beside_the_chapters(world_two_ye
         Path(ex).write_text("{}")
         return ch, 0.1, {}
 
-    def fake_report(prm_dict, out, timings):
+    def fake_report(prm_dict, out, timings, part="all"):
         events.append(f"report check={timings.get('check') is not None}")
+        events.append(f"part {part}")
         d = Path(prm_dict["reports"]) / str(prm_dict["year"])
         d.mkdir(parents=True, exist_ok=True)
         (d / "report.html").write_text("r")
@@ -246,6 +247,8 @@ def test_pool_warms_during_clean_and_check_runs_beside_the_chapters(world_two_ye
     assert events[:2] == ["pool", "clean"]  # the pool (warming up) before the cleaning
     assert events.index("check done") < events.index("report check=True")
     assert "report check=False" not in events
+    # the only report comes in the tail (no chapter waits): split between the two workers
+    assert sorted(e for e in events if e.startswith("part")) == ["part main", "part pdf"]
     assert (tmp_path / "processed" / "integrity.csv").exists()
     # unchanged: nothing to clean, so no pool is started before the (reused) steps
     events.clear()

@@ -250,6 +250,26 @@ def test_two_runs_give_identical_numbers(rep):
     assert (dest / "bulletin_H1.html").read_bytes() == (rep.dest / "bulletin_H1.html").read_bytes()
 
 
+def test_report_split_in_two_parts_gives_the_same_documents(rep):
+    """``build_year(part="pdf")`` and ``part="main"`` (two workers sharing the last report of a
+    run) write together what one ``part="all"`` build writes: the same HTML, workbook, bulletin,
+    numbers and ranking, and a PDF with as many pages; the PDF part writes ``report.pdf`` alone.
+    Expected: the fixture's single build of the same year from the same records."""
+    split = rep.tmp / "split"
+    dest = report.build_year(rep.prm, out=split, analysis=rep.analysis.parent, part="pdf")
+    assert sorted(p.name for p in dest.iterdir()) == ["report.pdf"]
+    report.build_year(rep.prm, out=split, analysis=rep.analysis.parent, part="main")
+    assert sorted(p.name for p in dest.iterdir()) == sorted(p.name for p in rep.dest.iterdir() if p.name not in ("en", "executed"))  # executed: analyze's
+    for f in ("tables.xlsx", "bulletin_H1.html", "numbers.json", "ranking.csv"):
+        assert (dest / f).read_bytes() == (rep.dest / f).read_bytes(), f
+    mask = lambda h: re.sub(r"commit）：[0-9a-f]+|commit\): [0-9a-f]+", "commit", h)  # noqa: E731
+    assert mask((dest / "report.html").read_text(encoding="utf-8")) == mask(rep.html)
+    pages = lambda b: len(re.findall(rb"/Type\s*/Page\b", b + b"".join(_pdf_streams(b))))  # noqa: E731
+    assert pages((dest / "report.pdf").read_bytes()) == pages((rep.dest / "report.pdf").read_bytes()) > 10
+    with pytest.raises(ValueError, match="part"):
+        report.build_year(rep.prm, out=split, analysis=rep.analysis.parent, part="both")
+
+
 # ------------------------------------------------------------------ English edition
 @pytest.mark.slow  # analyses and renders the year a second time (in English)
 def test_english_report_has_no_untranslated_labels(rep_en, world):

@@ -180,8 +180,10 @@ def _precut_font(processed: Path) -> None:
         pass
 
 
-#: Relative cost of a year report and of the study for the scheduler (same unit as :data:`_COST`).
+#: Relative cost of a year report and of the study for the scheduler (same unit as :data:`_COST`),
+#: and of the two halves of a report split between two workers (``report.pdf``; the rest).
 _REPORT_COST, _STUDY_COST = 20.0, 10.0
+_PDF_COST, _MAIN_COST = 14.0, 10.0
 
 
 def _warm_worker() -> None:
@@ -223,6 +225,11 @@ def _run_pipelined(prm, out, jobs, todo, st_todo, span, common, workers, chapter
     started (and warming up, :func:`_start_pool`) by the caller, who shuts it down; default: one
     started and shut down here. ``before_reports``: called (once) before the first report or the
     study is handed to a worker — the caller's ``check`` running beside the chapters must be done.
+
+    In the tail — a year's report becomes ready when no chapter waits and fewer reports than
+    workers are ready or running — the report is split in two jobs, ``report.pdf`` and the rest
+    (:func:`pipeline.report.year.build_year`, ``part``), so that the last report does not run on
+    one worker while the other waits (adding one year: its report beside the study).
     """
     import contextlib
 
@@ -239,8 +246,22 @@ def _run_pipelined(prm, out, jobs, todo, st_todo, span, common, workers, chapter
 
     for ch, ex, nbp in jobs:  # a chapter's priority counts the report that waits for it (critical path)
         add(_COST.get(ch, 1.0) + _REPORT_COST, ("chapter", nbp["year"], (ch, ex, nbp)))
+    parts: dict[int, int] = {}  # year → parts of its report still to finish
+
+    def add_report(y: int) -> None:
+        queued = [job for _, _, job in ready]
+        busy = sum(1 for job in list(queued) + list(futs.values()) if job[0] == "report")
+        if any(job[0] == "chapter" for job in queued) or busy >= workers:
+            parts[y] = 1
+            add(_REPORT_COST, ("report", y, "all"))
+        else:  # the tail: two workers share this report
+            parts[y] = 2
+            add(_PDF_COST, ("report", y, "pdf"))
+            add(_MAIN_COST, ("report", y, "main"))
+
+    futs: dict = {}
     for y in sorted(set(todo) - set(left)):  # every chapter of the year reused
-        add(_REPORT_COST, ("report", y, None))
+        add_report(y)
     if st_todo and not jobs:
         add(_STUDY_COST, ("study", None, None))
     if jobs:
@@ -248,7 +269,6 @@ def _run_pipelined(prm, out, jobs, todo, st_todo, span, common, workers, chapter
     t_an = time.perf_counter()
     done_ch = 0
     with contextlib.nullcontext(pool) if pool is not None else _start_pool(workers) as pool:
-        futs: dict = {}
 
         waited = [before_reports is None]
 
@@ -262,7 +282,7 @@ def _run_pipelined(prm, out, jobs, todo, st_todo, span, common, workers, chapter
                 if kind == "chapter":
                     fut = pool.submit(_run_chapter, *arg)
                 elif kind == "report":
-                    fut = pool.submit(_build_year_worker, replace(prm, year=y).to_dict(), str(out) if out else None, common)
+                    fut = pool.submit(_build_year_worker, replace(prm, year=y).to_dict(), str(out) if out else None, common, arg)
                 else:
                     fut = pool.submit(_build_study_worker, prm.to_dict(), span, str(out) if out else None)
                 futs[fut] = job
@@ -283,13 +303,15 @@ def _run_pipelined(prm, out, jobs, todo, st_todo, span, common, workers, chapter
                         if left[y] == 0:
                             year_analysed(y)
                             if y in todo:
-                                add(_REPORT_COST, ("report", y, None))
+                                add_report(y)
                         if done_ch == len(jobs):
                             t_an = time.perf_counter()
                             if st_todo:
                                 add(_STUDY_COST, ("study", None, None))
                     elif kind == "report":
-                        report_done(y)
+                        parts[y] -= 1
+                        if parts[y] == 0:
+                            report_done(y)
                 fill()
         except BaseException:
             for f in futs:
@@ -307,8 +329,8 @@ def _params(prm_dict: dict):
     return Params(**d)
 
 
-def _build_year_worker(prm_dict: dict, out: str | None, timings: dict) -> str:
-    return str(build_year(_params(prm_dict), out=Path(out) if out else None, timings=timings))
+def _build_year_worker(prm_dict: dict, out: str | None, timings: dict, part: str = "all") -> str:
+    return str(build_year(_params(prm_dict), out=Path(out) if out else None, timings=timings, part=part))
 
 
 def _build_study_worker(prm_dict: dict, years: tuple[int, int], out: str | None) -> str:

@@ -266,7 +266,8 @@ def _run_chars(data: dict) -> set[int]:
 
 
 @run_language
-def build_year(params, out: Path | None = None, timings: dict | None = None, analysis: Path | None = None, pdf: bool = True) -> Path:
+def build_year(params, out: Path | None = None, timings: dict | None = None, analysis: Path | None = None, pdf: bool = True,
+               part: str = "all") -> Path:
     """Render the report of one year into ``<out or params.reports>/<year>/`` (``…/<lang>/`` for
     a language other than Chinese).
 
@@ -278,6 +279,11 @@ def build_year(params, out: Path | None = None, timings: dict | None = None, ana
     chart), ``bulletin_H1.html``, ``units/<unit_id>.html`` (+ ``units/index.html``) and
     ``manifest.json``. ``analysis`` is the analysis root written by :func:`analyze` (default
     ``<processed>/analysis``); ``pdf=False`` skips the PDF (quick re-renders).
+
+    ``part`` splits the work in two for two worker processes (:func:`pipeline.report.run.
+    _run_pipelined` does so when a worker would otherwise wait): ``"pdf"`` writes ``report.pdf``
+    alone, ``"main"`` everything else; each builds the same document from the same records.
+    ``"all"`` (default): both.
 
     Returns
     -------
@@ -387,10 +393,21 @@ def build_year(params, out: Path | None = None, timings: dict | None = None, ana
         "tab_label": t("rep_tab"),
         "links": [("bulletin_H1.html", t("rep_cap_bulletin")), ("units/index.html", t("rep_unit_index"))],
     }
+    if part not in ("all", "main", "pdf"):
+        raise ValueError(f"part must be 'all', 'main' or 'pdf', not {part!r}")
+    if part == "pdf":
+        # the run's font subset (labels, unit and item names: cut once per run, cached on disk);
+        # _write_pdf cuts another only if the page shows a character outside it
+        t1 = time.perf_counter()
+        _log(f"report {year}: PDF")
+        _write_pdf(_render("report.html", {**ctx, "links": []}, pdf=True), dest / "report.pdf", _subset_font(_run_chars(data)))
+        _log(f"report {year}: PDF done ({time.perf_counter() - t1:.1f} s) → {dest / 'report.pdf'}")
+        return dest
+    report_pdf = pdf and part == "all"  # "main": another worker writes report.pdf
     t1 = time.perf_counter()
     _log(f"report {year}: HTML")
     html_text = _render("report.html", ctx)
-    pdf_text = _render("report.html", {**ctx, "links": []}, pdf=True) if pdf else ""
+    pdf_text = _render("report.html", {**ctx, "links": []}, pdf=True) if report_pdf else ""
     bulletin = bulletin_context(data, chapters["02-horizontal"], year, prm)
     pages = {dest / "bulletin_H1.html": _render("bulletin.html", bulletin)}
     pages.update(write_unit_pages(data, chapters["02-horizontal"], year, prm, ev.get("uncertainty"), dest / "units", write=False))
@@ -410,7 +427,7 @@ def build_year(params, out: Path | None = None, timings: dict | None = None, ana
     for p, h in _embed_font(pages, otf).items():
         atomic_write(p, h)
     steps["bulletin+units"] = time.perf_counter() - t1
-    if pdf:
+    if report_pdf:
         t1 = time.perf_counter()
         _log(f"report {year}: PDF")
         _write_pdf(pdf_text, dest / "report.pdf", otf)
