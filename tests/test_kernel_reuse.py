@@ -45,6 +45,8 @@ def test_reused_kernel_runs_each_notebook_in_a_fresh_namespace(nbdir, tmp_path):
     # a failing notebook: one line naming notebook and cell; the kernel still serves the next one
     with pytest.raises(PipelineError, match=r"notebook bad\.ipynb, cell 3: ValueError: broken on purpose"):
         notebooks.run("bad.ipynb", tmp_path / "ex_bad.ipynb", {}, reuse_kernel=True)
+    # the executed copy (written once, at the end) is kept with the failing cell's error in it
+    assert "broken on purpose" in (tmp_path / "ex_bad.ipynb").read_text(encoding="utf-8")
     notebooks.run("b.ipynb", tmp_path / "ex_b2.ipynb", {"out": str(outs[2])}, reuse_kernel=True)
     c = json.loads(outs[2].read_text())
     assert c["pid"] == a["pid"] and c["leak"] is False
