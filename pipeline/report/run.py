@@ -192,6 +192,7 @@ def _warm_worker() -> None:
     checks. Idempotent: a worker that is already warm returns at once."""
     _kernel_env()
     import papermill  # noqa: F401 - imported for its cost, ahead of the first chapter
+    import weasyprint  # noqa: F401 - and of the first report's PDF
 
     import pipeline.report.render  # noqa: F401
     from pipeline import notebooks
