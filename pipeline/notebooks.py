@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -348,16 +349,15 @@ def read_record(chapter_dir: str | os.PathLike, tables: bool = True) -> dict[str
     -------
     dict
         ``chapter``, ``parameters``, ``items`` (``[kind, value]`` in notebook order: ``p``
-        sentence, ``fig`` name, ``tab`` name), ``headline`` (dict), ``tables`` (name →
-        DataFrame, when ``tables``), ``figures`` (name → PNG path), ``dir``.
+        sentence, ``fig`` name, ``tab`` name), ``headline`` (dict), ``tables`` (a mapping
+        name → DataFrame, each read when first asked for; empty unless ``tables``), ``figures``
+        (name → PNG path), ``dir``.
 
     Raises
     ------
     PipelineError
-        When the record or one of its tables is missing or unreadable.
+        When the record is missing or unreadable; for a table, when it is first read.
     """
-    from pipeline import io as pio
-
     d = Path(chapter_dir)
     path = d / RECORD_FILE
     if not path.exists():
@@ -368,14 +368,36 @@ def read_record(chapter_dir: str | os.PathLike, tables: bool = True) -> dict[str
         raise PipelineError(f"{path}: cannot read the chapter record ({type(err).__name__})") from None
     rec["dir"] = d
     rec["figures"] = {v: d / "figures" / f"{v}.png" for k, v in rec["items"] if k == "fig"}
-    rec["tables"] = {}
-    if tables:
-        for k, v in rec["items"]:
-            if k != "tab":
-                continue
-            p = d / "tables" / f"{v}.parquet"
+    rec["tables"] = _Tables(d / "tables", [v for k, v in rec["items"] if k == "tab"] if tables else [])
+    return rec
+
+
+class _Tables(Mapping):
+    """The recorded tables of a chapter, name → DataFrame, each read from its Parquet file when
+    first asked for (a document reads a few of a chapter's tables; the study reads 40 records).
+    A missing or broken table is one clear line when it is read."""
+
+    def __init__(self, folder: Path, names: list[str]):
+        self._folder, self._names, self._read = folder, list(dict.fromkeys(names)), {}
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name not in self._read:
+            if name not in self._names:
+                raise KeyError(name)
+            from pipeline import io as pio
+
+            p = self._folder / f"{name}.parquet"
             try:
-                rec["tables"][v] = pio.read_parquet(p)
+                self._read[name] = pio.read_parquet(p)
             except Exception as err:  # a broken table is one clear line
                 raise PipelineError(f"{p}: cannot read the recorded table ({type(err).__name__})") from None
-    return rec
+        return self._read[name]
+
+    def __iter__(self):
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 from pipeline import config, notebooks
@@ -121,3 +122,26 @@ def test_record_roundtrip(tmp_path):
     # a missing record is an error naming the file and the command, never a silent recompute
     with pytest.raises(PipelineError, match=r"record\.json: chapter record not found — run `python -m pipeline analyze`"):
         notebooks.read_record(tmp_path / "nothing")
+
+
+def test_record_tables_read_when_first_asked_for(tmp_path):
+    """A record's tables are read from their files only when asked for, once; a broken table
+    is one clear line naming its file when it is read. Expected: the frames written."""
+    from pipeline.errors import PipelineError
+
+    rec = notebooks.Record(tmp_path / "ch", "01-overview", year=2016)
+    a = pd.DataFrame({"x": [1, 2]})
+    rec.table("t_a", a)
+    rec.table("t_b", pd.DataFrame({"y": [3.5]}))
+    got = notebooks.read_record(tmp_path / "ch")
+    tabs = got["tables"]
+    assert list(tabs) == ["t_a", "t_b"] and len(tabs) == 2 and "t_b" in tabs and "t_c" not in tabs
+    assert tabs._read == {}  # nothing read yet
+    pd.testing.assert_frame_equal(tabs["t_a"], a)
+    assert set(tabs._read) == {"t_a"} and tabs["t_a"] is tabs["t_a"]  # read once
+    with pytest.raises(KeyError):
+        tabs["t_c"]
+    (tmp_path / "ch" / "tables" / "t_b.parquet").write_bytes(b"not parquet")
+    with pytest.raises(PipelineError, match=r"t_b\.parquet: cannot read the recorded table"):
+        tabs["t_b"]
+    assert notebooks.read_record(tmp_path / "ch", tables=False)["tables"] == {}
