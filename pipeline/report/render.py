@@ -62,7 +62,7 @@ def _font_chars(texts: list[str]) -> set[int]:
     chars = set(range(0x20, 0x7F)) | {0x2022, 0x25E6, 0x25AA, 0xA0}
     for text in texts:
         text = re.sub(r'(?:src|href)="data:[^"]*"|url\(data:[^)]*\)', "", text)
-        chars |= {ord(c) for c in _html.unescape(text)}
+        chars |= set(map(ord, set(_html.unescape(text))))  # distinct characters first (C speed), then their code points
     return chars
 
 
