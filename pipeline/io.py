@@ -213,13 +213,16 @@ def write_table(df: pd.DataFrame, folder: str | os.PathLike, name: str, csv: boo
     """
     folder = Path(folder)
     target = folder / f"{name}.parquet"
+    meta = df
     if df.attrs:  # pandas stores attrs as JSON in the Parquet metadata: arrays become lists
         from pipeline.notebooks import jsonable
 
+        meta = df.copy(deep=False)
+        meta.attrs = jsonable(df.attrs)
         df = df.copy(deep=False)
-        df.attrs = jsonable(df.attrs)
+        df.attrs = {}  # the CSV has no attrs: none to deep-copy on every column operation below
     with atomic_path(target) as tmp:
-        df.to_parquet(tmp, index=False)
+        meta.to_parquet(tmp, index=False)
     if csv:
         with atomic_path(folder / f"{name}.csv") as tmp:
             _to_csv(neutralise_formulas(df), tmp)
