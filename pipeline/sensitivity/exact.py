@@ -41,21 +41,33 @@ class _Exact:
     histogram keys and the per-sample system sums, in a few passes over cache-sized blocks.
 
     Units carry labels, their position in the nominal order (as in the binned path). With
-    float64 composites rounded to ``decimals``, each sample row is one SIMD integer sort of
-    ``(−rint(y·10^d))·2^bl + (label·2^bu)`` (``bu`` = bits of a position, ``bl = 2·bu``): the
-    sorted keys are the descending order, ties are neighbours whose keys agree above ``bl``,
-    and with the position *p* OR-ed into the low bits each key becomes the histogram key
-    ``label·2^bu + (rank − 1)`` of that unit (rank = p + 1 in a row without ties; tie rows are
-    corrected with their competition ranks). Sorted by (composite, nominal label), the labels
-    are also Knight's order for Kendall's τ-b (:func:`kendall_tau_b_sorted`). Up to
-    :data:`_TABLE_UNITS` units, Σ|r − r₀|, |W ∩ W₀| and Σ 2·r̄₀·r of a row come from one
-    gather of a table indexed by the histogram key, which packs the three integers into
-    disjoint bit fields of one float64 (below 2⁵¹, so one BLAS mat-vec sums the rows exactly);
-    above, from gathers by label. Samples go in blocks of :data:`_BLOCK_KEYS` unit-samples
-    whose scratch arrays stay in the L2 cache (the composites of a whole chunk are computed
-    first, in one product, as before). Everything else (other dtypes, ``decimals=None``,
-    composites beyond the int64 range) goes through
+    float64 composites rounded to ``decimals``, the integers ``k = rint(−y·10^d)`` (what
+    ``np.round`` computes before its final division) are packed with the label into one
+    float64 ``k + label·2^−bu + 1.5·2^(52−bu)`` (``bu`` = bits of a label): while
+    ``|k| < 2^(51−bu)`` the sum is exact and lies in [2^(52−bu), 2^(53−bu)), where doubles are
+    the multiples of 2^−bu, so its bit pattern, read as an int64, is a constant plus
+    ``k·2^bu + label`` (the low ``bu`` mantissa bits hold the label; the classic
+    "1.5·2^52" conversion, Hacker's Delight §17-2). Sorting these floats (one SIMD float64 sort
+    per sample row, cheaper than an int64 sort of the same keys) gives the descending order
+    by (composite, nominal label); the range is checked on the sorted rows' first and last
+    columns (NaN sorts last). Neighbours tie iff their bit patterns agree above the label bits
+    (one xor of the flat block), and with the position *p* OR-ed above the label each key
+    becomes the histogram key ``(rank − 1)·2^bu + label`` of that unit (rank = p + 1 in a row
+    without ties; tie rows are corrected with their competition ranks). Sorted by (composite,
+    nominal label), the labels are also Knight's order for Kendall's τ-b
+    (:func:`kendall_tau_b_sorted`). Up to :data:`_TABLE_UNITS` units, Σ|r − r₀|, |W ∩ W₀| and
+    Σ 2·r̄₀·r of a row come from one gather of a table indexed by the histogram key, which
+    packs the three integers into disjoint bit fields of one float64 (below 2⁵¹, so one BLAS
+    mat-vec sums the rows exactly); above, from gathers by label. Samples go in blocks of
+    :data:`_BLOCK_KEYS` unit-samples whose scratch arrays stay in the L2 cache (the composites
+    of a whole chunk are computed first, in one product). Everything else (other dtypes,
+    ``decimals=None``, composites beyond the packed range) goes through
     :func:`~pipeline.sensitivity._core.sorted_with_ties` with the same statistics.
+
+    References
+    ----------
+    Warren, H. S. (2013). *Hacker's Delight*, 2nd ed., §17-2 (conversion between integers and
+    floating point by adding 1.5·2^52).
     """
 
     def __init__(self, setup: "_Setup", a_int: np.ndarray, w0: np.ndarray):
@@ -70,10 +82,13 @@ class _Exact:
         self.d_lab, self.d_counts = _dense_by_label(self.r0_lab)
         self.nominal_ties = self.d_counts.size < u
         self.bu = max(1, int(u - 1).bit_length())
-        self.bl = 2 * self.bu
-        self.size = u << self.bu  # histogram keys label·2^bu + rank − 1
-        self.low = self.lab.astype(np.int64) << self.bu  # low key field of each unit
+        self.mask = (1 << self.bu) - 1  # the label bits of a key
+        self.size = u << self.bu  # histogram keys (rank − 1)·2^bu + label
+        # packed sort keys k + label·2^−bu + 1.5·2^(52−bu) are exact iff they lie in [2^(52−bu), 2^(53−bu))
+        self.lo_ok, self.hi_ok = 2.0 ** (52 - self.bu), 2.0 ** (53 - self.bu)
+        self.lc = self.lab * 2.0**-self.bu + 1.5 * self.lo_ok  # exact: multiples of 2^−bu in that range
         self.pos = np.arange(u, dtype=np.int64)
+        self.posb = self.pos << self.bu  # the rank field of each position
         self.rank_f = np.arange(1, u + 1, dtype=np.float64)
         self.model_decimals = model.decimals
         self.decimals = model.decimals if np.dtype(setup.dtype) == np.float64 else None  # None: no packed keys
@@ -88,8 +103,8 @@ class _Exact:
             # a row's Σ|r − r₀| < u² (each term < u; with nominal ties it can exceed u²/2) < 2^fa
             self.fa = max(1, int(u * u).bit_length())
             self.fi = max(1, int(u).bit_length())  # its |W ∩ W₀| ≤ u < 2^fi
-            tab = np.zeros((u, 1 << self.bu), dtype=np.int64)
-            tab[:, :u] = d + (win.astype(np.int64) << self.fa) + (s << (self.fa + self.fi))
+            tab = np.zeros((u, 1 << self.bu), dtype=np.int64)  # by (rank − 1, label): the histogram key
+            tab[:, :u] = (d + (win.astype(np.int64) << self.fa) + (s << (self.fa + self.fi))).T
             # Σ 2·r̄₀·r ≤ u²(u + 1): the fields end below 2⁵¹ up to 256 units (17 + 9 + 25 bits), so float64 row sums (BLAS) are exact
             self.table = tab.reshape(-1).astype(np.float64)
             self.ones = np.ones(u)
@@ -102,67 +117,76 @@ class _Exact:
         """Scratch arrays of a block of ``b`` samples (allocated once: no page faults per block)."""
         if self._buf is None:
             r, u = self.rows, self.u
-            self._buf = (np.empty((r, u)), np.empty((r, u), dtype=np.int64), np.empty(r * u, dtype=np.int64),
-                         np.tile(self.low, (r, 1)), np.tile(self.pos, (r, 1)))  # tiled: contiguous SIMD ORs
-        t, k, x, low, pos = self._buf
-        return t[:b], k[:b], x[: b * self.u].reshape(b, self.u), low[:b], pos[:b]
+            self._buf = (np.empty((r, u)), np.empty(r * u, dtype=np.int64),
+                         np.tile(self.lc, (r, 1)), np.tile(self.posb, (r, 1)))  # tiled: contiguous SIMD adds, ORs
+        t, x, lc, posb = self._buf
+        return t[:b], x[: b * self.u].reshape(b, self.u), lc[:b], posb[:b]
 
     def keys(self, y: np.ndarray, kk: int):
         """Histogram keys, tie rows, their competition ranks and τ-b of the first ``kk`` rows of a
         block of unrounded float64 composites; None if the packed keys do not fit. The keys live
         in a scratch array, valid until the next call."""
-        u, bl, bu = self.u, self.bl, self.bu
-        t, keys, x, low, pos = self._buffers(y.shape[0])
+        u, bu, mask = self.u, self.bu, self.mask
+        t, x, lc, posb = self._buffers(y.shape[0])
         np.multiply(y, -(10.0**self.decimals), out=t)
         np.rint(t, out=t)
-        lo, hi = float(t.min()), float(t.max())
-        if not (np.isfinite(lo) and np.isfinite(hi) and max(-lo, hi) < 2.0 ** (62 - bl)):
+        t += lc
+        t.sort(axis=1)
+        lo, hi = float(t[:, 0].min()), float(t[:, -1].max())
+        if not (lo >= self.lo_ok and hi < self.hi_ok):  # also False for NaN (sorted last)
             return None
-        np.copyto(keys, t, casting="unsafe")
-        keys <<= bl
-        keys |= low
-        keys.sort(axis=1)
+        keys = t.view(np.int64)  # a constant plus k·2^bu + label, in the same order
         # neighbours xor-ed over the flat block (contiguous, SIMD): x[s, p] pairs positions p and
         # p + 1 of sample s; x[s, u − 1] pairs two samples and is overwritten with the maximum
         kf, xf = keys.reshape(-1), x.reshape(-1)
         np.bitwise_xor(kf[1:], kf[:-1], out=xf[:-1])
-        xu = x.view(np.uint64)  # < 2^bl iff the neighbours are equal above the label bits
+        xu = x.view(np.uint64)  # ≤ mask iff the neighbours are equal above the label bits
         xu[:, -1] = np.iinfo(np.uint64).max
-        if xu.min() < (1 << bl):  # a tie somewhere in the block (rare with many decimals)
-            tie_rows = np.flatnonzero(xu.min(axis=1) < (1 << bl))
+        if xu.min() <= mask:  # a tie somewhere in the block (rare with many decimals)
+            tie_rows = np.flatnonzero(xu.min(axis=1) <= mask)
         else:
             tie_rows = np.zeros(0, dtype=np.int64)
-        tied = xu[tie_rows, :-1] < (1 << bl)  # neighbours with equal composites
-        keys &= (1 << bl) - 1  # label·2^bu
-        keys |= pos
-        tie_rank = np.ones((tie_rows.size, u), dtype=np.int64)  # competition rank = 1 + first position of the run
-        tie_rank[:, 1:] = np.where(tied, 0, self.pos[1:] + 1)
-        np.maximum.accumulate(tie_rank, axis=1, out=tie_rank)
+        tied = xu[tie_rows, :-1] <= mask  # neighbours with equal composites
+        keys &= mask  # the labels in descending order
         tau = None
         if kk > 0:
-            s = keys[:kk] >> bu
+            s = keys[:kk]
             if self.nominal_ties:
                 s = self.d_lab[s]
             sel = tie_rows < kk
             tau = kendall_tau_b_sorted(s, self.d_counts, tied[sel], tie_rows[sel])
-        if tie_rows.size:
-            keys[tie_rows] &= ~((1 << bu) - 1)
-            keys[tie_rows] |= tie_rank - 1
+        keys |= posb
+        tie_rank = np.ones((tie_rows.size, u), dtype=np.int64)  # competition rank = 1 + first position of the run
+        tie_rank[:, 1:] = np.where(tied, 0, self.pos[1:] + 1)
+        np.maximum.accumulate(tie_rank, axis=1, out=tie_rank)
+        self._fix_ties(keys, tie_rows, tie_rank)
         return keys, tie_rows, tie_rank, tau
+
+    def _fix_ties(self, keys: np.ndarray, tie_rows: np.ndarray, tie_rank: np.ndarray) -> None:
+        """Put the competition ranks of the tie rows into their histogram keys (in place)."""
+        if tie_rows.size:
+            k = keys[tie_rows] & self.mask
+            k |= (tie_rank - 1) << self.bu
+            keys[tie_rows] = k
+
+    def order_keys(self, lab_desc: np.ndarray) -> np.ndarray:
+        """Histogram keys ``p·2^bu + label`` of rows of labels in descending order (no ties)."""
+        return self.posb[: lab_desc.shape[1]] | lab_desc
 
     def keys_sorted_with_ties(self, comp: np.ndarray):
         """Histogram keys, tie rows and their ranks from :func:`sorted_with_ties` (the general path)."""
         asc, tie_rows, tie_rank = sorted_with_ties(comp, decimals=self.model_decimals)
-        keys = self.low[asc[:, ::-1]]
-        keys |= self.pos
-        if tie_rows.size:
-            keys[tie_rows] &= ~((1 << self.bu) - 1)
-            keys[tie_rows] |= tie_rank - 1
+        keys = self.order_keys(self.lab[asc[:, ::-1]])
+        self._fix_ties(keys, tie_rows, tie_rank)
         return keys, tie_rows, tie_rank
+
+    def unit_histogram(self, hist_keys: np.ndarray) -> np.ndarray:
+        """The units × ranks histogram (flat, unit *i*'s row that of its label) from counts by histogram key."""
+        return hist_keys.reshape(self.u, -1)[:, self.lab].T.reshape(-1)
 
     def system(self, keys: np.ndarray, tie_rows: np.ndarray, tie_rank: np.ndarray):
         """Per-sample exact sums (Σ|r − r₀|, num4, tcube, |W ∩ W₀|, |W|) of a block (see :func:`_system`)."""
-        u, bu, c = self.u, self.bu, keys.shape[0]
+        u, c = self.u, keys.shape[0]
         if self.table is not None:
             g = np.take(self.table, keys, mode="clip")  # keys are in range: no bounds-check buffer
             tot = (g @ self.ones).astype(np.int64)
@@ -171,8 +195,8 @@ class _Exact:
             inter = (tot >> self.fa) & ((1 << self.fi) - 1)
             s2 = tot >> (self.fa + self.fi)
         else:
-            inter = self.w0_lab[keys[:, : self.cut] >> bu].sum(axis=1)
-            lab = keys >> bu
+            inter = self.w0_lab[keys[:, : self.cut] & self.mask].sum(axis=1)
+            lab = keys & self.mask
             g = self.r0_f[lab]
             np.subtract(g, self.rank_f, out=g)
             np.abs(g, out=g)
@@ -184,7 +208,7 @@ class _Exact:
         tcube = np.zeros(c)
         wcnt = np.full(c, self.cut)
         if tie_rows.size:
-            lab = keys[tie_rows] >> bu
+            lab = keys[tie_rows] & self.mask
             end = _run_end(tie_rank)
             abs_sum = abs_sum.astype(np.float64)
             abs_sum[tie_rows] = np.abs(tie_rank - self.r0_lab[lab]).sum(axis=1)

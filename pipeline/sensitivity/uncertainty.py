@@ -461,7 +461,7 @@ def _run_block(tasks, setup: _Setup) -> _Acc:
     ss0 = float(a_f @ a_f) / 4.0
     if exact:
         ex = _Exact(setup, a_int, w0)
-        hist_l = np.zeros(ex.size, dtype=np.int64)  # by label and rank (label·2^bu + rank − 1)
+        hist_l = np.zeros(ex.size, dtype=np.int64)  # by histogram key ((rank − 1)·2^bu + label)
         pending: list = []  # histogram keys not yet counted (one bincount per ≥ ex.size keys)
         n_pending = 0
     else:
@@ -589,7 +589,7 @@ def _run_block(tasks, setup: _Setup) -> _Acc:
     if exact:
         if pending:
             hist_l += np.bincount(np.concatenate(pending), minlength=ex.size)
-        hist[:] = hist_l.reshape(u, -1)[ex.lab, :u].reshape(-1)  # unit i's row is that of its label
+        hist[:] = ex.unit_histogram(hist_l)
     else:
         bins.flush()
     return acc
