@@ -16,6 +16,7 @@ from pipeline.sensitivity.rankstats import kendall_tau_b_sorted
 _TABLE_UNITS = 256
 #: Unit-samples per block of the exact path (a block's int64 arrays, 512 KB, stay in the L2 cache).
 _BLOCK_KEYS = 1 << 16
+_U64_MAX = np.uint64(2**64 - 1)
 
 def _run_end(rank: np.ndarray) -> np.ndarray:
     """Last position (1-based) of the tie run at each position, from per-position competition ranks of sorted rows."""
@@ -89,6 +90,8 @@ class _Exact:
         self.lc = self.lab * 2.0**-self.bu + 1.5 * self.lo_ok  # exact: multiples of 2^−bu in that range
         self.pos = np.arange(u, dtype=np.int64)
         self.posb = self.pos << self.bu  # the rank field of each position
+        # tied, tie_rows, tie_rank of a block without ties
+        self._no_ties = (np.zeros((0, max(u - 1, 0)), dtype=bool), np.zeros(0, dtype=np.int64), np.zeros((0, u), dtype=np.int64))
         self.rank_f = np.arange(1, u + 1, dtype=np.float64)
         self.model_decimals = model.decimals
         self.decimals = model.decimals if np.dtype(setup.dtype) == np.float64 else None  # None: no packed keys
@@ -141,26 +144,32 @@ class _Exact:
         kf, xf = keys.reshape(-1), x.reshape(-1)
         np.bitwise_xor(kf[1:], kf[:-1], out=xf[:-1])
         xu = x.view(np.uint64)  # ≤ mask iff the neighbours are equal above the label bits
-        xu[:, -1] = np.iinfo(np.uint64).max
-        if xu.min() <= mask:  # a tie somewhere in the block (rare with many decimals)
-            tie_rows = np.flatnonzero(xu.min(axis=1) <= mask)
-        else:
-            tie_rows = np.zeros(0, dtype=np.int64)
+        xu[:, -1] = _U64_MAX
+        if xu.min() > mask:  # no tie in the block (the rule with many decimals)
+            keys &= mask  # the labels in descending order
+            tau = self._tau(keys, kk, *self._no_ties[:2])
+            keys |= posb
+            return keys, *self._no_ties[1:], tau
+        tie_rows = np.flatnonzero(xu.min(axis=1) <= mask)
         tied = xu[tie_rows, :-1] <= mask  # neighbours with equal composites
         keys &= mask  # the labels in descending order
-        tau = None
-        if kk > 0:
-            s = keys[:kk]
-            if self.nominal_ties:
-                s = self.d_lab[s]
-            sel = tie_rows < kk
-            tau = kendall_tau_b_sorted(s, self.d_counts, tied[sel], tie_rows[sel])
+        tau = self._tau(keys, kk, tied, tie_rows)
         keys |= posb
         tie_rank = np.ones((tie_rows.size, u), dtype=np.int64)  # competition rank = 1 + first position of the run
         tie_rank[:, 1:] = np.where(tied, 0, self.pos[1:] + 1)
         np.maximum.accumulate(tie_rank, axis=1, out=tie_rank)
         self._fix_ties(keys, tie_rows, tie_rank)
         return keys, tie_rows, tie_rank, tau
+
+    def _tau(self, labels: np.ndarray, kk: int, tied: np.ndarray, tie_rows: np.ndarray):
+        """Kendall's τ-b of the first ``kk`` rows of sorted labels (None if ``kk ≤ 0``)."""
+        if kk <= 0:
+            return None
+        s = labels[:kk]
+        if self.nominal_ties:
+            s = self.d_lab[s]
+        sel = tie_rows < kk
+        return kendall_tau_b_sorted(s, self.d_counts, tied[sel], tie_rows[sel])
 
     def _fix_ties(self, keys: np.ndarray, tie_rows: np.ndarray, tie_rank: np.ndarray) -> None:
         """Put the competition ranks of the tie rows into their histogram keys (in place)."""
@@ -188,7 +197,9 @@ class _Exact:
         """Per-sample exact sums (Σ|r − r₀|, num4, tcube, |W ∩ W₀|, |W|) of a block (see :func:`_system`)."""
         u, c = self.u, keys.shape[0]
         if self.table is not None:
-            g = np.take(self.table, keys, mode="clip")  # keys are in range: no bounds-check buffer
+            self._buffers(0)  # the gather goes to keys()'s xor scratch (free once keys() returned)
+            g = self._buf[1][: c * u].view(np.float64).reshape(c, u) if c <= self.rows else None
+            g = np.take(self.table, keys, mode="clip", out=g)  # keys are in range: no bounds-check buffer
             tot = (g @ self.ones).astype(np.int64)
             del g
             abs_sum = tot & ((1 << self.fa) - 1)
