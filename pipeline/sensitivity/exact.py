@@ -194,38 +194,61 @@ class _Exact:
         return hist_keys.reshape(self.u, -1)[:, self.lab].T.reshape(-1)
 
     def system(self, keys: np.ndarray, tie_rows: np.ndarray, tie_rank: np.ndarray):
-        """Per-sample exact sums (Σ|r − r₀|, num4, tcube, |W ∩ W₀|, |W|) of a block (see :func:`_system`)."""
+        """Per-sample exact sums (Σ|r − r₀|, num4, tcube, |W ∩ W₀|, |W|) of one block (see :func:`_system`)."""
+        self.begin(keys.shape[0])
+        self.add_block(keys, tie_rows, tie_rank, 0)
+        return self.sums()
+
+    def begin(self, c: int) -> None:
+        """Start the per-sample sums of a chunk of ``c`` samples (filled block by block by :meth:`add_block`)."""
+        self._c = c
+        self._tot = np.empty(c) if self.table is not None else np.empty((3, c))
+        self._fixes = []
+
+    def add_block(self, keys: np.ndarray, tie_rows: np.ndarray, tie_rank: np.ndarray, lo: int) -> None:
+        """Sums of the block of samples ``lo, lo + 1, …`` with these histogram keys, tie rows and ranks."""
         u, c = self.u, keys.shape[0]
         if self.table is not None:
             self._buffers(0)  # the gather goes to keys()'s xor scratch (free once keys() returned)
             g = self._buf[1][: c * u].view(np.float64).reshape(c, u) if c <= self.rows else None
             g = np.take(self.table, keys, mode="clip", out=g)  # keys are in range: no bounds-check buffer
-            tot = (g @ self.ones).astype(np.int64)
+            np.matmul(g, self.ones, out=self._tot[lo : lo + c])  # the packed fields, summed exactly
             del g
-            abs_sum = tot & ((1 << self.fa) - 1)
-            inter = (tot >> self.fa) & ((1 << self.fi) - 1)
-            s2 = tot >> (self.fa + self.fi)
         else:
-            inter = self.w0_lab[keys[:, : self.cut] & self.mask].sum(axis=1)
+            abs_sum, s2, inter = self._tot[:, lo : lo + c]
+            inter[:] = self.w0_lab[keys[:, : self.cut] & self.mask].sum(axis=1)
             lab = keys & self.mask
             g = self.r0_f[lab]
             np.subtract(g, self.rank_f, out=g)
             np.abs(g, out=g)
-            abs_sum = np.add.reduce(g, axis=1)
+            np.add.reduce(g, axis=1, out=abs_sum)
             np.take(self.a2_f, lab, out=g)
-            s2 = g @ self.rank_f
+            np.matmul(g, self.rank_f, out=s2)
             del g, lab
-        num4 = 2 * s2.astype(np.float64) - 2 * (u + 1) * self.sum_rank  # 2·Σ a·r (Σ r = u(u + 1)/2)
-        tcube = np.zeros(c)
-        wcnt = np.full(c, self.cut)
         if tie_rows.size:
             lab = keys[tie_rows] & self.mask
             end = _run_end(tie_rank)
-            abs_sum = abs_sum.astype(np.float64)
-            abs_sum[tie_rows] = np.abs(tie_rank - self.r0_lab[lab]).sum(axis=1)
-            num4[tie_rows] = ((tie_rank + end) * self.a_lab[lab]).sum(axis=1)
-            tcube[tie_rows] = ((end - tie_rank + 1) ** 2 - 1).sum(axis=1)
             top = tie_rank <= self.top_n
-            inter[tie_rows] = (top & self.w0_lab[lab]).sum(axis=1)
-            wcnt[tie_rows] = top.sum(axis=1)
+            self._fixes.append((lo + tie_rows, np.abs(tie_rank - self.r0_lab[lab]).sum(axis=1),
+                                ((tie_rank + end) * self.a_lab[lab]).sum(axis=1),
+                                ((end - tie_rank + 1) ** 2 - 1).sum(axis=1),
+                                (top & self.w0_lab[lab]).sum(axis=1), top.sum(axis=1)))
+
+    def sums(self):
+        """Σ|r − r₀|, num4, tcube, |W ∩ W₀| and |W| of every sample of the chunk (exact integers, as float64)."""
+        u, c = self.u, self._c
+        if self.table is not None:
+            tot = self._tot.astype(np.int64)
+            abs_sum = (tot & ((1 << self.fa) - 1)).astype(np.float64)
+            inter = ((tot >> self.fa) & ((1 << self.fi) - 1)).astype(np.float64)
+            s2 = (tot >> (self.fa + self.fi)).astype(np.float64)
+        else:
+            abs_sum, s2, inter = self._tot
+        num4 = 2 * s2 - 2 * (u + 1) * self.sum_rank  # 2·Σ a·r (Σ r = u(u + 1)/2)
+        tcube = np.zeros(c)
+        wcnt = np.full(c, float(self.cut))
+        for rows, *vals in self._fixes:  # rows with ties (a few blocks)
+            for arr, v in zip((abs_sum, num4, tcube, inter, wcnt), vals):
+                arr[rows] = v
+        self._tot = self._fixes = None
         return abs_sum, num4, tcube, inter, wcnt

@@ -492,7 +492,8 @@ def _run_block(tasks, setup: _Setup) -> _Acc:
             y = model.evaluate(w, grade_shares=gs, na_policy=pol, geometric=geo, dtype=setup.dtype, rounded=False)
             kk = max(0, min(c, setup.k_n - start))
             step = ex.rows if ex.decimals is not None else c
-            parts, taus = [], []
+            taus = []
+            ex.begin(c)
             for lo in range(0, c, step):  # blocks of samples that stay in cache, vectorised inside
                 yb = y[lo : lo + step]
                 got = ex.keys(yb, kk - lo) if ex.decimals is not None else None
@@ -504,7 +505,7 @@ def _run_block(tasks, setup: _Setup) -> _Acc:
                     keys, tie_rows, tie_rank, tau = got
                 if tau is not None:
                     taus.append(tau)
-                parts.append(ex.system(keys, tie_rows, tie_rank))
+                ex.add_block(keys, tie_rows, tie_rank, lo)
                 if not pending and keys.size >= ex.size:  # enough keys for one bincount of their own
                     hist_l += np.bincount(keys.reshape(-1), minlength=ex.size)
                 else:
@@ -515,7 +516,7 @@ def _run_block(tasks, setup: _Setup) -> _Acc:
                         pending, n_pending = [], 0
                 del keys
             del y
-            abs_sum, num4, tcube, inter, wcnt = (np.concatenate([p[i] for p in parts]) for i in range(5))
+            abs_sum, num4, tcube, inter, wcnt = ex.sums()
             if kk:
                 acc.tau[start] = np.concatenate(taus)
         else:
