@@ -52,9 +52,10 @@ class _Exact:
     per sample row, cheaper than an int64 sort of the same keys) gives the descending order
     by (composite, nominal label); the range is checked on the sorted rows' first and last
     columns (NaN sorts last). Neighbours tie iff their bit patterns agree above the label bits
-    (one xor of the flat block), and with the position *p* OR-ed above the label each key
-    becomes the histogram key ``(rank − 1)·2^bu + label`` of that unit (rank = p + 1 in a row
-    without ties; tie rows are corrected with their competition ranks). Sorted by (composite,
+    (one xor of the flat block); masked to the label and with ``p·u`` added (*p* the position),
+    each key becomes the histogram key ``(rank − 1)·u + label`` of that unit (rank = p + 1 in a
+    row without ties; tie rows are corrected with their competition ranks; u² keys, no unused
+    ones). Sorted by (composite,
     nominal label), the labels are also Knight's order for Kendall's τ-b
     (:func:`kendall_tau_b_sorted`). Up to :data:`_TABLE_UNITS` units, Σ|r − r₀|, |W ∩ W₀| and
     Σ 2·r̄₀·r of a row come from one gather of a table indexed by the histogram key, which
@@ -84,12 +85,12 @@ class _Exact:
         self.nominal_ties = self.d_counts.size < u
         self.bu = max(1, int(u - 1).bit_length())
         self.mask = (1 << self.bu) - 1  # the label bits of a key
-        self.size = u << self.bu  # histogram keys (rank − 1)·2^bu + label
+        self.size = u * u  # histogram keys (rank − 1)·u + label
         # packed sort keys k + label·2^−bu + 1.5·2^(52−bu) are exact iff they lie in [2^(52−bu), 2^(53−bu))
         self.lo_ok, self.hi_ok = 2.0 ** (52 - self.bu), 2.0 ** (53 - self.bu)
         self.lc = self.lab * 2.0**-self.bu + 1.5 * self.lo_ok  # exact: multiples of 2^−bu in that range
         self.pos = np.arange(u, dtype=np.int64)
-        self.posb = self.pos << self.bu  # the rank field of each position
+        self.posu = self.pos * u  # the rank part of each position's key
         # tied, tie_rows, tie_rank of a block without ties
         self._no_ties = (np.zeros((0, max(u - 1, 0)), dtype=bool), np.zeros(0, dtype=np.int64), np.zeros((0, u), dtype=np.int64))
         self.rank_f = np.arange(1, u + 1, dtype=np.float64)
@@ -106,8 +107,8 @@ class _Exact:
             # a row's Σ|r − r₀| < u² (each term < u; with nominal ties it can exceed u²/2) < 2^fa
             self.fa = max(1, int(u * u).bit_length())
             self.fi = max(1, int(u).bit_length())  # its |W ∩ W₀| ≤ u < 2^fi
-            tab = np.zeros((u, 1 << self.bu), dtype=np.int64)  # by (rank − 1, label): the histogram key
-            tab[:, :u] = (d + (win.astype(np.int64) << self.fa) + (s << (self.fa + self.fi))).T
+            tab = (  # by (rank − 1, label): the histogram key
+                d + (win.astype(np.int64) << self.fa) + (s << (self.fa + self.fi))).T
             # Σ 2·r̄₀·r ≤ u²(u + 1): the fields end below 2⁵¹ up to 256 units (17 + 9 + 25 bits), so float64 row sums (BLAS) are exact
             self.table = tab.reshape(-1).astype(np.float64)
             self.ones = np.ones(u)
@@ -121,16 +122,16 @@ class _Exact:
         if self._buf is None:
             r, u = self.rows, self.u
             self._buf = (np.empty((r, u)), np.empty(r * u, dtype=np.int64),
-                         np.tile(self.lc, (r, 1)), np.tile(self.posb, (r, 1)))  # tiled: contiguous SIMD adds, ORs
-        t, x, lc, posb = self._buf
-        return t[:b], x[: b * self.u].reshape(b, self.u), lc[:b], posb[:b]
+                         np.tile(self.lc, (r, 1)), np.tile(self.posu, (r, 1)))  # tiled: contiguous SIMD adds
+        t, x, lc, posu = self._buf
+        return t[:b], x[: b * self.u].reshape(b, self.u), lc[:b], posu[:b]
 
     def keys(self, y: np.ndarray, kk: int):
         """Histogram keys, tie rows, their competition ranks and τ-b of the first ``kk`` rows of a
         block of unrounded float64 composites; None if the packed keys do not fit. The keys live
         in a scratch array, valid until the next call."""
         u, bu, mask = self.u, self.bu, self.mask
-        t, x, lc, posb = self._buffers(y.shape[0])
+        t, x, lc, posu = self._buffers(y.shape[0])
         np.multiply(y, -(10.0**self.decimals), out=t)
         np.rint(t, out=t)
         t += lc
@@ -148,13 +149,13 @@ class _Exact:
         if xu.min() > mask:  # no tie in the block (the rule with many decimals)
             keys &= mask  # the labels in descending order
             tau = self._tau(keys, kk, *self._no_ties[:2])
-            keys |= posb
+            keys += posu
             return keys, *self._no_ties[1:], tau
         tie_rows = np.flatnonzero(xu.min(axis=1) <= mask)
         tied = xu[tie_rows, :-1] <= mask  # neighbours with equal composites
         keys &= mask  # the labels in descending order
         tau = self._tau(keys, kk, tied, tie_rows)
-        keys |= posb
+        keys += posu
         tie_rank = np.ones((tie_rows.size, u), dtype=np.int64)  # competition rank = 1 + first position of the run
         tie_rank[:, 1:] = np.where(tied, 0, self.pos[1:] + 1)
         np.maximum.accumulate(tie_rank, axis=1, out=tie_rank)
@@ -174,13 +175,11 @@ class _Exact:
     def _fix_ties(self, keys: np.ndarray, tie_rows: np.ndarray, tie_rank: np.ndarray) -> None:
         """Put the competition ranks of the tie rows into their histogram keys (in place)."""
         if tie_rows.size:
-            k = keys[tie_rows] & self.mask
-            k |= (tie_rank - 1) << self.bu
-            keys[tie_rows] = k
+            keys[tie_rows] += (tie_rank - 1 - self.pos) * self.u  # rank − 1 for position
 
     def order_keys(self, lab_desc: np.ndarray) -> np.ndarray:
-        """Histogram keys ``p·2^bu + label`` of rows of labels in descending order (no ties)."""
-        return self.posb[: lab_desc.shape[1]] | lab_desc
+        """Histogram keys ``p·u + label`` of rows of labels in descending order (no ties)."""
+        return self.posu[: lab_desc.shape[1]] + lab_desc
 
     def keys_sorted_with_ties(self, comp: np.ndarray):
         """Histogram keys, tie rows and their ranks from :func:`sorted_with_ties` (the general path)."""
@@ -189,9 +188,10 @@ class _Exact:
         self._fix_ties(keys, tie_rows, tie_rank)
         return keys, tie_rows, tie_rank
 
-    def unit_histogram(self, hist_keys: np.ndarray) -> np.ndarray:
-        """The units × ranks histogram (flat, unit *i*'s row that of its label) from counts by histogram key."""
-        return hist_keys.reshape(self.u, -1)[:, self.lab].T.reshape(-1)
+    def unit_histogram(self, hist_keys: np.ndarray, out: np.ndarray) -> None:
+        """Write the units × ranks histogram (flat; unit *i*'s row is that of its label) from counts by histogram key."""
+        u = self.u
+        np.take(hist_keys.reshape(u, u).T, self.lab, axis=0, out=out.reshape(u, u))  # [rank − 1, label] → [unit, rank − 1]
 
     def system(self, keys: np.ndarray, tie_rows: np.ndarray, tie_rank: np.ndarray):
         """Per-sample exact sums (Σ|r − r₀|, num4, tcube, |W ∩ W₀|, |W|) of one block (see :func:`_system`)."""
@@ -216,17 +216,18 @@ class _Exact:
             del g
         else:
             abs_sum, s2, inter = self._tot[:, lo : lo + c]
-            inter[:] = self.w0_lab[keys[:, : self.cut] & self.mask].sum(axis=1)
-            lab = keys & self.mask
-            g = self.r0_f[lab]
+            # labels (garbage, but in range, in tie rows: their sums are replaced below)
+            lab = keys - self.posu
+            inter[:] = np.take(self.w0_lab, lab[:, : self.cut], mode="clip").sum(axis=1)
+            g = np.take(self.r0_f, lab, mode="clip")
             np.subtract(g, self.rank_f, out=g)
             np.abs(g, out=g)
             np.add.reduce(g, axis=1, out=abs_sum)
-            np.take(self.a2_f, lab, out=g)
+            np.take(self.a2_f, lab, out=g, mode="clip")
             np.matmul(g, self.rank_f, out=s2)
             del g, lab
         if tie_rows.size:
-            lab = keys[tie_rows] & self.mask
+            lab = keys[tie_rows] % u
             end = _run_end(tie_rank)
             top = tie_rank <= self.top_n
             self._fixes.append((lo + tie_rows, np.abs(tie_rank - self.r0_lab[lab]).sum(axis=1),

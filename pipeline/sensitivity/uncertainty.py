@@ -461,7 +461,7 @@ def _run_block(tasks, setup: _Setup) -> _Acc:
     ss0 = float(a_f @ a_f) / 4.0
     if exact:
         ex = _Exact(setup, a_int, w0)
-        hist_l = np.zeros(ex.size, dtype=np.int64)  # by histogram key ((rank − 1)·2^bu + label)
+        hist_l = np.zeros(ex.size, dtype=np.int64)  # by histogram key ((rank − 1)·u + label)
         pending: list = []  # histogram keys not yet counted (one bincount per ≥ ex.size keys)
         n_pending = 0
     else:
@@ -590,7 +590,7 @@ def _run_block(tasks, setup: _Setup) -> _Acc:
     if exact:
         if pending:
             hist_l += np.bincount(np.concatenate(pending), minlength=ex.size)
-        hist[:] = ex.unit_histogram(hist_l)
+        ex.unit_histogram(hist_l, hist)
     else:
         bins.flush()
     return acc
