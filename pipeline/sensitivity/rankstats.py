@@ -13,10 +13,10 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-__all__ = ["histogram_quantile", "kendall_tau_b", "kendall_tau_b_sorted"]
+__all__ = ["histogram_quantile", "first_reaching", "kendall_tau_b", "kendall_tau_b_sorted"]
 
 
-def histogram_quantile(hist: np.ndarray, q) -> np.ndarray:
+def histogram_quantile(hist: np.ndarray, q, cum: np.ndarray | None = None) -> np.ndarray:
     """Inverse-CDF quantile of integer ranks from per-unit rank histograms.
 
     ``Q(q) = min{r : F(r) ≥ q}`` with ``F`` the empirical CDF of the unit's ranks (Hyndman &
@@ -29,6 +29,8 @@ def histogram_quantile(hist: np.ndarray, q) -> np.ndarray:
         ``hist[i, r-1]`` = number of samples in which unit *i* had rank *r*.
     q : float in (0, 1], or a sequence of them
         Several levels share one cumulative sum (one pass over the histogram).
+    cum : numpy.ndarray of int64, shape (n_units · n_ranks,), optional
+        ``np.cumsum(hist.ravel())`` if the caller has it already (:func:`first_reaching`).
 
     Returns
     -------
@@ -36,15 +38,40 @@ def histogram_quantile(hist: np.ndarray, q) -> np.ndarray:
     """
     qs = np.atleast_1d(np.asarray(q, dtype=np.float64))
     hist = np.asarray(hist)
-    total = hist.sum(axis=1, dtype=np.int64)
-    # int32 cumulative counts when they fit: half the memory traffic of int64
-    cdf = np.cumsum(hist, axis=1, dtype=np.int32 if total.max(initial=0) < 2**31 else np.int64)
+    if cum is None:
+        cum = np.cumsum(hist.reshape(-1), dtype=np.int64)
+    off, total = _row_offsets(cum, hist.shape[1])
     out = np.empty((qs.size, hist.shape[0]), dtype=np.int64)
     for j, qq in enumerate(qs):  # a few levels (0.05, 0.5, 0.95)
         # compare counts, not floats: F(r) ≥ q  ⇔  cum_count ≥ ⌈q · n − 10⁻⁹ · n⌉ (exactly, for the usual q)
-        need = np.ceil(qq * total - 1e-9 * total).astype(cdf.dtype)
-        out[j] = 1 + np.argmax(cdf >= need[:, None], axis=1)
+        need = np.ceil(qq * total - 1e-9 * total).astype(np.int64)
+        out[j] = first_reaching(cum, hist.shape[1], need, off)
     return out if np.ndim(q) else out[0]
+
+
+def _row_offsets(cum: np.ndarray, n_ranks: int) -> tuple[np.ndarray, np.ndarray]:
+    """Counts before each row and in each row, from the flat cumulative counts of a (rows × ``n_ranks``) histogram."""
+    ends = cum[n_ranks - 1 :: n_ranks]
+    off = np.zeros(ends.size, dtype=np.int64)
+    off[1:] = ends[:-1]
+    return off, ends - off
+
+
+def first_reaching(cum: np.ndarray, n_ranks: int, need: np.ndarray, off: np.ndarray | None = None) -> np.ndarray:
+    """Per row of a histogram, the first rank *r* (1-based) whose cumulative count reaches ``need``.
+
+    ``cum`` = ``np.cumsum(hist.ravel())`` of a (rows × ``n_ranks``) histogram of non-negative
+    counts: it is non-decreasing over the whole array, so all rows are answered by one binary
+    search of ``off + need`` (``off`` = counts before the row), O(rows · log(size)) after the
+    one cumulative pass, instead of a comparison pass per level. Rank 1 where ``need ≤ 0``
+    (as ``argmax`` of an all-true row) or the row cannot reach it.
+    """
+    if off is None:
+        off = _row_offsets(cum, n_ranks)[0]
+    rows = np.arange(off.size, dtype=np.int64)
+    idx = np.searchsorted(cum, off + np.maximum(need, 1), side="left") - rows * n_ranks
+    ok = (need > 0) & (idx < n_ranks)  # idx ≥ 0: the counts before the row are < off + 1
+    return np.where(ok, idx, 0) + 1
 
 
 def _inversions(s: np.ndarray, top: int) -> np.ndarray:

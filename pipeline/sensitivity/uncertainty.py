@@ -27,7 +27,7 @@ from pipeline import cluster, config
 from pipeline.errors import PipelineError
 from pipeline.sensitivity._core import Composite, fast_rank, sorted_with_ties
 from pipeline.sensitivity.exact import _Exact, _dense_by_label  # noqa: F401 (the exact path, ≤ EXACT_RANK_UNITS units)
-from pipeline.sensitivity.rankstats import _inversions, histogram_quantile, kendall_tau_b, kendall_tau_b_sorted  # noqa: F401 (re-exported)
+from pipeline.sensitivity.rankstats import _inversions, _row_offsets, first_reaching, histogram_quantile, kendall_tau_b, kendall_tau_b_sorted  # noqa: F401 (re-exported)
 from pipeline.sensitivity.weights import sample_weights
 
 __all__ = ["uncertainty", "system_summary", "histogram_quantile", "kendall_tau_b", "rank_bin_width", "DEFAULT_GRADE_BOUNDS", "METHOD_PRIORS"]
@@ -601,24 +601,29 @@ def _result(acc: _Acc, setup: _Setup, ids, n: int, scheme: str) -> pd.DataFrame:
     u, width, top_n, r0 = setup.model.n_units, setup.width, setup.top_n, setup.r0
     nb = -(-u // width)
     hist = acc.hist.reshape(u, nb)
-    qs = (histogram_quantile(hist, [0.5, 0.05, 0.95]) - 1) * width + 1  # first rank of the bin holding the quantile
-    if width == 1:  # everything per unit is read off the exact histogram, via two cumulative sums
+    cum = np.cumsum(hist.reshape(-1), dtype=np.int64)  # flat: non-decreasing over all units (first_reaching)
+    qs = (histogram_quantile(hist, [0.5, 0.05, 0.95], cum=cum) - 1) * width + 1  # first rank of the bin holding the quantile
+    if width == 1:  # everything per unit is read off the exact histogram, via two flat cumulative sums
         ranks = np.arange(1, u + 1, dtype=np.int64)
-        rows = np.arange(u)
-        cx = np.zeros((u, u + 1), dtype=np.int64)  # cx[i, r] = samples with rank ≤ r
-        np.cumsum(hist, axis=1, out=cx[:, 1:])
-        sx = np.zeros((u, u + 1), dtype=np.int64)  # sx[i, r] = Σ rank over those samples
-        np.cumsum(hist * ranks, axis=1, out=sx[:, 1:])
-        tot, r0i = cx[:, u], np.asarray(r0, dtype=np.int64)
-        sum_r, sum_r2 = sx[:, u], hist @ ranks**2
-        n_top = cx[:, min(top_n, u)]
-        c_at, s_at = cx[rows, r0i], sx[rows, r0i]
-        sum_abs = (r0i * c_at - s_at) + (sx[:, u] - s_at) - r0i * (tot - c_at)  # Σ (r₀ − r) below r₀ + Σ (r − r₀) above
-        within = [cx[rows, np.minimum(r0i + k - 1, u)] - cx[rows, np.maximum(r0i - k, 0)] if k > 0 else 0
+        off, tot = _row_offsets(cum, u)
+        scum = np.cumsum((hist * ranks).reshape(-1))  # Σ rank over the samples, flat
+        s_off = _row_offsets(scum, u)[0]
+        last = np.arange(u, dtype=np.int64) * u - 1  # flat index of rank 0 of each unit (rank r at last + r)
+
+        def cx(r):  # samples of each unit with rank ≤ r (r per unit, 0 ≤ r ≤ u)
+            return np.where(r > 0, cum[last + np.maximum(r, 1)] - off, 0)
+
+        r0i = np.asarray(r0, dtype=np.int64)
+        sum_r, sum_r2 = scum[last + u] - s_off, hist @ ranks**2
+        n_top = cx(np.full(u, min(top_n, u)))
+        c_at = cx(r0i)
+        s_at = np.where(r0i > 0, scum[last + np.maximum(r0i, 1)] - s_off, 0)  # Σ rank over the samples with rank ≤ r₀
+        sum_abs = (r0i * c_at - s_at) + (sum_r - s_at) - r0i * (tot - c_at)  # Σ (r₀ − r) below r₀ + Σ (r − r₀) above
+        within = [cx(np.minimum(r0i + k - 1, u)) - cx(np.maximum(r0i - k, 0)) if k > 0 else 0
                   for k in setup.ks]  # samples with |r − r₀| < k (none for k ≤ 0)
         n_shift = np.stack([tot - w for w in within]) if setup.ks else np.zeros((0, u), np.int64)
-        best = np.argmax(cx[:, 1:] > 0, axis=1) + 1
-        worst = np.argmax(cx[:, 1:] >= tot[:, None], axis=1) + 1
+        best = first_reaching(cum, u, np.ones(u, dtype=np.int64), off)
+        worst = first_reaching(cum, u, tot, off)
     else:  # kept by label (setup.lab): unit i's numbers sit at lab[i]
         lab = np.arange(u) if setup.lab is None else setup.lab
         sum_r, sum_r2, n_top, sum_abs = acc.sum_r[lab], acc.sum_r2[lab], acc.n_top[lab], acc.sum_abs[lab]
