@@ -188,6 +188,19 @@ class _Exact:
         self._fix_ties(keys, tie_rows, tie_rank)
         return keys, tie_rows, tie_rank
 
+    def count(self, keys: np.ndarray, hist_keys: np.ndarray) -> None:
+        """Add a block's histogram keys to the counts by key (``hist_keys``, in place).
+
+        One ``np.bincount`` when the block has at least as many keys as there are bins (up to
+        256 units), else ``np.add.at``, which has no bins-sized temporary (u² counts) to allocate
+        and add per block.
+        """
+        k = keys.reshape(-1)
+        if k.size >= self.size:
+            hist_keys += np.bincount(k, minlength=self.size)
+        else:
+            np.add.at(hist_keys, k, 1)
+
     def unit_histogram(self, hist_keys: np.ndarray, out: np.ndarray) -> None:
         """Write the units × ranks histogram (flat; unit *i*'s row is that of its label) from counts by histogram key."""
         u = self.u

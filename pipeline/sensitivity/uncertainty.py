@@ -462,8 +462,6 @@ def _run_block(tasks, setup: _Setup) -> _Acc:
     if exact:
         ex = _Exact(setup, a_int, w0)
         hist_l = np.zeros(ex.size, dtype=np.int64)  # by histogram key ((rank − 1)·u + label)
-        pending: list = []  # histogram keys not yet counted (one bincount per ≥ ex.size keys)
-        n_pending = 0
     else:
         acc.sum_r = np.zeros(u, dtype=np.int64)
         acc.sum_r2 = np.zeros(u, dtype=np.int64)
@@ -506,14 +504,7 @@ def _run_block(tasks, setup: _Setup) -> _Acc:
                 if tau is not None:
                     taus.append(tau)
                 ex.add_block(keys, tie_rows, tie_rank, lo)
-                if not pending and keys.size >= ex.size:  # enough keys for one bincount of their own
-                    hist_l += np.bincount(keys.reshape(-1), minlength=ex.size)
-                else:
-                    pending.append(keys.reshape(-1).copy())  # keys may be a scratch array
-                    n_pending += keys.size
-                    if n_pending >= ex.size:
-                        hist_l += np.bincount(np.concatenate(pending), minlength=ex.size)
-                        pending, n_pending = [], 0
+                ex.count(keys, hist_l)
                 del keys
             del y
             abs_sum, num4, tcube, inter, wcnt = ex.sums()
@@ -588,8 +579,6 @@ def _run_block(tasks, setup: _Setup) -> _Acc:
             del r, d, idx
         acc.system[start] = _system(abs_sum, num4, tcube, inter, wcnt, u, ss0, n_w0)
     if exact:
-        if pending:
-            hist_l += np.bincount(np.concatenate(pending), minlength=ex.size)
         ex.unit_histogram(hist_l, hist)
     else:
         bins.flush()
