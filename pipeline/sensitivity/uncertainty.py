@@ -573,7 +573,8 @@ def _run_block(tasks, setup: _Setup) -> _Acc:
                 kk = min(c, setup.k_n - start)
                 if tau_scores is None:  # the sorted order is Knight's: reuse it
                     s = idx[:kk] - row_base[:kk]
-                    acc.tau[start] = kendall_tau_b_sorted(d_lab[s] if d_counts.size < u else s, d_counts, tied[:kk])
+                    t_rows = np.flatnonzero(tied[:kk].any(axis=1))  # tie runs only in these rows (few with many decimals)
+                    acc.tau[start] = kendall_tau_b_sorted(d_lab[s] if d_counts.size < u else s, d_counts, tied[t_rows], t_rows)
                 else:
                     acc.tau[start] = kendall_tau_b(-tau_scores[:kk], c0)
             del r, d, idx
