@@ -111,3 +111,18 @@ def test_histogram_quantile_with_given_cumulative_counts():
     q = [0.05, 0.5, 0.95]
     got = rankstats.histogram_quantile(hist, q, cum=np.cumsum(hist.ravel()))
     assert_array_equal(got, np.quantile(r, q, axis=1, method="inverted_cdf"))
+
+
+def test_run_pairs_matches_pair_count():
+    """Σ C(len, 2) over tie runs against counting the pairs (i < j) of positions in one run
+    directly, on rows with no runs, one long run, runs at both ends, and an empty shape."""
+    rng = np.random.default_rng(5)
+    tied = rng.random((60, 23)) < 0.45
+    tied[0] = False
+    tied[1] = True
+    tied[2, [0, 1, -2, -1]] = True
+    for t in (tied, tied[:, :1], np.zeros((0, 4), bool), np.zeros((3, 0), bool)):
+        run = np.concatenate([np.zeros((t.shape[0], 1), int), np.cumsum(~t, axis=1)], axis=1)  # run id per position
+        ref = [sum(int(run[i, a] == run[i, b]) for a in range(run.shape[1]) for b in range(a + 1, run.shape[1]))
+               for i in range(t.shape[0])]
+        assert_array_equal(rankstats._run_pairs(t), np.array(ref, dtype=np.int64).reshape(-1))

@@ -145,11 +145,23 @@ def _inversions(s: np.ndarray, top: int) -> np.ndarray:
 
 
 def _run_pairs(tied: np.ndarray) -> np.ndarray:
-    """Σ over runs of C(len, 2) per row, from ``tied[:, p − 1]`` = position *p* continues the run of *p − 1*."""
+    """Σ over runs of C(len, 2) per row, from ``tied[:, p − 1]`` = position *p* continues the run of *p − 1*.
+
+    A run of *k* consecutive flags joins k + 1 positions, C(k + 1, 2) = k(k + 1)/2 pairs. The
+    runs are found on the flat flags, each row padded with a 0 at both ends (bytes): their
+    starts and ends are the non-zero differences, which alternate +1, −1; work beyond the
+    one byte pass is proportional to the number of runs.
+    """
     m, n1 = tied.shape
-    pos = np.arange(1, n1 + 1, dtype=np.int64)
-    start = np.maximum.accumulate(np.where(tied, 0, pos), axis=1)  # first position of the run (0 before any break)
-    return (pos - start).sum(axis=1)  # element k of a run adds the k earlier members
+    out = np.zeros(m, dtype=np.int64)
+    if m == 0 or n1 == 0:
+        return out
+    f = np.zeros((m, n1 + 2), dtype=np.int8)
+    f[:, 1:-1] = tied
+    edge = np.flatnonzero(np.diff(f.reshape(-1)))  # starts (+1) and ends (−1) of the runs, alternating
+    k = edge[1::2] - edge[::2]
+    np.add.at(out, edge[::2] // (n1 + 2), k * (k + 1) // 2)
+    return out
 
 
 def _tied_pairs(sorted_rows: np.ndarray) -> np.ndarray:
