@@ -11,8 +11,8 @@ import numpy as np
 from pipeline.sensitivity._core import sorted_with_ties
 from pipeline.sensitivity.rankstats import kendall_tau_b_sorted
 
-#: Up to this many units the exact path reads Σ|r − r₀| and Σ 2·r̄₀·r of a sample off one packed int64
-#: table indexed by the histogram key (u · 2^⌈log₂ u⌉ entries, 512 KB at 256 units: in cache).
+#: Up to this many units the exact path reads Σ|r − r₀| and Σ 2·r̄₀·r of a sample off one table of
+#: packed integers (as float64) indexed by the histogram key (u² entries, 512 KB at 256 units: in cache).
 _TABLE_UNITS = 256
 #: Unit-samples per block of the exact path (a block's int64 arrays, 512 KB, stay in the L2 cache).
 _BLOCK_KEYS = 1 << 16

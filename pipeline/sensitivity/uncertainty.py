@@ -4,8 +4,8 @@ Each sample draws a weight vector (and, optionally, a grade mapping, an NA polic
 aggregation rule), recomputes every unit's composite and its competition rank. Samples come in
 chunks; chunk *i* draws from child *i* of one :class:`numpy.random.SeedSequence`, so the numbers
 do not depend on where a chunk runs (one process or a Dask cluster, :mod:`pipeline.cluster`).
-Per chunk, the per-unit rank histogram is accumulated with ``np.bincount`` — exact (units ×
-ranks) up to :data:`EXACT_RANK_UNITS` units, else in bins of ⌈units / :data:`RANK_BINS`⌉ ranks
+Per chunk, the per-unit rank histogram is accumulated with ``np.bincount`` (or ``np.add.at``) —
+exact (units × ranks) up to :data:`EXACT_RANK_UNITS` units, else in bins of ⌈units / :data:`RANK_BINS`⌉ ranks
 with exact integer sums, counts and extremes beside it — and a few scalars per sample are kept
 for the system statistics. Every statistic is mergeable (integer counts and sums, per-sample
 arrays placed by sample index), so chunks reduced in any grouping give identical results.
@@ -341,10 +341,13 @@ def _desc_order(model: Composite, w, gs, pol, geo, dtype, lab: np.ndarray):
     Notes
     -----
     With float64 composites rounded to ``decimals`` the integers ``k = rint(y · 10^d)`` (what
-    ``np.round`` computes before its final division) are packed with the unit into one int64
-    ``(−k) · 2^bits + i``; one SIMD integer sort gives the descending order, and two
-    neighbours tie iff their keys agree above the unit bits. One pass each for the scaling,
-    the range check (NaN / overflow fall back to :func:`sorted_with_ties`), the packing.
+    ``np.round`` computes before its final division) are packed with the label into one float64
+    ``−k + label·2^−bits + 1.5·2^(52−bits)``, exact while it lies in [2^(52−bits), 2^(53−bits))
+    (checked on the sorted rows' ends; NaN and overflow fall back to
+    :func:`sorted_with_ties`), whose bits read as an int64 are a constant plus
+    ``(−k)·2^bits + label`` (as in :class:`~pipeline.sensitivity.exact._Exact`): one SIMD
+    float64 sort gives the descending order, and two neighbours tie iff their keys agree above
+    the label bits.
     """
     c, u = w.shape[0], model.n_units
     row_base = np.arange(0, c * u, u, dtype=np.int64)[:, None]
@@ -354,12 +357,11 @@ def _desc_order(model: Composite, w, gs, pol, geo, dtype, lab: np.ndarray):
         np.multiply(y, -(10.0**dec), out=y)  # −y·10^d: ascending keys = descending composites
         np.rint(y, out=y)
         bits = max(1, int(u - 1).bit_length())
-        lo, hi = float(y.min()), float(y.max())
-        if np.isfinite(lo) and np.isfinite(hi) and max(-lo, hi) < 2.0 ** (62 - bits):
-            keys = y.astype(np.int64)
-            keys <<= bits
-            keys |= lab
-            keys.sort(axis=1)
+        lo_ok = 2.0 ** (52 - bits)  # k + label·2^−bits + 1.5·lo_ok is exact iff it lies in [lo_ok, 2·lo_ok)
+        y += np.asarray(lab) * 2.0**-bits + 1.5 * lo_ok
+        y.sort(axis=1)  # a float64 sort: cheaper than the int64 sort of the same keys
+        if y[:, 0].min() >= lo_ok and y[:, -1].max() < 2 * lo_ok:  # False for NaN (sorted last)
+            keys = y.view(np.int64)  # a constant plus k·2^bits + label
             x = np.bitwise_xor(keys[:, 1:], keys[:, :-1])
             tied = x.view(np.uint64) < (1 << bits)
             del x
