@@ -231,9 +231,12 @@ def kendall_tau_b_sorted(s: np.ndarray, counts, tied: np.ndarray | None = None, 
     if tied is not None:
         rows = np.arange(m) if rows is None else np.asarray(rows)
         if rows.size:
-            st = s[rows]
             n2[rows] = _run_pairs(tied)
-            n3[rows] = _run_pairs(tied & (st[:, 1:] == st[:, :-1]))
+            if n1:  # else no pair shares the nominal rank: n3 = 0
+                ti, tp = np.nonzero(tied)  # tied neighbours (p, p + 1): compare their nominal ranks there only
+                both = np.zeros(tied.shape, dtype=bool)
+                both[ti, tp] = s[rows[ti], tp] == s[rows[ti], tp + 1]
+                n3[rows] = _run_pairs(both)
     nd = _inversions(s, max(1, counts.size))
     with np.errstate(invalid="ignore", divide="ignore"):
         return (n0 - n1 - n2 + n3 - 2 * nd) / np.sqrt(float(n0 - n1) * (n0 - n2).astype(float))
