@@ -55,9 +55,8 @@ class _Exact:
     (one xor of the flat block); masked to the label and with ``p·u`` added (*p* the position),
     each key becomes the histogram key ``(rank − 1)·u + label`` of that unit (rank = p + 1 in a
     row without ties; tie rows are corrected with their competition ranks; u² keys, no unused
-    ones). Sorted by (composite,
-    nominal label), the labels are also Knight's order for Kendall's τ-b
-    (:func:`kendall_tau_b_sorted`). Up to :data:`_TABLE_UNITS` units, Σ|r − r₀|, |W ∩ W₀| and
+    ones). Sorted by (composite, nominal label), the labels are also Knight's order for
+    Kendall's τ-b (:func:`kendall_tau_b_sorted`). Up to :data:`_TABLE_UNITS` units, Σ|r − r₀|, |W ∩ W₀| and
     Σ 2·r̄₀·r of a row come from one gather of a table indexed by the histogram key, which
     packs the three integers into disjoint bit fields of one float64 (below 2⁵¹, so one BLAS
     mat-vec sums the rows exactly); above, from gathers by label. Samples go in blocks of
@@ -130,7 +129,7 @@ class _Exact:
         """Histogram keys, tie rows, their competition ranks and τ-b of the first ``kk`` rows of a
         block of unrounded float64 composites; None if the packed keys do not fit. The keys live
         in a scratch array, valid until the next call."""
-        u, bu, mask = self.u, self.bu, self.mask
+        u, mask = self.u, self.mask
         t, x, lc, posu = self._buffers(y.shape[0])
         np.multiply(y, -(10.0**self.decimals), out=t)
         np.rint(t, out=t)
