@@ -75,7 +75,7 @@ class _Exact:
         model, r0 = setup.model, setup.r0
         u = self.u = model.n_units
         self.lab = np.argsort(np.argsort(r0, kind="stable"), kind="stable")
-        inv = np.empty(u, dtype=np.int64)
+        inv = self.inv = np.empty(u, dtype=np.int64)  # the unit with label j
         inv[self.lab] = np.arange(u)
         self.r0_lab = r0[inv].astype(np.int64)
         self.a_lab = a_int[inv]  # a = 2·r̄₀ − (u + 1), by label
@@ -203,7 +203,7 @@ class _Exact:
     def unit_histogram(self, hist_keys: np.ndarray, out: np.ndarray) -> None:
         """Write the units × ranks histogram (flat; unit *i*'s row is that of its label) from counts by histogram key."""
         u = self.u
-        np.take(hist_keys.reshape(u, u).T, self.lab, axis=0, out=out.reshape(u, u))  # [rank − 1, label] → [unit, rank − 1]
+        out.reshape(u, u)[self.inv] = hist_keys.reshape(u, u).T  # [rank − 1, label] → [unit, rank − 1]; row-wise writes
 
     def system(self, keys: np.ndarray, tie_rows: np.ndarray, tie_rank: np.ndarray):
         """Per-sample exact sums (Σ|r − r₀|, num4, tcube, |W ∩ W₀|, |W|) of one block (see :func:`_system`)."""

@@ -598,7 +598,9 @@ def _result(acc: _Acc, setup: _Setup, ids, n: int, scheme: str) -> pd.DataFrame:
     if width == 1:  # everything per unit is read off the exact histogram, via two flat cumulative sums
         ranks = np.arange(1, u + 1, dtype=np.int64)
         off, tot = _row_offsets(cum, u)
-        scum = np.cumsum((hist * ranks).reshape(-1))  # Σ rank over the samples, flat
+        scum = (hist * ranks).reshape(-1)
+        sum_r2 = scum.reshape(u, u) @ ranks  # Σ r²
+        np.cumsum(scum, out=scum)  # Σ rank over the samples, flat (in place)
         s_off = _row_offsets(scum, u)[0]
         last = np.arange(u, dtype=np.int64) * u - 1  # flat index of rank 0 of each unit (rank r at last + r)
 
@@ -606,7 +608,7 @@ def _result(acc: _Acc, setup: _Setup, ids, n: int, scheme: str) -> pd.DataFrame:
             return np.where(r > 0, cum[last + np.maximum(r, 1)] - off, 0)
 
         r0i = np.asarray(r0, dtype=np.int64)
-        sum_r, sum_r2 = scum[last + u] - s_off, hist @ ranks**2
+        sum_r = scum[last + u] - s_off
         n_top = cx(np.full(u, min(top_n, u)))
         c_at = cx(r0i)
         s_at = np.where(r0i > 0, scum[last + np.maximum(r0i, 1)] - s_off, 0)  # Σ rank over the samples with rank ≤ r₀
