@@ -233,7 +233,7 @@ def kendall_tau_b_sorted(s: np.ndarray, counts, tied: np.ndarray | None = None, 
         if rows.size:
             n2[rows] = _run_pairs(tied)
             if n1:  # else no pair shares the nominal rank: n3 = 0
-                ti, tp = np.nonzero(tied)  # tied neighbours (p, p + 1): compare their nominal ranks there only
+                ti, tp = np.divmod(np.flatnonzero(tied), u - 1)  # tied neighbours (p, p + 1): compare their nominal ranks there only
                 both = np.zeros(tied.shape, dtype=bool)
                 both[ti, tp] = s[rows[ti], tp] == s[rows[ti], tp + 1]
                 n3[rows] = _run_pairs(both)
