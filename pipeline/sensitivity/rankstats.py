@@ -148,19 +148,22 @@ def _run_pairs(tied: np.ndarray) -> np.ndarray:
     """Σ over runs of C(len, 2) per row, from ``tied[:, p − 1]`` = position *p* continues the run of *p − 1*.
 
     A run of *k* consecutive flags joins k + 1 positions, C(k + 1, 2) = k(k + 1)/2 pairs. The
-    runs are found on the flat flags, each row padded with a 0 at both ends (bytes): their
-    starts and ends are the non-zero differences, which alternate +1, −1; work beyond the
-    one byte pass is proportional to the number of runs.
+    flags are found in one pass over the flat array; a run breaks where the flat indices of
+    two set flags are not consecutive or change rows. Work beyond that pass is proportional to
+    the number of set flags (ties are rare with many decimals).
     """
     m, n1 = tied.shape
     out = np.zeros(m, dtype=np.int64)
-    if m == 0 or n1 == 0:
+    idx = np.flatnonzero(tied)
+    if idx.size == 0:
         return out
-    f = np.zeros((m, n1 + 2), dtype=np.int8)
-    f[:, 1:-1] = tied
-    edge = np.flatnonzero(np.diff(f.reshape(-1)))  # starts (+1) and ends (−1) of the runs, alternating
-    k = edge[1::2] - edge[::2]
-    np.add.at(out, edge[::2] // (n1 + 2), k * (k + 1) // 2)
+    row = idx // n1
+    brk = np.empty(idx.size, dtype=bool)
+    brk[0] = True
+    brk[1:] = (idx[1:] != idx[:-1] + 1) | (row[1:] != row[:-1])
+    starts = np.flatnonzero(brk)
+    k = np.diff(starts, append=idx.size)  # flags per run
+    np.add.at(out, row[starts], k * (k + 1) // 2)
     return out
 
 
