@@ -94,12 +94,13 @@ def test_first_reaching_matches_argmax(seed):
     hist[5, :4] = 0
     hist[6, -5:] = 0
     total = hist.sum(axis=1)
-    cum = np.cumsum(hist.ravel())
     cdf = np.cumsum(hist, axis=1)
-    for need in (np.zeros(30, int), np.full(30, -2), np.ones(30, int), total, total + 1,
-                 rng.integers(0, total.max() + 2, 30)):
-        ref = np.argmax(cdf >= need[:, None], axis=1) + 1
-        assert_array_equal(rankstats.first_reaching(cum, 17, need), ref)
+    for cum in (np.cumsum(hist.ravel()), rankstats.flat_cumsum(hist.astype(np.int32))):  # int64, int32 counts
+        for need in (np.zeros(30, int), np.full(30, -2), np.ones(30, int), total, total + 1,
+                     rng.integers(0, total.max() + 2, 30)):
+            ref = np.argmax(cdf >= need[:, None], axis=1) + 1
+            assert_array_equal(rankstats.first_reaching(cum, 17, need), ref)
+    assert rankstats.flat_cumsum(hist.astype(np.int32)).dtype == np.int32
 
 
 def test_histogram_quantile_with_given_cumulative_counts():

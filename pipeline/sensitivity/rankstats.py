@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-__all__ = ["histogram_quantile", "first_reaching", "kendall_tau_b", "kendall_tau_b_sorted"]
+__all__ = ["histogram_quantile", "first_reaching", "flat_cumsum", "kendall_tau_b", "kendall_tau_b_sorted"]
 
 
 def histogram_quantile(hist: np.ndarray, q, cum: np.ndarray | None = None) -> np.ndarray:
@@ -29,8 +29,8 @@ def histogram_quantile(hist: np.ndarray, q, cum: np.ndarray | None = None) -> np
         ``hist[i, r-1]`` = number of samples in which unit *i* had rank *r*.
     q : float in (0, 1], or a sequence of them
         Several levels share one cumulative sum (one pass over the histogram).
-    cum : numpy.ndarray of int64, shape (n_units · n_ranks,), optional
-        ``np.cumsum(hist.ravel())`` if the caller has it already (:func:`first_reaching`).
+    cum : numpy.ndarray of int, shape (n_units · n_ranks,), optional
+        :func:`flat_cumsum` of ``hist`` if the caller has it already (:func:`first_reaching`).
 
     Returns
     -------
@@ -39,7 +39,7 @@ def histogram_quantile(hist: np.ndarray, q, cum: np.ndarray | None = None) -> np
     qs = np.atleast_1d(np.asarray(q, dtype=np.float64))
     hist = np.asarray(hist)
     if cum is None:
-        cum = np.cumsum(hist.reshape(-1), dtype=np.int64)
+        cum = flat_cumsum(hist)
     off, total = _row_offsets(cum, hist.shape[1])
     out = np.empty((qs.size, hist.shape[0]), dtype=np.int64)
     for j, qq in enumerate(qs):  # a few levels (0.05, 0.5, 0.95)
@@ -49,9 +49,18 @@ def histogram_quantile(hist: np.ndarray, q, cum: np.ndarray | None = None) -> np
     return out if np.ndim(q) else out[0]
 
 
+def flat_cumsum(hist: np.ndarray) -> np.ndarray:
+    """Cumulative counts of a histogram taken flat (row after row): int32 while the grand total
+    fits (an int32 histogram is then summed without a cast of every element), else int64."""
+    flat = np.asarray(hist).reshape(-1)
+    if flat.dtype == np.int32 and int(flat.sum(dtype=np.int64)) < 2**31 - 1:
+        return np.cumsum(flat, dtype=np.int32)
+    return np.cumsum(flat, dtype=np.int64)
+
+
 def _row_offsets(cum: np.ndarray, n_ranks: int) -> tuple[np.ndarray, np.ndarray]:
     """Counts before each row and in each row, from the flat cumulative counts of a (rows × ``n_ranks``) histogram."""
-    ends = cum[n_ranks - 1 :: n_ranks]
+    ends = cum[n_ranks - 1 :: n_ranks].astype(np.int64)
     off = np.zeros(ends.size, dtype=np.int64)
     off[1:] = ends[:-1]
     return off, ends - off
@@ -60,8 +69,7 @@ def _row_offsets(cum: np.ndarray, n_ranks: int) -> tuple[np.ndarray, np.ndarray]
 def first_reaching(cum: np.ndarray, n_ranks: int, need: np.ndarray, off: np.ndarray | None = None) -> np.ndarray:
     """Per row of a histogram, the first rank *r* (1-based) whose cumulative count reaches ``need``.
 
-    ``cum`` = ``np.cumsum(hist.ravel())`` of a (rows × ``n_ranks``) histogram of non-negative
-    counts: it is non-decreasing over the whole array, so all rows are answered by one binary
+    ``cum`` = :func:`flat_cumsum` of a (rows × ``n_ranks``) histogram of non-negative counts: it is non-decreasing over the whole array, so all rows are answered by one binary
     search of ``off + need`` (``off`` = counts before the row), O(rows · log(size)) after the
     one cumulative pass, instead of a comparison pass per level. Rank 1 where ``need ≤ 0``
     (as ``argmax`` of an all-true row) or the row cannot reach it.
@@ -69,7 +77,9 @@ def first_reaching(cum: np.ndarray, n_ranks: int, need: np.ndarray, off: np.ndar
     if off is None:
         off = _row_offsets(cum, n_ranks)[0]
     rows = np.arange(off.size, dtype=np.int64)
-    idx = np.searchsorted(cum, off + np.maximum(need, 1), side="left") - rows * n_ranks
+    top = int(cum[-1]) + 1 if cum.size else 1  # needles above every count stay above after clipping (and fit cum's dtype)
+    needle = np.minimum(off + np.maximum(need, 1), top).astype(cum.dtype)
+    idx = np.searchsorted(cum, needle, side="left") - rows * n_ranks
     ok = (need > 0) & (idx < n_ranks)  # idx ≥ 0: the counts before the row are < off + 1
     return np.where(ok, idx, 0) + 1
 

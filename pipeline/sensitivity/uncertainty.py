@@ -27,7 +27,7 @@ from pipeline import cluster, config
 from pipeline.errors import PipelineError
 from pipeline.sensitivity._core import Composite, fast_rank, sorted_with_ties
 from pipeline.sensitivity.exact import _Exact, _dense_by_label  # noqa: F401 (the exact path, ≤ EXACT_RANK_UNITS units)
-from pipeline.sensitivity.rankstats import _inversions, _row_offsets, first_reaching, histogram_quantile, kendall_tau_b, kendall_tau_b_sorted  # noqa: F401 (re-exported)
+from pipeline.sensitivity.rankstats import _inversions, _row_offsets, first_reaching, flat_cumsum, histogram_quantile, kendall_tau_b, kendall_tau_b_sorted  # noqa: F401 (re-exported)
 from pipeline.sensitivity.weights import sample_weights
 
 __all__ = ["uncertainty", "system_summary", "histogram_quantile", "kendall_tau_b", "rank_bin_width", "DEFAULT_GRADE_BOUNDS", "METHOD_PRIORS"]
@@ -593,7 +593,7 @@ def _result(acc: _Acc, setup: _Setup, ids, n: int, scheme: str) -> pd.DataFrame:
     u, width, top_n, r0 = setup.model.n_units, setup.width, setup.top_n, setup.r0
     nb = -(-u // width)
     hist = acc.hist.reshape(u, nb)
-    cum = np.cumsum(hist.reshape(-1), dtype=np.int64)  # flat: non-decreasing over all units (first_reaching)
+    cum = flat_cumsum(hist)  # flat: non-decreasing over all units (first_reaching)
     qs = (histogram_quantile(hist, [0.5, 0.05, 0.95], cum=cum) - 1) * width + 1  # first rank of the bin holding the quantile
     if width == 1:  # everything per unit is read off the exact histogram, via two flat cumulative sums
         ranks = np.arange(1, u + 1, dtype=np.int64)
