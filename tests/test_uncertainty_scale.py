@@ -315,8 +315,8 @@ def test_exact_packed_sums_hold_the_largest_shift_with_nominal_ties():
     a = np.rint(2 * stats.rankdata(-c0, method="average")).astype(np.int64) - (u + 1)
     ex = U._Exact(setup, a, r0 <= 20)
     order = np.r_[np.arange(89, 59, -1), np.arange(60)]  # best first: the 30 low units, then the tied ones
-    keys = (ex.lab[order].astype(np.int64) << ex.bu) | np.arange(u)
-    abs_sum, num4, _, inter, wcnt = ex.system(keys[None, :], np.zeros(0, dtype=np.int64), np.zeros((0, u), dtype=np.int64))
+    keys = ex.order_keys(ex.lab[order][None, :])
+    abs_sum, num4, _, inter, wcnt = ex.system(keys, np.zeros(0, dtype=np.int64), np.zeros((0, u), dtype=np.int64))
     r = np.empty(u, dtype=np.int64)
     r[order] = np.arange(1, u + 1)
     assert int(abs_sum[0]) == 3570 + 1800 == np.abs(r - r0).sum()

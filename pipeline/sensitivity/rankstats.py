@@ -13,10 +13,10 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-__all__ = ["histogram_quantile", "kendall_tau_b", "kendall_tau_b_sorted"]
+__all__ = ["histogram_quantile", "first_reaching", "flat_cumsum", "kendall_tau_b", "kendall_tau_b_sorted"]
 
 
-def histogram_quantile(hist: np.ndarray, q) -> np.ndarray:
+def histogram_quantile(hist: np.ndarray, q, cum: np.ndarray | None = None) -> np.ndarray:
     """Inverse-CDF quantile of integer ranks from per-unit rank histograms.
 
     ``Q(q) = min{r : F(r) ≥ q}`` with ``F`` the empirical CDF of the unit's ranks (Hyndman &
@@ -29,6 +29,8 @@ def histogram_quantile(hist: np.ndarray, q) -> np.ndarray:
         ``hist[i, r-1]`` = number of samples in which unit *i* had rank *r*.
     q : float in (0, 1], or a sequence of them
         Several levels share one cumulative sum (one pass over the histogram).
+    cum : numpy.ndarray of int, shape (n_units · n_ranks,), optional
+        :func:`flat_cumsum` of ``hist`` if the caller has it already (:func:`first_reaching`).
 
     Returns
     -------
@@ -36,15 +38,50 @@ def histogram_quantile(hist: np.ndarray, q) -> np.ndarray:
     """
     qs = np.atleast_1d(np.asarray(q, dtype=np.float64))
     hist = np.asarray(hist)
-    total = hist.sum(axis=1, dtype=np.int64)
-    # int32 cumulative counts when they fit: half the memory traffic of int64
-    cdf = np.cumsum(hist, axis=1, dtype=np.int32 if total.max(initial=0) < 2**31 else np.int64)
+    if cum is None:
+        cum = flat_cumsum(hist)
+    off, total = _row_offsets(cum, hist.shape[1])
     out = np.empty((qs.size, hist.shape[0]), dtype=np.int64)
     for j, qq in enumerate(qs):  # a few levels (0.05, 0.5, 0.95)
         # compare counts, not floats: F(r) ≥ q  ⇔  cum_count ≥ ⌈q · n − 10⁻⁹ · n⌉ (exactly, for the usual q)
-        need = np.ceil(qq * total - 1e-9 * total).astype(cdf.dtype)
-        out[j] = 1 + np.argmax(cdf >= need[:, None], axis=1)
+        need = np.ceil(qq * total - 1e-9 * total).astype(np.int64)
+        out[j] = first_reaching(cum, hist.shape[1], need, off)
     return out if np.ndim(q) else out[0]
+
+
+def flat_cumsum(hist: np.ndarray) -> np.ndarray:
+    """Cumulative counts of a histogram taken flat (row after row): int32 while the grand total
+    fits (an int32 histogram is then summed without a cast of every element), else int64."""
+    flat = np.asarray(hist).reshape(-1)
+    if flat.dtype == np.int32 and int(flat.sum(dtype=np.int64)) < 2**31 - 1:
+        return np.cumsum(flat, dtype=np.int32)
+    return np.cumsum(flat, dtype=np.int64)
+
+
+def _row_offsets(cum: np.ndarray, n_ranks: int) -> tuple[np.ndarray, np.ndarray]:
+    """Counts before each row and in each row, from the flat cumulative counts of a (rows × ``n_ranks``) histogram."""
+    ends = cum[n_ranks - 1 :: n_ranks].astype(np.int64)
+    off = np.zeros(ends.size, dtype=np.int64)
+    off[1:] = ends[:-1]
+    return off, ends - off
+
+
+def first_reaching(cum: np.ndarray, n_ranks: int, need: np.ndarray, off: np.ndarray | None = None) -> np.ndarray:
+    """Per row of a histogram, the first rank *r* (1-based) whose cumulative count reaches ``need``.
+
+    ``cum`` = :func:`flat_cumsum` of a (rows × ``n_ranks``) histogram of non-negative counts: it is non-decreasing over the whole array, so all rows are answered by one binary
+    search of ``off + need`` (``off`` = counts before the row), O(rows · log(size)) after the
+    one cumulative pass, instead of a comparison pass per level. Rank 1 where ``need ≤ 0``
+    (as ``argmax`` of an all-true row) or the row cannot reach it.
+    """
+    if off is None:
+        off = _row_offsets(cum, n_ranks)[0]
+    rows = np.arange(off.size, dtype=np.int64)
+    top = int(cum[-1]) + 1 if cum.size else 1  # needles above every count stay above after clipping (and fit cum's dtype)
+    needle = np.minimum(off + np.maximum(need, 1), top).astype(cum.dtype)
+    idx = np.searchsorted(cum, needle, side="left") - rows * n_ranks
+    ok = (need > 0) & (idx < n_ranks)  # idx ≥ 0: the counts before the row are < off + 1
+    return np.where(ok, idx, 0) + 1
 
 
 def _inversions(s: np.ndarray, top: int) -> np.ndarray:
@@ -118,11 +155,26 @@ def _inversions(s: np.ndarray, top: int) -> np.ndarray:
 
 
 def _run_pairs(tied: np.ndarray) -> np.ndarray:
-    """Σ over runs of C(len, 2) per row, from ``tied[:, p − 1]`` = position *p* continues the run of *p − 1*."""
+    """Σ over runs of C(len, 2) per row, from ``tied[:, p − 1]`` = position *p* continues the run of *p − 1*.
+
+    A run of *k* consecutive flags joins k + 1 positions, C(k + 1, 2) = k(k + 1)/2 pairs. The
+    flags are found in one pass over the flat array; a run breaks where the flat indices of
+    two set flags are not consecutive or change rows. Work beyond that pass is proportional to
+    the number of set flags (ties are rare with many decimals).
+    """
     m, n1 = tied.shape
-    pos = np.arange(1, n1 + 1, dtype=np.int64)
-    start = np.maximum.accumulate(np.where(tied, 0, pos), axis=1)  # first position of the run (0 before any break)
-    return (pos - start).sum(axis=1)  # element k of a run adds the k earlier members
+    out = np.zeros(m, dtype=np.int64)
+    idx = np.flatnonzero(tied)
+    if idx.size == 0:
+        return out
+    row = idx // n1
+    brk = np.empty(idx.size, dtype=bool)
+    brk[0] = True
+    brk[1:] = (idx[1:] != idx[:-1] + 1) | (row[1:] != row[:-1])
+    starts = np.flatnonzero(brk)
+    k = np.diff(starts, append=idx.size)  # flags per run
+    np.add.at(out, row[starts], k * (k + 1) // 2)
+    return out
 
 
 def _tied_pairs(sorted_rows: np.ndarray) -> np.ndarray:
@@ -192,9 +244,12 @@ def kendall_tau_b_sorted(s: np.ndarray, counts, tied: np.ndarray | None = None, 
     if tied is not None:
         rows = np.arange(m) if rows is None else np.asarray(rows)
         if rows.size:
-            st = s[rows]
             n2[rows] = _run_pairs(tied)
-            n3[rows] = _run_pairs(tied & (st[:, 1:] == st[:, :-1]))
+            if n1:  # else no pair shares the nominal rank: n3 = 0
+                ti, tp = np.divmod(np.flatnonzero(tied), u - 1)  # tied neighbours (p, p + 1): compare their nominal ranks there only
+                both = np.zeros(tied.shape, dtype=bool)
+                both[ti, tp] = s[rows[ti], tp] == s[rows[ti], tp + 1]
+                n3[rows] = _run_pairs(both)
     nd = _inversions(s, max(1, counts.size))
     with np.errstate(invalid="ignore", divide="ignore"):
         return (n0 - n1 - n2 + n3 - 2 * nd) / np.sqrt(float(n0 - n1) * (n0 - n2).astype(float))

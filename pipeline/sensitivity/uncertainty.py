@@ -4,8 +4,8 @@ Each sample draws a weight vector (and, optionally, a grade mapping, an NA polic
 aggregation rule), recomputes every unit's composite and its competition rank. Samples come in
 chunks; chunk *i* draws from child *i* of one :class:`numpy.random.SeedSequence`, so the numbers
 do not depend on where a chunk runs (one process or a Dask cluster, :mod:`pipeline.cluster`).
-Per chunk, the per-unit rank histogram is accumulated with ``np.bincount`` — exact (units ×
-ranks) up to :data:`EXACT_RANK_UNITS` units, else in bins of ⌈units / :data:`RANK_BINS`⌉ ranks
+Per chunk, the per-unit rank histogram is accumulated with ``np.bincount`` (or ``np.add.at``) —
+exact (units × ranks) up to :data:`EXACT_RANK_UNITS` units, else in bins of ⌈units / :data:`RANK_BINS`⌉ ranks
 with exact integer sums, counts and extremes beside it — and a few scalars per sample are kept
 for the system statistics. Every statistic is mergeable (integer counts and sums, per-sample
 arrays placed by sample index), so chunks reduced in any grouping give identical results.
@@ -27,7 +27,7 @@ from pipeline import cluster, config
 from pipeline.errors import PipelineError
 from pipeline.sensitivity._core import Composite, fast_rank, sorted_with_ties
 from pipeline.sensitivity.exact import _Exact, _dense_by_label  # noqa: F401 (the exact path, ≤ EXACT_RANK_UNITS units)
-from pipeline.sensitivity.rankstats import _inversions, histogram_quantile, kendall_tau_b, kendall_tau_b_sorted  # noqa: F401 (re-exported)
+from pipeline.sensitivity.rankstats import _inversions, _row_offsets, first_reaching, flat_cumsum, histogram_quantile, kendall_tau_b, kendall_tau_b_sorted  # noqa: F401 (re-exported)
 from pipeline.sensitivity.weights import sample_weights
 
 __all__ = ["uncertainty", "system_summary", "histogram_quantile", "kendall_tau_b", "rank_bin_width", "DEFAULT_GRADE_BOUNDS", "METHOD_PRIORS"]
@@ -341,10 +341,13 @@ def _desc_order(model: Composite, w, gs, pol, geo, dtype, lab: np.ndarray):
     Notes
     -----
     With float64 composites rounded to ``decimals`` the integers ``k = rint(y · 10^d)`` (what
-    ``np.round`` computes before its final division) are packed with the unit into one int64
-    ``(−k) · 2^bits + i``; one SIMD integer sort gives the descending order, and two
-    neighbours tie iff their keys agree above the unit bits. One pass each for the scaling,
-    the range check (NaN / overflow fall back to :func:`sorted_with_ties`), the packing.
+    ``np.round`` computes before its final division) are packed with the label into one float64
+    ``−k + label·2^−bits + 1.5·2^(52−bits)``, exact while it lies in [2^(52−bits), 2^(53−bits))
+    (checked on the sorted rows' ends; NaN and overflow fall back to
+    :func:`sorted_with_ties`), whose bits read as an int64 are a constant plus
+    ``(−k)·2^bits + label`` (as in :class:`~pipeline.sensitivity.exact._Exact`): one SIMD
+    float64 sort gives the descending order, and two neighbours tie iff their keys agree above
+    the label bits.
     """
     c, u = w.shape[0], model.n_units
     row_base = np.arange(0, c * u, u, dtype=np.int64)[:, None]
@@ -354,12 +357,11 @@ def _desc_order(model: Composite, w, gs, pol, geo, dtype, lab: np.ndarray):
         np.multiply(y, -(10.0**dec), out=y)  # −y·10^d: ascending keys = descending composites
         np.rint(y, out=y)
         bits = max(1, int(u - 1).bit_length())
-        lo, hi = float(y.min()), float(y.max())
-        if np.isfinite(lo) and np.isfinite(hi) and max(-lo, hi) < 2.0 ** (62 - bits):
-            keys = y.astype(np.int64)
-            keys <<= bits
-            keys |= lab
-            keys.sort(axis=1)
+        lo_ok = 2.0 ** (52 - bits)  # k + label·2^−bits + 1.5·lo_ok is exact iff it lies in [lo_ok, 2·lo_ok)
+        y += np.asarray(lab) * 2.0**-bits + 1.5 * lo_ok
+        y.sort(axis=1)  # a float64 sort: cheaper than the int64 sort of the same keys
+        if y[:, 0].min() >= lo_ok and y[:, -1].max() < 2 * lo_ok:  # False for NaN (sorted last)
+            keys = y.view(np.int64)  # a constant plus k·2^bits + label
             x = np.bitwise_xor(keys[:, 1:], keys[:, :-1])
             tied = x.view(np.uint64) < (1 << bits)
             del x
@@ -461,9 +463,7 @@ def _run_block(tasks, setup: _Setup) -> _Acc:
     ss0 = float(a_f @ a_f) / 4.0
     if exact:
         ex = _Exact(setup, a_int, w0)
-        hist_l = np.zeros(ex.size, dtype=np.int64)  # by label and rank (label·2^bu + rank − 1)
-        pending: list = []  # histogram keys not yet counted (one bincount per ≥ ex.size keys)
-        n_pending = 0
+        hist_l = np.zeros(ex.size, dtype=np.int64)  # by histogram key ((rank − 1)·u + label)
     else:
         acc.sum_r = np.zeros(u, dtype=np.int64)
         acc.sum_r2 = np.zeros(u, dtype=np.int64)
@@ -492,7 +492,8 @@ def _run_block(tasks, setup: _Setup) -> _Acc:
             y = model.evaluate(w, grade_shares=gs, na_policy=pol, geometric=geo, dtype=setup.dtype, rounded=False)
             kk = max(0, min(c, setup.k_n - start))
             step = ex.rows if ex.decimals is not None else c
-            parts, taus = [], []
+            taus = []
+            ex.begin(c)
             for lo in range(0, c, step):  # blocks of samples that stay in cache, vectorised inside
                 yb = y[lo : lo + step]
                 got = ex.keys(yb, kk - lo) if ex.decimals is not None else None
@@ -504,18 +505,11 @@ def _run_block(tasks, setup: _Setup) -> _Acc:
                     keys, tie_rows, tie_rank, tau = got
                 if tau is not None:
                     taus.append(tau)
-                parts.append(ex.system(keys, tie_rows, tie_rank))
-                if not pending and keys.size >= ex.size:  # enough keys for one bincount of their own
-                    hist_l += np.bincount(keys.reshape(-1), minlength=ex.size)
-                else:
-                    pending.append(keys.reshape(-1).copy())  # keys may be a scratch array
-                    n_pending += keys.size
-                    if n_pending >= ex.size:
-                        hist_l += np.bincount(np.concatenate(pending), minlength=ex.size)
-                        pending, n_pending = [], 0
+                ex.add_block(keys, tie_rows, tie_rank, lo)
+                ex.count(keys, hist_l)
                 del keys
             del y
-            abs_sum, num4, tcube, inter, wcnt = (np.concatenate([p[i] for p in parts]) for i in range(5))
+            abs_sum, num4, tcube, inter, wcnt = ex.sums()
             if kk:
                 acc.tau[start] = np.concatenate(taus)
         else:
@@ -581,15 +575,14 @@ def _run_block(tasks, setup: _Setup) -> _Acc:
                 kk = min(c, setup.k_n - start)
                 if tau_scores is None:  # the sorted order is Knight's: reuse it
                     s = idx[:kk] - row_base[:kk]
-                    acc.tau[start] = kendall_tau_b_sorted(d_lab[s] if d_counts.size < u else s, d_counts, tied[:kk])
+                    t_rows = np.flatnonzero(tied[:kk].any(axis=1))  # tie runs only in these rows (few with many decimals)
+                    acc.tau[start] = kendall_tau_b_sorted(d_lab[s] if d_counts.size < u else s, d_counts, tied[t_rows], t_rows)
                 else:
                     acc.tau[start] = kendall_tau_b(-tau_scores[:kk], c0)
             del r, d, idx
         acc.system[start] = _system(abs_sum, num4, tcube, inter, wcnt, u, ss0, n_w0)
     if exact:
-        if pending:
-            hist_l += np.bincount(np.concatenate(pending), minlength=ex.size)
-        hist[:] = hist_l.reshape(u, -1)[ex.lab, :u].reshape(-1)  # unit i's row is that of its label
+        ex.unit_histogram(hist_l, hist)
     else:
         bins.flush()
     return acc
@@ -600,24 +593,31 @@ def _result(acc: _Acc, setup: _Setup, ids, n: int, scheme: str) -> pd.DataFrame:
     u, width, top_n, r0 = setup.model.n_units, setup.width, setup.top_n, setup.r0
     nb = -(-u // width)
     hist = acc.hist.reshape(u, nb)
-    qs = (histogram_quantile(hist, [0.5, 0.05, 0.95]) - 1) * width + 1  # first rank of the bin holding the quantile
-    if width == 1:  # everything per unit is read off the exact histogram, via two cumulative sums
+    cum = flat_cumsum(hist)  # flat: non-decreasing over all units (first_reaching)
+    qs = (histogram_quantile(hist, [0.5, 0.05, 0.95], cum=cum) - 1) * width + 1  # first rank of the bin holding the quantile
+    if width == 1:  # everything per unit is read off the exact histogram, via two flat cumulative sums
         ranks = np.arange(1, u + 1, dtype=np.int64)
-        rows = np.arange(u)
-        cx = np.zeros((u, u + 1), dtype=np.int64)  # cx[i, r] = samples with rank ≤ r
-        np.cumsum(hist, axis=1, out=cx[:, 1:])
-        sx = np.zeros((u, u + 1), dtype=np.int64)  # sx[i, r] = Σ rank over those samples
-        np.cumsum(hist * ranks, axis=1, out=sx[:, 1:])
-        tot, r0i = cx[:, u], np.asarray(r0, dtype=np.int64)
-        sum_r, sum_r2 = sx[:, u], hist @ ranks**2
-        n_top = cx[:, min(top_n, u)]
-        c_at, s_at = cx[rows, r0i], sx[rows, r0i]
-        sum_abs = (r0i * c_at - s_at) + (sx[:, u] - s_at) - r0i * (tot - c_at)  # Σ (r₀ − r) below r₀ + Σ (r − r₀) above
-        within = [cx[rows, np.minimum(r0i + k - 1, u)] - cx[rows, np.maximum(r0i - k, 0)] if k > 0 else 0
+        off, tot = _row_offsets(cum, u)
+        scum = (hist * ranks).reshape(-1)
+        sum_r2 = scum.reshape(u, u) @ ranks  # Σ r²
+        np.cumsum(scum, out=scum)  # Σ rank over the samples, flat (in place)
+        s_off = _row_offsets(scum, u)[0]
+        last = np.arange(u, dtype=np.int64) * u - 1  # flat index of rank 0 of each unit (rank r at last + r)
+
+        def cx(r):  # samples of each unit with rank ≤ r (r per unit, 0 ≤ r ≤ u)
+            return np.where(r > 0, cum[last + np.maximum(r, 1)] - off, 0)
+
+        r0i = np.asarray(r0, dtype=np.int64)
+        sum_r = scum[last + u] - s_off
+        n_top = cx(np.full(u, min(top_n, u)))
+        c_at = cx(r0i)
+        s_at = np.where(r0i > 0, scum[last + np.maximum(r0i, 1)] - s_off, 0)  # Σ rank over the samples with rank ≤ r₀
+        sum_abs = (r0i * c_at - s_at) + (sum_r - s_at) - r0i * (tot - c_at)  # Σ (r₀ − r) below r₀ + Σ (r − r₀) above
+        within = [cx(np.minimum(r0i + k - 1, u)) - cx(np.maximum(r0i - k, 0)) if k > 0 else 0
                   for k in setup.ks]  # samples with |r − r₀| < k (none for k ≤ 0)
         n_shift = np.stack([tot - w for w in within]) if setup.ks else np.zeros((0, u), np.int64)
-        best = np.argmax(cx[:, 1:] > 0, axis=1) + 1
-        worst = np.argmax(cx[:, 1:] >= tot[:, None], axis=1) + 1
+        best = first_reaching(cum, u, np.ones(u, dtype=np.int64), off)
+        worst = first_reaching(cum, u, tot, off)
     else:  # kept by label (setup.lab): unit i's numbers sit at lab[i]
         lab = np.arange(u) if setup.lab is None else setup.lab
         sum_r, sum_r2, n_top, sum_abs = acc.sum_r[lab], acc.sum_r2[lab], acc.n_top[lab], acc.sum_abs[lab]
