@@ -696,6 +696,12 @@ def test_unchanged_files_are_not_read_again(tmp_path, monkeypatch):
     reads.clear()
     clean.run(raw, out, progress=False)
     assert reads == [] and outputs(out) == fresh("ref2")
+    with monkeypatch.context() as mp:  # another version of a reading library: every file is read again
+        mp.setattr(reuse.provenance, "versions", lambda: {"python": "3.11.7", "openpyxl": "0.0"})
+        reads.clear()
+        clean.run(raw, out, progress=False)
+        assert len(reads) == n_files and outputs(out) == fresh("ref2b")
+    clean.run(raw, out, progress=False)  # (back to this version's kept reads)
     # change one cell of 2016's annual summary: that file alone is read again
     summary = raw / "2016" / "考评汇总表.xlsx"  # the annual summary: unit name in column B, item I01 in column C
     wb = openpyxl.load_workbook(summary)

@@ -2,8 +2,9 @@
 
 Reading a workbook — its item list, annual sheet, monthly sheets, review or weak-organisation
 table — is a pure function of the file's bytes, its place (year, role, path relative to the
-raw folder, the named summary sheet), the unit registry, the grade map, the year's item list
-and the code. :func:`read_year` keys each file by the SHA-256 of all of these
+raw folder, the named summary sheet), the unit registry, the grade map, the year's item list,
+the code and the versions of the libraries that read it. :func:`read_year` keys each file by the
+SHA-256 of all of these
 (:func:`pipeline.cache.make_key`, which adds the code version) and keeps what the read gave —
 its result, its cleaning-log rows and its problems, exactly what a cluster task returns
 (:func:`pipeline.clean.remote._file_task`) — in ``<processed>/.cache/clean-files/<key>.pkl``.
@@ -33,6 +34,9 @@ class FileStore:
 
     def __init__(self, out: Path):
         self.dir = Path(out) / ".cache" / "clean-files"
+        # the readers' libraries too: a kept read is a pickle of their objects, and another
+        # version may read a workbook differently (pipeline.provenance.PACKAGES, and Python)
+        self.libs = provenance.versions()
         self.used: set[str] = set()
         self.hits = self.misses = 0
 
@@ -77,7 +81,7 @@ def read_year(year: int, plan: dict, raw: Path, matcher, grade_map: dict, regist
 
     def one(role: str, path: Path, items, items_key: str | None, sheet) -> str:
         key = step_cache.make_key("clean-file", role=role, year=int(year), path=load._rel(path, raw), sha256=provenance.sha256(path),
-                                  registry=registry, grade_map=grade_map, items=items_key, summary_sheet=sheet)
+                                  registry=registry, grade_map=grade_map, items=items_key, summary_sheet=sheet, libs=store.libs)
         got = store.get(key)
         if got is None:
             sub = _Run(grade_map, Path(os.devnull))
