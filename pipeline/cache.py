@@ -76,20 +76,11 @@ def files_digest(paths: Iterable[str | os.PathLike], root: str | os.PathLike) ->
     return _digest(rows)
 
 
-_TABLES: dict = {}
-
-
 def _table(path: Path):
-    """A processed table (Parquet or CSV), read once per process while its file is unchanged."""
+    """A processed table (Parquet or CSV); :func:`_row_hashes` keeps what is needed of it."""
     import pandas as pd
 
-    st = path.stat()
-    tag = (str(path), st.st_size, st.st_mtime_ns)
-    if tag not in _TABLES:
-        df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
-        _TABLES.clear() if len(_TABLES) > 32 else None
-        _TABLES[tag] = df
-    return _TABLES[tag]
+    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
 
 
 def table_digest(processed: str | os.PathLike, name: str, years: tuple[int, int] | None = None) -> str:
@@ -145,7 +136,8 @@ def _row_hashes(path: Path) -> tuple:
             from pipeline.clean import file_year
 
             y, shared = file_year(df["file"]).to_numpy(dtype=float), True
-        _ROWS.clear() if len(_ROWS) > 32 else None
+        if len(_ROWS) > 32:  # one run reads ≤ 9 tables; older file versions are dropped
+            _ROWS.clear()
         _ROWS[tag] = (",".join(map(str, df.columns)), pd.util.hash_pandas_object(df, index=False).to_numpy(), y, shared)
     return _ROWS[tag]
 

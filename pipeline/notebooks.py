@@ -107,17 +107,21 @@ def kernel_log_tail() -> str:
     return lines[-1].strip() if lines else ""
 
 
-def _reset_kernel(km, cwd: str) -> None:
+def _execute(km, code: str, timeout: float) -> dict:
+    """Run ``code`` in the kernel of ``km``, its output discarded; return the reply's content."""
     kc = km.client()
     kc.start_channels()
     try:
         kc.wait_for_ready(timeout=120)
-        reply = kc.execute_interactive(_RESET.format(cwd=cwd), timeout=120, store_history=False,
-                                       output_hook=lambda msg: None)
-        if reply["content"].get("status") != "ok":
-            raise PipelineError(f"could not reset the reused kernel: {reply['content'].get('evalue', '')}")
+        return kc.execute_interactive(code, timeout=timeout, store_history=False, output_hook=lambda msg: None)["content"]
     finally:
         kc.stop_channels()
+
+
+def _reset_kernel(km, cwd: str) -> None:
+    reply = _execute(km, _RESET.format(cwd=cwd), 120)
+    if reply.get("status") != "ok":
+        raise PipelineError(f"could not reset the reused kernel: {reply.get('evalue', '')}")
 
 
 #: What every chapter imports and loads before its first cell of work (module imports, the
@@ -147,16 +151,8 @@ def warm_kernel(cwd: str | os.PathLike | None = None) -> None:
     workdir = str(Path(cwd or config.NOTEBOOKS).resolve())
     try:
         km = _kernel(workdir)
-        if _KERNEL.get("warm"):
-            return
-        kc = km.client()
-        kc.start_channels()
-        try:
-            kc.wait_for_ready(timeout=120)
-            reply = kc.execute_interactive(_WARM, timeout=300, store_history=False, output_hook=lambda msg: None)
-        finally:
-            kc.stop_channels()
-        _KERNEL["warm"] = reply["content"].get("status") == "ok"
+        if not _KERNEL.get("warm"):
+            _KERNEL["warm"] = _execute(km, _WARM, 300).get("status") == "ok"
     except Exception:  # noqa: BLE001 - the first chapter starts and checks the kernel itself
         pass
 

@@ -672,14 +672,14 @@ def test_unchanged_files_are_not_read_again(tmp_path, monkeypatch):
     import openpyxl
 
     from pipeline import config, synth
-    from pipeline.clean import reuse
+    from pipeline.clean import remote, reuse
 
     raw = tmp_path / "raw"
     synth.write_world(raw, tmp_path / "truth", seed=config.SEED, n_units=15, years=(2015, 2016), monthly_years=[2016], messy=False)
     reads: list[str] = []
-    real_items, real_data = reuse._items_file, reuse._data_file
-    monkeypatch.setattr(reuse, "_items_file", lambda path, *a: reads.append(path.name) or real_items(path, *a))
-    monkeypatch.setattr(reuse, "_data_file", lambda role, path, *a: reads.append(path.name) or real_data(role, path, *a))
+    real_items, real_data = remote._items_file, remote._data_file  # the readers a file task calls
+    monkeypatch.setattr(remote, "_items_file", lambda path, *a: reads.append(path.name) or real_items(path, *a))
+    monkeypatch.setattr(remote, "_data_file", lambda role, path, *a: reads.append(path.name) or real_data(role, path, *a))
     files = ("scores.csv", "totals.csv", "items.csv", "cleaning_log.csv", "quarantine.csv", "given.csv")
 
     def outputs(d):

@@ -15,16 +15,25 @@ from pipeline.clean.units import UnitMatcher
 
 
 # ---- the same file readers as tasks on a Dask cluster (SPEC §9): one task per file
-def _file_task(spec: tuple, matcher: UnitMatcher, grade_map: dict):
-    """Run :func:`_items_file` / :func:`_data_file` with a private log; return (result, log tables, problems)."""
+def _file_task(spec: tuple, matcher: UnitMatcher, grade_map: dict, sniffed: dict | None = None):
+    """Run :func:`_items_file` / :func:`_data_file` with a private log; return (result, log tables, problems).
+
+    ``sniffed``: workbooks this process already opened to classify files (none on a worker)."""
     role, path, year, raw, items, summary_sheet = spec
     sub = _Run(grade_map, Path(os.devnull))
+    sniffed = {} if sniffed is None else sniffed
     if role == "items":
-        res = _items_file(path, year, raw, sub, {})
+        res = _items_file(path, year, raw, sub, sniffed)
     else:
-        res = _data_file(role, path, year, raw, items, matcher, summary_sheet, sub, {})
+        res = _data_file(role, path, year, raw, items, matcher, summary_sheet, sub, sniffed)
     sub._flush()
     return res, sub.logs, sub.problems
+
+
+def _files(plan: dict, role: str) -> list[Path]:
+    """The files of ``role`` that are read: as :func:`pipeline.clean.files._read_year`, a role with
+    several files (other than monthly sheets) reads none of them (a problem)."""
+    return list(plan[role]) if role == "monthly" or len(plan[role]) <= 1 else []
 
 
 def _read_remote(plans: dict, raw: Path, matcher: UnitMatcher, grade_map: dict, scheduler) -> dict:
@@ -35,14 +44,11 @@ def _read_remote(plans: dict, raw: Path, matcher: UnitMatcher, grade_map: dict, 
     """
     from pipeline import cluster
 
-    def files(plan, role):
-        return list(plan[role]) if role == "monthly" or len(plan[role]) <= 1 else []
-
     shared = {"matcher": matcher, "grade_map": grade_map}
-    specs = [("items", p, y, raw, None, None) for y, plan in sorted(plans.items()) for p in files(plan, "items")]
+    specs = [("items", p, y, raw, None, None) for y, plan in sorted(plans.items()) for p in _files(plan, "items")]
     done = dict(zip((s[1] for s in specs), cluster.map_tasks(_file_task, specs, scheduler, shared=shared, key="clean-items")))
-    items_of = {y: next((done[p][0] for p in files(plan, "items")), None) for y, plan in plans.items()}
+    items_of = {y: next((done[p][0] for p in _files(plan, "items")), None) for y, plan in plans.items()}
     specs = [(role, p, y, raw, items_of[y], plan.get("summary_sheet"))
-             for y, plan in sorted(plans.items()) for role in ("summary", "monthly", "review", "weak") for p in files(plan, role)]
+             for y, plan in sorted(plans.items()) for role in ("summary", "monthly", "review", "weak") for p in _files(plan, role)]
     done.update(zip((s[1] for s in specs), cluster.map_tasks(_file_task, specs, scheduler, shared=shared, key="clean-files")))
     return done

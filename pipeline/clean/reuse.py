@@ -17,14 +17,12 @@ the end of a run (:meth:`FileStore.prune`). The folder is derived data, like the
 
 from __future__ import annotations
 
-import os
 import pickle
 from pathlib import Path
 
 from pipeline import cache as step_cache
 from pipeline import load, provenance
-from pipeline.clean.context import _Run
-from pipeline.clean.files import _data_file, _items_file
+from pipeline.clean.remote import _file_task, _files
 
 __all__ = ["FileStore", "read_year"]
 
@@ -65,11 +63,6 @@ class FileStore:
                     p.unlink(missing_ok=True)
 
 
-def _files(plan: dict, role: str) -> list[Path]:
-    # as the single-machine read: a role with several files reads none of them (a problem)
-    return list(plan[role]) if role == "monthly" or len(plan[role]) <= 1 else []
-
-
 def read_year(year: int, plan: dict, raw: Path, matcher, grade_map: dict, registry: str, store: FileStore, sniffed: dict) -> dict:
     """Read (or take from ``store``) every file of one year, item list first.
 
@@ -83,14 +76,8 @@ def read_year(year: int, plan: dict, raw: Path, matcher, grade_map: dict, regist
         key = step_cache.make_key("clean-file", role=role, year=int(year), path=load._rel(path, raw), sha256=provenance.sha256(path),
                                   registry=registry, grade_map=grade_map, items=items_key, summary_sheet=sheet, libs=store.libs)
         got = store.get(key)
-        if got is None:
-            sub = _Run(grade_map, Path(os.devnull))
-            if role == "items":
-                res = _items_file(path, year, raw, sub, sniffed)
-            else:
-                res = _data_file(role, path, year, raw, items, matcher, sheet, sub, sniffed)
-            sub._flush()
-            got = (res, sub.logs, sub.problems)
+        if got is None:  # read as a cluster task would: its own log, returned with the result
+            got = _file_task((role, path, year, raw, items, sheet), matcher, grade_map, sniffed)
             store.put(key, got)
         done[path] = got
         return key

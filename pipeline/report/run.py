@@ -224,8 +224,8 @@ def _run_pipelined(prm, out, jobs, todo, st_todo, span, common, workers, chapter
     report worker is a notebook worker whose kernel idles meanwhile). The first failure cancels what has not
     started and is raised. Returns the time the last chapter finished. ``pool``: a pool already
     started (and warming up, :func:`_start_pool`) by the caller, who shuts it down; default: one
-    started and shut down here. ``before_reports``: called (once) before the first report or the
-    study is handed to a worker — the caller's ``check`` running beside the chapters must be done.
+    started and shut down here. ``before_reports``: called before a report or the study is handed
+    to a worker (idempotent: it waits for the caller's ``check`` running beside the chapters).
 
     In the tail — a year's report becomes ready when no chapter waits and fewer reports than
     workers are ready or running — the report is split in two jobs, ``report.pdf`` and the rest
@@ -271,14 +271,11 @@ def _run_pipelined(prm, out, jobs, todo, st_todo, span, common, workers, chapter
     done_ch = 0
     with contextlib.nullcontext(pool) if pool is not None else _start_pool(workers) as pool:
 
-        waited = [before_reports is None]
-
         def fill() -> None:
             while ready and len(futs) < workers:
                 _, _, job = heapq.heappop(ready)
                 kind, y, arg = job
-                if kind != "chapter" and not waited[0]:
-                    waited[0] = True
+                if kind != "chapter" and before_reports is not None:
                     before_reports()
                 if kind == "chapter":
                     fut = pool.submit(_run_chapter, *arg)

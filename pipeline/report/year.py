@@ -290,6 +290,8 @@ def build_year(params, out: Path | None = None, timings: dict | None = None, ana
     Path
         The year's report folder.
     """
+    if part not in ("all", "main", "pdf"):
+        raise ValueError(f"part must be 'all', 'main' or 'pdf', not {part!r}")
     t0 = time.perf_counter()
     steps: dict[str, float] = dict(timings or {})
     prm = params
@@ -393,21 +395,23 @@ def build_year(params, out: Path | None = None, timings: dict | None = None, ana
         "tab_label": t("rep_tab"),
         "links": [("bulletin_H1.html", t("rep_cap_bulletin")), ("units/index.html", t("rep_unit_index"))],
     }
-    if part not in ("all", "main", "pdf"):
-        raise ValueError(f"part must be 'all', 'main' or 'pdf', not {part!r}")
+
+    def print_html() -> str:  # the print edition of the same page (no links to the other documents)
+        return _render("report.html", {**ctx, "links": []}, pdf=True)
+
     if part == "pdf":
         # the run's font subset (labels, unit and item names: cut once per run, cached on disk);
         # _write_pdf cuts another only if the page shows a character outside it
         t1 = time.perf_counter()
         _log(f"report {year}: PDF")
-        _write_pdf(_render("report.html", {**ctx, "links": []}, pdf=True), dest / "report.pdf", _subset_font(_run_chars(data)))
+        _write_pdf(print_html(), dest / "report.pdf", _subset_font(_run_chars(data)))
         _log(f"report {year}: PDF done ({time.perf_counter() - t1:.1f} s) → {dest / 'report.pdf'}")
         return dest
     report_pdf = pdf and part == "all"  # "main": another worker writes report.pdf
     t1 = time.perf_counter()
     _log(f"report {year}: HTML")
     html_text = _render("report.html", ctx)
-    pdf_text = _render("report.html", {**ctx, "links": []}, pdf=True) if report_pdf else ""
+    pdf_text = print_html() if report_pdf else ""
     bulletin = bulletin_context(data, chapters["02-horizontal"], year, prm)
     pages = {dest / "bulletin_H1.html": _render("bulletin.html", bulletin)}
     pages.update(write_unit_pages(data, chapters["02-horizontal"], year, prm, ev.get("uncertainty"), dest / "units", write=False))

@@ -69,8 +69,9 @@ def _row_offsets(cum: np.ndarray, n_ranks: int) -> tuple[np.ndarray, np.ndarray]
 def first_reaching(cum: np.ndarray, n_ranks: int, need: np.ndarray, off: np.ndarray | None = None) -> np.ndarray:
     """Per row of a histogram, the first rank *r* (1-based) whose cumulative count reaches ``need``.
 
-    ``cum`` = :func:`flat_cumsum` of a (rows × ``n_ranks``) histogram of non-negative counts: it is non-decreasing over the whole array, so all rows are answered by one binary
-    search of ``off + need`` (``off`` = counts before the row), O(rows · log(size)) after the
+    ``cum`` = :func:`flat_cumsum` of a (rows × ``n_ranks``) histogram of non-negative counts: it
+    is non-decreasing over the whole array, so all rows are answered by one binary search of
+    ``off + need`` (``off`` = counts before the row), O(rows · log(size)) after the
     one cumulative pass, instead of a comparison pass per level. Rank 1 where ``need ≤ 0``
     (as ``argmax`` of an all-true row) or the row cannot reach it.
     """
@@ -175,11 +176,6 @@ def _run_pairs(tied: np.ndarray) -> np.ndarray:
     k = np.diff(starts, append=idx.size)  # flags per run
     np.add.at(out, row[starts], k * (k + 1) // 2)
     return out
-
-
-def _tied_pairs(sorted_rows: np.ndarray) -> np.ndarray:
-    """Pairs of equal values in each row of a row-wise sorted array: Σ over runs of C(len, 2)."""
-    return _run_pairs(sorted_rows[:, 1:] == sorted_rows[:, :-1])
 
 
 def kendall_tau_b(c: np.ndarray, c0: np.ndarray) -> np.ndarray:
