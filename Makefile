@@ -12,14 +12,21 @@ export PYTHONHASHSEED := 0
 # from pyproject.toml; README "Reproducibility"). The runtime lock constrains the dev lock.
 LOCK := requirements.lock
 LOCK_DEV := requirements-dev.lock
+# JupyterLab (`make lab`) lives in a venv of its own: its server stack would cost every papermill
+# worker of `make report` and `make test` 2 s of imports (jsonschema's IRI grammar, rfc3987-syntax)
+LOCK_LAB := requirements-lab.lock
+LAB := .venv-lab
 UV := $(VENV)/bin/uv
 LOCKFLAGS := --universal --python-version 3.11 --generate-hashes --quiet
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
+# built anew whenever the lock changes: the venv holds exactly the locked packages (pip installs
+# into an existing venv but never removes a package the lock no longer lists)
 $(VENV)/.installed: pyproject.toml $(LOCK) $(LOCK_DEV)
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --require-hashes -r $(LOCK_DEV)
 	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
@@ -31,6 +38,7 @@ lock: ## regenerate requirements.lock / requirements-dev.lock from pyproject.tom
 	@test -x $(UV) || $(PY) -m pip install --quiet uv
 	$(UV) pip compile pyproject.toml $(LOCKFLAGS) -o $(LOCK)
 	$(UV) pip compile pyproject.toml --extra dev -c $(LOCK) $(LOCKFLAGS) -o $(LOCK_DEV)
+	$(UV) pip compile pyproject.toml --extra dev --extra lab -c $(LOCK_DEV) $(LOCKFLAGS) -o $(LOCK_LAB)
 	@rm -f $(VENV)/.installed
 	@echo "lock files written; the next make installs from them"
 
@@ -54,8 +62,15 @@ bench: venv ## run the benchmarks; results go to benchmarks/README.md
 synth: venv ## regenerate the bundled sample world in data/raw (and its ground truth)
 	$(PY) -m pipeline synth
 
-lab: venv ## open the chapter notebooks in JupyterLab (notebooks/)
-	$(PY) -m jupyterlab --notebook-dir=notebooks
+$(LAB)/.installed: pyproject.toml $(LOCK_LAB)
+	rm -rf $(LAB)
+	$(PYTHON) -m venv $(LAB)
+	$(LAB)/bin/python -m pip install --quiet --require-hashes -r $(LOCK_LAB)
+	$(LAB)/bin/python -m pip install --quiet --no-deps -e .
+	@touch $@
+
+lab: $(LAB)/.installed ## open the chapter notebooks in JupyterLab (notebooks/; own venv .venv-lab)
+	$(LAB)/bin/python -m jupyterlab --notebook-dir=notebooks
 
 clean: ## remove derived outputs (data/processed, reports); data/raw is kept
 	rm -rf data/processed/* reports/* .mplconfig .pytest_cache

@@ -13,7 +13,8 @@
 :class:`Store` keeps one small JSON record per step in ``<processed>/.steps/<step>.json``:
 the key and the SHA-256 of each output file. A step is **fresh** — reused — when its record
 holds the same key and every output is still there with the recorded content; otherwise it
-is recomputed and marked again. ``--force`` (``Store(force=True)``) recomputes everything.
+is recomputed and marked again. An output whose file signature has not moved since it was
+hashed is not read again (:meth:`Store.fresh`). ``--force`` (``Store(force=True)``) recomputes everything.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import json
 import os
 import re
 import sys
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -208,6 +210,17 @@ def study_key(prm, report_keys: Iterable[str]) -> str:
 
 
 # ---------------------------------------------------------------------------------- the store
+#: An output changed less than this before its hashing began is hashed again at the next check:
+#: file times are kept in coarse ticks (a jiffy on ext4, 2 s on FAT), so a change in the same tick
+#: as the hashing may not move them.
+_RACY_NS = 2_000_000_000
+
+
+def _signature(p: Path) -> list[int]:
+    st = p.stat()
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
 class Store:
     """Records of computed steps in ``<processed>/.steps/``; see the module docstring.
 
@@ -237,7 +250,16 @@ class Store:
         return files
 
     def fresh(self, step: str, key: str, outputs: Iterable[str | os.PathLike]) -> bool:
-        """True when ``step`` was computed with ``key`` and its outputs are there, unchanged."""
+        """True when ``step`` was computed with ``key`` and its outputs are there, unchanged.
+
+        An output whose file signature (size, modification and change times, inode) is the one
+        recorded when it was hashed, and whose change time is more than :data:`_RACY_NS` before
+        that hashing began, is taken as unchanged without reading it (git's index does the same,
+        with the same guard against a change in the clock tick of the hashing); any other output
+        is hashed. The change time cannot be set back by a user, so an edit that restores the
+        modification time is still hashed. Outputs hashed again and found unchanged get their
+        signatures recorded anew.
+        """
         if self.force:
             return False
         try:
@@ -247,17 +269,41 @@ class Store:
         if rec.get("key") != key:
             return False
         files = self._outputs(outputs)
-        if not files or any(not p.is_file() for p in files):
+        hashes, sigs = rec.get("outputs") or {}, rec.get("stat") or {}
+        if not files or sorted(map(str, files)) != sorted(hashes):
             return False
-        now = {str(p): provenance.sha256(p) for p in files}
-        return now == rec.get("outputs")
+        t0, trusted = time.time_ns(), rec.get("hashed_ns", 0) - _RACY_NS
+        rehashed = False
+        for p in files:
+            try:
+                sig = _signature(p)
+            except OSError:
+                return False
+            if sigs.get(str(p)) == sig and sig[2] < trusted:
+                continue
+            if provenance.sha256(p) != hashes[str(p)]:
+                return False
+            rehashed = True
+        if rehashed:  # every output checked: record the signatures as of this hashing
+            self._write(step, key, hashes, files, t0)
+        return True
 
     def mark(self, step: str, key: str, outputs: Iterable[str | os.PathLike]) -> None:
         """Record that ``step`` computed ``outputs`` with ``key``."""
+        t0 = time.time_ns()  # before hashing: a file changed after it has a later change time
+        files = [p for p in self._outputs(outputs) if p.is_file()]
+        self._write(step, key, {str(p): provenance.sha256(p) for p in files}, files, t0)
+
+    def _write(self, step: str, key: str, hashes: dict, files: list[Path], hashed_ns: int) -> None:
         from pipeline.io import atomic_write
 
-        files = self._outputs(outputs)
-        rec = {"key": key, "outputs": {str(p): provenance.sha256(p) for p in files if p.is_file()}}
+        sigs = {}
+        for p in files:
+            try:
+                sigs[str(p)] = _signature(p)
+            except OSError:  # gone since it was hashed: the next check hashes (and misses) it
+                pass
+        rec = {"key": key, "outputs": hashes, "stat": sigs, "hashed_ns": hashed_ns}
         atomic_write(self._path(step), json.dumps(rec, indent=1, sort_keys=True))
 
     def run(self, step: str, key: str, outputs: Callable[[], Iterable] | Iterable, compute: Callable[[], Any]) -> bool:

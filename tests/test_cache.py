@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -33,6 +34,49 @@ def test_store_fresh_only_with_same_key_and_untouched_outputs(tmp_path):
     out.write_text("a")
     assert not cache.Store(tmp_path, force=True).fresh("s", "k1", [out])  # --force
     assert cache.Store(tmp_path).fresh("s", "k1", [out])
+
+
+def _age_record(store, step, seconds):
+    """Move the record's hashing time ``seconds`` later: as if the check came that long after."""
+    path = store._path(step)
+    rec = json.loads(path.read_text())
+    rec["hashed_ns"] += int(seconds * 1e9)
+    path.write_text(json.dumps(rec))
+
+
+def test_store_reads_an_unmoved_output_once_and_any_touched_one_again(tmp_path, monkeypatch):
+    """The signature fast path: an output whose size, times and inode have not moved since it was
+    hashed (and was not written in the clock tick of its hashing) is not read again; an edit that
+    keeps the size and sets the modification time back is still read (its change time moved)."""
+    import os
+
+    store = cache.Store(tmp_path)
+    out = tmp_path / "o.txt"
+    out.write_text("a")
+    store.mark("s", "k1", [out])
+    reads = []
+    real = cache.provenance.sha256
+    monkeypatch.setattr(cache.provenance, "sha256", lambda p: reads.append(str(p)) or real(p))
+    # written less than 2 s before its hashing: read again (a same-tick edit would not move its times)
+    assert store.fresh("s", "k1", [out]) and reads == [str(out)]
+    _age_record(store, "s", 3)
+    reads.clear()
+    assert store.fresh("s", "k1", [out]) and reads == []  # unmoved and old enough: not read
+    st = out.stat()
+    time.sleep(0.1)  # the file clock ticks (a jiffy, ≤ 10 ms) between the two writes, as the aged record pretends
+    out.write_text("b")  # same size, modification time put back
+    os.utime(out, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert out.stat().st_mtime_ns == st.st_mtime_ns
+    assert not store.fresh("s", "k1", [out]) and reads == [str(out)]
+    # a record written before signatures were kept: every output is read, then its signature kept
+    out.write_text("a")
+    store.mark("s", "k1", [out])
+    rec = json.loads(store._path("s").read_text())
+    del rec["stat"], rec["hashed_ns"]
+    store._path("s").write_text(json.dumps(rec))
+    reads.clear()
+    assert store.fresh("s", "k1", [out]) and reads == [str(out)]
+    assert "stat" in json.loads(store._path("s").read_text())
 
 
 def test_store_run_reuses_or_computes(tmp_path, capsys):

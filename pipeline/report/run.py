@@ -417,9 +417,7 @@ def _run_all(prm, out, workers, store, raw, processed, clean_key, clean_outs, po
         if check_failed:
             raise check_failed[0]
 
-    if beside is not None:
-        beside.start()
-    else:
+    if beside is None:
         check()
         checked()
     avail = available_years(processed)
@@ -466,6 +464,10 @@ def _run_all(prm, out, workers, store, raw, processed, clean_key, clean_outs, po
         store.mark(f"report-{prm.lang}-{y}", rep_keys[y], _report_outputs(report_dir(prm, y, out)))
         store.computed.append(f"report-{prm.lang}-{y}")
 
+    if beside is not None:
+        # started once the step keys are taken: its pandas work holds the GIL that the keys'
+        # hashing needs, and the chapters can start only once their keys are known
+        beside.start()
     if workers > 1 and len(jobs) + len(todo) + st_todo > 1:
         # the run's font subset (every document of the sample needs no other characters) is cut
         # here while the workers run chapters, instead of by the first two reports at once
