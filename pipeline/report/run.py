@@ -181,10 +181,9 @@ def _precut_font(processed: Path) -> None:
 
 
 #: Relative cost of a year report and of the study for the scheduler (same unit as :data:`_COST`),
-#: and of the two halves of a report split between two workers (``report.pdf`` and
-#: ``bulletin_H1.pdf``; the rest, after which the worker takes the study).
+#: and of the two halves of a report split between two workers (``report.pdf``; the rest).
 _REPORT_COST, _STUDY_COST = 20.0, 10.0
-_PDF_COST, _MAIN_COST = 16.0, 10.0
+_PDF_COST, _MAIN_COST = 14.0, 10.0
 
 
 def _warm_worker() -> None:
@@ -229,10 +228,9 @@ def _run_pipelined(prm, out, jobs, todo, st_todo, span, common, workers, chapter
     to a worker (idempotent: it waits for the caller's ``check`` running beside the chapters).
 
     In the tail — a year's report becomes ready when no chapter waits and fewer reports than
-    workers are ready or running — the report is split in two jobs, its two PDFs and the rest
+    workers are ready or running — the report is split in two jobs, ``report.pdf`` and the rest
     (:func:`pipeline.report.year.build_year`, ``part``), so that the last report does not run on
-    one worker while the other waits (adding one year: the PDFs on one worker, the rest of the
-    report and then the study on the other).
+    one worker while the other waits (adding one year: its report beside the study).
     """
     import contextlib
 

@@ -281,9 +281,9 @@ def build_year(params, out: Path | None = None, timings: dict | None = None, ana
     ``<processed>/analysis``); ``pdf=False`` skips the PDF (quick re-renders).
 
     ``part`` splits the work in two for two worker processes (:func:`pipeline.report.run.
-    _run_pipelined` does so when a worker would otherwise wait): ``"pdf"`` writes the two PDFs,
-    ``report.pdf`` and ``bulletin_H1.pdf``, alone, ``"main"`` everything else; each builds the
-    same documents from the same records. ``"all"`` (default): both.
+    _run_pipelined` does so when a worker would otherwise wait): ``"pdf"`` writes ``report.pdf``
+    alone, ``"main"`` everything else; each builds the same document from the same records.
+    ``"all"`` (default): both.
 
     Returns
     -------
@@ -399,22 +399,20 @@ def build_year(params, out: Path | None = None, timings: dict | None = None, ana
     def print_html() -> str:  # the print edition of the same page (no links to the other documents)
         return _render("report.html", {**ctx, "links": []}, pdf=True)
 
-    bulletin = bulletin_context(data, chapters["02-horizontal"], year, prm)
     if part == "pdf":
         # the run's font subset (labels, unit and item names: cut once per run, cached on disk);
         # _write_pdf cuts another only if the page shows a character outside it
         t1 = time.perf_counter()
         _log(f"report {year}: PDF")
-        otf = _subset_font(_run_chars(data))
-        _write_pdf(print_html(), dest / "report.pdf", otf)
-        _write_pdf(_render("bulletin.html", bulletin, pdf=True), dest / "bulletin_H1.pdf", otf)
-        _log(f"report {year}: PDF done ({time.perf_counter() - t1:.1f} s) → {dest / 'report.pdf'}, {dest / 'bulletin_H1.pdf'}")
+        _write_pdf(print_html(), dest / "report.pdf", _subset_font(_run_chars(data)))
+        _log(f"report {year}: PDF done ({time.perf_counter() - t1:.1f} s) → {dest / 'report.pdf'}")
         return dest
-    report_pdf = pdf and part == "all"  # "main": another worker writes report.pdf and bulletin_H1.pdf
+    report_pdf = pdf and part == "all"  # "main": another worker writes report.pdf
     t1 = time.perf_counter()
     _log(f"report {year}: HTML")
     html_text = _render("report.html", ctx)
     pdf_text = print_html() if report_pdf else ""
+    bulletin = bulletin_context(data, chapters["02-horizontal"], year, prm)
     pages = {dest / "bulletin_H1.html": _render("bulletin.html", bulletin)}
     pages.update(write_unit_pages(data, chapters["02-horizontal"], year, prm, ev.get("uncertainty"), dest / "units", write=False))
     # one font subset for every document of the year (report, its PDF, bulletin, unit pages):
@@ -428,7 +426,7 @@ def build_year(params, out: Path | None = None, timings: dict | None = None, ana
     steps["html+xlsx"] = time.perf_counter() - t1
     t1 = time.perf_counter()
     _log(f"report {year}: bulletin and unit pages")
-    if report_pdf:
+    if pdf:
         _write_pdf(_render("bulletin.html", bulletin, pdf=True), dest / "bulletin_H1.pdf", otf)
     for p, h in _embed_font(pages, otf).items():
         atomic_write(p, h)
