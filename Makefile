@@ -22,14 +22,18 @@ LOCKFLAGS := --universal --python-version 3.11 --generate-hashes --quiet
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-# built anew whenever the lock changes: the venv holds exactly the locked packages (pip installs
-# into an existing venv but never removes a package the lock no longer lists)
+# A venv ($(1)) built anew from a lock file ($(2)) whenever the lock changes: it holds exactly the
+# locked packages (pip installs into an existing venv but never removes a package the lock drops)
+define build_venv
+	rm -rf $(1)
+	$(PYTHON) -m venv $(1)
+	$(1)/bin/python -m pip install --quiet --require-hashes -r $(2)
+	$(1)/bin/python -m pip install --quiet --no-deps -e .
+	@touch $(1)/.installed
+endef
+
 $(VENV)/.installed: pyproject.toml $(LOCK) $(LOCK_DEV)
-	rm -rf $(VENV)
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --require-hashes -r $(LOCK_DEV)
-	$(PY) -m pip install --quiet --no-deps -e .
-	@touch $@
+	$(call build_venv,$(VENV),$(LOCK_DEV))
 
 venv: $(VENV)/.installed ## create .venv and install the package with its test tools
 
@@ -63,11 +67,7 @@ synth: venv ## regenerate the bundled sample world in data/raw (and its ground t
 	$(PY) -m pipeline synth
 
 $(LAB)/.installed: pyproject.toml $(LOCK_LAB)
-	rm -rf $(LAB)
-	$(PYTHON) -m venv $(LAB)
-	$(LAB)/bin/python -m pip install --quiet --require-hashes -r $(LOCK_LAB)
-	$(LAB)/bin/python -m pip install --quiet --no-deps -e .
-	@touch $@
+	$(call build_venv,$(LAB),$(LOCK_LAB))
 
 lab: $(LAB)/.installed ## open the chapter notebooks in JupyterLab (notebooks/; own venv .venv-lab)
 	$(LAB)/bin/python -m jupyterlab --notebook-dir=notebooks

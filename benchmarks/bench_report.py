@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -29,30 +30,50 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "out" / "report"
 
 
-def _run(params: Path, *extra: str) -> tuple[float, str]:
+def run_all(params: Path, *extra: str, env: dict | None = None) -> tuple[float, float, str]:
+    """Wall and CPU seconds (the child and every process it waited for: workers, kernels) of one
+    ``python -m pipeline all --params params`` run, and its reuse summary line."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     r = subprocess.run([sys.executable, "-m", "pipeline", "all", "--params", str(params), *extra],
-                       cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+                       cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0", **(env or {})})
     dt = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode:
         raise RuntimeError(f"pipeline all failed: {r.stderr.strip().splitlines()[-1:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     summary = [ln for ln in r.stderr.splitlines() if "step(s) reused" in ln]
-    return dt, (summary[-1].split("all: ", 1)[-1] if summary else "")
+    return dt, cpu, (summary[-1].split("all: ", 1)[-1] if summary else "")
 
 
-def main() -> list[dict]:
+def copy_sample(dest: Path) -> Path:
+    """A copy of the bundled sample world (``data/raw``) in ``dest`` (replaced)."""
     src = ROOT / "data" / "raw"
     if not any(p.is_dir() and re.fullmatch(r"\d{4}", p.name) for p in src.iterdir()):
         raise RuntimeError(f"{src}: no sample world (run `make synth`)")
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(src, dest)
+    return dest
+
+
+def forget_font_subsets() -> None:
+    """A fresh clone has no CJK font subset yet: the from-scratch run cuts it (and packs its WOFF2)."""
+    shutil.rmtree(Path(os.environ.get("MPLCONFIGDIR", ROOT / ".mplconfig")) / "font-subsets", ignore_errors=True)
+
+
+def _run(params: Path, *extra: str) -> tuple[float, str]:
+    dt, _, summary = run_all(params, *extra)
+    return dt, summary
+
+
+def main() -> list[dict]:
     shutil.rmtree(OUT, ignore_errors=True)
-    raw, proc, rep = OUT / "raw", OUT / "processed", OUT / "reports"
-    shutil.copytree(src, raw)
+    raw, proc, rep = copy_sample(OUT / "raw"), OUT / "processed", OUT / "reports"
     years = sorted(p.name for p in raw.iterdir() if p.is_dir() and re.fullmatch(r"\d{4}", p.name))
     last = years[-1]
     params = OUT / "params.yaml"
     params.write_text(f"raw: {raw}\nprocessed: {proc}\nreports: {rep}\n", encoding="utf-8")
-    # a fresh clone has no CJK font subset yet: the from-scratch run cuts it (and packs its WOFF2)
-    shutil.rmtree(Path(os.environ.get("MPLCONFIGDIR", ROOT / ".mplconfig")) / "font-subsets", ignore_errors=True)
+    forget_font_subsets()
     t_full, s_full = _run(params)
     t_same, s_same = _run(params)
     held = OUT / f"held_{last}"

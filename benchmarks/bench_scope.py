@@ -19,17 +19,25 @@ switch for this.
 
 from __future__ import annotations
 
+import importlib.util
 import os
-import re
-import resource
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "out" / "scope"
+
+
+def _sibling(name: str):
+    """A benchmark script beside this one, loaded by path (the bench runner loads scripts so too)."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+#: the from-scratch run, the sample copy and the font-cache reset of ``bench_report.py``
+bench_report = _sibling("bench_report")
 
 _HOOK = '''\
 """Bench-only (benchmarks/bench_scope.py): drop chart SVGs and/or PDFs as their modules load."""
@@ -75,40 +83,22 @@ if _DROP:
 '''
 
 
-def _run(params: Path, drop: str) -> tuple[float, float]:
-    """Wall and CPU seconds (this child and every process it waited for) of one ``all`` run."""
-    hook = OUT / "hook"
-    env = {**os.environ, "PYTHONHASHSEED": "0", "PIPELINE_BENCH_DROP": drop,
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH", "")]))}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "pipeline", "all", "--params", str(params)],
-                       cwd=ROOT, capture_output=True, text=True, env=env)
-    wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if r.returncode:
-        raise RuntimeError(f"pipeline all failed: {r.stderr.strip().splitlines()[-1:]}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu
-
-
 def main() -> list[dict]:
-    src = ROOT / "data" / "raw"
-    if not any(p.is_dir() and re.fullmatch(r"\d{4}", p.name) for p in src.iterdir()):
-        raise RuntimeError(f"{src}: no sample world (run `make synth`)")
     shutil.rmtree(OUT, ignore_errors=True)
-    (OUT / "hook").mkdir(parents=True)
-    (OUT / "hook" / "sitecustomize.py").write_text(_HOOK, encoding="utf-8")
-    raw = OUT / "raw"
-    shutil.copytree(src, raw)
+    hook = OUT / "hook"
+    hook.mkdir(parents=True)
+    (hook / "sitecustomize.py").write_text(_HOOK, encoding="utf-8")
+    raw = bench_report.copy_sample(OUT / "raw")
     rows = []
     for drop, label in (("", "everything"), ("svg", "no chart SVG"), ("svg,pdf", "no chart SVG, no PDF")):
         case = OUT / (drop.replace(",", "-") or "all")
         params = case / "params.yaml"
         case.mkdir()
         params.write_text(f"raw: {raw}\nprocessed: {case / 'processed'}\nreports: {case / 'reports'}\n", encoding="utf-8")
-        shutil.rmtree(Path(os.environ.get("MPLCONFIGDIR", ROOT / ".mplconfig")) / "font-subsets", ignore_errors=True)
-        wall, cpu = _run(params, drop)
+        bench_report.forget_font_subsets()
+        env = {"PIPELINE_BENCH_DROP": drop,
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH", "")]))}
+        wall, cpu, _ = bench_report.run_all(params, env=env)
         if "svg" in drop and any((case / "reports").glob("*/figures/*.svg")):
             raise RuntimeError("the SVG ablation did not take: an SVG was written")
         if "pdf" in drop and any(p.stat().st_size for p in (case / "reports").glob("*/*.pdf")):

@@ -269,40 +269,35 @@ class Store:
         if rec.get("key") != key:
             return False
         files = self._outputs(outputs)
-        hashes, sigs = rec.get("outputs") or {}, rec.get("stat") or {}
-        if not files or sorted(map(str, files)) != sorted(hashes):
+        hashes, recorded = rec.get("outputs") or {}, rec.get("stat") or {}
+        if not files or {str(p) for p in files} != hashes.keys():
             return False
         t0, trusted = time.time_ns(), rec.get("hashed_ns", 0) - _RACY_NS
-        rehashed = False
+        sigs, rehashed = {}, False
         for p in files:
             try:
-                sig = _signature(p)
+                sig = sigs[str(p)] = _signature(p)
             except OSError:
                 return False
-            if sigs.get(str(p)) == sig and sig[2] < trusted:
+            if recorded.get(str(p)) == sig and sig[2] < trusted:
                 continue
             if provenance.sha256(p) != hashes[str(p)]:
                 return False
             rehashed = True
         if rehashed:  # every output checked: record the signatures as of this hashing
-            self._write(step, key, hashes, files, t0)
+            self._write(step, key, hashes, sigs, t0)
         return True
 
     def mark(self, step: str, key: str, outputs: Iterable[str | os.PathLike]) -> None:
         """Record that ``step`` computed ``outputs`` with ``key``."""
         t0 = time.time_ns()  # before hashing: a file changed after it has a later change time
         files = [p for p in self._outputs(outputs) if p.is_file()]
-        self._write(step, key, {str(p): provenance.sha256(p) for p in files}, files, t0)
+        hashes = {str(p): provenance.sha256(p) for p in files}
+        self._write(step, key, hashes, {str(p): _signature(p) for p in files}, t0)
 
-    def _write(self, step: str, key: str, hashes: dict, files: list[Path], hashed_ns: int) -> None:
+    def _write(self, step: str, key: str, hashes: dict, sigs: dict, hashed_ns: int) -> None:
         from pipeline.io import atomic_write
 
-        sigs = {}
-        for p in files:
-            try:
-                sigs[str(p)] = _signature(p)
-            except OSError:  # gone since it was hashed: the next check hashes (and misses) it
-                pass
         rec = {"key": key, "outputs": hashes, "stat": sigs, "hashed_ns": hashed_ns}
         atomic_write(self._path(step), json.dumps(rec, indent=1, sort_keys=True))
 

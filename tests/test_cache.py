@@ -8,6 +8,7 @@ to compute and write placeholder outputs: what is tested is the choice of steps,
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -48,8 +49,6 @@ def test_store_reads_an_unmoved_output_once_and_any_touched_one_again(tmp_path, 
     """The signature fast path: an output whose size, times and inode have not moved since it was
     hashed (and was not written in the clock tick of its hashing) is not read again; an edit that
     keeps the size and sets the modification time back is still read (its change time moved)."""
-    import os
-
     store = cache.Store(tmp_path)
     out = tmp_path / "o.txt"
     out.write_text("a")
